@@ -1,0 +1,161 @@
+"""Read one dropped file into raw record versions, keeping every row that cannot be read.
+
+A whole file is refused (FileRejected) only when nothing in it can be trusted: wrong encoding,
+missing required columns, not JSON Lines at all. Otherwise each unreadable row becomes a `BadRow`
+with its reason and original text, so the caller can quarantine it and land the rest.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from connectors.files.streams import RecordError, StreamSpec
+from connectors.records import RawRecord
+
+
+class FileRejected(ValueError):
+    """The file as a whole cannot be landed; the message is the reason written next to it."""
+
+
+@dataclass(frozen=True)
+class BadRow:
+    source_id: str | None
+    reason: str
+    text: str
+
+
+@dataclass
+class FileBatch:
+    path: Path
+    content_hash: str
+    records: list[RawRecord] = field(default_factory=list)
+    bad: list[BadRow] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.records) + len(self.bad)
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileRejected(
+            f"{path.name}: not UTF-8 (byte {exc.start}: {data[exc.start : exc.start + 1]!r}); "
+            "export the file as UTF-8"
+        ) from None
+
+
+def _to_record(spec: StreamSpec, payload: dict, text: str) -> RawRecord | BadRow:
+    sid: str | None = None
+    try:
+        sid = spec.source_id(payload)
+        updated = spec.updated_at(payload)
+    except RecordError as exc:
+        return BadRow(sid, str(exc), text)
+    return RawRecord(sid, updated, payload)
+
+
+def _read_jsonl(spec: StreamSpec, path: Path, text: str, batch: FileBatch) -> None:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    for n, line in enumerate(lines, start=1):
+        try:
+            payload = json.loads(line)
+        except json.JSONDecodeError as exc:
+            batch.bad.append(BadRow(None, f"line {n}: malformed JSON ({exc.msg})", line))
+            continue
+        if not isinstance(payload, dict):
+            batch.bad.append(BadRow(None, f"line {n}: expected a JSON object", line))
+            continue
+        item = _to_record(spec, payload, line)
+        (batch.bad if isinstance(item, BadRow) else batch.records).append(item)
+
+
+def _table_rows(path: Path, data: bytes) -> tuple[list[str], list[dict[str, str]]]:
+    if path.suffix.lower() == ".parquet":
+        try:
+            table = pq.read_table(io.BytesIO(data))
+        except Exception as exc:  # pyarrow raises several types for a broken file
+            raise FileRejected(f"{path.name}: not a readable Parquet file ({exc})") from None
+        rows = [
+            {k: ("" if v is None else str(v)) for k, v in row.items()} for row in table.to_pylist()
+        ]
+        return table.column_names, rows
+    text = _decode(path, data)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if not header:
+        raise FileRejected(f"{path.name}: empty file (no header row)")
+    reader.fieldnames = header
+    rows = []
+    for row in reader:
+        if None in row:  # more cells than header columns: a shifted row
+            row["__extra__"] = ",".join(row.pop(None))
+        if any(v is None for v in row.values()):  # fewer cells: a truncated row
+            row = {k: v for k, v in row.items() if v is not None}
+            row["__short__"] = "1"
+        rows.append(row)
+    return header, rows
+
+
+def _read_table(
+    spec: StreamSpec,
+    path: Path,
+    data: bytes,
+    batch: FileBatch,
+    mapping: dict[str, str],
+    extra: dict[str, str],
+) -> None:
+    header, rows = _table_rows(path, data)
+    wanted = dict(mapping) if mapping else {c: c for c in spec.columns}
+    missing = [src for src in wanted.values() if src not in header]
+    if missing:
+        raise FileRejected(f"{path.name}: missing column(s) {missing}; found {header}")
+    for n, row in enumerate(rows, start=2):  # line 1 is the header
+        text = json.dumps(row, sort_keys=True)
+        if "__extra__" in row:
+            batch.bad.append(BadRow(None, f"row {n}: more cells than columns", text))
+            continue
+        if "__short__" in row:
+            batch.bad.append(BadRow(None, f"row {n}: fewer cells than columns (truncated?)", text))
+            continue
+        if mapping:
+            payload = {ours: row[theirs] for ours, theirs in mapping.items()}
+        else:
+            payload = dict(row)
+        payload.update(extra)
+        item = _to_record(spec, payload, text)
+        (batch.bad if isinstance(item, BadRow) else batch.records).append(item)
+
+
+def read_file(
+    spec: StreamSpec,
+    path: Path,
+    mapping: dict[str, str] | None = None,
+    extra: dict[str, str] | None = None,
+) -> FileBatch:
+    """Parse `path` as `spec`'s stream. `mapping` renames a table file's columns (ours -> theirs);
+    `extra` adds constant payload keys (the till's time zone, the file name)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FileRejected(f"{path}: file not found") from None
+    batch = FileBatch(path=path, content_hash=content_hash(data))
+    if not data.strip():
+        raise FileRejected(f"{path.name}: empty file")
+    if spec.fmt == "jsonl":
+        _read_jsonl(spec, path, _decode(path, data), batch)
+    else:
+        _read_table(spec, path, data, batch, mapping or {}, extra or {})
+    return batch

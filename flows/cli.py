@@ -1,0 +1,227 @@
+"""`oms`: the command line. Every command validates the config first and ends with a summary."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import flows  # noqa: F401  (sets the Prefect home before Prefect is imported)
+from flows.config import ConfigError, config_path, load_config
+
+app = typer.Typer(
+    help="oms-pipeline: channels -> DuckDB -> dbt marts -> forecasts -> purchase orders.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option("--config", "-c", help="path to oms.yaml (default: $OMS_CONFIG or ./oms.yaml)"),
+]
+RunDateOpt = Annotated[
+    str | None, typer.Option("--run-date", help="plan as of this date (YYYY-MM-DD; default today)")
+]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _load(config: str | None):
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"--run-date: '{value}' is not a YYYY-MM-DD date")
+
+
+def _run(cfg, stages, run_date=None, channel=None):
+    from flows.dbt import DbtFailed
+    from flows.pipeline import pipeline_flow
+    from flows.warehouse import WarehouseBusy
+
+    try:
+        return pipeline_flow(cfg=cfg, stages=stages, run_date=run_date, channel=channel)
+    except WarehouseBusy as exc:
+        _fail(str(exc), code=3)
+    except DbtFailed as exc:
+        _fail(str(exc), code=1)
+
+
+def print_summary(summary, title: str = "oms run") -> None:
+    """The one-screen summary every command ends with."""
+    t = Table(
+        title=f"{title} · run {summary.run_id} · run date {summary.run_date}", show_header=False
+    )
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("warehouse", str(summary.warehouse))
+    if summary.sync:
+        s = summary.sync
+        t.add_row(
+            "sync",
+            f"{s.rows_landed:,} new record versions from {s.files_landed} files · "
+            f"{s.files_skipped} already landed · {s.files_rejected} rejected · "
+            f"{s.rows_quarantined} quarantined",
+        )
+    if summary.dbt:
+        d = summary.dbt
+        t.add_row(
+            "marts",
+            f"{d.models_built} models built · {d.tests_passed} tests passed · "
+            f"{d.tests_failed} failed  (schemas staging, intermediate, marts)",
+        )
+    if summary.checks:
+        c = summary.checks
+        verdict = "[green]pass[/]" if c.ok else "[red]FAIL[/]"
+        t.add_row("checks", f"{verdict} · {c.suites} suites · {len(c.failed)} failed expectations")
+    if summary.counts:
+        n = summary.counts
+        t.add_row(
+            "data",
+            f"{n.get('orders', 0):,} orders · {n.get('order_lines', 0):,} lines · "
+            f"{n.get('customers', 0):,} customers · {n.get('skus', 0):,} SKUs · "
+            f"{n.get('locations', 0)} locations",
+        )
+    if summary.planning:
+        p = summary.planning
+        t.add_row(
+            "forecast", f"{p.series:,} SKU-location series · {p.forecast_rows:,} forecast rows"
+        )
+        t.add_row(
+            "reorder",
+            f"{p.suggestions} suggested lines for {p.suppliers} suppliers · "
+            f"{p.needs_attention} need attention",
+        )
+        t.add_row("reorder files", str(p.folder))
+    console.print(t)
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="where to write the starter file")] = Path(
+        "oms.yaml"
+    ),
+    force: Annotated[bool, typer.Option(help="overwrite an existing file")] = False,
+) -> None:
+    """Write a commented starter oms.yaml."""
+    from flows.starter import STARTER_YAML
+
+    if path.exists() and not force:
+        _fail(f"{path} exists; use --force to overwrite")
+    path.write_text(STARTER_YAML, encoding="utf-8")
+    console.print(f"wrote {path}: edit the channels and locations, then run `oms run`")
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="sandbox seed")] = 7,
+    scale: Annotated[str, typer.Option(help="sandbox scale preset: tiny, demo or large")] = "demo",
+    end_date: Annotated[str | None, typer.Option(help="last day of sandbox history")] = None,
+) -> None:
+    """Generate the sandbox store and run the whole pipeline on it."""
+    from flows.demo import prepare_demo, write_demo_config
+
+    project = Path.cwd()
+    with console.status("generating the sandbox store…"):
+        cfg, counts, last_day = prepare_demo(project, seed, scale, _parse_date(end_date))
+    console.print(
+        f"sandbox store ({scale}, seed {seed}, history to {last_day}): "
+        f"{sum(counts.values())} files in {cfg.files.drop_dir}"
+    )
+    if not config_path().exists():
+        write_demo_config(config_path())
+        console.print(
+            f"wrote {config_path()} (the sandbox configuration) for `oms status` and friends"
+        )
+    from flows.pipeline import default_run_date
+
+    summary = _run(cfg, None, run_date=default_run_date(last_day))
+    print_summary(summary, "oms demo")
+    if summary.checks and not summary.checks.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def sync(config: ConfigOpt = None, channel: Annotated[str | None, typer.Option()] = None) -> None:
+    """Land new files from the configured channels into raw."""
+    print_summary(_run(_load(config), ["sync"], channel=channel), "oms sync")
+
+
+@app.command()
+def build(config: ConfigOpt = None) -> None:
+    """Build and test the dbt models."""
+    print_summary(_run(_load(config), ["build"]), "oms build")
+
+
+@app.command()
+def check(config: ConfigOpt = None) -> None:
+    """Run the data checks on the marts; exit 1 when a critical check fails."""
+    summary = _run(_load(config), ["check"])
+    print_summary(summary, "oms check")
+    c = summary.checks
+    if c.failed:
+        for f in c.failed:
+            console.print(f"  [red]✗[/] {f}")
+    if c.quarantine_by_reason:
+        qt = Table(title="quarantined records (not released)")
+        for col in ("channel", "stream", "reason", "records"):
+            qt.add_column(col)
+        for row in c.quarantine_by_reason:
+            qt.add_row(*(str(x) for x in row))
+        console.print(qt)
+    if not c.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def forecast(config: ConfigOpt = None, run_date: RunDateOpt = None) -> None:
+    """Forecast demand and write purchase-order suggestions (needs built marts)."""
+    print_summary(_run(_load(config), ["forecast"], run_date=_parse_date(run_date)), "oms forecast")
+
+
+@app.command()
+def reorder(config: ConfigOpt = None, run_date: RunDateOpt = None) -> None:
+    """Plan replenishment and write the buyer files (forecasts first, as they feed it)."""
+    print_summary(_run(_load(config), ["forecast"], run_date=_parse_date(run_date)), "oms reorder")
+
+
+@app.command()
+def run(config: ConfigOpt = None, run_date: RunDateOpt = None) -> None:
+    """Everything in order: sync, build, check, forecast, reorder."""
+    summary = _run(_load(config), None, run_date=_parse_date(run_date))
+    print_summary(summary)
+    if summary.checks and not summary.checks.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(config: ConfigOpt = None) -> None:
+    """Last runs, cursors per channel, quarantine counts and the last reorder files."""
+    from flows.status import print_status
+
+    print_status(_load(config), console)
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m flows.cli`
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,330 @@
+"""`oms.yaml`: the one configuration file, validated before anything runs.
+
+Every model forbids unknown keys, so a typo (`warehose:`) stops the run with a message that names
+the key instead of being silently ignored. Secrets are never stored here, only the *name* of the
+environment variable that holds them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_PATH = "oms.yaml"
+
+# ISO 4217 codes we accept. A currency outside this list is a typo or an unsupported tender.
+ISO_CURRENCIES = frozenset(
+    [
+        "AED",
+        "AUD",
+        "BGN",
+        "BRL",
+        "CAD",
+        "CHF",
+        "CLP",
+        "CNY",
+        "COP",
+        "CZK",
+        "DKK",
+        "EGP",
+        "EUR",
+        "GBP",
+        "HKD",
+        "HUF",
+        "IDR",
+        "ILS",
+        "INR",
+        "ISK",
+        "JPY",
+        "KRW",
+        "MXN",
+        "MYR",
+        "NOK",
+        "NZD",
+        "PHP",
+        "PLN",
+        "RON",
+        "SAR",
+        "SEK",
+        "SGD",
+        "THB",
+        "TRY",
+        "TWD",
+        "UAH",
+        "USD",
+        "ZAR",
+    ]
+)
+
+ChannelKind = Literal["shopify", "amazon", "woocommerce", "till_export", "stock_report"]
+LocationKind = Literal["own_warehouse", "3pl", "store", "marketplace_fulfilled"]
+
+# The raw tables of a channel kind (docs/raw-contract.md). dbt's sources read these names, so in
+# this version each kind has one channel and its name is fixed.
+CHANNEL_STREAMS: dict[str, tuple[str, ...]] = {
+    "shopify": ("orders", "customers", "products"),
+    "amazon": ("orders", "order_items", "financial_events"),
+    "woocommerce": ("orders", "refunds", "customers"),
+    "till_export": ("orders",),
+    "stock_report": ("stock",),
+}
+CANONICAL_CHANNEL_NAME = {
+    "shopify": "shop",
+    "amazon": "amazon",
+    "woocommerce": "woo",
+    "till_export": "tills",
+    "stock_report": "tpl",
+}
+REFERENCE_STREAMS = ("supplier_terms", "purchase_orders", "fx_rates")
+TILL_FIELDS = (
+    "order_id",
+    "line_id",
+    "ordered_at",
+    "location_id",
+    "sku",
+    "quantity",
+    "unit_price",
+    "discount",
+    "currency",
+    "customer_email",
+    "cancelled",
+)
+REQUIRED_TILL_FIELDS = (
+    "order_id",
+    "line_id",
+    "ordered_at",
+    "location_id",
+    "sku",
+    "quantity",
+    "unit_price",
+)
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message names the key and the problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_currency(value: str) -> str:
+    code = value.strip().upper()
+    if code not in ISO_CURRENCIES:
+        raise ValueError(f"'{value}' is not a known ISO 4217 currency code")
+    return code
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"'{value}' is not an IANA time zone (e.g. Europe/Amsterdam)") from exc
+    return value
+
+
+Currency = Annotated[str, Field(min_length=3, max_length=3)]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
+
+
+class Location(_Strict):
+    id: Identifier
+    name: str
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    kind: LocationKind
+    external_ids: dict[str, str] = Field(
+        default_factory=dict, description="a channel's own id for this location, by channel name"
+    )
+
+
+class Channel(_Strict):
+    name: Identifier
+    kind: ChannelKind
+    enabled: bool = True
+    currency: Currency | None = None
+    default_location: str | None = None
+    start_date: date | None = None
+    source: Literal["files"] = "files"
+    path: str = Field(description="folder under files.drop_dir that this channel's files arrive in")
+    timezone: str | None = None
+    mapping: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("currency")
+    @classmethod
+    def _cur(cls, v: str | None) -> str | None:
+        return v if v is None else _check_currency(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        return v if v is None else _check_timezone(v)
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> Channel:
+        expected = CANONICAL_CHANNEL_NAME[self.kind]
+        if self.name != expected:
+            raise ValueError(
+                f"a '{self.kind}' channel must be named '{expected}' in this version (got '{self.name}')"
+            )
+        if self.kind == "till_export":
+            unknown = sorted(set(self.mapping) - set(TILL_FIELDS))
+            if unknown:
+                raise ValueError(
+                    f"mapping has unknown field(s) {unknown}; allowed: {', '.join(TILL_FIELDS)}"
+                )
+            missing = [f for f in REQUIRED_TILL_FIELDS if f not in self.mapping]
+            if missing:
+                raise ValueError(f"mapping is missing required field(s) {missing}")
+            if self.timezone is None:
+                raise ValueError(
+                    "timezone is required for till exports (their times have no offset)"
+                )
+        return self
+
+
+class FilesSettings(_Strict):
+    drop_dir: str = "data/drop"
+    supplier_terms: str = "supplier_terms"
+    purchase_orders: str = "purchase_orders"
+    fx_rates: str = "fx_rates"
+
+
+class QualitySettings(_Strict):
+    max_bad_share: Annotated[float, Field(ge=0, le=1)] = 0.2
+    future_tolerance_hours: Annotated[float, Field(ge=0)] = 24
+
+
+class ReplenishmentConfig(_Strict):
+    service_levels: dict[Literal["A", "B", "C"], Annotated[float, Field(gt=0.5, lt=1)]] = Field(
+        default_factory=lambda: {"A": 0.98, "B": 0.95, "C": 0.90}
+    )
+    default_service_level: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    review_period_days: Annotated[int, Field(ge=1, le=90)] = 7
+    horizon_days: Annotated[int, Field(ge=7, le=365)] = 56
+    max_days_of_cover: Annotated[int, Field(ge=1, le=730)] = 120
+    output_dir: str = "out"
+
+
+class Config(_Strict):
+    warehouse: str = "data/oms.duckdb"
+    base_currency: Currency = "EUR"
+    currencies: list[Currency] = Field(default_factory=lambda: ["EUR"])
+    business_timezone: str = "Europe/Amsterdam"
+    lock_timeout_seconds: Annotated[float, Field(ge=0)] = 120
+    locations: list[Location]
+    channels: list[Channel]
+    files: FilesSettings = FilesSettings()
+    quality: QualitySettings = QualitySettings()
+    replenishment: ReplenishmentConfig = ReplenishmentConfig()
+
+    @field_validator("base_currency")
+    @classmethod
+    def _base(cls, v: str) -> str:
+        return _check_currency(v)
+
+    @field_validator("currencies")
+    @classmethod
+    def _currencies(cls, v: list[str]) -> list[str]:
+        return sorted({_check_currency(c) for c in v})
+
+    @field_validator("business_timezone")
+    @classmethod
+    def _btz(cls, v: str) -> str:
+        return _check_timezone(v)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Config:
+        location_ids = [loc.id for loc in self.locations]
+        if len(set(location_ids)) != len(location_ids):
+            raise ValueError(f"locations: duplicate id in {location_ids}")
+        names = [c.name for c in self.channels]
+        if len(set(names)) != len(names):
+            raise ValueError(f"channels: duplicate name in {names}")
+        for i, ch in enumerate(self.channels):
+            if ch.default_location is not None and ch.default_location not in location_ids:
+                raise ValueError(
+                    f"channels[{i}].default_location: '{ch.default_location}' is not one of the "
+                    f"locations {location_ids}"
+                )
+            if ch.currency is not None and ch.currency not in self.currencies:
+                raise ValueError(
+                    f"channels[{i}].currency: '{ch.currency}' is not listed in currencies"
+                )
+        if self.base_currency not in self.currencies:
+            raise ValueError(f"currencies: must include the base currency {self.base_currency}")
+        for loc in self.locations:
+            unknown = sorted(set(loc.external_ids) - set(names))
+            if unknown:
+                raise ValueError(f"locations[{loc.id}].external_ids: unknown channel(s) {unknown}")
+        return self
+
+    # ------------------------------------------------------------------ derived paths
+    def resolve(self, base_dir: Path) -> Config:
+        """Return a copy whose relative paths are anchored at `base_dir` (the config's folder)."""
+
+        def anchor(p: str) -> str:
+            path = Path(p).expanduser()
+            return str(path if path.is_absolute() else (base_dir / path).resolve())
+
+        return self.model_copy(
+            update={
+                "warehouse": anchor(self.warehouse),
+                "files": self.files.model_copy(update={"drop_dir": anchor(self.files.drop_dir)}),
+                "replenishment": self.replenishment.model_copy(
+                    update={"output_dir": anchor(self.replenishment.output_dir)}
+                ),
+            }
+        )
+
+    def channel(self, kind: str) -> Channel | None:
+        return next((c for c in self.channels if c.kind == kind and c.enabled), None)
+
+
+def _format_errors(source: str, exc: ValidationError) -> str:
+    lines = [f"{source} is not valid:"]
+    for err in exc.errors():
+        loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err["loc"])
+        loc = re.sub(r"\.\[", "[", loc)
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see `oms init` for every key)"
+        lines.append(f"  - {loc or '(top level)'}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(
+    data: object, source: str = DEFAULT_CONFIG_PATH, base_dir: Path | None = None
+) -> Config:
+    """Validate a parsed YAML document; raise ConfigError naming every bad key."""
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source} must be a mapping of keys to values, got {type(data).__name__}"
+        )
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc)) from None
+    return cfg.resolve(base_dir or Path.cwd())
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    return Path(explicit or os.environ.get("OMS_CONFIG") or DEFAULT_CONFIG_PATH)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate `oms.yaml` (or `--config` / `OMS_CONFIG`)."""
+    p = config_path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: no such file (run `oms init` to write a starter, or `oms demo`)")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+    return parse_config(data, source=str(p), base_dir=p.resolve().parent)

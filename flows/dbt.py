@@ -1,0 +1,87 @@
+"""Run dbt in-process against the warehouse, and turn its results into something a person reads.
+
+dbt opens the DuckDB file itself (profile `keep_open: false`), so callers must not hold a
+connection while it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flows.config import Config
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+
+
+class DbtFailed(RuntimeError):
+    """dbt reported an error or a failing test; the message lists the nodes and their errors."""
+
+
+@dataclass
+class DbtReport:
+    models_built: int = 0
+    tests_passed: int = 0
+    tests_failed: int = 0
+    warnings: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def dbt_vars(cfg: Config) -> dict[str, str]:
+    return {"base_currency": cfg.base_currency, "business_timezone": cfg.business_timezone}
+
+
+def run_dbt(
+    cfg: Config,
+    command: str = "build",
+    select: str | None = None,
+    on_event: Callable[[str], None] | None = None,
+) -> DbtReport:
+    """`dbt <command>` in-process; raise DbtFailed naming every failed node."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ["OMS_WAREHOUSE"] = str(Path(cfg.warehouse).resolve())
+    args = [
+        command,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--vars",
+        json.dumps(dbt_vars(cfg)),
+        "--quiet",
+    ]
+    if select:
+        args += ["--select", select]
+
+    def callback(event) -> None:
+        if on_event and event.info.name in ("LogModelResult", "LogTestResult", "LogSeedResult"):
+            on_event(event.info.msg)
+
+    result = dbtRunner(callbacks=[callback]).invoke(args)
+    report = DbtReport()
+    if result.exception is not None:
+        raise DbtFailed(f"dbt {command} could not run: {result.exception}")
+    for r in result.result or []:
+        node = r.node
+        status = str(r.status)
+        if node.resource_type == "model" and status == "success":
+            report.models_built += 1
+        elif node.resource_type in ("test", "unit_test"):
+            if status == "pass":
+                report.tests_passed += 1
+            elif status == "warn":
+                report.warnings += 1
+            elif status in ("fail", "error"):
+                report.tests_failed += 1
+        if status in ("error", "fail"):
+            report.failures.append(f"{node.resource_type} {node.name}: {status}: {r.message}")
+    if not result.success:
+        raise DbtFailed(
+            f"dbt {command} failed ({len(report.failures)} node(s)):\n  - "
+            + "\n  - ".join(report.failures or ["see dbt_project/logs/dbt.log"])
+        )
+    return report

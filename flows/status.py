@@ -1,0 +1,56 @@
+"""`oms status`: what ran, how fresh each stream is, what is quarantined, where the files are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from flows.config import Config
+from flows.warehouse import connection
+
+
+def _table(title: str, columns: list[str], rows: list[tuple]) -> Table:
+    t = Table(title=title)
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*("" if v is None else str(v) for v in r))
+    if not rows:
+        t.add_row(*(["(none)"] + [""] * (len(columns) - 1)))
+    return t
+
+
+def print_status(cfg: Config, console: Console) -> None:
+    if not Path(cfg.warehouse).exists():
+        console.print(f"no warehouse at {cfg.warehouse} yet: run `oms run` (or `oms demo`)")
+        return
+    with connection(cfg.warehouse, read_only=True) as con:
+        runs = con.execute(
+            """select flow, status, started_at::varchar, finished_at::varchar, rows_landed,
+                      rows_quarantined, coalesce(message, '')
+               from ops.runs qualify row_number() over (partition by flow order by started_at desc) = 1
+               order by started_at desc"""
+        ).fetchall()
+        cursors = con.execute(
+            "select channel, stream, cursor, last_success_at::varchar from ops.sync_state order by 1, 2"
+        ).fetchall()
+        quarantine = con.execute(
+            """select channel, stream, count(*) from ops.quarantine where released_at is null
+               group by all order by 1, 2"""
+        ).fetchall()
+    console.print(
+        _table(
+            "last run of each flow",
+            ["flow", "status", "started", "finished", "landed", "quarantined", "message"],
+            [r[:6] + (r[6][:60],) for r in runs],
+        )
+    )
+    console.print(
+        _table("cursor per stream", ["channel", "stream", "newest record", "last success"], cursors)
+    )
+    console.print(_table("quarantined records", ["channel", "stream", "records"], quarantine))
+    reorder = Path(cfg.replenishment.output_dir) / "reorder"
+    folders = sorted(p for p in reorder.glob("*") if p.is_dir()) if reorder.exists() else []
+    console.print(f"last reorder files: {folders[-1] if folders else '(none yet)'}")

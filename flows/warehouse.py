@@ -1,0 +1,246 @@
+"""The DuckDB warehouse: schemas, append-only landing, run records and the writer lock.
+
+DuckDB allows one writing process per file, and dbt opens the same file between our steps, so a
+run never keeps a connection open across steps: each step opens, writes, commits and closes
+(`connection()`). Two *runs* are kept apart by a file lock next to the warehouse (`writer_lock`),
+held for the whole run, so an hourly sync and a daily build never interleave.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from filelock import FileLock, Timeout
+
+from connectors.records import RawRecord
+from flows.config import CANONICAL_CHANNEL_NAME, CHANNEL_STREAMS, REFERENCE_STREAMS, Config
+
+RAW_COLUMNS = """
+    _source_id varchar not null,
+    _source_updated_at timestamptz,
+    _payload json not null,
+    _payload_hash varchar not null,
+    _load_id varchar not null,
+    _loaded_at timestamptz not null
+"""
+
+OPS_DDL = """
+create table if not exists ops.sync_state (
+    channel varchar not null, stream varchar not null, cursor varchar,
+    last_success_at timestamptz, primary key (channel, stream));
+create table if not exists ops.runs (
+    run_id varchar primary key, flow varchar not null, started_at timestamptz not null,
+    finished_at timestamptz, status varchar not null, rows_landed bigint default 0,
+    rows_quarantined bigint default 0, message varchar);
+create table if not exists ops.quarantine (
+    quarantine_id varchar primary key, load_id varchar not null, channel varchar not null,
+    stream varchar not null, source_id varchar, reason varchar not null, payload varchar,
+    quarantined_at timestamptz not null, released_at timestamptz);
+create table if not exists ops.validation_results (
+    run_id varchar not null, suite varchar not null, expectation varchar not null,
+    success boolean not null, unexpected_count bigint, details varchar,
+    validated_at timestamptz not null);
+create table if not exists ops.file_loads (
+    content_hash varchar primary key, path varchar not null, channel varchar not null,
+    stream varchar not null, status varchar not null, reason varchar, rows_landed bigint,
+    rows_quarantined bigint, loaded_at timestamptz not null);
+create or replace table ops.locations (
+    location_id varchar primary key, name varchar, country varchar, kind varchar);
+create or replace table ops.location_aliases (
+    channel varchar not null, external_id varchar not null, location_id varchar not null);
+create or replace table ops.channels (
+    channel varchar primary key, kind varchar, currency varchar, default_location_id varchar);
+"""
+
+
+class WarehouseBusy(RuntimeError):
+    """Another run holds the writer lock for longer than we were willing to wait."""
+
+
+def all_raw_tables() -> list[str]:
+    """Every raw table of the contract; they always exist so dbt's sources always resolve."""
+    tables = [
+        f"{CANONICAL_CHANNEL_NAME[kind]}__{stream}"
+        for kind, streams in CHANNEL_STREAMS.items()
+        for stream in streams
+    ]
+    return tables + [f"files__{s}" for s in REFERENCE_STREAMS]
+
+
+def payload_hash(payload: dict) -> str:
+    """Hash of the canonical JSON, so key order or whitespace never makes a 'new' version."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@contextmanager
+def connection(path: str | Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse for one step and always close it (dbt needs the file between steps)."""
+    p = Path(path)
+    if not read_only:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    elif not p.exists():
+        raise FileNotFoundError(f"{p}: no warehouse yet (run `oms sync` or `oms demo` first)")
+    con = duckdb.connect(str(p), read_only=read_only)
+    try:
+        con.execute("set timezone = 'UTC'")
+        yield con
+    finally:
+        con.close()
+
+
+def init_warehouse(con: duckdb.DuckDBPyConnection, cfg: Config | None = None) -> None:
+    """Create schemas and tables (idempotent) and refresh the reference tables from config."""
+    for schema in ("raw", "ops", "planning"):
+        con.execute(f"create schema if not exists {schema}")
+    for table in all_raw_tables():
+        con.execute(f"create table if not exists raw.{table} ({RAW_COLUMNS})")
+    con.execute(OPS_DDL)
+    if cfg is not None:
+        write_reference_tables(con, cfg)
+
+
+def write_reference_tables(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
+    """Locations, their channel aliases and channel defaults, as dbt reads them from `ops`."""
+    con.execute(
+        "delete from ops.locations; delete from ops.location_aliases; delete from ops.channels"
+    )
+    con.executemany(
+        "insert into ops.locations values (?, ?, ?, ?)",
+        [(loc.id, loc.name, loc.country, loc.kind) for loc in cfg.locations],
+    )
+    aliases = [(ch, ext, loc.id) for loc in cfg.locations for ch, ext in loc.external_ids.items()]
+    if aliases:
+        con.executemany("insert into ops.location_aliases values (?, ?, ?)", aliases)
+    con.executemany(
+        "insert into ops.channels values (?, ?, ?, ?)",
+        [(c.name, c.kind, c.currency, c.default_location) for c in cfg.channels],
+    )
+
+
+def land_records(
+    con: duckdb.DuckDBPyConnection, table: str, records: Iterable[RawRecord], load_id: str
+) -> int:
+    """Append the versions of `records` not yet in `raw.<table>`; return how many were new.
+
+    The caller owns the transaction so that landing a page and advancing its cursor (or marking
+    its file as loaded) commit together.
+    """
+    if table not in all_raw_tables():
+        raise ValueError(f"unknown raw table {table!r}")
+    now = datetime.now(UTC)
+    rows: dict[tuple[str, str], tuple] = {}
+    for rec in records:
+        text = json.dumps(rec.payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        rows.setdefault(
+            (rec.source_id, digest), (rec.source_id, rec.source_updated_at, text, digest)
+        )
+    if not rows:
+        return 0
+    values = list(rows.values())
+    staged = pa.table(
+        {
+            "_source_id": pa.array([v[0] for v in values], pa.string()),
+            "_source_updated_at": pa.array([v[1] for v in values], pa.timestamp("us", tz="UTC")),
+            "_payload": pa.array([v[2] for v in values], pa.string()),
+            "_payload_hash": pa.array([v[3] for v in values], pa.string()),
+        }
+    )
+    con.register("_staged_records", staged)
+    try:
+        before = con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]
+        con.execute(
+            f"""
+            insert into raw.{table}
+            select s._source_id, s._source_updated_at, s._payload::json, s._payload_hash, ?, ?
+            from _staged_records s
+            where not exists (
+                select 1 from raw.{table} r
+                where r._source_id = s._source_id and r._payload_hash = s._payload_hash)
+            """,
+            [load_id, now],
+        )
+        after = con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]
+    finally:
+        con.unregister("_staged_records")
+    return after - before
+
+
+def quarantine(
+    con: duckdb.DuckDBPyConnection,
+    load_id: str,
+    channel: str,
+    stream: str,
+    items: Iterable[tuple[str | None, str, str]],
+) -> int:
+    """Keep rejected records (source_id, reason, payload text) so nothing is ever lost."""
+    now = datetime.now(UTC)
+    rows = [
+        (f"{load_id}:{i}", load_id, channel, stream, sid, reason, payload, now)
+        for i, (sid, reason, payload) in enumerate(items)
+    ]
+    if rows:
+        con.executemany(
+            "insert or replace into ops.quarantine values (?, ?, ?, ?, ?, ?, ?, ?, null)", rows
+        )
+    return len(rows)
+
+
+# ---------------------------------------------------------------------------------- runs
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def start_run(path: str | Path, run_id: str, flow: str) -> None:
+    with connection(path) as con:
+        init_warehouse(con)
+        con.execute(
+            "insert into ops.runs (run_id, flow, started_at, status) values (?, ?, ?, 'running')",
+            [run_id, flow, datetime.now(UTC)],
+        )
+
+
+def finish_run(
+    path: str | Path,
+    run_id: str,
+    status: str,
+    rows_landed: int = 0,
+    rows_quarantined: int = 0,
+    message: str | None = None,
+) -> None:
+    with connection(path) as con:
+        con.execute(
+            """update ops.runs set finished_at = ?, status = ?, rows_landed = ?,
+               rows_quarantined = ?, message = ? where run_id = ?""",
+            [datetime.now(UTC), status, rows_landed, rows_quarantined, message, run_id],
+        )
+
+
+@contextmanager
+def writer_lock(warehouse: str | Path, timeout_seconds: float) -> Iterator[None]:
+    """Hold the exclusive writer lock of a warehouse for the duration of a writing run."""
+    lock_path = Path(str(warehouse) + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_path))
+    try:
+        lock.acquire(timeout=timeout_seconds)
+    except Timeout:
+        raise WarehouseBusy(
+            f"another oms run is writing to {warehouse} (lock {lock_path}); waited "
+            f"{timeout_seconds:g} s. Nothing was changed; the next run will catch up."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
