@@ -219,6 +219,16 @@ def status(config: ConfigOpt = None) -> None:
     print_status(_load(config), console)
 
 
+@app.command()
+def serve(
+    prefect_file: Annotated[Path, typer.Option(help="deployments to serve")] = Path("prefect.yaml"),
+) -> None:
+    """Run the schedules of prefect.yaml on this machine (Ctrl-C stops)."""
+    from flows.serve import serve_deployments
+
+    serve_deployments(prefect_file, console)
+
+
 def main() -> None:  # pragma: no cover - console entry for `python -m flows.cli`
     app()
 

@@ -77,7 +77,7 @@ def run_planning(cfg: Config, run_date: date) -> PlanningReport:
 
     rs = cfg.replenishment
     settings = ReplenishmentSettings(
-        service_levels=dict(rs.service_levels),
+        service_level_by_abc=dict(rs.service_levels),
         default_service_level=rs.default_service_level,
         review_period_days=rs.review_period_days,
         horizon_days=rs.horizon_days,

@@ -1,0 +1,60 @@
+"""Replenishment settings.
+
+A small frozen value object so the planning functions stay pure: the flow builds it once from
+``oms.yaml`` (``replenishment`` section) and passes it in, and tests build it by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+
+def _default_service_levels() -> Mapping[str, float]:
+    # A items earn most of the revenue, so a stockout there costs most: protect them hardest.
+    return MappingProxyType({"A": 0.98, "B": 0.95, "C": 0.90})
+
+
+@dataclass(frozen=True)
+class ReplenishmentSettings:
+    """Policy knobs for the periodic-review order-up-to policy.
+
+    ``service_level_by_abc`` maps an ABC class to the target cycle service level (probability of
+    not stocking out during a replenishment cycle); SKUs without a class, or with a class not in
+    the map, get ``default_service_level``.
+    """
+
+    service_level_by_abc: Mapping[str, float] = field(
+        default_factory=_default_service_levels, hash=False
+    )
+    default_service_level: float = 0.95
+    review_period_days: int = 7
+    horizon_days: int = 56
+    max_days_of_cover: int = 120
+
+    def __post_init__(self) -> None:
+        # Validate here so a bad oms.yaml fails loudly, naming the key, before any planning runs.
+        levels = dict(self.service_level_by_abc)
+        for cls, level in levels.items():
+            if not 0.5 <= float(level) < 1.0:
+                raise ValueError(
+                    f"replenishment.service_level_by_abc.{cls}: {level!r} must be in [0.5, 1.0)"
+                )
+        if not 0.5 <= float(self.default_service_level) < 1.0:
+            raise ValueError(
+                f"replenishment.default_service_level: {self.default_service_level!r} "
+                "must be in [0.5, 1.0)"
+            )
+        for name in ("review_period_days", "horizon_days", "max_days_of_cover"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"replenishment.{name}: {value!r} must be a positive integer")
+        # Freeze the mapping so the settings really are immutable.
+        object.__setattr__(self, "service_level_by_abc", MappingProxyType(levels))
+
+    def service_level_for(self, abc_class: str | None) -> float:
+        """Target service level for an ABC class (default when unknown or missing)."""
+        if abc_class is None:
+            return float(self.default_service_level)
+        return float(self.service_level_by_abc.get(abc_class, self.default_service_level))

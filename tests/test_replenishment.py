@@ -1,0 +1,316 @@
+"""Reorder maths on hand-computed examples."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+from decimal import Decimal
+from statistics import NormalDist
+
+import polars as pl
+import pytest
+
+from forecasting.replenishment import (
+    NEEDS_ATTENTION_COLUMNS,
+    PO_COLUMNS,
+    REPLENISHMENT_COLUMNS,
+    ReplenishmentPlan,
+    plan_replenishment,
+)
+from forecasting.settings import ReplenishmentSettings
+
+RUN = date(2026, 11, 25)
+SIGMA_SPREAD = 2.563  # p90 - p10 for sigma_d = 1
+
+
+def forecast(
+    sku: str = "S1", loc: str = "W1", mean: float = 10.0, sigma: float = 2.0, days: int = 56
+) -> pl.DataFrame:
+    half = sigma * SIGMA_SPREAD / 2
+    return pl.DataFrame(
+        {
+            "run_date": RUN,
+            "sku": sku,
+            "location_id": loc,
+            "period_start": pl.date_range(RUN, RUN + timedelta(days=days - 1), eager=True),
+            "mean": mean,
+            "p10": mean - half,
+            "p50": mean,
+            "p90": mean + half,
+            "model": "seasonal_naive",
+        }
+    )
+
+
+def inventory(rows: list[tuple[str, str, int, int, int]]) -> pl.DataFrame:
+    """rows: sku, location, on_hand, committed, on_order."""
+    return pl.DataFrame(
+        [(s, loc, oh, c, oh - c, oo, oh - c + oo) for s, loc, oh, c, oo in rows],
+        schema={
+            "sku": pl.String,
+            "location_id": pl.String,
+            "on_hand": pl.Int64,
+            "committed": pl.Int64,
+            "available": pl.Int64,
+            "on_order": pl.Int64,
+            "inventory_position": pl.Int64,
+        },
+        orient="row",
+    )
+
+
+def terms(
+    sku: str = "S1",
+    moq: int = 50,
+    case_pack: int = 12,
+    lead: int = 14,
+    lead_std: float = 0.0,
+    cost: str = "2.35",
+    supplier: str = "SUP1",
+) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "supplier_id": [supplier],
+            "supplier_name": [f"{supplier} Ltd"],
+            "supplier_email": [f"{supplier.lower()}@example.com"],
+            "sku": [sku],
+            "unit_cost": [Decimal(cost)],
+            "currency": ["EUR"],
+            "lead_time_days": [lead],
+            "lead_time_std_days": [lead_std],
+            "moq": [moq],
+            "case_pack": [case_pack],
+        },
+        schema_overrides={"unit_cost": pl.Decimal(18, 4)},
+    )
+
+
+def plan(ip_rows=None, fc=None, st=None, settings=None, abc=None) -> ReplenishmentPlan:
+    # IP 100 = 112 on hand - 40 committed + 28 on order; available 72.
+    inv = inventory(ip_rows or [("S1", "W1", 112, 40, 28)])
+    return plan_replenishment(
+        fc if fc is not None else forecast(),
+        inv,
+        st if st is not None else terms(),
+        settings or ReplenishmentSettings(),
+        RUN,
+        abc_class=abc,
+    )
+
+
+def only_line(p: ReplenishmentPlan) -> dict:
+    assert p.po_suggestions.height == 1
+    return p.po_suggestions.row(0, named=True)
+
+
+def test_levels_hand_computed() -> None:
+    p = plan()
+    assert p.replenishment.columns == REPLENISHMENT_COLUMNS
+    rep = p.replenishment.row(0, named=True)
+    # z(0.95) = 1.6449; SS = 1.6449 * sqrt(14 * 2^2 + 10^2 * 0^2) = 12.309
+    assert rep["service_level"] == 0.95
+    assert rep["lead_time_demand"] == pytest.approx(210.0)  # 10/day over L + R = 21 days
+    assert rep["safety_stock"] == 13
+    assert rep["reorder_point"] == 153  # ceil(140 + 12.309)
+    assert rep["order_up_to"] == 223  # ceil(210 + 12.309)
+    assert rep["inventory_position"] == 100
+    assert rep["policy"] == "periodic_review_order_up_to"
+
+
+def test_lead_time_variability_and_abc_service_level() -> None:
+    abc = pl.DataFrame({"sku": ["S1"], "abc_class": ["A"]})
+    p = plan(st=terms(lead_std=2.0), abc=abc)
+    rep = p.replenishment.row(0, named=True)
+    z = NormalDist().inv_cdf(0.98)
+    ss = z * (14 * 4 + 10**2 * 2**2) ** 0.5  # 43.856
+    assert rep["service_level"] == 0.98
+    assert rep["safety_stock"] == 44
+    assert rep["reorder_point"] == int(-(-(140 + ss) // 1))  # 184
+    assert rep["reorder_point"] == 184
+    assert rep["order_up_to"] == 254
+
+
+def test_order_rounded_up_to_case_pack() -> None:
+    line = only_line(plan())
+    assert line["suggested_qty"] == 132  # S - IP = 123 -> 11 cases of 12
+    assert "rounded up to case pack of 12" in line["reason"]
+    assert line["reason"].startswith(
+        "below reorder point: position 100 <= 153 (112 on hand, 40 committed, 28 on order)"
+    )
+    assert "projected stockout 2026-12-02" in line["reason"]
+    assert line["projected_stockout_date"] == date(2026, 12, 2)  # cum 80 > 72 available
+    assert line["days_of_cover"] == pytest.approx(10.0)
+    assert line["approved_qty"] is None
+    assert line["reorder_point"] == 153 and line["order_up_to"] == 223
+
+
+def test_order_raised_to_moq_then_case_pack() -> None:
+    line = only_line(plan(st=terms(moq=200)))
+    assert line["suggested_qty"] == 204  # MOQ 200 -> 17 cases
+    assert "need 123 raised to MOQ 200" in line["reason"]
+
+
+def test_order_capped_by_days_of_cover() -> None:
+    settings = replace(ReplenishmentSettings(), max_days_of_cover=20)
+    line = only_line(plan(settings=settings))
+    # (100 + qty) / 10 <= 20 -> qty <= 100 -> 8 cases = 96
+    assert line["suggested_qty"] == 96
+    assert "capped from 132 to stay within 20 days of cover" in line["reason"]
+
+
+def test_cap_never_goes_below_moq() -> None:
+    settings = replace(ReplenishmentSettings(), max_days_of_cover=20)
+    line = only_line(plan(st=terms(moq=120), settings=settings))
+    assert line["suggested_qty"] == 120
+
+
+def test_nothing_ordered_above_reorder_point() -> None:
+    p = plan(ip_rows=[("S1", "W1", 160, 0, 0)])
+    assert p.po_suggestions.height == 0
+    assert p.po_suggestions.columns == PO_COLUMNS
+    assert p.replenishment.height == 1
+
+
+def test_ordered_exactly_at_reorder_point() -> None:
+    line = only_line(plan(ip_rows=[("S1", "W1", 153, 0, 0)]))
+    assert line["suggested_qty"] == 72  # 223 - 153 = 70 -> 6 cases
+
+
+def test_lead_time_beyond_horizon_extrapolates_average_day() -> None:
+    p = plan(fc=forecast(days=10))
+    rep = p.replenishment.row(0, named=True)
+    assert rep["lead_time_demand"] == pytest.approx(210.0)
+    assert rep["reorder_point"] == 153
+    line = only_line(p)
+    assert line["projected_stockout_date"] == date(2026, 12, 2)
+
+
+def test_line_value_is_exact_decimal() -> None:
+    p = plan(st=terms(cost="0.3333", moq=0, case_pack=1))
+    line = only_line(p)
+    assert p.po_suggestions.schema["line_value"] == pl.Decimal(38, 4)
+    assert isinstance(line["line_value"], Decimal)
+    assert line["suggested_qty"] == 123
+    assert line["line_value"] == Decimal("40.9959")
+    assert line["unit_cost"] == Decimal("0.3333")
+
+
+def test_float_unit_cost_is_converted_exactly() -> None:
+    st = terms().with_columns(pl.lit(2.35).alias("unit_cost"))
+    line = only_line(plan(st=st))
+    assert line["line_value"] == Decimal("310.20")
+
+
+def test_shortest_lead_time_supplier_is_used() -> None:
+    st = pl.concat([terms(supplier="SLOW", lead=30), terms(supplier="FAST", lead=14)])
+    line = only_line(plan(st=st))
+    assert line["supplier_id"] == "FAST"
+    assert line["supplier_name"] == "FAST Ltd"
+
+
+def test_needs_attention_rows() -> None:
+    fc = pl.concat([forecast("S1"), forecast("NOINV"), forecast("NOTERMS"), forecast("NOLT")])
+    inv = inventory(
+        [
+            ("S1", "W1", 112, 40, 28),
+            ("NOTERMS", "W1", 5, 0, 0),
+            ("NOHIST", "W1", 7, 0, 0),
+            ("NEG", "W1", -4, 0, 0),
+            ("NOLT", "W1", 0, 0, 0),
+        ]
+    )
+    st = pl.concat(
+        [
+            terms("S1"),
+            terms("NOINV"),
+            terms("NOHIST"),
+            terms("NEG"),
+            terms("NOLT").with_columns(pl.lit(None, dtype=pl.Int64).alias("lead_time_days")),
+        ]
+    )
+    p = plan_replenishment(fc, inv, st, ReplenishmentSettings(), RUN)
+    na = p.needs_attention
+    assert na.columns == NEEDS_ATTENTION_COLUMNS
+    reasons = {(r["sku"], r["reason"].split(":")[0]) for r in na.iter_rows(named=True)}
+    assert reasons == {
+        ("NOTERMS", "no supplier terms for this SKU"),
+        ("NOHIST", "no demand history"),
+        ("NEG", "no demand history"),
+        ("NEG", "negative stock"),
+        ("NOINV", "no inventory record"),
+        ("NOLT", "supplier terms have no lead_time_days"),
+    }
+    assert "-4 on hand" in na.filter(pl.col("reason").str.starts_with("negative"))["reason"][0]
+    # Series without a forecast or without usable terms get no levels and no lines.
+    assert sorted(p.replenishment["sku"].to_list()) == ["NOINV", "S1"]
+    assert sorted(p.po_suggestions["sku"].to_list()) == ["NOINV", "S1"]
+    noinv = p.po_suggestions.filter(pl.col("sku") == "NOINV").row(0, named=True)
+    assert noinv["projected_stockout_date"] == RUN
+    assert noinv["inventory_position"] == 0
+
+
+def test_zero_demand_series_orders_nothing() -> None:
+    fc = forecast(mean=0.0, sigma=0.0)
+    p = plan(fc=fc, ip_rows=[("S1", "W1", 0, 0, 0)])
+    assert p.po_suggestions.height == 0
+    assert p.replenishment["reorder_point"].to_list() == [0]
+
+
+def test_duplicate_forecast_rows_rejected() -> None:
+    fc = pl.concat([forecast(), forecast().with_columns(model=pl.lit("moving_average"))])
+    with pytest.raises(ValueError, match="one model per series"):
+        plan(fc=fc)
+
+
+def test_settings_validation() -> None:
+    with pytest.raises(ValueError, match="service_level_by_abc.A"):
+        ReplenishmentSettings(service_level_by_abc={"A": 1.2})
+    with pytest.raises(ValueError, match="review_period_days"):
+        ReplenishmentSettings(review_period_days=0)
+    s = ReplenishmentSettings()
+    assert s.service_level_for("A") == 0.98
+    assert s.service_level_for("Z") == 0.95
+    assert s.service_level_for(None) == 0.95
+
+
+def test_forecast_to_plan_end_to_end() -> None:
+    from forecasting.baseline import seasonal_naive_forecast
+
+    start = RUN - timedelta(days=60)
+    rows = [
+        (start + timedelta(days=i), "S1", "W1", 10, 0, Decimal("5.00"), False) for i in range(60)
+    ]
+    dd = pl.DataFrame(
+        rows,
+        schema={
+            "date": pl.Date,
+            "sku": pl.String,
+            "location_id": pl.String,
+            "units_ordered": pl.Int64,
+            "units_returned": pl.Int64,
+            "revenue": pl.Decimal(18, 2),
+            "is_stockout": pl.Boolean,
+        },
+        orient="row",
+    )
+    fc = seasonal_naive_forecast(dd, RUN, horizon_days=56)
+    p = plan(fc=fc)
+    rep = p.replenishment.row(0, named=True)
+    assert rep["lead_time_demand"] == pytest.approx(210.0)
+    assert rep["safety_stock"] == 0  # constant demand, constant lead time
+    line = only_line(p)
+    assert line["suggested_qty"] == 120  # S = 210, IP = 100 -> 110 -> 10 cases
+
+
+def test_empty_inputs_give_empty_outputs_with_columns() -> None:
+    p = plan_replenishment(
+        forecast().head(0),
+        inventory([]),
+        terms().head(0),
+        ReplenishmentSettings(),
+        RUN,
+    )
+    assert p.replenishment.columns == REPLENISHMENT_COLUMNS
+    assert p.po_suggestions.columns == PO_COLUMNS
+    assert p.needs_attention.columns == NEEDS_ATTENTION_COLUMNS
+    assert (p.replenishment.height, p.po_suggestions.height, p.needs_attention.height) == (0, 0, 0)
