@@ -1,0 +1,1 @@
+"""Benchmarks: each reports our time as a ratio to a baseline measured in the same run."""

@@ -1,0 +1,99 @@
+"""`make bench` / `python -m bench [--scale demo]`: landing throughput against DuckDB's own reader.
+
+The baseline is the floor of what landing could cost: DuckDB reading the same JSON Lines and CSV
+files straight into tables with no checks. Ours adds parsing in Python, the GX landing gate,
+payload hashing and de-duplication against what already landed. The machine is shared and noisy,
+so the figure that matters is the ratio, measured back to back on the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import flows  # noqa: F401
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def baseline_duckdb(drop: Path, db: Path) -> int:
+    """DuckDB's readers on the same files: every JSONL line as one JSON value, every CSV row."""
+    import duckdb
+
+    con = duckdb.connect(str(db))
+    rows = 0
+    for i, folder in enumerate(sorted({p.parent for p in drop.rglob("*.jsonl")})):
+        con.execute(
+            f"create table j{i} as select json from read_json_objects('{folder}/*.jsonl', "
+            "format='newline_delimited')"
+        )
+        rows += con.execute(f"select count(*) from j{i}").fetchall()[0][0]
+    for i, folder in enumerate(sorted({p.parent for p in drop.rglob("*.csv")})):
+        con.execute(
+            f"create table c{i} as select * from read_csv('{folder}/*.csv', all_varchar=true, "
+            "union_by_name=true)"
+        )
+        rows += con.execute(f"select count(*) from c{i}").fetchall()[0][0]
+    con.close()
+    return rows
+
+
+def ours(drop: Path, work: Path) -> int:
+    from flows.config import parse_config
+    from flows.demo import demo_config_dict
+    from flows.sync import sync_files
+
+    cfg = parse_config(
+        demo_config_dict(str(work / "oms.duckdb"), str(drop), str(work / "out")), base_dir=work
+    )
+    report = sync_files(cfg)
+    return report.rows_landed + report.rows_quarantined
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", default="demo", help="sandbox preset: tiny, demo or large")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", default="bench/results")
+    args = parser.parse_args()
+    from connectors.sandbox import generate_store, write_drops
+
+    with tempfile.TemporaryDirectory(prefix="oms-bench-") as tmp:
+        tmp = Path(tmp)
+        t_gen, store = _timed(
+            lambda: generate_store(seed=args.seed, scale=args.scale, end_date=date(2026, 10, 31))
+        )
+        t_write, _ = _timed(lambda: write_drops(store, tmp / "drop"))
+        shutil.copytree(tmp / "drop", tmp / "drop_base")
+        t_base, n_base = _timed(lambda: baseline_duckdb(tmp / "drop_base", tmp / "base.duckdb"))
+        (tmp / "work").mkdir()
+        t_ours, n_ours = _timed(lambda: ours(tmp / "drop", tmp / "work"))
+    result = {
+        "date": date.today().isoformat(),
+        "scale": args.scale,
+        "sandbox_generate_s": round(t_gen, 2),
+        "sandbox_write_files_s": round(t_write, 2),
+        "baseline_duckdb_read_s": round(t_base, 2),
+        "baseline_rows": n_base,
+        "oms_sync_s": round(t_ours, 2),
+        "oms_rows": n_ours,
+        "oms_rows_per_s": round(n_ours / t_ours),
+        "ratio_oms_to_baseline": round(t_ours / t_base, 2),
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"landing_{args.scale}.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
