@@ -183,16 +183,28 @@ def quarantine(
     items: Iterable[tuple[str | None, str, str]],
 ) -> int:
     """Keep rejected records (source_id, reason, payload text) so nothing is ever lost."""
-    now = datetime.now(UTC)
-    rows = [
-        (f"{load_id}:{i}", load_id, channel, stream, sid, reason, payload, now)
-        for i, (sid, reason, payload) in enumerate(items)
-    ]
-    if rows:
-        con.executemany(
-            "insert or replace into ops.quarantine values (?, ?, ?, ?, ?, ?, ?, ?, null)", rows
+    items = list(items)
+    if not items:
+        return 0
+    staged = pa.table(
+        {
+            "quarantine_id": [f"{load_id}:{i}" for i in range(len(items))],
+            "source_id": pa.array([i[0] for i in items], pa.string()),
+            "reason": [i[1] for i in items],
+            "payload": [i[2] for i in items],
+        }
+    )
+    con.register("_staged_quarantine", staged)
+    try:
+        con.execute(
+            """insert or replace into ops.quarantine
+               select quarantine_id, ?, ?, ?, source_id, reason, payload, ?, null
+               from _staged_quarantine""",
+            [load_id, channel, stream, datetime.now(UTC)],
         )
-    return len(rows)
+    finally:
+        con.unregister("_staged_quarantine")
+    return len(items)
 
 
 # ---------------------------------------------------------------------------------- runs
