@@ -54,10 +54,12 @@ def _mart_suites(cfg: Config):
             ],
         ),
         "marts.daily_demand": (
-            "select date, sku, location_id, units_ordered, units_returned from marts.daily_demand",
+            "select demand_date, sku, location_id, units_ordered, units_returned from marts.daily_demand",
             [
                 (
-                    E.ExpectCompoundColumnsToBeUnique(column_list=["date", "sku", "location_id"]),
+                    E.ExpectCompoundColumnsToBeUnique(
+                        column_list=["demand_date", "sku", "location_id"]
+                    ),
                     True,
                 ),
                 (E.ExpectColumnValuesToBeBetween(column="units_ordered", min_value=0), True),

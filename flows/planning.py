@@ -49,7 +49,7 @@ class PlanningReport:
 
 
 def _read(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    return pl.from_arrow(con.execute(sql).fetch_arrow_table())
+    return pl.from_arrow(con.execute(sql).to_arrow_table())
 
 
 def _replace(con: duckdb.DuckDBPyConnection, table: str, run_date: date, df: pl.DataFrame) -> None:
@@ -86,8 +86,9 @@ def run_planning(cfg: Config, run_date: date) -> PlanningReport:
     with connection(cfg.warehouse, read_only=True) as con:
         demand = _read(
             con,
-            """select date, sku, location_id, units_ordered, units_returned, revenue, is_stockout
-               from marts.daily_demand order by sku, location_id, date""",
+            """select demand_date as date, sku, location_id, units_ordered, units_returned,
+                      revenue, is_stockout
+               from marts.daily_demand order by sku, location_id, demand_date""",
         )
         levels = _read(
             con,
@@ -96,13 +97,15 @@ def run_planning(cfg: Config, run_date: date) -> PlanningReport:
         )
         terms = _read(
             con,
-            """select supplier_id, supplier_name, supplier_email, sku, unit_cost, currency,
+            """select supplier_id, supplier_name, supplier_email, sku, unit_cost_local as unit_cost,
+                      currency,
                       lead_time_days, lead_time_std_days, moq, case_pack
                from staging.stg_files__supplier_terms order by supplier_id, sku""",
         )
+        abc = _read(con, "select sku, abc_class from marts.products")
     forecast = seasonal_naive_forecast(demand, run_date, horizon_days=rs.horizon_days)
     accuracy = backtest_accuracy(demand, run_date)
-    plan = plan_replenishment(forecast, levels, terms, settings, run_date)
+    plan = plan_replenishment(forecast, levels, terms, settings, run_date, abc_class=abc)
     with connection(cfg.warehouse) as con:
         con.execute(PLANNING_DDL)
         con.execute("begin")

@@ -97,7 +97,7 @@ def test_units_in_the_marts_match_the_sandbox_truth(demo_run):
             con.execute(
                 "select sku, location_id, sum(units_ordered)::bigint as units "
                 "from marts.daily_demand group by all"
-            ).fetch_arrow_table()
+            ).to_arrow_table()
         )
     expected = truth.group_by("sku", "location_id").agg(
         pl.col("units_sold").sum().cast(pl.Int64).alias("units")

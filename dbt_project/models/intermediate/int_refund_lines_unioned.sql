@@ -1,0 +1,153 @@
+{{ config(materialized='table') }}
+-- All channels' refunded lines in one shape, amounts local (positive), dated when refunded.
+-- Till returns (negative-quantity receipt lines) are refunds on their own receipt.
+with
+
+orders as (
+    select * from {{ ref('int_orders_unioned') }}
+),
+
+order_lines as (
+    select * from {{ ref('int_order_lines_unioned') }}
+),
+
+aliases as (
+    select * from {{ ref('stg_ops__location_aliases') }}
+),
+
+shop_refunds as (
+    select * from {{ ref('stg_shop__refund_lines') }}
+),
+
+amazon_refunds as (
+    select * from {{ ref('stg_amazon__refund_lines') }}
+),
+
+woo_refunds as (
+    select * from {{ ref('stg_woo__refund_lines') }}
+),
+
+till_lines as (
+    select * from {{ ref('stg_tills__order_lines') }}
+),
+
+-- Woo refund line items do not reference the order line: match on sku within the order
+woo_line_by_sku as (
+    select order_id, sku, min(line_id) as line_id
+    from {{ ref('stg_woo__order_lines') }}
+    group by all
+),
+
+shop as (
+    select
+        'shop' as channel,
+        r.order_id,
+        r.refund_id,
+        -- Shopify refund line ids are scoped by their refund here, so keys stay unique whatever
+        -- the id scheme
+        r.refund_id || ':' || r.refund_line_id as refund_line_id,
+        r.line_id,
+        r.sku,
+        r.quantity,
+        r.refunded_at,
+        r.amount_local,
+        r.tax_local,
+        r.is_restocked,
+        case when r.is_restocked then a.location_id end as restock_location_id
+    from shop_refunds as r
+    left join aliases as a
+        on a.channel = 'shop' and a.external_id = r.restock_external_location_id
+),
+
+amazon as (
+    select
+        'amazon' as channel,
+        order_id,
+        refund_id,
+        refund_line_id,
+        order_item_id as line_id,
+        sku,
+        quantity,
+        refunded_at,
+        amount_local,
+        tax_local,
+        cast(null as boolean) as is_restocked,
+        cast(null as varchar) as restock_location_id
+    from amazon_refunds
+),
+
+woo as (
+    select
+        'woo' as channel,
+        r.order_id,
+        r.refund_id,
+        r.refund_line_id,
+        l.line_id,
+        r.sku,
+        r.quantity,
+        r.refunded_at,
+        r.amount_local,
+        r.tax_local,
+        cast(null as boolean) as is_restocked,
+        cast(null as varchar) as restock_location_id
+    from woo_refunds as r
+    left join woo_line_by_sku as l on r.order_id = l.order_id and r.sku = l.sku
+),
+
+tills as (
+    select
+        'tills' as channel,
+        order_id,
+        order_id || ':' || line_id as refund_id,
+        order_id || ':' || line_id as refund_line_id,
+        cast(null as varchar) as line_id,
+        sku,
+        quantity,
+        ordered_at as refunded_at,
+        net_local as amount_local,
+        cast(null as decimal(18, 4)) as tax_local,
+        true as is_restocked,
+        location_id as restock_location_id
+    from till_lines
+    where is_return and not is_cancelled
+),
+
+unioned as (
+    select * from shop
+    union all by name
+    select * from amazon
+    union all by name
+    select * from woo
+    union all by name
+    select * from tills
+),
+
+final as (
+    select
+        u.channel || ':' || u.refund_line_id as refund_line_key,
+        u.channel || ':' || u.refund_id as refund_key,
+        o.order_key,
+        ol.order_line_key,
+        u.channel,
+        u.order_id,
+        coalesce(u.sku, ol.sku) as sku,
+        coalesce(ol.location_id, u.restock_location_id, o.fulfillment_location_id) as location_id,
+        cast(u.quantity as integer) as quantity,
+        u.refunded_at,
+        {{ business_date('u.refunded_at') }} as refund_date,
+        o.ordered_at,
+        o.order_date,
+        o.currency,
+        o.is_cancelled as is_order_cancelled,
+        cast(u.amount_local as decimal(18, 4)) as amount_local,
+        cast(u.tax_local as decimal(18, 4)) as tax_local,
+        u.is_restocked,
+        u.restock_location_id
+    from unioned as u
+    inner join orders as o
+        on o.channel = u.channel and o.order_id = u.order_id
+    left join order_lines as ol
+        on ol.order_key = o.order_key and ol.line_id = u.line_id
+)
+
+select * from final

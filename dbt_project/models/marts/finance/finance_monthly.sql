@@ -1,0 +1,59 @@
+-- Month x channel P&L lines in the base currency: sales by order month, refunds by refund month,
+-- marketplace fees by the month Amazon posted them (at the order's fx_rate).
+with
+
+daily as (
+    select * from {{ ref('sales_daily') }}
+),
+
+order_fx as (
+    select * from {{ ref('int_order_fx_rates') }}
+),
+
+fees as (
+    select
+        date_trunc('month', {{ business_date('f.posted_at') }}) as month,
+        'amazon' as channel,
+        sum({{ to_base('f.fee_amount_local', 'fx.fx_rate') }}) as marketplace_fees
+    from {{ ref('stg_amazon__fees') }} as f
+    inner join order_fx as fx on fx.order_key = 'amazon:' || f.order_id
+    group by all
+),
+
+sales as (
+    select
+        date_trunc('month', sales_date) as month,
+        channel,
+        sum(orders) as orders,
+        sum(units) as units,
+        sum(gross_sales) as gross_sales,
+        sum(discounts) as discounts,
+        sum(refunds) as refunds,
+        sum(net_sales) as net_sales,
+        sum(cogs) as cogs,
+        count(*) filter (where cogs is null) as cells_without_cost
+    from daily
+    group by all
+),
+
+final as (
+    select
+        cast(coalesce(s.month, f.month) as date) as month,
+        coalesce(s.channel, f.channel) as channel,
+        cast(coalesce(s.orders, 0) as integer) as orders,
+        cast(coalesce(s.units, 0) as integer) as units,
+        cast(coalesce(s.gross_sales, 0) as decimal(18, 4)) as gross_sales,
+        cast(coalesce(s.discounts, 0) as decimal(18, 4)) as discounts,
+        cast(coalesce(s.refunds, 0) as decimal(18, 4)) as refunds,
+        cast(coalesce(s.net_sales, 0) as decimal(18, 4)) as net_sales,
+        cast(coalesce(f.marketplace_fees, 0) as decimal(18, 4)) as marketplace_fees,
+        case when coalesce(s.cells_without_cost, 0) = 0 then cast(coalesce(s.cogs, 0) as decimal(18, 4)) end
+            as cogs
+    from sales as s
+    full outer join fees as f on s.month = f.month and s.channel = f.channel
+)
+
+select
+    *,
+    cast(net_sales - cogs - marketplace_fees as decimal(18, 4)) as gross_profit
+from final

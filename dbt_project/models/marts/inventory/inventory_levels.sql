@@ -1,0 +1,64 @@
+-- Current stock per SKU x location: the latest count, units committed to open orders, open
+-- purchase-order quantity and the inventory position.
+with
+
+latest_counts as (
+    select
+        sku,
+        location_id,
+        on_hand,
+        counted_at
+    from {{ ref('stg_tpl__stock') }}
+    where sku is not null and location_id is not null
+    qualify row_number() over (partition by sku, location_id order by counted_at desc) = 1
+),
+
+committed as (
+    -- unfulfilled units of open (not cancelled, not fully refunded) orders shipping from the location
+    select
+        sku,
+        location_id,
+        sum(greatest(quantity - quantity_fulfilled - quantity_refunded, 0)) as committed
+    from {{ ref('order_lines') }} as l
+    where not is_cancelled
+        and order_key in (
+            select order_key from {{ ref('orders') }}
+            where status in ('open', 'partially_fulfilled')
+        )
+    group by all
+),
+
+on_order as (
+    select sku, location_id, sum(quantity_open) as on_order
+    from {{ ref('stg_files__purchase_orders') }}
+    where status in ('open', 'partial')
+    group by all
+),
+
+keys as (
+    select sku, location_id from latest_counts
+    union
+    select sku, location_id from committed where committed > 0
+    union
+    select sku, location_id from on_order where on_order > 0
+),
+
+final as (
+    select
+        keys.sku,
+        keys.location_id,
+        coalesce(c.on_hand, 0) as on_hand,
+        cast(coalesce(m.committed, 0) as integer) as committed,
+        cast(coalesce(c.on_hand, 0) - coalesce(m.committed, 0) as integer) as available,
+        cast(coalesce(o.on_order, 0) as integer) as on_order,
+        cast(coalesce(c.on_hand, 0) - coalesce(m.committed, 0) + coalesce(o.on_order, 0) as integer)
+            as inventory_position,
+        c.counted_at,
+        case when c.sku is not null then 'stock_count' else 'no_count' end as source
+    from keys
+    left join latest_counts as c on keys.sku = c.sku and keys.location_id = c.location_id
+    left join committed as m on keys.sku = m.sku and keys.location_id = m.location_id
+    left join on_order as o on keys.sku = o.sku and keys.location_id = o.location_id
+)
+
+select * from final

@@ -1,0 +1,46 @@
+-- WooCommerce order lines. `price` is a JSON number; money comes from subtotal (before discounts)
+-- and total (after discounts), which are strings.
+with
+
+source as (
+    {{ latest_version(source('raw', 'woo__orders')) }}
+),
+
+lines as (
+    select
+        cast(_payload ->> 'id' as varchar) as order_id,
+        unnest({{ json_array('_payload', '$.line_items') }}) as line_item
+    from source
+),
+
+renamed as (
+    select
+        order_id,
+        cast(line_item ->> 'id' as varchar) as line_id,
+        line_item ->> 'sku' as sku,
+        cast(line_item ->> 'product_id' as varchar) as product_id,
+        nullif(cast(line_item ->> 'variation_id' as varchar), '0') as variation_id,
+        coalesce({{ json_int('line_item', '$.quantity') }}, 0) as quantity,
+        coalesce({{ json_money('line_item', '$.subtotal') }}, 0) as gross_local,
+        coalesce({{ json_money('line_item', '$.total') }}, 0) as net_local,
+        coalesce({{ json_money('line_item', '$.total_tax') }}, 0) as tax_local
+    from lines
+),
+
+final as (
+    select
+        order_id,
+        line_id,
+        sku,
+        product_id,
+        variation_id,
+        quantity,
+        case when quantity <> 0 then cast(gross_local / quantity as decimal(18, 4)) end as unit_price_local,
+        gross_local,
+        cast(gross_local - net_local as decimal(18, 4)) as discount_local,
+        net_local,
+        tax_local
+    from renamed
+)
+
+select * from final

@@ -1,0 +1,44 @@
+{#- Generic data tests (no dbt hub packages available). -#}
+
+{% test non_negative(model, column_name) %}
+select *
+from {{ model }}
+where {{ column_name }} < 0
+{% endtest %}
+
+{#- Every row satisfies `column = expression` (null-safe, with an optional tolerance for money). -#}
+{% test equals_expression(model, column_name, expression, tolerance=0, where_clause=none) %}
+select *
+from {{ model }}
+where not (
+    ({{ column_name }} is null and ({{ expression }}) is null)
+    or abs(({{ column_name }}) - ({{ expression }})) <= {{ tolerance }}
+)
+{% if where_clause %} and ({{ where_clause }}) {% endif %}
+{% endtest %}
+
+{#- Total of `column_name` in the model equals the total of `compare_expression` in `compare_model`
+    (e.g. mart units = staging units), each side optionally filtered. -#}
+{% test sum_matches(model, column_name, compare_model, compare_expression, where_clause=none, compare_where=none, tolerance=0) %}
+with a as (
+    select coalesce(sum({{ column_name }}), 0) as total
+    from {{ model }}
+    {% if where_clause %} where {{ where_clause }} {% endif %}
+),
+b as (
+    select coalesce(sum({{ compare_expression }}), 0) as total
+    from {{ compare_model }}
+    {% if compare_where %} where {{ compare_where }} {% endif %}
+)
+select a.total as model_total, b.total as compare_total
+from a cross join b
+where abs(a.total - b.total) > {{ tolerance }}
+{% endtest %}
+
+{#- Combination of columns is unique. -#}
+{% test unique_combination(model, combination_of_columns) %}
+select {{ combination_of_columns | join(', ') }}, count(*) as n
+from {{ model }}
+group by all
+having count(*) > 1
+{% endtest %}
