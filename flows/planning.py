@@ -49,7 +49,7 @@ class PlanningReport:
 
 
 def _read(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    return pl.from_arrow(con.execute(sql).to_arrow_table())
+    return pl.from_arrow(con.sql(sql).to_arrow_table())
 
 
 def _replace(con: duckdb.DuckDBPyConnection, table: str, run_date: date, df: pl.DataFrame) -> None:

@@ -42,13 +42,26 @@ def test_relative_paths_are_anchored_at_the_config_folder(tmp_path):
         (lambda d: d["channels"][0].update(tokn="x"), "channels[0].tokn: unknown key"),
         (lambda d: d.update(base_currency="EUX"), "'EUX' is not a known ISO 4217"),
         (lambda d: d.update(business_timezone="Mars/Olympus"), "business_timezone"),
-        (lambda d: d["replenishment"].update(review_period_days="weekly"), "replenishment.review_period_days"),
+        (
+            lambda d: d["replenishment"].update(review_period_days="weekly"),
+            "replenishment.review_period_days",
+        ),
         (lambda d: d["channels"][0].update(default_location="NOPE"), "default_location: 'NOPE'"),
         (lambda d: d["locations"][0].update(country="Netherlands"), "locations[0].country"),
         (lambda d: d["channels"][3]["mapping"].pop("sku"), "missing required field(s) ['sku']"),
-        (lambda d: d["channels"][3]["mapping"].update(colour="Kleur"), "unknown field(s) ['colour']"),
+        (
+            lambda d: d["channels"][3]["mapping"].update(colour="Kleur"),
+            "unknown field(s) ['colour']",
+        ),
         (lambda d: d["channels"][1].update(currency="SEK"), "not listed in currencies"),
-        (lambda d: d["quality"].update(max_bad_share=1.5) if "quality" in d else d.update(quality={"max_bad_share": 1.5}), "quality.max_bad_share"),
+        (
+            lambda d: (
+                d["quality"].update(max_bad_share=1.5)
+                if "quality" in d
+                else d.update(quality={"max_bad_share": 1.5})
+            ),
+            "quality.max_bad_share",
+        ),
         (lambda d: d.pop("locations"), "locations: Field required"),
     ],
 )

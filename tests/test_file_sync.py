@@ -12,8 +12,12 @@ from flows.sync import sync_files
 from flows.warehouse import connection
 
 ORDER = {
-    "id": 5100000001, "name": "#1001", "currency": "EUR", "created_at": "2026-01-05T10:00:00+01:00",
-    "updated_at": "2026-01-05T10:00:00+01:00", "total_price": "42.84",
+    "id": 5100000001,
+    "name": "#1001",
+    "currency": "EUR",
+    "created_at": "2026-01-05T10:00:00+01:00",
+    "updated_at": "2026-01-05T10:00:00+01:00",
+    "total_price": "42.84",
     "line_items": [{"id": 1, "sku": "SKU-0001", "quantity": 2, "price": "20.00"}],
 }
 
@@ -38,7 +42,9 @@ def _raw(cfg, table: str) -> list[tuple]:
 
 def _quarantine(cfg) -> list[tuple]:
     with connection(cfg.warehouse, read_only=True) as con:
-        return con.execute("select stream, source_id, reason from ops.quarantine order by 2").fetchall()
+        return con.execute(
+            "select stream, source_id, reason from ops.quarantine order by 2"
+        ).fetchall()
 
 
 def test_files_land_once_and_move_to_processed(cfg):
@@ -54,7 +60,9 @@ def test_files_land_once_and_move_to_processed(cfg):
     assert (again.files_landed, again.files_skipped, again.rows_landed) == (0, 1, 0)
     assert len(_raw(cfg, "shop__orders")) == 10
     with connection(cfg.warehouse, read_only=True) as con:
-        cursor = con.execute("select cursor from ops.sync_state where channel='shop' and stream='orders'").fetchall()
+        cursor = con.execute(
+            "select cursor from ops.sync_state where channel='shop' and stream='orders'"
+        ).fetchall()
     assert cursor[0][0].startswith("2026-01-05T09:00:00")
 
 
@@ -68,7 +76,12 @@ def test_bad_records_are_quarantined_and_good_ones_land(cfg):
     report = sync_files(cfg)
     assert report.rows_landed == 16 and report.rows_quarantined == 4
     reasons = " | ".join(r for _, _, r in _quarantine(cfg))
-    for expected in ("malformed JSON", "currency is one of", "in the future", "missing id field 'id'"):
+    for expected in (
+        "malformed JSON",
+        "currency is one of",
+        "in the future",
+        "missing id field 'id'",
+    ):
         assert expected in reasons
     assert len(_raw(cfg, "shop__orders")) + len(_quarantine(cfg)) == 20  # nothing lost
 
@@ -80,7 +93,7 @@ def test_a_mostly_bad_file_is_refused_whole(cfg):
     assert report.files_rejected == 1 and report.rows_landed == 0
     assert _raw(cfg, "shop__orders") == []
     assert len(_quarantine(cfg)) == 10  # kept, with the reason, for release later
-    reason = (f.parent.parent.parent / "rejected/shop/orders/changed_format.jsonl.reason.txt")
+    reason = f.parent.parent.parent / "rejected/shop/orders/changed_format.jsonl.reason.txt"
     assert "nothing landed" in reason.read_text()
 
 
@@ -92,16 +105,26 @@ def test_till_csv_mapping_timezone_and_bad_rows(cfg):
     ret = "R2,1,2026-07-02 09:30:00,ST-BER,SKU-0001,-1,10.00,0.00,EUR,,0\n"
     frac = "R3,1,2026-07-02 09:31:00,ST-BER,SKU-0002,1.5,10.00,0.00,EUR,,0\n"
     short = "R4,1,2026-07-02 09:32:00,ST-BER\n"
-    body = header + good + ret + frac + short + "".join(good.replace("R1", f"R{9 + i}") for i in range(6))
+    body = (
+        header
+        + good
+        + ret
+        + frac
+        + short
+        + "".join(good.replace("R1", f"R{9 + i}") for i in range(6))
+    )
     (drop / "tills/tills_2026-07.csv").write_text(body)
     report = sync_files(cfg)
     assert report.rows_landed == 8 and report.rows_quarantined == 2
     with connection(cfg.warehouse, read_only=True) as con:
         rows = con.execute(
             "select _source_id, _source_updated_at::varchar, _payload->>'$.timezone', _payload->>'$.quantity' "
-            "from raw.tills__orders where _source_id in ('R1:1', 'R2:1') order by 1").fetchall()
-    assert rows == [("R1:1", "2026-07-01 10:00:00+00", "Europe/Berlin", "2"),
-                    ("R2:1", "2026-07-02 07:30:00+00", "Europe/Berlin", "-1")]
+            "from raw.tills__orders where _source_id in ('R1:1', 'R2:1') order by 1"
+        ).fetchall()
+    assert rows == [
+        ("R1:1", "2026-07-01 10:00:00+00", "Europe/Berlin", "2"),
+        ("R2:1", "2026-07-02 07:30:00+00", "Europe/Berlin", "-1"),
+    ]
     reasons = " | ".join(r for _, _, r in _quarantine(cfg))
     assert "quantity is a whole number" in reasons and "fewer cells" in reasons
 
@@ -110,7 +133,13 @@ def test_till_csv_mapping_timezone_and_bad_rows(cfg):
     ("name", "content", "reason"),
     [
         ("empty.csv", b"", "empty file"),
-        ("latin1.csv", "sku,location_id,on_hand,counted_at\nJACKÉ,WH-AMS,3,2026-01-01T00:00:00Z\n".encode("latin-1"), "not UTF-8"),
+        (
+            "latin1.csv",
+            "sku,location_id,on_hand,counted_at\nJACKÉ,WH-AMS,3,2026-01-01T00:00:00Z\n".encode(
+                "latin-1"
+            ),
+            "not UTF-8",
+        ),
         ("columns.csv", b"sku,on_hand\nA,1\n", "missing column(s) ['location_id', 'counted_at']"),
         ("broken.parquet", b"PAR1 this is not parquet", "not a readable Parquet file"),
     ],

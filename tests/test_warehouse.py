@@ -31,13 +31,20 @@ def test_init_creates_every_raw_table_and_reference_tables(cfg):
     with connection(cfg.warehouse) as con:
         init_warehouse(con, cfg)
         init_warehouse(con, cfg)  # idempotent
-        tables = {r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}
+        tables = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'raw'"
+            ).fetchall()
+        }
         assert tables == set(all_raw_tables())
         assert con.execute("select count(*) from ops.locations").fetchall()[0][0] == 4
-        assert con.execute(
-            "select location_id from ops.location_aliases where channel = 'shop' and external_id = '71000001'"
-        ).fetchall()[0][0] == "WH-AMS"
+        assert (
+            con.execute(
+                "select location_id from ops.location_aliases where channel = 'shop' and external_id = '71000001'"
+            ).fetchall()[0][0]
+            == "WH-AMS"
+        )
 
 
 def test_landing_appends_only_new_versions(cfg):
@@ -62,7 +69,9 @@ def test_runs_are_recorded(cfg):
     start_run(cfg.warehouse, "r1", "test-flow")
     finish_run(cfg.warehouse, "r1", "success", rows_landed=5)
     with connection(cfg.warehouse, read_only=True) as con:
-        row = con.execute("select status, rows_landed, finished_at is not null from ops.runs").fetchall()[0]
+        row = con.execute(
+            "select status, rows_landed, finished_at is not null from ops.runs"
+        ).fetchall()[0]
     assert row == ("success", 5, True)
 
 
@@ -83,7 +92,10 @@ def test_second_writer_waits_then_is_refused_cleanly(cfg):
     proc = _hold_lock_in_subprocess(cfg.warehouse, 30)
     try:
         started = time.monotonic()
-        with pytest.raises(WarehouseBusy, match="another oms run is writing") as err, writer_lock(cfg.warehouse, 1.0):
+        with (
+            pytest.raises(WarehouseBusy, match="another oms run is writing") as err,
+            writer_lock(cfg.warehouse, 1.0),
+        ):
             pass
         assert 0.9 <= time.monotonic() - started < 10
         assert "Nothing was changed" in str(err.value)

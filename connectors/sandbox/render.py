@@ -176,6 +176,15 @@ def render_shopify_order(
             }
         ],
         "line_items": line_items,
+        # Where Shopify routed the order (GraphQL Order.fulfillmentOrders.assignedLocation; the
+        # REST connector adds GET orders/{id}/fulfillment_orders): known before it ships.
+        "fulfillment_orders": [
+            {
+                "id": 4100000001 + order["seq"],
+                "assigned_location_id": shopify_loc,
+                "status": "closed" if fulfilled else "open",
+            }
+        ],
         "fulfillments": (
             [
                 {

@@ -35,12 +35,20 @@ renamed as (
         _payload ->> '$.customer.first_name' as customer_first_name,
         _payload ->> '$.customer.last_name' as customer_last_name,
         upper(_payload ->> '$.shipping_address.country_code') as ship_country,
-        -- the Shopify location of the first fulfillment (resolved to ours in intermediate)
-        (
-            select f ->> 'location_id'
-            from (select unnest({{ json_array('_payload', '$.fulfillments') }}) as f)
-            order by {{ to_utc_ts("f ->> 'created_at'") }} nulls last
-            limit 1
+        -- the Shopify location of the first fulfillment, else the location Shopify assigned the
+        -- order to before it shipped (resolved to ours in intermediate)
+        coalesce(
+            (
+                select f ->> 'location_id'
+                from (select unnest({{ json_array('_payload', '$.fulfillments') }}) as f)
+                order by {{ to_utc_ts("f ->> 'created_at'") }} nulls last
+                limit 1
+            ),
+            (
+                select fo ->> 'assigned_location_id'
+                from (select unnest({{ json_array('_payload', '$.fulfillment_orders') }}) as fo)
+                limit 1
+            )
         ) as fulfillment_external_location_id,
         _source_updated_at,
         _loaded_at
