@@ -14,3 +14,10 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+# Libraries we call talk more than a scheduler's log needs: keep their warnings, drop their chatter.
+import logging  # noqa: E402
+import warnings  # noqa: E402
+
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
+warnings.filterwarnings("ignore", message="This pattern is interpreted as a regular expression")

@@ -85,7 +85,9 @@ def print_summary(summary, title: str = "oms run") -> None:
         t.add_row(
             "marts",
             f"{d.models_built} models built · {d.tests_passed} tests passed · "
-            f"{d.tests_failed} failed  (schemas staging, intermediate, marts)",
+            f"{d.tests_failed} failed\nschema marts: orders, order_lines, customers, "
+            f"inventory_levels, daily_demand, …\ntry: duckdb -readonly {summary.warehouse} "
+            "'from marts.orders limit 5'",
         )
     if summary.checks:
         c = summary.checks
