@@ -188,6 +188,8 @@ def check(config: ConfigOpt = None) -> None:
         for row in c.quarantine_by_reason:
             qt.add_row(*(str(x) for x in row))
         console.print(qt)
+    if c.data_docs:
+        console.print(f"Data Docs: {c.data_docs / 'index.html'}")
     if not c.ok:
         raise typer.Exit(1)
 
@@ -219,6 +221,67 @@ def status(config: ConfigOpt = None) -> None:
     from flows.status import print_status
 
     print_status(_load(config), console)
+
+
+quarantine_app = typer.Typer(help="Records the landing gate held back.", no_args_is_help=False)
+app.add_typer(quarantine_app, name="quarantine")
+
+
+@quarantine_app.callback(invoke_without_command=True)
+def quarantine_list(
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    channel: Annotated[str | None, typer.Option(help="only this channel")] = None,
+    released: Annotated[bool, typer.Option(help="include released records")] = False,
+    limit: Annotated[int, typer.Option(help="at most this many rows")] = 50,
+) -> None:
+    """List quarantined records (newest first) with their reasons."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from flows.quarantine import list_quarantine
+
+    rows = list_quarantine(_load(config), channel, released, limit)
+    t = Table(title=f"quarantined records ({len(rows)} shown)")
+    for col in ("id", "channel", "stream", "source id", "reason", "quarantined", "released"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        t.add_row(
+            r.quarantine_id,
+            r.channel,
+            r.stream,
+            r.source_id or "",
+            r.reason,
+            f"{r.quarantined_at:%Y-%m-%d %H:%M}",
+            f"{r.released_at:%Y-%m-%d %H:%M}" if r.released_at else "",
+        )
+    console.print(t)
+    if rows:
+        console.print("release one with `oms quarantine release <id>` once fixed or accepted")
+
+
+@quarantine_app.command("release")
+def quarantine_release(
+    quarantine_id: Annotated[str, typer.Argument(help="the id shown by `oms quarantine`")],
+    config: ConfigOpt = None,
+) -> None:
+    """Re-land a quarantined record as it was received (after fixing or accepting it)."""
+    from flows.quarantine import ReleaseError, release
+    from flows.warehouse import WarehouseBusy
+
+    try:
+        landed = release(_load(config), quarantine_id)
+    except ReleaseError as exc:
+        _fail(str(exc), code=1)
+    except WarehouseBusy as exc:
+        _fail(str(exc), code=3)
+    console.print(
+        f"released {quarantine_id}: "
+        + (
+            "landed in raw; the next `oms build` includes it"
+            if landed
+            else "this version was already in raw"
+        )
+    )
 
 
 @app.command()

@@ -199,6 +199,9 @@ class FilesSettings(_Strict):
 class QualitySettings(_Strict):
     max_bad_share: Annotated[float, Field(ge=0, le=1)] = 0.2
     future_tolerance_hours: Annotated[float, Field(ge=0)] = 24
+    freshness_hours: Annotated[float, Field(gt=0)] = 48
+    freshness_hours_by_channel: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    volume_z: Annotated[float, Field(gt=0)] = 4
 
 
 class ReplenishmentConfig(_Strict):

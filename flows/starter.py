@@ -56,6 +56,9 @@ files:
 quality:
   max_bad_share: 0.2                 # refuse a whole file when more than this share is bad
   future_tolerance_hours: 24         # timestamps further in the future are quarantined
+  freshness_hours: 48                # `oms check` fails when a channel's newest order is older
+  freshness_hours_by_channel: {}     # e.g. {tills: 72} for a shop closed on Sundays
+  volume_z: 4                        # flag a day whose order count is this many sd from the 28-day mean
 
 replenishment:
   service_levels: {A: 0.98, B: 0.95, C: 0.90}   # by ABC class

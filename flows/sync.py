@@ -69,6 +69,19 @@ def sources(cfg: Config, only_channel: str | None = None) -> list[Source]:
     return out
 
 
+# Catalogue streams land first, so the orders of the same run can be checked against their SKUs.
+CATALOGUE_FIRST = {"shop__products": 0, "files__supplier_terms": 1}
+
+
+def known_skus(con) -> frozenset[str]:
+    """Every SKU the catalogue (Shopify variants) or a supplier's terms name."""
+    rows = con.execute(
+        """select distinct unnest(json_extract_string(_payload, '$.variants[*].sku')) from raw.shop__products
+           union select distinct _payload->>'sku' from raw.files__supplier_terms"""
+    ).fetchall()
+    return frozenset(r[0] for r in rows if r[0])
+
+
 def _already_landed(con, digest: str) -> bool:
     rows = con.execute(
         "select 1 from ops.file_loads where content_hash = ? and status = 'landed'", [digest]
@@ -103,7 +116,10 @@ def sync_files(
     report = SyncReport()
     with connection(cfg.warehouse) as con:
         init_warehouse(con, cfg)
-        for src in sources(cfg, only_channel):
+        ordered = sorted(
+            sources(cfg, only_channel), key=lambda s: CATALOGUE_FIRST.get(s.spec.table, 9)
+        )
+        for src in ordered:
             try:
                 files = pending_files(root, src.folder)
             except UnsafePath as exc:
@@ -139,6 +155,8 @@ def _sync_one(con, cfg: Config, root: Path, src: Source, path: Path, report: Syn
             cfg.currencies,
             cfg.quality.max_bad_share,
             cfg.quality.future_tolerance_hours,
+            locations=[loc.id for loc in cfg.locations],
+            known_skus=known_skus(con),
         )
         bad_share = (len(gate.bad) + len(batch.bad)) / max(batch.total, 1)
         if batch.bad and bad_share > cfg.quality.max_bad_share:

@@ -92,6 +92,7 @@ def connection(path: str | Path, read_only: bool = False) -> Iterator[duckdb.Duc
     con = duckdb.connect(str(p), read_only=read_only)
     try:
         con.execute("set timezone = 'UTC'")
+        con.execute("set enable_progress_bar = false")
         yield con
     finally:
         con.close()

@@ -18,6 +18,7 @@ ORDER = {
     "created_at": "2026-01-05T10:00:00+01:00",
     "updated_at": "2026-01-05T10:00:00+01:00",
     "total_price": "42.84",
+    "total_line_items_price": "40.00",
     "line_items": [{"id": 1, "sku": "SKU-0001", "quantity": 2, "price": "20.00"}],
 }
 
@@ -164,7 +165,7 @@ def test_negative_stock_is_quarantined(cfg):
     (folder / "stock_WH-LON_2026-01.csv").write_text("\n".join(lines) + "\n")
     report = sync_files(cfg)
     assert report.rows_landed == 9
-    assert _quarantine(cfg)[0][2] == "on_hand is at least 0"
+    assert _quarantine(cfg)[0][2] == "on_hand between 0 and 1,000,000"
 
 
 def test_paths_outside_the_drop_folder_are_refused(tmp_path):
