@@ -57,11 +57,16 @@ def _run(cfg, stages, run_date=None, channel=None):
     from flows.warehouse import WarehouseBusy
 
     try:
-        return pipeline_flow(cfg=cfg, stages=stages, run_date=run_date, channel=channel)
+        summary = pipeline_flow(cfg=cfg, stages=stages, run_date=run_date, channel=channel)
     except WarehouseBusy as exc:
         _fail(str(exc), code=3)
     except DbtFailed as exc:
         _fail(str(exc), code=1)
+    except ValueError as exc:  # e.g. --channel naming no channel
+        _fail(str(exc))
+    if summary.skipped:
+        _fail(summary.skipped, code=3)
+    return summary
 
 
 def print_summary(summary, title: str = "oms run") -> None:

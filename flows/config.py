@@ -144,6 +144,54 @@ class Location(_Strict):
     )
 
 
+EnvVarName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$", max_length=128)]
+
+# Channel kinds that can be pulled from an API, and the credential keys each needs: the value in
+# oms.yaml is the *name* of the environment variable holding the secret, never the secret.
+API_KINDS: dict[str, tuple[str, ...]] = {
+    "shopify": ("access_token",),
+    "woocommerce": ("consumer_key", "consumer_secret"),
+    "amazon": ("refresh_token", "client_id", "client_secret"),
+}
+# Streams an API channel pulls beyond the raw contract's (they land only where the warehouse has
+# the table: see docs/channels.md).
+API_EXTRA_STREAMS: dict[str, tuple[str, ...]] = {
+    "shopify": ("locations", "inventory_levels"),
+    "woocommerce": ("products",),
+    "amazon": ("inventory",),
+}
+
+
+class ApiSettings(_Strict):
+    """How to reach a channel's API (`source: api`)."""
+
+    base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
+    api_version: str | None = Field(
+        default=None, description="Shopify Admin API version, e.g. 2025-01 (default 2025-01)"
+    )
+    credentials: dict[str, EnvVarName] = Field(
+        description="credential name -> environment variable holding it"
+    )
+    auth_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] | None = Field(
+        default=None, description="Amazon: the LWA token endpoint"
+    )
+    marketplace_ids: list[str] = Field(default_factory=list, description="Amazon marketplaces")
+    page_size: Annotated[int, Field(ge=1, le=250)] = 100
+    landing_batch: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        default=1000, description="land API pages in transactions of about this many records"
+    )
+    lookback_days: Annotated[float, Field(ge=0, le=90)] = 2
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30
+    max_attempts: Annotated[int, Field(ge=1, le=50)] = 8
+    retry_base_seconds: Annotated[float, Field(ge=0, le=60)] = 0.5
+    retry_max_seconds: Annotated[float, Field(ge=0, le=600)] = 30
+    retry_total_seconds: Annotated[float, Field(gt=0, le=3600)] = 300
+    requests_per_second: Annotated[float, Field(gt=0)] | None = Field(
+        default=None, description="client-side cap (Woo has none of its own; Amazon per operation)"
+    )
+    burst: Annotated[int, Field(ge=1, le=1000)] = 1
+
+
 class Channel(_Strict):
     name: Identifier
     kind: ChannelKind
@@ -151,8 +199,11 @@ class Channel(_Strict):
     currency: Currency | None = None
     default_location: str | None = None
     start_date: date | None = None
-    source: Literal["files"] = "files"
-    path: str = Field(description="folder under files.drop_dir that this channel's files arrive in")
+    source: Literal["files", "api"] = "files"
+    path: str | None = Field(
+        default=None, description="folder under files.drop_dir that this channel's files arrive in"
+    )
+    api: ApiSettings | None = None
     timezone: str | None = None
     mapping: dict[str, str] = Field(default_factory=dict)
 
@@ -173,6 +224,28 @@ class Channel(_Strict):
             raise ValueError(
                 f"a '{self.kind}' channel must be named '{expected}' in this version (got '{self.name}')"
             )
+        if self.source == "files" and self.path is None:
+            raise ValueError("path: required for a channel with source 'files'")
+        if self.source == "files" and self.api is not None:
+            raise ValueError("api: only allowed with `source: api`")
+        if self.source == "api":
+            if self.kind not in API_KINDS:
+                raise ValueError(
+                    f"source: a '{self.kind}' channel has no API connector "
+                    f"(API channels: {', '.join(API_KINDS)})"
+                )
+            if self.api is None:
+                raise ValueError("api: required when source is 'api' (base_url, credentials, ...)")
+            need = API_KINDS[self.kind]
+            missing = [k for k in need if k not in self.api.credentials]
+            unknown = sorted(set(self.api.credentials) - set(need))
+            if missing or unknown:
+                raise ValueError(
+                    f"api.credentials: a '{self.kind}' channel needs exactly {list(need)} "
+                    f"(environment variable names); missing {missing}, unknown {unknown}"
+                )
+            if self.kind == "amazon" and not self.api.marketplace_ids:
+                raise ValueError("api.marketplace_ids: at least one Amazon marketplace id")
         if self.kind == "till_export":
             unknown = sorted(set(self.mapping) - set(TILL_FIELDS))
             if unknown:
@@ -200,7 +273,9 @@ class QualitySettings(_Strict):
     max_bad_share: Annotated[float, Field(ge=0, le=1)] = 0.2
     future_tolerance_hours: Annotated[float, Field(ge=0)] = 24
     freshness_hours: Annotated[float, Field(gt=0)] = 48
-    freshness_hours_by_channel: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    freshness_hours_by_channel: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict
+    )
     volume_z: Annotated[float, Field(gt=0)] = 4
 
 
@@ -212,6 +287,7 @@ class ReplenishmentConfig(_Strict):
     review_period_days: Annotated[int, Field(ge=1, le=90)] = 7
     horizon_days: Annotated[int, Field(ge=7, le=365)] = 56
     max_days_of_cover: Annotated[int, Field(ge=1, le=730)] = 120
+    forecast_level_days: Annotated[int, Field(ge=1, le=365)] | None = 28
     output_dir: str = "out"
 
 

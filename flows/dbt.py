@@ -17,6 +17,11 @@ from flows.config import Config
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
 
+def project_dir() -> Path:
+    """The dbt project; `OMS_DBT_PROJECT_DIR` points elsewhere (a merchant's own fork, tests)."""
+    return Path(os.environ.get("OMS_DBT_PROJECT_DIR") or DBT_PROJECT_DIR)
+
+
 class DbtFailed(RuntimeError):
     """dbt reported an error or a failing test; the message lists the nodes and their errors."""
 
@@ -39,6 +44,7 @@ def run_dbt(
     command: str = "build",
     select: str | None = None,
     on_event: Callable[[str], None] | None = None,
+    full_refresh: bool = False,
 ) -> DbtReport:
     """`dbt <command>` in-process; raise DbtFailed naming every failed node."""
     from dbt.cli.main import dbtRunner
@@ -47,15 +53,17 @@ def run_dbt(
     args = [
         command,
         "--project-dir",
-        str(DBT_PROJECT_DIR),
+        str(project_dir()),
         "--profiles-dir",
-        str(DBT_PROJECT_DIR),
+        str(project_dir()),
         "--vars",
         json.dumps(dbt_vars(cfg)),
         "--quiet",
     ]
     if select:
-        args += ["--select", select]
+        args += ["--select", *select.split()]
+    if full_refresh:
+        args.append("--full-refresh")
 
     def callback(event) -> None:
         if on_event and event.info.name in ("LogModelResult", "LogTestResult", "LogSeedResult"):

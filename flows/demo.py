@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -91,6 +93,8 @@ def demo_config_dict(
             {"name": "tpl", "kind": "stock_report", "path": "stock"},
         ],
         "files": {"drop_dir": drop_dir},
+        # Wholesale orders come in every few days, and the store is shut on Sundays.
+        "quality": {"freshness_hours_by_channel": {"woo": 168, "tills": 72}},
         "replenishment": {"output_dir": output_dir},
     }
 
@@ -104,12 +108,77 @@ def write_demo_config(path: Path, **kwargs: str) -> None:
 
 
 def prepare_demo(
-    project_dir: Path, seed: int = 7, scale: str = "demo", end_date: date | None = None
+    project_dir: Path,
+    seed: int = 7,
+    scale: str = "demo",
+    end_date: date | None = None,
+    as_of: date | None = None,
 ) -> tuple[Config, dict[str, int], date]:
-    """Generate the sandbox store into the drop folder; return its config, file counts, end date."""
+    """Generate the sandbox store into the drop folder; return its config, file counts and the
+    last day of data. `as_of` drops only what the channels knew by then (to replay days)."""
     from connectors.sandbox import generate_store, write_drops
 
     cfg = parse_config(demo_config_dict(), source="demo config", base_dir=project_dir)
     store = generate_store(seed=seed, scale=scale, end_date=end_date)
-    counts = write_drops(store, Path(cfg.files.drop_dir))
-    return cfg, counts, store.end_date
+    counts = write_drops(store, Path(cfg.files.drop_dir), as_of=as_of)
+    return cfg, counts, min(as_of or store.end_date, store.end_date)
+
+
+# --------------------------------------------------------------------------- API channels
+# Channels `oms demo` pulls from the emulated APIs instead of file drops.
+API_DEMO_CHANNELS: tuple[str, ...] = ("shop", "woo", "amazon")
+
+
+def api_demo_config_dict(
+    endpoints, channels: tuple[str, ...] = API_DEMO_CHANNELS, **kwargs: str
+) -> dict:
+    """The sandbox configuration with `channels` as `source: api` channels pointing at running
+    emulators (`connectors.sandbox.emulators.Endpoints`)."""
+    data = demo_config_dict(**kwargs)
+    for ch in data["channels"]:
+        if ch["name"] in channels:
+            ch.pop("path", None)
+            ch.update(endpoints.channel_config(ch["name"], page_size=250))
+    return data
+
+
+@contextmanager
+def demo_session(
+    project_dir: Path,
+    seed: int = 7,
+    scale: str = "demo",
+    end_date: date | None = None,
+    channels: tuple[str, ...] = API_DEMO_CHANNELS,
+) -> Iterator[tuple[Config, date]]:
+    """Generate the sandbox store, serve `channels` from emulated APIs on 127.0.0.1 and yield
+    (config, end date) while they run; the emulators stop when the block ends.
+
+    The other channels (tills, 3PL stock, reference files) arrive as file drops, as before. The
+    emulators' credentials are put in this process's environment under the variable names the
+    config names (OMS_SHOP_ACCESS_TOKEN, ...), and removed again afterwards.
+    """
+    import os
+    import shutil
+
+    from connectors.sandbox import generate_store, write_drops
+    from connectors.sandbox.emulators import run_emulators
+
+    store = generate_store(seed=seed, scale=scale, end_date=end_date)
+    with run_emulators(store, channels=channels) as eps:
+        data = api_demo_config_dict(eps, channels)
+        cfg = parse_config(data, source="demo config", base_dir=project_dir)
+        drop = Path(cfg.files.drop_dir)
+        write_drops(store, drop)
+        for name in channels:  # these channels come from the APIs, not from files
+            folder = {"shop": "shop", "woo": "woo", "amazon": "amazon"}[name]
+            shutil.rmtree(drop / folder, ignore_errors=True)
+        saved = {k: os.environ.get(k) for k in eps.env()}
+        os.environ.update(eps.env())
+        try:
+            yield cfg, store.end_date
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v

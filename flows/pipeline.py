@@ -1,8 +1,18 @@
-"""The Prefect flow that runs the pipeline: sync -> dbt build -> checks -> forecast -> reorder.
+"""The Prefect flows: what runs, in which order, with which retries, under which lock.
 
-Each stage is a task; the flow holds the warehouse writer lock for its whole run and records itself
-in `ops.runs`. Tasks take the validated Config and return plain dataclasses, so the summary the CLI
-prints is exactly what the flow returned.
+* `hourly_sync`: every channel as its own task (concurrently: API channels wait on the network),
+  then `dbt build` of only the models downstream of the raw tables that received rows, then the
+  data checks.
+* `daily_replenishment`: sync, full `dbt build`, checks, forecast, replenishment, buyer files.
+* `full_refresh`: rebuild every model from raw (`dbt build --full-refresh`) and re-check.
+* `backfill`: re-read one API channel from a start date, page by page (resumable: every page
+  commits its cursor).
+* `pipeline_flow`: any list of stages; what the CLI commands and the tests call.
+
+Every flow holds the warehouse writer lock for its whole run. A run that cannot get it within
+`lock_timeout_seconds` is skipped with a clear log line (the next hourly run catches up). A run
+that died (killed, machine lost) leaves `ops.runs` at 'running'; the next run marks it 'crashed'
+and, because every landing step is idempotent, simply completes the work.
 """
 
 from __future__ import annotations
@@ -13,13 +23,23 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
 
 from flows.checks import CheckReport, check_marts, record_outcomes
 from flows.config import Config, load_config
 from flows.dbt import DbtReport, run_dbt
+from flows.notify import notify
 from flows.planning import PlanningReport, run_planning
 from flows.sync import SyncReport, sync_files
-from flows.warehouse import finish_run, new_run_id, start_run, writer_lock
+from flows.warehouse import (
+    WarehouseBusy,
+    connection,
+    finish_run,
+    mark_crashed_runs,
+    new_run_id,
+    start_run,
+    writer_lock,
+)
 
 STAGES = ("sync", "build", "check", "forecast")
 
@@ -29,19 +49,52 @@ class RunSummary:
     run_id: str
     run_date: date
     warehouse: str
+    flow: str = "oms-pipeline"
     sync: SyncReport | None = None
     dbt: DbtReport | None = None
     checks: CheckReport | None = None
     planning: PlanningReport | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    skipped: str | None = None  # why the run did nothing (the lock was held)
+    crashed_before: int = 0
 
 
-@task(name="sync-files", cache_policy=NO_CACHE)
-def sync_task(cfg: Config, channel: str | None = None) -> SyncReport:
-    report = sync_files(cfg, only_channel=channel)
+# ------------------------------------------------------------------------------------- tasks
+
+
+def _retry_network_only(task, task_run, state) -> bool:
+    """Retry a channel sync only when a retry can help: not on bad credentials or bad config."""
+    try:
+        state.result()
+    except Exception as exc:  # the task's own exception
+        text = f"{type(exc).__name__}: {exc}"
+        permanent = ("401", "403", "credential", "ConfigError", "not set", "PageRejected")
+        return not any(p in text for p in permanent)
+    return False
+
+
+@task(
+    name="sync-channel",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=exponential_backoff(backoff_factor=10),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=_retry_network_only,
+    timeout_seconds=3600,
+)
+def sync_channel_task(cfg: Config, channel: str) -> SyncReport:
+    """Land one channel: files from its drop folder, or pages from its API."""
     log = get_run_logger()
+    ch = next((c for c in cfg.channels if c.name == channel), None)
+    if ch is not None and getattr(ch, "source", "files") == "api":
+        from flows.api_sync import sync_api
+
+        report = sync_api(cfg, only_channel=channel)
+    else:
+        report = sync_files(cfg, only_channel=channel)
     log.info(
-        "landed %s rows from %s files (%s skipped, %s rejected), quarantined %s",
+        "%s: %s new record versions, %s files (%s already landed, %s rejected), %s quarantined",
+        channel,
         report.rows_landed,
         report.files_landed,
         report.files_skipped,
@@ -49,17 +102,18 @@ def sync_task(cfg: Config, channel: str | None = None) -> SyncReport:
         report.rows_quarantined,
     )
     for reason in report.rejected:
-        log.warning("rejected: %s", reason)
+        log.warning("%s rejected: %s", channel, reason)
     return report
 
 
-@task(name="dbt-build", cache_policy=NO_CACHE)
-def dbt_task(cfg: Config) -> DbtReport:
+@task(name="dbt-build", cache_policy=NO_CACHE, timeout_seconds=3600)
+def dbt_task(cfg: Config, select: str | None = None, full_refresh: bool = False) -> DbtReport:
+    """dbt in-process; its per-node lines stream into this task's log as they happen."""
     log = get_run_logger()
-    return run_dbt(cfg, "build", on_event=log.info)
+    return run_dbt(cfg, "build", select=select, full_refresh=full_refresh, on_event=log.info)
 
 
-@task(name="data-checks", cache_policy=NO_CACHE)
+@task(name="data-checks", cache_policy=NO_CACHE, timeout_seconds=1800)
 def check_task(
     cfg: Config, run_id: str, landing_outcomes: list[dict], as_of: datetime | None = None
 ) -> CheckReport:
@@ -70,38 +124,190 @@ def check_task(
     return report
 
 
-@task(name="forecast-and-reorder", cache_policy=NO_CACHE)
+@task(name="forecast-and-reorder", cache_policy=NO_CACHE, timeout_seconds=3600)
 def planning_task(cfg: Config, run_date: date) -> PlanningReport:
     return run_planning(cfg, run_date)
 
 
-def _counts(cfg: Config) -> dict[str, int]:
-    from flows.warehouse import connection
+# --------------------------------------------------------------------------------- helpers
 
+
+def channel_units(cfg: Config, channel: str | None = None) -> list[str]:
+    """The units of work of a sync: each enabled channel, and the reference files."""
+    names = [c.name for c in cfg.channels if c.enabled]
+    if channel:
+        if channel not in [*names, "files"]:
+            raise ValueError(f"--channel: no enabled channel named '{channel}' (have {names})")
+        return [channel]
+    return [*names, "files"]
+
+
+def merge_reports(reports: list[SyncReport]) -> SyncReport:
+    total = SyncReport()
+    for r in reports:
+        total.files_landed += r.files_landed
+        total.files_skipped += r.files_skipped
+        total.files_rejected += r.files_rejected
+        total.rows_landed += r.rows_landed
+        total.rows_quarantined += r.rows_quarantined
+        for t, n in r.by_table.items():
+            total.by_table[t] = total.by_table.get(t, 0) + n
+        total.rejected.extend(r.rejected)
+        total.outcomes.extend(r.outcomes)
+    return total
+
+
+def changed_selector(sync: SyncReport) -> str | None:
+    """dbt selector for what the new rows feed: every model downstream of a changed raw table."""
+    tables = sorted(t for t, n in sync.by_table.items() if n > 0)
+    return " ".join(f"source:raw.{t}+" for t in tables) or None
+
+
+def _counts(cfg: Config) -> dict[str, int]:
     queries = {
         "orders": "select count(*) from marts.orders",
         "order_lines": "select count(*) from marts.order_lines",
         "customers": "select count(*) from marts.customers",
         "skus": "select count(distinct sku) from marts.inventory_levels",
         "locations": "select count(distinct location_id) from marts.inventory_levels",
-        "raw_rows": None,
     }
     out: dict[str, int] = {}
     with connection(cfg.warehouse, read_only=True) as con:
         for name, sql in queries.items():
-            if sql is None:
-                tables = con.execute(
-                    "select table_name from information_schema.tables where table_schema = 'raw'"
-                ).fetchall()
-                out[name] = sum(
-                    con.execute(f"select count(*) from raw.{t}").fetchall()[0][0] for (t,) in tables
-                )
-                continue
             try:
                 out[name] = con.execute(sql).fetchall()[0][0]
             except Exception:  # a mart not built yet (e.g. `oms sync` alone)
                 out[name] = 0
     return out
+
+
+def _artifacts(summary: RunSummary) -> None:
+    """A markdown summary and the purchase-order suggestions, visible in the Prefect UI."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    lines = [f"# {summary.flow} · {summary.run_date}", "", "| stage | result |", "|---|---|"]
+    if summary.sync:
+        s = summary.sync
+        lines.append(
+            f"| sync | {s.rows_landed:,} rows landed, {s.rows_quarantined} quarantined, "
+            f"{s.files_rejected} files rejected |"
+        )
+        for t, n in sorted(s.by_table.items()):
+            lines.append(f"| ↳ {t} | {n:,} |")
+    if summary.dbt:
+        d = summary.dbt
+        lines.append(
+            f"| dbt | {d.models_built} models built, {d.tests_passed} tests passed, "
+            f"{d.tests_failed} failed |"
+        )
+    if summary.checks:
+        c = summary.checks
+        lines.append(
+            f"| checks | {'pass' if c.ok else 'FAIL'}: {len(c.failed)} failed expectations |"
+        )
+    if summary.planning:
+        p = summary.planning
+        lines.append(
+            f"| reorder | {p.suggestions} suggestions for {p.suppliers} suppliers, "
+            f"{p.needs_attention} need attention · `{p.folder}` |"
+        )
+    create_markdown_artifact(
+        "\n".join(lines), key="oms-run-summary", description=f"oms run {summary.run_id}"
+    )
+    if summary.planning and summary.planning.suggestion_rows:
+        create_table_artifact(
+            summary.planning.suggestion_rows,
+            key="oms-po-suggestions",
+            description=f"purchase-order suggestions for {summary.run_date}",
+        )
+
+
+def _run(
+    cfg: Config,
+    flow_name: str,
+    stages: list[str],
+    run_date: date | None,
+    channel: str | None = None,
+    full_refresh: bool = False,
+    select_changed: bool = False,
+) -> RunSummary:
+    """The body every flow shares: lock, record, run the stages, summarise, notify."""
+    log = get_run_logger()
+    # Freshness is judged at the run date's start when one is given (a planning run for that
+    # morning), else now (an hourly sync).
+    as_of = datetime.combine(run_date, time(0), tzinfo=UTC) if run_date else datetime.now(UTC)
+    run_date = run_date or date.today()
+    run_id = new_run_id()
+    summary = RunSummary(run_id, run_date, cfg.warehouse, flow=flow_name)
+    try:
+        lock = writer_lock(cfg.warehouse, cfg.lock_timeout_seconds)
+        lock.__enter__()
+    except WarehouseBusy as exc:
+        log.warning("skipped: %s", exc)
+        summary.skipped = str(exc)
+        return summary
+    try:
+        summary.crashed_before = mark_crashed_runs(cfg.warehouse)
+        if summary.crashed_before:
+            log.warning(
+                "%s earlier run(s) had died mid-way; this run completes their work",
+                summary.crashed_before,
+            )
+        start_run(cfg.warehouse, run_id, flow_name)
+        try:
+            if "sync" in stages:
+                futures = [
+                    sync_channel_task.submit(cfg, unit) for unit in channel_units(cfg, channel)
+                ]
+                summary.sync = merge_reports([f.result() for f in futures])
+            if "build" in stages:
+                select = changed_selector(summary.sync) if select_changed and summary.sync else None
+                if select_changed and select is None:
+                    log.info("no new rows: dbt build skipped")
+                else:
+                    summary.dbt = dbt_task(cfg, select=select, full_refresh=full_refresh)
+            if "check" in stages:
+                outcomes = summary.sync.outcomes if summary.sync else []
+                summary.checks = check_task(cfg, run_id, outcomes, as_of)
+            if "forecast" in stages:
+                summary.planning = planning_task(cfg, run_date)
+            summary.counts = _counts(cfg)
+        except BaseException as exc:
+            message = f"{type(exc).__name__}: {exc}"[:2000]
+            finish_run(
+                cfg.warehouse,
+                run_id,
+                "failed",
+                summary.sync.rows_landed if summary.sync else 0,
+                summary.sync.rows_quarantined if summary.sync else 0,
+                message,
+            )
+            notify("run_failed", {"flow": flow_name, "run_id": run_id, "error": message})
+            raise
+        status = "success" if not summary.checks or summary.checks.ok else "checks_failed"
+        finish_run(
+            cfg.warehouse,
+            run_id,
+            status,
+            summary.sync.rows_landed if summary.sync else 0,
+            summary.sync.rows_quarantined if summary.sync else 0,
+            None if status == "success" else "; ".join(summary.checks.critical_failed)[:2000],
+        )
+    finally:
+        lock.__exit__(None, None, None)
+    if summary.planning and summary.planning.stockout_alerts:
+        notify(
+            "stockout_risk",
+            {"run_date": run_date.isoformat(), "items": summary.planning.stockout_alerts},
+        )
+    try:
+        _artifacts(summary)
+    except Exception as exc:  # artifacts are a convenience; never fail a landed run for them
+        log.warning("could not write Prefect artifacts: %s", exc)
+    return summary
+
+
+# ------------------------------------------------------------------------------------- flows
 
 
 @flow(name="oms-pipeline", log_prints=True)
@@ -114,44 +320,65 @@ def pipeline_flow(
 ) -> RunSummary:
     """Run the chosen stages (default: all) in order under the warehouse writer lock."""
     cfg = cfg or load_config(config_path)
-    stages = list(stages or STAGES)
-    # Freshness is judged at the run date's start when one is given (a planning run for that
-    # morning), else now (an hourly sync).
-    as_of = datetime.combine(run_date, time(0), tzinfo=UTC) if run_date else datetime.now(UTC)
-    run_date = run_date or date.today()
-    run_id = new_run_id()
-    summary = RunSummary(run_id, run_date, cfg.warehouse)
+    return _run(cfg, "oms-pipeline", list(stages or STAGES), run_date, channel)
+
+
+@flow(name="hourly-sync", log_prints=True)
+def hourly_sync(config_path: str | None = None, cfg: Config | None = None) -> RunSummary:
+    """Land what changed, rebuild only what it feeds, check."""
+    cfg = cfg or load_config(config_path)
+    return _run(cfg, "hourly-sync", ["sync", "build", "check"], None, select_changed=True)
+
+
+@flow(name="daily-replenishment", log_prints=True)
+def daily_replenishment(
+    config_path: str | None = None, run_date: date | None = None, cfg: Config | None = None
+) -> RunSummary:
+    """The morning run: everything, and the buyer's files for `run_date` (default today)."""
+    cfg = cfg or load_config(config_path)
+    return _run(cfg, "daily-replenishment", list(STAGES), run_date or date.today())
+
+
+@flow(name="full-refresh", log_prints=True)
+def full_refresh(config_path: str | None = None, cfg: Config | None = None) -> RunSummary:
+    """Rebuild every model from raw (incremental models included) and re-check."""
+    cfg = cfg or load_config(config_path)
+    return _run(cfg, "full-refresh", ["build", "check"], None, full_refresh=True)
+
+
+@flow(name="backfill", log_prints=True)
+def backfill(
+    channel: str,
+    start: date,
+    end: date | None = None,
+    config_path: str | None = None,
+    cfg: Config | None = None,
+) -> RunSummary:
+    """Re-read one API channel from `start` (to `end`, default now), then rebuild what it fed.
+
+    Resumable: each page commits with its cursor, so a stopped backfill restarts where it was."""
+    from flows.api_sync import backfill_channel
+
+    cfg = cfg or load_config(config_path)
+    log = get_run_logger()
+    summary = RunSummary(new_run_id(), date.today(), cfg.warehouse, flow="backfill")
     with writer_lock(cfg.warehouse, cfg.lock_timeout_seconds):
-        start_run(cfg.warehouse, run_id, "oms-pipeline:" + "+".join(stages))
+        start_run(cfg.warehouse, summary.run_id, f"backfill:{channel}")
         try:
-            if "sync" in stages:
-                summary.sync = sync_task(cfg, channel)
-            if "build" in stages:
-                summary.dbt = dbt_task(cfg)
-            if "check" in stages:
-                outcomes = summary.sync.outcomes if summary.sync else []
-                summary.checks = check_task(cfg, run_id, outcomes, as_of)
-            if "forecast" in stages:
-                summary.planning = planning_task(cfg, run_date)
-            summary.counts = _counts(cfg)
+            summary.sync = backfill_channel(cfg, channel, start, end)
+            log.info("backfill %s: %s new record versions", channel, summary.sync.rows_landed)
+            select = changed_selector(summary.sync)
+            if select:
+                summary.dbt = dbt_task(cfg, select=select)
         except BaseException as exc:
-            finish_run(
-                cfg.warehouse,
-                run_id,
-                "failed",
-                summary.sync.rows_landed if summary.sync else 0,
-                summary.sync.rows_quarantined if summary.sync else 0,
-                f"{type(exc).__name__}: {exc}"[:2000],
-            )
+            finish_run(cfg.warehouse, summary.run_id, "failed", message=str(exc)[:2000])
             raise
-        status = "success" if not summary.checks or summary.checks.ok else "checks_failed"
         finish_run(
             cfg.warehouse,
-            run_id,
-            status,
-            summary.sync.rows_landed if summary.sync else 0,
-            summary.sync.rows_quarantined if summary.sync else 0,
-            None if status == "success" else "; ".join(summary.checks.critical_failed)[:2000],
+            summary.run_id,
+            "success",
+            summary.sync.rows_landed,
+            summary.sync.rows_quarantined,
         )
     return summary
 

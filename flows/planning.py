@@ -36,6 +36,38 @@ create table if not exists planning.needs_attention (
     run_date date, sku varchar, location_id varchar, reason varchar);
 """
 
+# Columns added since the first version; `add column if not exists` upgrades old warehouses.
+PLANNING_COLUMNS = {
+    "demand_forecast": {"period_days": "integer"},
+    "forecast_accuracy": {"demand_class": "varchar", "n_points": "bigint", "actual_sum": "double"},
+    "replenishment": {
+        "demand_class": "varchar",
+        "safety_stock_method": "varchar",
+        "lead_time_days": "integer",
+        "review_period_days": "integer",
+        "on_hand": "bigint",
+        "committed": "bigint",
+        "on_order": "bigint",
+    },
+    "po_suggestions": {
+        "days_of_cover_after": "double",
+        "on_hand": "bigint",
+        "committed": "bigint",
+        "on_order": "bigint",
+        "lead_time_days": "integer",
+        "expected_receipt_date": "date",
+        "moq": "bigint",
+        "case_pack": "bigint",
+    },
+}
+
+
+def ensure_planning_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(PLANNING_DDL)
+    for table, cols in PLANNING_COLUMNS.items():
+        for col, typ in cols.items():
+            con.execute(f"alter table planning.{table} add column if not exists {col} {typ}")
+
 
 @dataclass
 class PlanningReport:
@@ -46,6 +78,35 @@ class PlanningReport:
     suppliers: int = 0
     files: list[Path] = field(default_factory=list)
     folder: Path | None = None
+    suggestion_rows: list[dict] = field(default_factory=list)  # for the Prefect table artifact
+    stockout_alerts: list[dict] = field(default_factory=list)  # A items out before any delivery
+
+
+def stockout_alerts(
+    suggestions: pl.DataFrame, terms: pl.DataFrame, abc: pl.DataFrame, run_date: date
+) -> list[dict]:
+    """Class-A (high-revenue) lines projected to run out before an order placed today can arrive."""
+    if suggestions.height == 0 or "projected_stockout_date" not in suggestions.columns:
+        return []
+    lead = terms.select("supplier_id", "sku", pl.col("lead_time_days").cast(pl.Int64))
+    out = (
+        suggestions.join(lead, on=["supplier_id", "sku"], how="left")
+        .join(abc.select("sku", "abc_class"), on="sku", how="left")
+        .filter(
+            (pl.col("abc_class") == "A")
+            & pl.col("projected_stockout_date").is_not_null()
+            & (
+                pl.col("projected_stockout_date")
+                < pl.lit(run_date) + pl.duration(days=pl.col("lead_time_days").fill_null(0))
+            )
+        )
+        .select("sku", "location_id", "supplier_id", "projected_stockout_date", "lead_time_days")
+        .sort("projected_stockout_date", "sku", "location_id")
+    )
+    return [
+        {**r, "projected_stockout_date": r["projected_stockout_date"].isoformat()}
+        for r in out.to_dicts()
+    ]
 
 
 def _read(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
@@ -68,11 +129,16 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, run_date: date, df: pl.
             con.unregister("_planning_rows")
 
 
-def run_planning(cfg: Config, run_date: date) -> PlanningReport:
+def run_planning(cfg: Config, run_date: date, workers: int = 2) -> PlanningReport:
     """Forecast demand, plan replenishment and write the buyer files for `run_date`."""
-    from forecasting.baseline import backtest_accuracy, seasonal_naive_forecast
-    from forecasting.buyer_files import write_buyer_files
-    from forecasting.replenishment import plan_replenishment
+    from forecasting import (
+        ForecastSettings,
+        forecast_all,
+        plan_replenishment,
+        to_daily,
+        weekday_profile,
+        write_buyer_files,
+    )
     from forecasting.settings import ReplenishmentSettings
 
     rs = cfg.replenishment
@@ -82,13 +148,16 @@ def run_planning(cfg: Config, run_date: date) -> PlanningReport:
         review_period_days=rs.review_period_days,
         horizon_days=rs.horizon_days,
         max_days_of_cover=rs.max_days_of_cover,
+        forecast_level_days=rs.forecast_level_days,
     )
     with connection(cfg.warehouse, read_only=True) as con:
         demand = _read(
             con,
-            """select demand_date as date, sku, location_id, units_ordered, units_returned,
-                      revenue, is_stockout
-               from marts.daily_demand order by sku, location_id, demand_date""",
+            # History strictly before the run date (a date object: safe to inline).
+            f"""select demand_date as date, sku, location_id, units_ordered, units_returned,
+                       revenue, is_stockout
+                from marts.daily_demand where demand_date < date '{run_date.isoformat()}'
+                order by sku, location_id, demand_date""",
         )
         levels = _read(
             con,
@@ -98,18 +167,29 @@ def run_planning(cfg: Config, run_date: date) -> PlanningReport:
         terms = _read(
             con,
             """select supplier_id, supplier_name, supplier_email, sku, unit_cost_local as unit_cost,
-                      currency,
-                      lead_time_days, lead_time_std_days, moq, case_pack
+                      currency, lead_time_days, lead_time_std_days, moq, case_pack
                from staging.stg_files__supplier_terms order by supplier_id, sku""",
         )
+        open_pos = _read(
+            con,
+            """select po_id, supplier_id, sku, location_id, quantity_open, expected_date as expected_at
+               from staging.stg_files__purchase_orders where quantity_open > 0
+               order by po_id, sku, location_id""",
+        )
         abc = _read(con, "select sku, abc_class from marts.products")
-    forecast = seasonal_naive_forecast(demand, run_date, horizon_days=rs.horizon_days)
-    accuracy = backtest_accuracy(demand, run_date)
-    plan = plan_replenishment(forecast, levels, terms, settings, run_date, abc_class=abc)
+        products = _read(con, "select sku, category from marts.products")
+    fs = ForecastSettings.for_horizon_days(rs.horizon_days)
+    weekly, accuracy = forecast_all(demand, run_date, fs, workers=workers, products=products)
+    daily = to_daily(weekly, run_date, rs.horizon_days, weekday_profile(demand, run_date))
+    chosen = accuracy.filter(pl.col("chosen")).select("sku", "location_id", "demand_class")
+    daily = daily.join(chosen, on=["sku", "location_id"], how="left")
+    plan = plan_replenishment(
+        daily, levels, terms, settings, run_date, abc_class=abc, open_purchase_orders=open_pos
+    )
     with connection(cfg.warehouse) as con:
-        con.execute(PLANNING_DDL)
+        ensure_planning_tables(con)
         con.execute("begin")
-        _replace(con, "demand_forecast", run_date, forecast)
+        _replace(con, "demand_forecast", run_date, weekly)
         _replace(con, "forecast_accuracy", run_date, accuracy)
         _replace(con, "replenishment", run_date, plan.replenishment)
         _replace(con, "po_suggestions", run_date, plan.po_suggestions)
@@ -120,10 +200,10 @@ def run_planning(cfg: Config, run_date: date) -> PlanningReport:
             plan.needs_attention.with_columns(pl.lit(run_date).alias("run_date")),
         )
         con.execute("commit")
-    files = write_buyer_files(plan, Path(rs.output_dir), run_date)
+    files = write_buyer_files(plan, Path(rs.output_dir), run_date, history=demand, forecast=daily)
     return PlanningReport(
-        series=forecast.select("sku", "location_id").unique().height,
-        forecast_rows=forecast.height,
+        series=weekly.select("sku", "location_id").unique().height,
+        forecast_rows=weekly.height,
         suggestions=plan.po_suggestions.height,
         needs_attention=plan.needs_attention.height,
         suppliers=plan.po_suggestions["supplier_id"].n_unique()
@@ -131,4 +211,22 @@ def run_planning(cfg: Config, run_date: date) -> PlanningReport:
         else 0,
         files=files,
         folder=Path(rs.output_dir) / "reorder" / run_date.isoformat(),
+        suggestion_rows=[
+            {
+                k: (str(v) if v is not None and not isinstance(v, int | float | str) else v)
+                for k, v in row.items()
+            }
+            for row in plan.po_suggestions.select(
+                "supplier_id",
+                "location_id",
+                "sku",
+                "suggested_qty",
+                "unit_cost",
+                "currency",
+                "line_value",
+                "projected_stockout_date",
+                "reason",
+            ).to_dicts()
+        ],
+        stockout_alerts=stockout_alerts(plan.po_suggestions, terms, abc, run_date),
     )

@@ -6,8 +6,17 @@ Reading prefect.yaml keeps one source of truth for schedules and parameters: the
 
 from __future__ import annotations
 
+import importlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import yaml
 from rich.console import Console
 
@@ -20,28 +29,98 @@ def load_deployments(prefect_file: Path) -> list[dict]:
     return deployments
 
 
+def entrypoint_flow(entrypoint: str):
+    """`flows/pipeline.py:hourly_sync` -> the flow object (imported as a module, not a file)."""
+    path, _, name = entrypoint.partition(":")
+    module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+    return getattr(module, name)
+
+
+def schedules_of(dep: dict) -> list:
+    from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
+
+    out = []
+    for s in dep.get("schedules") or []:
+        if "cron" in s:
+            out.append(CronSchedule(cron=s["cron"], timezone=s.get("timezone", "UTC")))
+        elif "interval" in s:
+            out.append(IntervalSchedule(interval=float(s["interval"])))
+    return out
+
+
+@contextmanager
+def local_prefect_server(console: Console) -> Iterator[str | None]:
+    """Schedules need Prefect's scheduler, which the ephemeral API does not run: when no server is
+    configured (PREFECT_API_URL), start one on 127.0.0.1 for as long as we serve, in the
+    project's Prefect home."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield None
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/api"
+    prefect = str(Path(sys.executable).parent / "prefect")
+    env = {**os.environ, "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "10"}
+    proc = subprocess.Popen(
+        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    "the local Prefect server did not start (see `prefect server start`)"
+                )
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the local Prefect server did not answer within 180 s")
+            time.sleep(0.5)
+        console.print(f"local Prefect server: {url.removesuffix('/api')} (UI and API)")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def serve_deployments(prefect_file: Path, console: Console) -> None:
     from prefect import serve
-    from prefect.client.schemas.schedules import CronSchedule
-
-    from flows.pipeline import pipeline_flow
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     runnable = []
     for dep in load_deployments(prefect_file):
-        module, _, func = dep["entrypoint"].partition(":")
-        if (module, func) != ("flows/pipeline.py", "pipeline_flow"):
-            raise ValueError(f"{dep['name']}: unknown entrypoint {dep['entrypoint']}")
-        schedules = [
-            CronSchedule(cron=s["cron"], timezone=s.get("timezone", "UTC"))
-            for s in dep.get("schedules") or []
-        ]
+        schedules = schedules_of(dep)
         runnable.append(
-            pipeline_flow.to_deployment(
+            entrypoint_flow(dep["entrypoint"]).to_deployment(
                 name=dep["name"],
                 description=dep.get("description"),
                 parameters=dep.get("parameters") or {},
                 schedules=schedules,
             )
         )
-        console.print(f"serving {dep['name']}: {[s['cron'] for s in dep.get('schedules') or []]}")
-    serve(*runnable)
+        when = (
+            ", ".join(
+                str(s.get("cron") or f"every {s.get('interval')} s")
+                for s in dep.get("schedules") or []
+            )
+            or "on demand"
+        )
+        console.print(f"serving {dep['name']}: {when}")
+    with local_prefect_server(console) as url:
+        updates = {PREFECT_API_URL: url} if url else {}
+        with temporary_settings(updates=updates):
+            console.print("Ctrl-C stops.")
+            try:
+                serve(*runnable, print_starting_message=False)
+            except KeyboardInterrupt:
+                console.print("stopped")

@@ -53,6 +53,8 @@ def sources(cfg: Config, only_channel: str | None = None) -> list[Source]:
     for ch in cfg.channels:
         if not ch.enabled or (only_channel and ch.name != only_channel):
             continue
+        if getattr(ch, "source", "files") != "files":
+            continue  # API channels land through flows/api_sync.py
         streams = CHANNEL_STREAMS[ch.kind]
         for stream in streams:
             spec = STREAMS[(ch.name, stream)]

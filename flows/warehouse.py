@@ -240,6 +240,23 @@ def finish_run(
         )
 
 
+def mark_crashed_runs(path: str | Path) -> int:
+    """Runs still 'running' while we hold the writer lock died mid-way (killed, machine lost):
+    say so in `ops.runs`. Their landed work is consistent (every step is idempotent), so the
+    current run simply completes it."""
+    with connection(path) as con:
+        init_warehouse(con)
+        n = con.execute("select count(*) from ops.runs where status = 'running'").fetchall()[0][0]
+        if n:
+            con.execute(
+                """update ops.runs set status = 'crashed', finished_at = ?,
+                   message = 'the process ended before the run finished; completed by a later run'
+                   where status = 'running'""",
+                [datetime.now(UTC)],
+            )
+    return n
+
+
 @contextmanager
 def writer_lock(warehouse: str | Path, timeout_seconds: float) -> Iterator[None]:
     """Hold the exclusive writer lock of a warehouse for the duration of a writing run."""

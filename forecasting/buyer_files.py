@@ -1,5 +1,5 @@
-"""The files buyers open: ``<out>/reorder/<run_date>/`` with an xlsx, one CSV per supplier and a
-markdown summary.
+"""The files buyers open: ``<out>/reorder/<run_date>/`` with an xlsx, one CSV per supplier, a
+markdown summary and ``report.html`` (charts per line, readable offline).
 
 Why this shape: buyers work in spreadsheets, send one file per supplier, and fill in
 ``approved_qty``; the filled-in file comes back through the inbox and becomes open purchase
@@ -34,6 +34,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
 from forecasting.replenishment import ReplenishmentPlan
+from forecasting.report_html import render_report
 
 # Column order of the buyer files: what to decide first, the approval next to the suggestion, the
 # long reason last so it does not push the numbers off screen.
@@ -50,11 +51,34 @@ BUYER_COLUMNS: list[str] = [
     "line_value",
     "projected_stockout_date",
     "days_of_cover",
+    "days_of_cover_after",
     "inventory_position",
     "reorder_point",
     "order_up_to",
+    "on_hand",
+    "committed",
+    "on_order",
+    "lead_time_days",
+    "expected_receipt_date",
+    "moq",
+    "case_pack",
     "reason",
 ]
+
+# Types of the buyer columns, so a plan from an older caller (fewer columns) still writes.
+_BUYER_TYPES: dict[str, pl.DataType] = {
+    "days_of_cover_after": pl.Float64(),
+    "on_hand": pl.Int64(),
+    "committed": pl.Int64(),
+    "on_order": pl.Int64(),
+    "lead_time_days": pl.Int64(),
+    "expected_receipt_date": pl.Date(),
+    "moq": pl.Int64(),
+    "case_pack": pl.Int64(),
+    "approved_qty": pl.Int64(),
+}
+
+REPORT_HTML = "report.html"
 
 SUMMARY_SHEET = "Summary"
 NEEDS_ATTENTION_SHEET = "Needs attention"
@@ -64,6 +88,14 @@ TOP_LINES = 10
 _NUMBER_FORMATS: dict[str, str] = {
     "run_date": "yyyy-mm-dd",
     "projected_stockout_date": "yyyy-mm-dd",
+    "expected_receipt_date": "yyyy-mm-dd",
+    "days_of_cover_after": "0.0",
+    "on_hand": "#,##0",
+    "committed": "#,##0",
+    "on_order": "#,##0",
+    "lead_time_days": "0",
+    "moq": "#,##0",
+    "case_pack": "#,##0",
     "suggested_qty": "#,##0",
     "approved_qty": "#,##0",
     "unit_cost": "#,##0.00##",
@@ -82,11 +114,20 @@ _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _FILE_FORBIDDEN = re.compile(r"[^A-Za-z0-9._-]")
 
 
-def write_buyer_files(plan: ReplenishmentPlan, out_dir: Path, run_date: date) -> list[Path]:
+def write_buyer_files(
+    plan: ReplenishmentPlan,
+    out_dir: Path,
+    run_date: date,
+    history: pl.DataFrame | None = None,
+    forecast: pl.DataFrame | None = None,
+) -> list[Path]:
     """Write the buyer files for ``run_date`` and return their final paths.
 
     Layout: ``<out_dir>/reorder/<run_date>/purchase_orders_<run_date>.xlsx``,
-    ``<supplier_id>.csv`` per supplier with lines, and ``summary.md``. Everything is written into
+    ``<supplier_id>.csv`` per supplier with lines, ``summary.md`` and ``report.html``.
+    ``history`` (``marts.daily_demand`` shape: ``date, sku, location_id, units_ordered,
+    is_stockout``) and ``forecast`` (``planning.demand_forecast`` rows the plan used) feed the
+    charts of ``report.html``; without them the charts show the stock projection only. Everything is written into
     a temporary sibling folder first and then renamed into place, replacing any previous output
     for that run date (old files that no longer apply, e.g. a supplier without lines now, vanish).
     """
@@ -118,6 +159,16 @@ def write_buyer_files(plan: ReplenishmentPlan, out_dir: Path, run_date: date) ->
             names.append(csv_name)
         _write_bytes(tmp / "summary.md", _summary_md(lines, needs, run_date).encode("utf-8"))
         names.append("summary.md")
+        page = render_report(
+            lines,
+            needs,
+            run_date,
+            projection=plan.projection,
+            history=history,
+            forecast=forecast,
+        )
+        _write_bytes(tmp / REPORT_HTML, page.encode("utf-8"))
+        names.append(REPORT_HTML)
         _fsync_dir(tmp)
 
         if target.exists():
@@ -169,8 +220,10 @@ def _fsync_dir(path: Path) -> None:
 
 def _buyer_lines(po: pl.DataFrame) -> pl.DataFrame:
     lines = po
-    if "approved_qty" not in lines.columns:
-        lines = lines.with_columns(approved_qty=pl.lit(None, dtype=pl.Int64))
+    missing = [c for c in BUYER_COLUMNS if c not in lines.columns]
+    lines = lines.with_columns(
+        [pl.lit(None, dtype=_BUYER_TYPES.get(c, pl.String())).alias(c) for c in missing]
+    )
     return lines.select(BUYER_COLUMNS).sort(["supplier_id", "location_id", "sku"])
 
 

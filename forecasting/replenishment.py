@@ -1,29 +1,52 @@
 """Reorder maths: turn a daily demand forecast and current stock into purchase-order suggestions.
 
-Policy (``periodic_review_order_up_to``): every review period R the buyer looks at each SKU and
-location; if its inventory position IP (on hand - committed + on order) is at or below the
-reorder point s, order enough to bring it back up to the order-up-to level S.
+Policy (``periodic_review_order_up_to``, an (R, S) policy with a reorder point): every review
+period R the buyer looks at each SKU and location. An order placed today arrives after the lead
+time L; the next order can only be placed at the next review and arrives at L + R. So today's
+decision must protect the position over the *protection interval* ``P = L + R``:
 
-- lead-time demand ``D(L)`` and ``D(L+R)``: forecast means summed over the next L (lead time)
-  and L+R days; beyond the forecast horizon the horizon's average daily mean is assumed.
-- safety stock ``SS = z(service level) * sqrt(L * sigma_d^2 + d^2 * sigma_L^2)`` where
-  ``sigma_d`` per day is ``(p90 - p10) / 2.563`` (the p10-p90 width of a normal is 2.563 sigma),
-  ``d`` is the mean daily demand over the lead time and ``sigma_L`` the lead-time std in days.
-  ``L * sigma_d^2`` is computed as the sum of the daily variances over the lead time.
-- ``s = ceil(D(L) + SS)``, ``S = ceil(D(L+R) + SS)``.
+- ``D(P)``: forecast means summed over the next L + R days; beyond the forecast horizon the
+  horizon's average daily mean is assumed.
+- safety stock, two methods (column ``safety_stock_method``):
+
+  * ``normal`` (smooth, erratic, new and unclassified series):
+    ``SS = z(service level) * sqrt(sum over P of sigma_d,t^2 + d^2 * sigma_L^2)`` with
+    ``sigma_d,t = (p90 - p10) / 2.563`` per forecast day (the p10-p90 width of a normal is 2.563
+    sigma), ``d`` the mean daily forecast over P and ``sigma_L`` the supplier's lead-time std.
+  * ``quantile`` (intermittent and lumpy series): demand over P is a count that is mostly zero
+    with rare lumps, so a normal (symmetric, continuous) approximation is wrong. Lead-time
+    demand is modelled as a compound Poisson (negative binomial: Poisson arrivals of
+    logarithmic-sized lumps) with mean ``D(P)`` and variance ``sum sigma_d,t^2 + d^2 sigma_L^2``
+    (floored at the mean: a count is at least as variable as Poisson); the reorder point is its
+    exact service-level quantile. Series without a ``demand_class`` use this method when the
+    forecast median (p50) is zero on at least half of the forecast days.
+
+- reorder point ``s = S = ceil(D(P) + SS)`` (the service-level quantile of demand over P): with a
+  periodic review, any position below it is already exposed over the next L + R days, so an
+  order is suggested whenever the position is below the order-up-to level; the MOQ and the case
+  pack batch the orders.
 - quantity ``max(MOQ, S - IP)`` rounded up to the case pack, then capped so that the days of
   cover after receipt ``(IP + qty) / average daily forecast`` stay within ``max_days_of_cover``
   (rounded down to the case pack), but never below MOQ (rounded up to the case pack) nor one case.
+
+Inventory position ``IP = on hand - committed + on order``. When the open purchase orders are
+passed (``open_purchase_orders``), on order counts each open quantity by *when* it arrives:
+fully if expected within the lead time (or overdue), not at all if expected after L + R (it
+arrives after the interval today's decision protects), and pro rata ``(L + R - e) / R`` for an
+arrival on day ``e`` in between (it covers only that share of the review period). Without them
+the ``on_order`` of ``inventory_levels`` counts fully.
 
 Pure: polars frames in, polars frames out. Quantities are integers, money is Decimal.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from statistics import NormalDist
 
+import numpy as np
 import polars as pl
 
 from forecasting.settings import ReplenishmentSettings
@@ -34,6 +57,11 @@ POLICY = "periodic_review_order_up_to"
 P10_P90_SIGMAS = 2.563
 # Float sums such as 0.1 + 0.2 must not push a whole-unit result to the next integer.
 _EPS_DECIMALS = 6
+
+NORMAL = "normal"
+QUANTILE = "quantile"
+DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "new", "inactive")
+QUANTILE_CLASSES = ("intermittent", "lumpy")
 
 REPLENISHMENT_COLUMNS: list[str] = [
     "run_date",
@@ -46,6 +74,13 @@ REPLENISHMENT_COLUMNS: list[str] = [
     "order_up_to",
     "inventory_position",
     "service_level",
+    "demand_class",
+    "safety_stock_method",
+    "lead_time_days",
+    "review_period_days",
+    "on_hand",
+    "committed",
+    "on_order",
 ]
 
 PO_COLUMNS: list[str] = [
@@ -61,29 +96,76 @@ PO_COLUMNS: list[str] = [
     "reason",
     "projected_stockout_date",
     "days_of_cover",
+    "days_of_cover_after",
     "inventory_position",
     "reorder_point",
     "order_up_to",
+    "on_hand",
+    "committed",
+    "on_order",
+    "lead_time_days",
+    "expected_receipt_date",
+    "moq",
+    "case_pack",
     "approved_qty",
 ]
 
 NEEDS_ATTENTION_COLUMNS: list[str] = ["sku", "location_id", "reason"]
 
+PROJECTION_COLUMNS: list[str] = [
+    "sku",
+    "location_id",
+    "period_start",
+    "demand_mean",
+    "receipts",
+    "stock_without_order",
+    "stock_with_order",
+]
+
+OPEN_PO_COLUMNS: list[str] = [
+    "po_id",
+    "supplier_id",
+    "sku",
+    "location_id",
+    "quantity_open",
+    "expected_at",
+]
+
+
+def _empty_projection() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "sku": pl.String,
+            "location_id": pl.String,
+            "period_start": pl.Date,
+            "demand_mean": pl.Float64,
+            "receipts": pl.Int64,
+            "stock_without_order": pl.Float64,
+            "stock_with_order": pl.Float64,
+        }
+    )
+
 
 @dataclass(frozen=True)
 class ReplenishmentPlan:
-    """The three outputs of one planning run, written to ``planning.*`` and the buyer files."""
+    """The outputs of one planning run, written to ``planning.*`` and the buyer files.
+
+    ``projection`` (one row per suggested line and forecast day: expected demand, open-PO
+    receipts, projected available stock without and with the suggested order) feeds the charts
+    of ``report.html``; it is not a planning table.
+    """
 
     replenishment: pl.DataFrame
     po_suggestions: pl.DataFrame
     needs_attention: pl.DataFrame
+    projection: pl.DataFrame = field(default_factory=_empty_projection)
 
 
 def _as_decimal(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     # Money must stay exact: anything not already Decimal goes through its text form, so a float
     # 1.1 becomes Decimal("1.1") rather than 1.100000000000000088817841970012523.
     if isinstance(dtype, pl.Decimal):
-        return expr
+        return expr.cast(pl.Decimal(38, max(dtype.scale or 0, 4)))
     return expr.cast(pl.String).str.strip_chars().cast(pl.Decimal(38, 4))
 
 
@@ -95,6 +177,8 @@ def choose_supplier_terms(supplier_terms: pl.DataFrame) -> pl.DataFrame:
     lead time are unusable and are reported by :func:`plan_replenishment` as needing attention.
     """
     cost_dtype = supplier_terms.schema["unit_cost"]
+    if "supplier_name" not in supplier_terms.columns:
+        supplier_terms = supplier_terms.with_columns(supplier_name=pl.col("supplier_id"))
     return (
         supplier_terms.filter(pl.col("lead_time_days").is_not_null())
         .with_columns(
@@ -125,24 +209,65 @@ def _prepare_forecast(forecast: pl.DataFrame, run_date: date, horizon_days: int)
             "forecast has more than one row per sku, location_id and period_start; "
             "pass one model per series (the `chosen` one from forecast_accuracy)"
         )
+    demand_class = (
+        pl.col("demand_class").cast(pl.String).str.to_lowercase()
+        if "demand_class" in fc.columns
+        else pl.lit(None, dtype=pl.String)
+    )
     return fc.select(
         *SERIES_KEYS,
         "period_start",
         day=(pl.col("period_start") - pl.lit(run_date)).dt.total_days(),
         mean=pl.col("mean").cast(pl.Float64).fill_null(0.0).clip(lower_bound=0.0),
+        p10=pl.col("p10").cast(pl.Float64),
+        p90=pl.col("p90").cast(pl.Float64),
+        p50_zero=pl.col("p50").cast(pl.Float64).fill_null(0.0) <= 0.0,
         var=(
             ((pl.col("p90") - pl.col("p10")).cast(pl.Float64).fill_null(0.0) / P10_P90_SIGMAS)
             .clip(lower_bound=0.0)
             .pow(2)
         ),
+        demand_class=demand_class,
     )
 
 
+def normalize_open_purchase_orders(open_pos: pl.DataFrame) -> pl.DataFrame:
+    """Open PO lines as ``po_id, supplier_id, sku, location_id, quantity_open, expected_at``.
+
+    Accepts either that shape or the DESIGN "open purchase orders" shape (``quantity_ordered``,
+    ``quantity_received``, ``status``): open quantity = ordered - received for ``open`` and
+    ``partial`` lines, nothing for ``received`` or ``cancelled`` ones.
+    """
+    df = open_pos
+    if "quantity_open" not in df.columns:
+        received = (
+            pl.col("quantity_received").cast(pl.Int64).fill_null(0)
+            if "quantity_received" in df.columns
+            else pl.lit(0, dtype=pl.Int64)
+        )
+        df = df.with_columns(
+            quantity_open=(pl.col("quantity_ordered").cast(pl.Int64) - received).clip(lower_bound=0)
+        )
+    if "status" in df.columns:
+        df = df.filter(pl.col("status").cast(pl.String).is_in(["open", "partial"]))
+    for col, dtype in (("po_id", pl.String), ("supplier_id", pl.String)):
+        if col not in df.columns:
+            df = df.with_columns(pl.lit(None, dtype=dtype).alias(col))
+    return df.select(
+        pl.col("po_id").cast(pl.String),
+        pl.col("supplier_id").cast(pl.String),
+        pl.col("sku").cast(pl.String),
+        pl.col("location_id").cast(pl.String),
+        pl.col("quantity_open").cast(pl.Int64).fill_null(0).clip(lower_bound=0),
+        pl.col("expected_at").cast(pl.Date),
+    ).filter(pl.col("quantity_open") > 0)
+
+
 def _prepare_inventory(inventory_levels: pl.DataFrame) -> pl.DataFrame:
-    cols = ["on_hand", "committed", "available", "on_order", "inventory_position"]
+    cols = ["on_hand", "committed", "on_order"]
     return (
         inventory_levels.group_by(SERIES_KEYS)
-        .agg([pl.col(c).cast(pl.Int64).sum() for c in cols])
+        .agg([pl.col(c).cast(pl.Int64).fill_null(0).sum() for c in cols])
         .with_columns(has_inventory=pl.lit(True))
     )
 
@@ -179,6 +304,61 @@ def _round_up_to(qty: pl.Expr, pack: pl.Expr) -> pl.Expr:
     return ((qty + pack - 1) // pack) * pack
 
 
+def _level_variance(level_days: int | None) -> pl.Expr:
+    """Variance of the forecast level's estimation error summed over the protection interval.
+
+    A level estimated from ``n`` days is off by ``sigma_d / sqrt(n)`` on *every* day alike, so
+    over ``P`` days the error is ``P * sigma_d / sqrt(n)``: variance ``P^2 * sigma_d^2 / n``
+    (``sigma_d^2`` = the interval's average daily variance). The daily quantiles cannot carry
+    this: they describe one day at a time.
+    """
+    if level_days is None:
+        return pl.lit(0.0)
+    p = pl.col("protection_days").cast(pl.Float64)
+    return p * pl.col("var_p") / level_days
+
+
+def count_quantile(mean: np.ndarray, var: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Smallest k with P(X <= k) >= q for a count X with the given mean and variance.
+
+    X is negative binomial (compound Poisson with logarithmic lump sizes) when ``var > mean``,
+    Poisson otherwise. Vectorized over series; pmf by the log-space recurrence, so large means
+    do not underflow.
+    """
+    mean = np.asarray(mean, dtype=float)
+    var = np.maximum(np.asarray(var, dtype=float), mean)
+    q = np.broadcast_to(np.asarray(q, dtype=float), mean.shape)
+    out = np.zeros(mean.shape, dtype=np.int64)
+    pos = mean > 1e-12
+    if not pos.any():
+        return out
+    mu, v, qq = mean[pos], var[pos], q[pos]
+    nb = v > mu * (1 + 1e-9)
+    # NB(r, p): mean r(1-p)/p = mu, var mu/p = v  ->  p = mu / v, r = mu^2 / (v - mu).
+    p = np.where(nb, mu / np.where(nb, v, 1.0), 1.0)
+    r = np.where(nb, mu * mu / np.maximum(v - mu, 1e-300), 0.0)
+    log_pmf = np.where(nb, r * np.log(np.where(nb, p, 1.0)), -mu)
+    cdf = np.exp(log_pmf)
+    found = cdf >= qq - 1e-12
+    res = np.zeros(mu.shape, dtype=np.int64)
+    kmax = int(math.ceil(float(np.max(mu + 15.0 * np.sqrt(v) + 15.0))))
+    log1mp = np.log(np.where(nb, 1.0 - p, 1.0))
+    r_safe = np.where(nb, r, 1.0)
+    logmu = np.log(mu)
+    for k in range(kmax):
+        if found.all():
+            break
+        step = np.where(nb, np.log((k + r_safe) / (k + 1)) + log1mp, logmu - math.log(k + 1))
+        log_pmf = log_pmf + step
+        cdf = cdf + np.exp(log_pmf)
+        newly = ~found & (cdf >= qq - 1e-12)
+        res[newly] = k + 1
+        found |= newly
+    res[~found] = kmax
+    out[pos] = res
+    return out
+
+
 def plan_replenishment(
     forecast: pl.DataFrame,
     inventory_levels: pl.DataFrame,
@@ -186,25 +366,37 @@ def plan_replenishment(
     settings: ReplenishmentSettings,
     run_date: date,
     abc_class: pl.DataFrame | None = None,
+    open_purchase_orders: pl.DataFrame | None = None,
 ) -> ReplenishmentPlan:
     """Compute reorder levels for every forecast series and suggest purchase-order lines.
 
-    ``forecast`` is ``planning.demand_forecast`` for this run with one model per series; only
-    days in ``[run_date, run_date + settings.horizon_days)`` are used. ``abc_class``
-    (``sku, abc_class``, e.g. from ``marts.products``) picks the service level; without it every
-    SKU gets the default.
+    ``forecast`` is ``planning.demand_forecast`` for this run with one model per series (and
+    optionally a ``demand_class`` column per series: smooth, erratic, intermittent, lumpy, new,
+    inactive); only days in ``[run_date, run_date + settings.horizon_days)`` are used.
+    ``inventory_levels`` is ``marts.inventory_levels`` (``sku, location_id, on_hand, committed,
+    on_order``). ``abc_class`` (``sku, abc_class``, e.g. from ``marts.products``) picks the
+    service level; without it every SKU gets the default. ``open_purchase_orders`` (``po_id,
+    supplier_id, sku, location_id, quantity_open, expected_at``, or the DESIGN open-PO shape)
+    replaces ``inventory_levels.on_order`` and is counted by arrival date (module docstring).
 
     Returns the ``replenishment`` rows (series with a forecast and supplier terms), the
     ``po_suggestions`` lines (sorted by supplier, location, SKU; ``approved_qty`` null for the
-    buyer) and ``needs_attention`` rows for what the planner could not handle.
+    buyer), ``needs_attention`` rows for what the planner could not handle, and the daily stock
+    ``projection`` of every suggested line.
     """
     review = settings.review_period_days
     fc = _prepare_forecast(forecast, run_date, settings.horizon_days)
     terms = choose_supplier_terms(supplier_terms)
     inv = _prepare_inventory(inventory_levels)
+    pos = (
+        normalize_open_purchase_orders(open_purchase_orders)
+        if open_purchase_orders is not None
+        else None
+    )
 
     stats = (
         fc.join(terms.select("sku", "lead_time_days", "lead_time_std_days"), on="sku", how="inner")
+        .with_columns(in_p=pl.col("day") < pl.col("lead_time_days") + review)
         .group_by(SERIES_KEYS)
         .agg(
             lead_time=pl.col("lead_time_days").first(),
@@ -212,73 +404,204 @@ def plan_replenishment(
             n_h=pl.len(),
             d_avg=pl.col("mean").mean(),
             var_avg=pl.col("var").mean(),
-            d_l=pl.col("mean").filter(pl.col("day") < pl.col("lead_time_days")).sum(),
-            var_l=pl.col("var").filter(pl.col("day") < pl.col("lead_time_days")).sum(),
-            n_l=(pl.col("day") < pl.col("lead_time_days")).sum(),
-            d_lr=pl.col("mean").filter(pl.col("day") < pl.col("lead_time_days") + review).sum(),
-            n_lr=(pl.col("day") < pl.col("lead_time_days") + review).sum(),
+            d_p=pl.col("mean").filter(pl.col("in_p")).sum(),
+            var_p=pl.col("var").filter(pl.col("in_p")).sum(),
+            n_p=pl.col("in_p").sum(),
+            zero_median_share=pl.col("p50_zero").mean(),
+            demand_class=pl.col("demand_class").drop_nulls().first(),
         )
         .with_columns(
             # Beyond the forecast horizon, assume the horizon's average day.
-            gap_l=(pl.col("lead_time") - pl.col("n_l")).clip(lower_bound=0),
-            gap_lr=(pl.col("lead_time") + review - pl.col("n_lr")).clip(lower_bound=0),
+            gap_p=(pl.col("lead_time") + review - pl.col("n_p")).clip(lower_bound=0),
+            protection_days=pl.col("lead_time") + review,
         )
         .with_columns(
-            d_l=pl.col("d_l") + pl.col("d_avg") * pl.col("gap_l"),
-            var_l=pl.col("var_l") + pl.col("var_avg") * pl.col("gap_l"),
-            d_lr=pl.col("d_lr") + pl.col("d_avg") * pl.col("gap_lr"),
+            d_p=pl.col("d_p") + pl.col("d_avg") * pl.col("gap_p"),
+            var_p=pl.col("var_p") + pl.col("var_avg") * pl.col("gap_p"),
         )
         .with_columns(
-            d_daily_l=pl.when(pl.col("lead_time") > 0)
-            .then(pl.col("d_l") / pl.col("lead_time"))
-            .otherwise(pl.col("d_avg"))
+            d_daily=pl.when(pl.col("protection_days") > 0)
+            .then(pl.col("d_p") / pl.col("protection_days"))
+            .otherwise(pl.col("d_avg")),
+            safety_stock_method=pl.when(pl.col("demand_class").is_in(list(QUANTILE_CLASSES)))
+            .then(pl.lit(QUANTILE))
+            .when(pl.col("demand_class").is_null() & (pl.col("zero_median_share") >= 0.5))
+            .then(pl.lit(QUANTILE))
+            .otherwise(pl.lit(NORMAL)),
+        )
+        .with_columns(
+            var_ltd=pl.col("var_p")
+            + pl.col("d_daily").pow(2) * pl.col("lead_time_std").pow(2)
+            + _level_variance(settings.forecast_level_days)
         )
     )
-    stats = _service_levels(stats, abc_class, settings).with_columns(
-        ss_raw=pl.col("z").clip(lower_bound=0.0)
-        * (pl.col("var_l") + pl.col("d_daily_l").pow(2) * pl.col("lead_time_std").pow(2)).sqrt()
+    stats = _service_levels(stats, abc_class, settings).sort(SERIES_KEYS)
+    # Level = service-level quantile of demand over the protection interval, by either method.
+    normal_level = stats["d_p"].to_numpy() + np.clip(stats["z"].to_numpy(), 0.0, None) * np.sqrt(
+        stats["var_ltd"].to_numpy()
     )
+    is_q = (stats["safety_stock_method"] == QUANTILE).to_numpy()
+    level = normal_level.copy()
+    if is_q.any():
+        level[is_q] = count_quantile(
+            stats["d_p"].to_numpy()[is_q],
+            stats["var_ltd"].to_numpy()[is_q],
+            stats["service_level"].to_numpy()[is_q],
+        ).astype(float)
+    stats = stats.with_columns(level=pl.Series(level, dtype=pl.Float64))
+
+    on_order = _on_order_counted(inv, pos, stats, run_date, review)
     rep = (
         stats.with_columns(
-            safety_stock=_ceil_int(pl.col("ss_raw")),
-            reorder_point=_ceil_int(pl.col("d_l") + pl.col("ss_raw")),
-            order_up_to=_ceil_int(pl.col("d_lr") + pl.col("ss_raw")),
-            lead_time_demand=pl.col("d_lr").round(3),
+            order_up_to=_ceil_int(pl.col("level")),
+            lead_time_demand=pl.col("d_p").round(3),
         )
-        .join(inv, on=SERIES_KEYS, how="left")
         .with_columns(
-            [
-                pl.col(c).fill_null(0)
-                for c in ["on_hand", "committed", "available", "on_order", "inventory_position"]
-            ]
+            reorder_point=pl.col("order_up_to"),
+            safety_stock=pl.col("order_up_to") - _ceil_int(pl.col("d_p")),
+        )
+        .join(inv.drop("on_order"), on=SERIES_KEYS, how="left")
+        .join(on_order, on=SERIES_KEYS, how="left")
+        .with_columns(
+            [pl.col(c).fill_null(0) for c in ["on_hand", "committed", "on_order", "on_order_all"]]
+        )
+        .with_columns(
+            available=pl.col("on_hand") - pl.col("committed"),
+            inventory_position=pl.col("on_hand") - pl.col("committed") + pl.col("on_order"),
         )
     )
     replenishment = (
-        rep.with_columns(run_date=pl.lit(run_date), policy=pl.lit(POLICY))
+        rep.with_columns(
+            run_date=pl.lit(run_date),
+            policy=pl.lit(POLICY),
+            lead_time_days=pl.col("lead_time"),
+            review_period_days=pl.lit(review, dtype=pl.Int64),
+        )
         .select(REPLENISHMENT_COLUMNS)
         .sort(SERIES_KEYS)
     )
 
-    po = _po_lines(rep, fc, terms, settings, run_date)
+    projection_all = _projection_base(fc, rep, pos, run_date)
+    po = _po_lines(rep, projection_all, terms, settings, run_date)
+    projection = _projection(projection_all, po, run_date)
     needs = _needs_attention(fc, inv, supplier_terms, terms)
-    return ReplenishmentPlan(replenishment=replenishment, po_suggestions=po, needs_attention=needs)
+    return ReplenishmentPlan(
+        replenishment=replenishment,
+        po_suggestions=po,
+        needs_attention=needs,
+        projection=projection,
+    )
 
 
-def _projected_stockouts(fc: pl.DataFrame, rep: pl.DataFrame) -> pl.DataFrame:
-    """First forecast day on which cumulative expected demand exceeds available stock."""
+def _on_order_counted(
+    inv: pl.DataFrame,
+    pos: pl.DataFrame | None,
+    stats: pl.DataFrame,
+    run_date: date,
+    review: int,
+) -> pl.DataFrame:
+    """``on_order`` counted in the position and ``on_order_all`` (every open unit) per series."""
+    if pos is None:
+        return inv.select(*SERIES_KEYS, "on_order", on_order_all=pl.col("on_order"))
+    lt = stats.select(*SERIES_KEYS, "lead_time")
+    counted = (
+        pos.join(lt, on=SERIES_KEYS, how="left")
+        .with_columns(
+            e=(pl.col("expected_at") - pl.lit(run_date)).dt.total_days().fill_null(0),
+            lt=pl.col("lead_time").fill_null(0),
+        )
+        .with_columns(
+            weight=pl.when(pl.col("e") <= pl.col("lt"))
+            .then(1.0)
+            .when(pl.col("e") >= pl.col("lt") + review)
+            .then(0.0)
+            .otherwise((pl.col("lt") + review - pl.col("e")) / review)
+        )
+        .group_by(SERIES_KEYS)
+        .agg(
+            on_order=(pl.col("quantity_open") * pl.col("weight"))
+            .sum()
+            .round(_EPS_DECIMALS)
+            .floor()
+            .cast(pl.Int64),
+            on_order_all=pl.col("quantity_open").sum().cast(pl.Int64),
+        )
+    )
+    return counted
+
+
+def _projection_base(
+    fc: pl.DataFrame, rep: pl.DataFrame, pos: pl.DataFrame | None, run_date: date
+) -> pl.DataFrame:
+    """Daily projected available stock (no new order) for every planned series.
+
+    Start from on hand - committed, add open-PO receipts on their expected day (overdue ones on
+    day 0; without dated POs, ``on_order`` on the lead-time day), subtract the forecast mean.
+    The value of a day is the stock at its end.
+    """
+    base = fc.select(*SERIES_KEYS, "period_start", "day", demand_mean="mean").join(
+        rep.select(*SERIES_KEYS, "available", "on_order_all", "lead_time"),
+        on=SERIES_KEYS,
+        how="inner",
+    )
+    if pos is not None:
+        receipts = (
+            pos.with_columns(
+                day=(pl.col("expected_at") - pl.lit(run_date))
+                .dt.total_days()
+                .fill_null(0)
+                .clip(lower_bound=0)
+            )
+            .group_by([*SERIES_KEYS, "day"])
+            .agg(receipts=pl.col("quantity_open").sum().cast(pl.Int64))
+        )
+        base = base.join(receipts, on=[*SERIES_KEYS, "day"], how="left")
+    else:
+        base = base.with_columns(
+            receipts=pl.when(pl.col("day") == pl.col("lead_time"))
+            .then(pl.col("on_order_all"))
+            .otherwise(0)
+        )
     return (
-        fc.sort([*SERIES_KEYS, "period_start"])
-        .with_columns(cum=pl.col("mean").cum_sum().over(SERIES_KEYS))
-        .join(rep.select(*SERIES_KEYS, "available"), on=SERIES_KEYS, how="inner")
-        .filter(pl.col("cum").round(_EPS_DECIMALS) > pl.col("available"))
+        base.with_columns(pl.col("receipts").fill_null(0).cast(pl.Int64))
+        .sort([*SERIES_KEYS, "period_start"])
+        .with_columns(
+            stock_without_order=(
+                pl.col("available")
+                + pl.col("receipts").cum_sum().over(SERIES_KEYS)
+                - pl.col("demand_mean").cum_sum().over(SERIES_KEYS)
+            ).round(_EPS_DECIMALS)
+        )
+    )
+
+
+def _projected_stockouts(projection: pl.DataFrame) -> pl.DataFrame:
+    """First forecast day whose projected stock (with open POs, no new order) goes below zero."""
+    return (
+        projection.filter(pl.col("stock_without_order") < 0)
         .group_by(SERIES_KEYS)
         .agg(projected_stockout_date=pl.col("period_start").min())
     )
 
 
+def _projection(projection_all: pl.DataFrame, po: pl.DataFrame, run_date: date) -> pl.DataFrame:
+    lines = po.select(*SERIES_KEYS, "suggested_qty", "lead_time_days")
+    return (
+        projection_all.join(lines, on=SERIES_KEYS, how="inner")
+        .with_columns(
+            stock_with_order=pl.col("stock_without_order")
+            + pl.when(pl.col("day") >= pl.col("lead_time_days"))
+            .then(pl.col("suggested_qty"))
+            .otherwise(0)
+        )
+        .select(PROJECTION_COLUMNS)
+        .sort([*SERIES_KEYS, "period_start"])
+    )
+
+
 def _po_lines(
     rep: pl.DataFrame,
-    fc: pl.DataFrame,
+    projection_all: pl.DataFrame,
     terms: pl.DataFrame,
     settings: ReplenishmentSettings,
     run_date: date,
@@ -289,8 +612,8 @@ def _po_lines(
             (pl.col("inventory_position") <= pl.col("reorder_point"))
             & (pl.col("order_up_to") > pl.col("inventory_position"))
         )
-        .join(terms, on="sku", how="inner")
-        .join(_projected_stockouts(fc, rep), on=SERIES_KEYS, how="left")
+        .join(terms.drop("lead_time_days"), on="sku", how="inner")
+        .join(_projected_stockouts(projection_all), on=SERIES_KEYS, how="left")
         .with_columns(need=pl.col("order_up_to") - pl.col("inventory_position"))
         .with_columns(base=pl.max_horizontal("need", "moq"))
         .with_columns(
@@ -318,6 +641,15 @@ def _po_lines(
             ),
         )
         .with_columns(
+            days_of_cover_after=pl.when(pl.col("d_avg") > 0).then(
+                ((pl.col("inventory_position") + pl.col("suggested_qty")) / pl.col("d_avg")).round(
+                    1
+                )
+            ),
+            lead_time_days=pl.col("lead_time"),
+            expected_receipt_date=pl.lit(run_date) + pl.duration(days=pl.col("lead_time")),
+        )
+        .with_columns(
             line_value=pl.col("suggested_qty").cast(pl.Decimal(38, 0)) * pl.col("unit_cost"),
             reason=_reason(max_cover),
             run_date=pl.lit(run_date),
@@ -337,13 +669,27 @@ def _reason(max_cover: int) -> pl.Expr:
         "committed",
         "on_order",
     )
+    late = pl.when(pl.col("on_order_all") > pl.col("on_order")).then(
+        pl.format(
+            "{} more on order arrive too late to count in full",
+            pl.col("on_order_all") - pl.col("on_order"),
+        )
+    )
     stockout = (
         pl.when(pl.col("projected_stockout_date").is_not_null())
         .then(pl.format("projected stockout {}", pl.col("projected_stockout_date")))
         .otherwise(pl.format("no stockout projected within {} days", pl.col("n_h")))
     )
     cover = pl.when(pl.col("days_of_cover").is_not_null()).then(
-        pl.format("{} days of cover", pl.col("days_of_cover"))
+        pl.format(
+            "{} days of cover now, {} after receipt on {}",
+            pl.col("days_of_cover"),
+            pl.col("days_of_cover_after"),
+            pl.col("expected_receipt_date"),
+        )
+    )
+    method = pl.when(pl.col("safety_stock_method") == QUANTILE).then(
+        pl.lit("intermittent demand: level from the demand distribution, not a normal")
     )
     moq = pl.when(pl.col("moq") > pl.col("need")).then(
         pl.format("need {} raised to MOQ {}", pl.col("need"), pl.col("moq"))
@@ -351,13 +697,42 @@ def _reason(max_cover: int) -> pl.Expr:
     pack = pl.when(
         (pl.col("rounded") != pl.col("base")) & (pl.col("suggested_qty") == pl.col("rounded"))
     ).then(pl.format("rounded up to case pack of {}", pl.col("case_pack")))
-    capped = pl.when(pl.col("suggested_qty") < pl.col("rounded")).then(
+    capped = (
+        pl.when(
+            (pl.col("suggested_qty") < pl.col("rounded"))
+            & (pl.col("suggested_qty") <= pl.col("cap"))
+        )
+        .then(
+            pl.format(
+                "capped from {} to stay within {} days of cover",
+                pl.col("rounded"),
+                pl.lit(max_cover),
+            )
+        )
+        .when(pl.col("suggested_qty") < pl.col("rounded"))
+        .then(
+            pl.format(
+                "capped from {} toward {} days of cover, but not below the minimum order of {}",
+                pl.col("rounded"),
+                pl.lit(max_cover),
+                pl.col("min_qty"),
+            )
+        )
+    )
+    over = pl.when(
+        pl.col("cap").is_not_null()
+        & (pl.col("suggested_qty") > pl.col("cap"))
+        & (pl.col("suggested_qty") >= pl.col("rounded"))
+    ).then(
         pl.format(
-            "capped from {} to stay within {} days of cover", pl.col("rounded"), pl.lit(max_cover)
+            "the minimum order exceeds {} days of cover: consider asking the supplier for less",
+            pl.lit(max_cover),
         )
     )
     return pl.concat_str(
-        [main, stockout, cover, moq, pack, capped], separator="; ", ignore_nulls=True
+        [main, late, stockout, cover, method, moq, pack, capped, over],
+        separator="; ",
+        ignore_nulls=True,
     )
 
 

@@ -32,6 +32,11 @@ class ReplenishmentSettings:
     review_period_days: int = 7
     horizon_days: int = 56
     max_days_of_cover: int = 120
+    # Days of history behind the forecast's level (the baseline models average 28 days). The
+    # level's estimation error is shared by every day of the protection interval, so it adds
+    # P^2 * sigma_d^2 / n to the variance of demand over P; None leaves the term out (for
+    # forecasts whose quantiles already describe the error of a sum over days).
+    forecast_level_days: int | None = 28
 
     def __post_init__(self) -> None:
         # Validate here so a bad oms.yaml fails loudly, naming the key, before any planning runs.
@@ -50,6 +55,15 @@ class ReplenishmentSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"replenishment.{name}: {value!r} must be a positive integer")
+        if self.forecast_level_days is not None and (
+            not isinstance(self.forecast_level_days, int)
+            or isinstance(self.forecast_level_days, bool)
+            or self.forecast_level_days < 1
+        ):
+            raise ValueError(
+                f"replenishment.forecast_level_days: {self.forecast_level_days!r} "
+                "must be a positive integer or null"
+            )
         # Freeze the mapping so the settings really are immutable.
         object.__setattr__(self, "service_level_by_abc", MappingProxyType(levels))
 

@@ -40,9 +40,17 @@ def po_line(
         "reason": f"below reorder point: position 0 <= 10 ({sku})",
         "projected_stockout_date": date(2026, 12, 1),
         "days_of_cover": 3.5,
+        "days_of_cover_after": 9.0,
         "inventory_position": 0,
         "reorder_point": 10,
         "order_up_to": 20,
+        "on_hand": 3,
+        "committed": 3,
+        "on_order": 0,
+        "lead_time_days": 14,
+        "expected_receipt_date": date(2026, 12, 9),
+        "moq": 6,
+        "case_pack": 6,
         "approved_qty": None,
     }
 
@@ -73,9 +81,17 @@ def make_plan(lines: list[dict] | None = None) -> ReplenishmentPlan:
             "reason": pl.String,
             "projected_stockout_date": pl.Date,
             "days_of_cover": pl.Float64,
+            "days_of_cover_after": pl.Float64,
             "inventory_position": pl.Int64,
             "reorder_point": pl.Int64,
             "order_up_to": pl.Int64,
+            "on_hand": pl.Int64,
+            "committed": pl.Int64,
+            "on_order": pl.Int64,
+            "lead_time_days": pl.Int64,
+            "expected_receipt_date": pl.Date,
+            "moq": pl.Int64,
+            "case_pack": pl.Int64,
             "approved_qty": pl.Int64,
         },
     )
@@ -105,6 +121,7 @@ def test_files_exist_with_expected_names(tmp_path: Path) -> None:
         "SUP-B.csv",
         "SUP_C.csv",
         "summary.md",
+        "report.html",
     ]
     assert all(p.parent == folder and p.is_file() for p in paths)
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in paths)
@@ -196,6 +213,7 @@ def test_rerun_replaces_exactly(tmp_path: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == [
         "SUP-A.csv",
         "purchase_orders_2026-11-25.xlsx",
+        "report.html",
         "summary.md",
     ]
     assert [p.name for p in (tmp_path / "reorder").iterdir()] == ["2026-11-25"]
@@ -219,7 +237,11 @@ def test_crash_leaves_previous_folder_intact(tmp_path: Path, monkeypatch) -> Non
 
 def test_empty_plan_still_writes_workbook_and_summary(tmp_path: Path) -> None:
     paths = write_buyer_files(make_plan([]), tmp_path, RUN)
-    assert [p.name for p in paths] == ["purchase_orders_2026-11-25.xlsx", "summary.md"]
+    assert [p.name for p in paths] == [
+        "purchase_orders_2026-11-25.xlsx",
+        "summary.md",
+        "report.html",
+    ]
     wb = openpyxl.load_workbook(paths[0])
     assert wb.sheetnames == ["Summary", "Needs attention"]
     assert "No purchase orders suggested." in paths[1].read_text(encoding="utf-8")
@@ -245,3 +267,49 @@ def test_failed_swap_restores_previous_folder(tmp_path: Path, monkeypatch) -> No
     monkeypatch.undo()
     assert digest(folder) == before
     assert [p.name for p in (tmp_path / "reorder").iterdir()] == ["2026-11-25"]
+
+
+def test_report_html_self_contained_one_chart_per_line(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from forecasting.replenishment import plan_replenishment
+    from tests.test_replenishment import BASE, forecast, inventory, terms
+
+    fc = pl.concat([forecast("S1"), forecast("S2"), forecast("S3")])
+    inv = inventory([("S1", "W1", 20, 0, 0), ("S2", "W1", 10, 0, 5), ("S3", "W1", 900, 0, 0)])
+    st = pl.concat([terms("S1"), terms("S2", supplier="SUP<2>"), terms("S3")])
+    plan = plan_replenishment(fc, inv, st, BASE, RUN)
+    assert plan.po_suggestions.height == 2  # S3 is above its order-up-to level
+    days = [RUN - timedelta(days=i) for i in range(1, 200)]
+    history = pl.DataFrame(
+        {
+            "date": days * 2,
+            "sku": ["S1"] * len(days) + ["S2"] * len(days),
+            "location_id": "W1",
+            "units_ordered": [i % 13 for i in range(2 * len(days))],
+            "is_stockout": [i % 50 == 0 for i in range(2 * len(days))],
+        }
+    )
+    paths = write_buyer_files(plan, tmp_path, RUN, history=history, forecast=fc)
+    page = paths[-1]
+    assert page.name == "report.html"
+    text = page.read_text(encoding="utf-8")
+    assert "http://" not in text and "https://" not in text
+    assert "<script" not in text and "src=" not in text and "@import" not in text
+    assert text.count('<svg class="chart"') == 2
+    assert text.count("<polygon") == 2  # one p10-p90 forecast band per chart
+    assert "url(#hatch-1)" in text  # a week with stockout days is marked
+    assert "S1 at W1: order" in text and "SUP&lt;2&gt;" in text
+    assert "reorder point 226" in text
+    # Re-running the same inputs gives the same bytes.
+    first = page.read_bytes()
+    write_buyer_files(plan, tmp_path, RUN, history=history, forecast=fc)
+    assert page.read_bytes() == first
+
+
+def test_report_html_without_history_or_forecast(tmp_path: Path) -> None:
+    paths = write_buyer_files(make_plan(), tmp_path, RUN)
+    text = paths[-1].read_text(encoding="utf-8")
+    assert text.count('<svg class="chart"') == 4
+    assert "Needs attention (2)" in text
+    assert "https://" not in text and "http://" not in text

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -1065,3 +1066,69 @@ def test_returns_and_finance(built):
     assert fin == {"net": D("430.2415"), "fees": D("9.1154"), "refunds": D("83.2415")}
     daily = one(built, "select sum(net_sales) as net, sum(units) as units from marts.sales_daily")
     assert daily == {"net": D("430.2415"), "units": 34}
+
+
+def test_currency_without_any_fx_rate_fails_the_build(built, tmp_path):
+    """Carry-forward covers gaps between rates; a currency with no rate at all is a named error."""
+    source = built.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchall()[0][0]
+    warehouse = tmp_path / "no_chf.duckdb"
+    shutil.copyfile(source, warehouse)
+    con = duckdb.connect(str(warehouse))
+    land(
+        con,
+        "woo__orders",
+        "4999",
+        "2025-03-04T09:00:00Z",
+        {
+            "id": 4999,
+            "number": "4999",
+            "status": "processing",
+            "currency": "CHF",
+            "date_created_gmt": "2025-03-04T09:00:00",
+            "date_modified_gmt": "2025-03-04T09:00:00",
+            "discount_total": "0.00",
+            "shipping_total": "0.00",
+            "total_tax": "0.00",
+            "total": "10.00",
+            "customer_id": 302,
+            "billing": {"email": "zurich@example.ch", "country": "CH"},
+            "shipping": {"country": "CH"},
+            "line_items": [
+                {
+                    "id": 9999,
+                    "sku": "SKU-0001",
+                    "quantity": 1,
+                    "price": 10.0,
+                    "subtotal": "10.00",
+                    "total": "10.00",
+                    "total_tax": "0.00",
+                }
+            ],
+        },
+        loaded_at="2025-04-01T00:00:00Z",  # lands after everything the build has seen
+    )
+    con.close()
+    os.environ["OMS_WAREHOUSE"] = str(warehouse)
+    result = dbt_main.dbtRunner().invoke(
+        [
+            "build",
+            "--select",
+            "+int_orders_unioned",
+            "--project-dir",
+            str(PROJECT_DIR),
+            "--profiles-dir",
+            str(PROJECT_DIR),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+            "--vars",
+            json.dumps(VARS),
+        ]
+    )
+    assert not result.success
+    failed = {r.node.name: r for r in result.result.results if str(r.status) == "fail"}
+    assert set(failed) == {"order_currency_has_fx_rates"}, failed
+    assert failed["order_currency_has_fx_rates"].failures == 1

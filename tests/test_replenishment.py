@@ -20,6 +20,9 @@ from forecasting.replenishment import (
 from forecasting.settings import ReplenishmentSettings
 
 RUN = date(2026, 11, 25)
+# The hand-computed cases check the daily-noise and lead-time terms; the forecast level term has
+# its own test (test_forecast_level_uncertainty_term).
+BASE = ReplenishmentSettings(forecast_level_days=None)
 SIGMA_SPREAD = 2.563  # p90 - p10 for sigma_d = 1
 
 
@@ -92,7 +95,7 @@ def plan(ip_rows=None, fc=None, st=None, settings=None, abc=None) -> Replenishme
         fc if fc is not None else forecast(),
         inv,
         st if st is not None else terms(),
-        settings or ReplenishmentSettings(),
+        settings or BASE,
         RUN,
         abc_class=abc,
     )
@@ -107,14 +110,18 @@ def test_levels_hand_computed() -> None:
     p = plan()
     assert p.replenishment.columns == REPLENISHMENT_COLUMNS
     rep = p.replenishment.row(0, named=True)
-    # z(0.95) = 1.6449; SS = 1.6449 * sqrt(14 * 2^2 + 10^2 * 0^2) = 12.309
+    # Protection interval P = L + R = 21 days. z(0.95) = 1.6449;
+    # SS = 1.6449 * sqrt(21 * 2^2 + 10^2 * 0^2) = 15.075 -> S = ceil(210 + 15.075) = 226.
     assert rep["service_level"] == 0.95
     assert rep["lead_time_demand"] == pytest.approx(210.0)  # 10/day over L + R = 21 days
-    assert rep["safety_stock"] == 13
-    assert rep["reorder_point"] == 153  # ceil(140 + 12.309)
-    assert rep["order_up_to"] == 223  # ceil(210 + 12.309)
+    assert rep["order_up_to"] == 226
+    assert rep["reorder_point"] == 226
+    assert rep["safety_stock"] == 16  # 226 - 210
     assert rep["inventory_position"] == 100
     assert rep["policy"] == "periodic_review_order_up_to"
+    assert rep["safety_stock_method"] == "normal"
+    assert (rep["lead_time_days"], rep["review_period_days"]) == (14, 7)
+    assert (rep["on_hand"], rep["committed"], rep["on_order"]) == (112, 40, 28)
 
 
 def test_lead_time_variability_and_abc_service_level() -> None:
@@ -122,36 +129,57 @@ def test_lead_time_variability_and_abc_service_level() -> None:
     p = plan(st=terms(lead_std=2.0), abc=abc)
     rep = p.replenishment.row(0, named=True)
     z = NormalDist().inv_cdf(0.98)
-    ss = z * (14 * 4 + 10**2 * 2**2) ** 0.5  # 43.856
+    ss = z * (21 * 4 + 10**2 * 2**2) ** 0.5  # sqrt(484) = 22 -> 45.18
+    assert ss == pytest.approx(45.1825, abs=1e-3)
     assert rep["service_level"] == 0.98
-    assert rep["safety_stock"] == 44
-    assert rep["reorder_point"] == int(-(-(140 + ss) // 1))  # 184
-    assert rep["reorder_point"] == 184
-    assert rep["order_up_to"] == 254
+    assert rep["order_up_to"] == 256  # ceil(210 + 45.18)
+    assert rep["safety_stock"] == 46
+
+
+def test_forecast_level_uncertainty_term() -> None:
+    # Default: the level is estimated from 28 days, so its error adds P^2 sigma^2 / 28 =
+    # 21^2 * 4 / 28 = 63 to the 84 of daily noise: SS = 1.6449 * sqrt(147) = 19.94 -> S = 230.
+    p = plan(settings=ReplenishmentSettings())
+    rep = p.replenishment.row(0, named=True)
+    assert pytest.approx(19.943, abs=1e-3) == 1.644854 * 147**0.5
+    assert rep["order_up_to"] == 230
+    assert rep["safety_stock"] == 20
+    # A level from 84 days: 441 * 4 / 84 = 21 -> sqrt(105) * 1.6449 = 16.85 -> S = 227.
+    p = plan(settings=ReplenishmentSettings(forecast_level_days=84))
+    assert p.replenishment["order_up_to"][0] == 227
+    with pytest.raises(ValueError, match="forecast_level_days"):
+        ReplenishmentSettings(forecast_level_days=0)
 
 
 def test_order_rounded_up_to_case_pack() -> None:
     line = only_line(plan())
-    assert line["suggested_qty"] == 132  # S - IP = 123 -> 11 cases of 12
+    assert line["suggested_qty"] == 132  # S - IP = 126 -> 11 cases of 12
     assert "rounded up to case pack of 12" in line["reason"]
     assert line["reason"].startswith(
-        "below reorder point: position 100 <= 153 (112 on hand, 40 committed, 28 on order)"
+        "below reorder point: position 100 <= 226 (112 on hand, 40 committed, 28 on order)"
     )
     assert "projected stockout 2026-12-02" in line["reason"]
-    assert line["projected_stockout_date"] == date(2026, 12, 2)  # cum 80 > 72 available
+    # 72 available, 10/day: end of day 7 (2026-12-02) is at -8; the 28 on order (no date given)
+    # are assumed to arrive after the lead time, on 2026-12-09.
+    assert line["projected_stockout_date"] == date(2026, 12, 2)
     assert line["days_of_cover"] == pytest.approx(10.0)
+    assert line["days_of_cover_after"] == pytest.approx(23.2)  # (100 + 132) / 10
+    assert line["expected_receipt_date"] == date(2026, 12, 9)
+    assert "10.0 days of cover now, 23.2 after receipt on 2026-12-09" in line["reason"]
     assert line["approved_qty"] is None
-    assert line["reorder_point"] == 153 and line["order_up_to"] == 223
+    assert line["reorder_point"] == 226 and line["order_up_to"] == 226
+    assert (line["on_hand"], line["committed"], line["on_order"]) == (112, 40, 28)
+    assert (line["moq"], line["case_pack"], line["lead_time_days"]) == (50, 12, 14)
 
 
 def test_order_raised_to_moq_then_case_pack() -> None:
     line = only_line(plan(st=terms(moq=200)))
     assert line["suggested_qty"] == 204  # MOQ 200 -> 17 cases
-    assert "need 123 raised to MOQ 200" in line["reason"]
+    assert "need 126 raised to MOQ 200" in line["reason"]
 
 
 def test_order_capped_by_days_of_cover() -> None:
-    settings = replace(ReplenishmentSettings(), max_days_of_cover=20)
+    settings = replace(BASE, max_days_of_cover=20)
     line = only_line(plan(settings=settings))
     # (100 + qty) / 10 <= 20 -> qty <= 100 -> 8 cases = 96
     assert line["suggested_qty"] == 96
@@ -159,28 +187,48 @@ def test_order_capped_by_days_of_cover() -> None:
 
 
 def test_cap_never_goes_below_moq() -> None:
-    settings = replace(ReplenishmentSettings(), max_days_of_cover=20)
+    settings = replace(BASE, max_days_of_cover=20)
     line = only_line(plan(st=terms(moq=120), settings=settings))
     assert line["suggested_qty"] == 120
+    assert (
+        "capped from 132 toward 20 days of cover, but not below the minimum order of 120"
+        in (line["reason"])
+    )
+    # An MOQ above the cap on its own: 10/day, cap 20 days, IP 190 -> need 36, MOQ 300.
+    line = only_line(plan(ip_rows=[("S1", "W1", 190, 0, 0)], st=terms(moq=300), settings=settings))
+    assert line["suggested_qty"] == 300
+    assert "the minimum order exceeds 20 days of cover" in line["reason"]
 
 
-def test_nothing_ordered_above_reorder_point() -> None:
-    p = plan(ip_rows=[("S1", "W1", 160, 0, 0)])
-    assert p.po_suggestions.height == 0
-    assert p.po_suggestions.columns == PO_COLUMNS
-    assert p.replenishment.height == 1
+def test_nothing_ordered_at_or_above_order_up_to() -> None:
+    for on_hand in (226, 230, 1000):
+        p = plan(ip_rows=[("S1", "W1", on_hand, 0, 0)])
+        assert p.po_suggestions.height == 0
+        assert p.po_suggestions.columns == PO_COLUMNS
+        assert p.replenishment.height == 1
+        assert p.projection.height == 0
 
 
-def test_ordered_exactly_at_reorder_point() -> None:
-    line = only_line(plan(ip_rows=[("S1", "W1", 153, 0, 0)]))
-    assert line["suggested_qty"] == 72  # 223 - 153 = 70 -> 6 cases
+def test_one_unit_below_orders_moq_in_cases() -> None:
+    line = only_line(plan(ip_rows=[("S1", "W1", 225, 0, 0)]))
+    assert line["suggested_qty"] == 60  # need 1 -> MOQ 50 -> 5 cases of 12
+    assert "need 1 raised to MOQ 50" in line["reason"]
+
+
+def test_negative_stock_is_planned_and_flagged() -> None:
+    p = plan(ip_rows=[("S1", "W1", -5, 0, 0)])
+    line = only_line(p)
+    assert line["inventory_position"] == -5
+    assert line["suggested_qty"] == 240  # 226 + 5 = 231 -> 20 cases
+    assert line["projected_stockout_date"] == RUN
+    assert p.needs_attention["reason"].str.starts_with("negative stock").any()
 
 
 def test_lead_time_beyond_horizon_extrapolates_average_day() -> None:
     p = plan(fc=forecast(days=10))
     rep = p.replenishment.row(0, named=True)
     assert rep["lead_time_demand"] == pytest.approx(210.0)
-    assert rep["reorder_point"] == 153
+    assert rep["order_up_to"] == 226
     line = only_line(p)
     assert line["projected_stockout_date"] == date(2026, 12, 2)
 
@@ -190,8 +238,8 @@ def test_line_value_is_exact_decimal() -> None:
     line = only_line(p)
     assert p.po_suggestions.schema["line_value"] == pl.Decimal(38, 4)
     assert isinstance(line["line_value"], Decimal)
-    assert line["suggested_qty"] == 123
-    assert line["line_value"] == Decimal("40.9959")
+    assert line["suggested_qty"] == 126
+    assert line["line_value"] == Decimal("41.9958")
     assert line["unit_cost"] == Decimal("0.3333")
 
 
@@ -298,6 +346,7 @@ def test_forecast_to_plan_end_to_end() -> None:
     rep = p.replenishment.row(0, named=True)
     assert rep["lead_time_demand"] == pytest.approx(210.0)
     assert rep["safety_stock"] == 0  # constant demand, constant lead time
+    assert rep["order_up_to"] == 210
     line = only_line(p)
     assert line["suggested_qty"] == 120  # S = 210, IP = 100 -> 110 -> 10 cases
 

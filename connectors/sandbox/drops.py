@@ -85,15 +85,28 @@ def _offsets(keys: np.ndarray, n: int) -> np.ndarray:
 CHUNK = 50_000
 
 
-def write_drops(store: Store, drop_dir: Path | str) -> dict[str, int]:
+def as_of_ts(store: Store, as_of: dt.date | None) -> int:
+    """The last second of `as_of` in the business time zone (default: the store's end)."""
+    if as_of is None or as_of >= store.end_date:
+        return store.end_ts
+    from zoneinfo import ZoneInfo
+
+    last = dt.datetime.combine(as_of, dt.time(23, 59, 59), ZoneInfo("Europe/Amsterdam"))
+    return int(last.timestamp())
+
+
+def write_drops(store: Store, drop_dir: Path | str, as_of: dt.date | None = None) -> dict[str, int]:
     """Render the whole store under drop_dir; return the number of files written per raw stream.
 
-    Files of a previous, different store in the same folder are not deleted (the file connector
-    owns the folder's lifecycle); write into a fresh folder for a clean drop.
+    `as_of` renders the store as the channels knew it at the end of that day (orders placed
+    later are left out, versions after it too), so a test can sync "yesterday" and then "today"
+    and see only the difference arrive. Files of a previous, different store in the same folder
+    are not deleted (the file connector owns the folder's lifecycle).
     """
     drop = Path(drop_dir)
     cat, cust, book = store.catalog, store.customers, store.book
-    end_ts = store.end_ts
+    end_ts = as_of_ts(store, as_of)
+    last_day = min(as_of or store.end_date, store.end_date)
     counts: dict[str, int] = {}
     b = _Buckets(counts)
 
@@ -127,6 +140,8 @@ def write_drops(store: Store, drop_dir: Path | str) -> dict[str, int]:
             k = o["okey"]
             ls = lines[loff[i] : loff[i + 1]]
             rs = refunds[roff[i] : roff[i + 1]]
+            if o["placed_ts"] > end_ts:
+                continue
             ch = o["channel"]
             c = o["customer"]
             placed_month = month(o["placed_ts"])
@@ -257,8 +272,8 @@ def write_drops(store: Store, drop_dir: Path | str) -> dict[str, int]:
 
     b.flush()
     counts["tills__orders"] = _write_tills(drop, till_rows)
-    counts["tpl__stock"] = _write_stock(store, drop)
-    counts.update(_write_reference(store, drop))
+    counts["tpl__stock"] = _write_stock(store, drop, last_day)
+    counts.update(_write_reference(store, drop, last_day))
     return dict(sorted(counts.items()))
 
 
@@ -310,7 +325,7 @@ def _unshipped_units(store: Store) -> pl.DataFrame:
     )
 
 
-def _write_stock(store: Store, drop: Path) -> int:
+def _write_stock(store: Store, drop: Path, last_day: dt.date) -> int:
     """End-of-day on-hand for every SKU x location x day, one file per location and month."""
     from connectors.sandbox.orders import DAY, day_starts
 
@@ -339,6 +354,7 @@ def _write_stock(store: Store, drop: Path) -> int:
             on_hand=(pl.col("on_hand_eod") + pl.col("held").fill_null(0)).cast(pl.String),
         )
         .join(cal, on="date", how="left")
+        .filter(pl.col("date") <= last_day)
     )
     n = 0
     for (loc, mon), part in sorted(
@@ -350,7 +366,7 @@ def _write_stock(store: Store, drop: Path) -> int:
     return n
 
 
-def _write_reference(store: Store, drop: Path) -> dict[str, int]:
+def _write_reference(store: Store, drop: Path, last_day: dt.date) -> dict[str, int]:
     t = store.truth
     terms = t["supplier_terms"].select(
         "supplier_id", "supplier_name", "supplier_email", "sku",
@@ -358,14 +374,16 @@ def _write_reference(store: Store, drop: Path) -> dict[str, int]:
         "moq", "case_pack",
     )  # fmt: skip
     _write_csv(terms, drop / "supplier_terms" / "supplier_terms.csv")
-    po = t["purchase_orders"].select(
+    po = t["purchase_orders"].filter(pl.col("ordered_at") <= last_day).select(
         "po_id", "supplier_id", "sku", "location_id", "quantity_ordered", "quantity_received",
         pl.col("ordered_at").cast(pl.String), pl.col("expected_at").cast(pl.String), "status",
         updated_at=pl.col("updated_at").cast(pl.String) + "T12:00:00Z",
     ).sort("po_id", "sku", "location_id")  # fmt: skip
     _write_csv(po, drop / "purchase_orders" / "purchase_orders.csv")
-    fx = t["fx_rates"].select(
-        pl.col("date").cast(pl.String), "currency", pl.col("rate").cast(pl.String)
+    fx = (
+        t["fx_rates"]
+        .filter(pl.col("date") <= last_day)
+        .select(pl.col("date").cast(pl.String), "currency", pl.col("rate").cast(pl.String))
     )
     _write_csv(fx, drop / "fx_rates" / "fx_rates.csv")
     return {"files__supplier_terms": 1, "files__purchase_orders": 1, "files__fx_rates": 1}

@@ -14,7 +14,7 @@
 
 {#- array inside a JSON document -> list of json values (empty/null -> no rows when unnested) -#}
 {% macro json_array(json_expr, path) -%}
-    cast({{ json_expr }} -> '{{ path }}' as json[])
+    cast(json_extract({{ json_expr }}, '{{ path }}') as json[])
 {%- endmacro %}
 
 {#- Timestamps with an offset (or Z): parsed as instants. -#}

@@ -1,10 +1,28 @@
 {#- The current version of every source record: per `_source_id`, the row with the greatest
     (`_source_updated_at`, `_loaded_at`) (raw-contract.md). A version without a source time
     (Amazon order items from the API, supplier terms) counts as updated when it landed, so the
-    latest landing wins. Ties are broken by payload hash so the pick is deterministic. -#}
+    latest landing wins. Ties are broken by payload hash so the pick is deterministic.
+
+    `_max_loaded_at` (the latest landing of any version of the record) is the watermark of the
+    incremental staging tables: on an incremental run only records with a version landed after
+    the model's watermark are re-picked (all their versions are read, so an older version that
+    lands late never wins over a newer one), and delete+insert on `_source_id` (dbt_project.yml)
+    replaces all their rows.
+    Raw is append-only, so nothing else can have changed. -#}
 {% macro latest_version(source_relation) -%}
-    select *
+    select
+        *,
+        max(_loaded_at) over (partition by _source_id) as _max_loaded_at
     from {{ source_relation }}
+    {%- if is_incremental() %}
+    where _source_id in (
+        select _source_id
+        from {{ source_relation }}
+        where _loaded_at > (
+            select coalesce(max(_max_loaded_at), cast('-infinity' as timestamptz)) from {{ this }}
+        )
+    )
+    {%- endif %}
     qualify row_number() over (
         partition by _source_id
         order by

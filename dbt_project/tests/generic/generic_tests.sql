@@ -42,3 +42,28 @@ from {{ model }}
 group by all
 having count(*) > 1
 {% endtest %}
+
+{#- Every currency the model uses (other than the base currency) has at least one FX rate in
+    `rates_model`. Carry-forward covers gaps between rates; a currency with no rate at all cannot
+    be converted, so its money would be null: fail and name the currency. -#}
+{% test has_fx_rates(model, column_name, rates_model, rate_column='rate_to_base') %}
+with used as (
+    select
+        {{ column_name }} as currency_without_fx_rates,
+        count(*) as rows_in_that_currency
+    from {{ model }}
+    where {{ column_name }} is not null
+        and {{ column_name }} <> '{{ var("base_currency") }}'
+    group by all
+),
+
+rated as (
+    select distinct currency
+    from {{ rates_model }}
+    where {{ rate_column }} is not null
+)
+
+select used.*
+from used
+where currency_without_fx_rates not in (select currency from rated)
+{% endtest %}

@@ -37,17 +37,7 @@ joined as (
         p.last_name,
         p.channels,
         p.country,
-        case
-            when p.country = 'GB' then 'UK'
-            when p.country in (
-                'AT', 'BE', 'BG', 'HR', 'CY', 'CZ', 'DK', 'EE', 'FI', 'FR', 'DE', 'GR', 'HU', 'IE',
-                'IT', 'LV', 'LT', 'LU', 'MT', 'NL', 'PL', 'PT', 'RO', 'SK', 'SI', 'ES', 'SE'
-            ) then 'EU'
-            when p.country in ('CH', 'NO', 'IS', 'LI') then 'Europe (non-EU)'
-            when p.country in ('US', 'CA', 'MX') then 'North America'
-            when p.country is null then null
-            else 'Rest of world'
-        end as region,
+        {{ region_of('p.country') }} as region,
         s.first_order_at,
         s.last_order_at,
         coalesce(s.orders_count, 0) as orders_count,
@@ -65,34 +55,77 @@ joined as (
     cross join as_of as a
 ),
 
-scored as (
-    select
-        *,
-        case when orders_count > 0 then ntile(5) over (
-            partition by orders_count > 0 order by days_since_last_order desc, customer_key) end
-            as recency_score,
-        case when orders_count > 0 then ntile(5) over (
-            partition by orders_count > 0 order by orders_count, customer_key) end
-            as frequency_score,
-        case when orders_count > 0 then ntile(5) over (
-            partition by orders_count > 0 order by lifetime_net, customer_key) end
-            as monetary_score
+aov_threshold as (
+    -- "high average order value": the top 20 % of customers with orders (var high_aov_quantile)
+    select quantile_cont(avg_order_value, {{ var('high_aov_quantile') }}) as high_aov_threshold
     from joined
+    where orders_count > 0
 ),
 
-final as (
+scored as (
+    -- RFM scores 1-5 from the percent rank among customers with orders; equal values share a score
+    select
+        j.*,
+        case when j.orders_count > 0 then least(5, 1 + floor(5 * percent_rank() over (
+            partition by j.orders_count > 0 order by j.days_since_last_order desc))) end
+            as recency_score,
+        case when j.orders_count > 0 then least(5, 1 + floor(5 * percent_rank() over (
+            partition by j.orders_count > 0 order by j.orders_count))) end
+            as frequency_score,
+        case when j.orders_count > 0 then least(5, 1 + floor(5 * percent_rank() over (
+            partition by j.orders_count > 0 order by j.lifetime_net))) end
+            as monetary_score,
+        j.orders_count = 1 as is_one_time_buyer,
+        coalesce(j.orders_count > 0 and j.avg_order_value >= t.high_aov_threshold, false) as is_high_aov
+    from joined as j
+    cross join aov_threshold as t
+),
+
+segmented as (
+    -- first matching rule wins (documented in _customers__models.yml)
     select
         *,
         case
             when orders_count = 0 then 'prospect'
             when recency_score >= 4 and frequency_score >= 4 and monetary_score >= 4 then 'champion'
-            when recency_score >= 3 and frequency_score >= 3 then 'loyal'
-            when recency_score >= 4 and orders_count = 1 then 'new'
-            when recency_score <= 2 and frequency_score >= 3 then 'at_risk'
+            when orders_count > 1 and recency_score >= 3 and frequency_score >= 3 then 'loyal'
+            when orders_count > 1 and recency_score <= 2 and frequency_score >= 3 then 'at_risk'
+            when is_high_aov then 'high_aov'
+            when orders_count = 1 and recency_score >= 4 then 'new'
+            when orders_count = 1 then 'one_time'
             when recency_score <= 2 then 'hibernating'
             else 'regular'
         end as segment
     from scored
+),
+
+final as (
+    select
+        customer_key,
+        email,
+        first_name,
+        last_name,
+        channels,
+        country,
+        region,
+        first_order_at,
+        last_order_at,
+        orders_count,
+        lifetime_gross,
+        lifetime_discounts,
+        lifetime_refunds,
+        lifetime_net,
+        avg_order_value,
+        is_repeat,
+        days_since_last_order,
+        cast(recency_score as integer) as recency_score,
+        cast(frequency_score as integer) as frequency_score,
+        cast(monetary_score as integer) as monetary_score,
+        is_one_time_buyer,
+        is_high_aov,
+        segment,
+        coalesce(region, 'Unknown') || ' / ' || segment as region_segment
+    from segmented
 )
 
 select * from final

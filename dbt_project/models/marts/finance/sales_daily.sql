@@ -62,6 +62,7 @@ final as (
         coalesce(s.location_id, r.location_id) as location_id,
         coalesce(s.category, r.category) as category,
         coalesce(s.country, r.country) as country,
+        coalesce({{ region_of("nullif(coalesce(s.country, r.country), 'unknown')") }}, 'Unknown') as region,
         cast(coalesce(s.orders, 0) as integer) as orders,
         cast(coalesce(s.units, 0) as integer) as units,
         cast(coalesce(r.units_returned, 0) as integer) as units_returned,

@@ -92,6 +92,7 @@ converted as (
         last_refunded_at,
         units,
         ship_country,
+        {{ region_of('ship_country') }} as ship_region,
         fulfillment_location_id
     from amounts
 ),

@@ -1,6 +1,7 @@
 -- One row per SKU: the Shopify catalogue (master) plus any SKU sold elsewhere that is missing from
 -- it. unit_cost = primary supplier's cost in the base currency at the latest FX rate.
--- abc_class: share of trailing-365-day net revenue (A: top 80 %, B: next 15 %, C: rest / none).
+-- abc_class: share of trailing net revenue over the last var abc_trailing_days (90) days up to the
+-- latest order date (A: top 80 %, B: next 15 %, C: rest / none).
 -- xyz_class: coefficient of variation of weekly units over the trailing 52 weeks
 -- (X < 0.5, Y < 1.0, Z otherwise or no sales).
 with
@@ -43,7 +44,9 @@ sold as (
         sku,
         min(ordered_at) as first_sold_at,
         max(ordered_at) as last_sold_at,
-        sum(net) filter (where order_date > (select as_of_date from as_of) - 365) as trailing_revenue
+        sum(net) filter (
+            where order_date > (select as_of_date from as_of) - {{ var('abc_trailing_days') }}
+        ) as trailing_revenue
     from lines
     group by all
 ),
@@ -78,11 +81,14 @@ skus as (
 ),
 
 abc as (
+    -- revenue of the SKUs ranked above each SKU, compared in money (exact decimals), not shares
     select
         sku,
-        sum(trailing_revenue) over (order by trailing_revenue desc, sku rows unbounded preceding)
-            / nullif(sum(trailing_revenue) over (), 0) as cumulative_share,
-        trailing_revenue
+        trailing_revenue,
+        coalesce(sum(trailing_revenue) over (
+            order by trailing_revenue desc, sku rows between unbounded preceding and 1 preceding
+        ), 0) as revenue_ranked_above,
+        sum(trailing_revenue) over () as total_revenue
     from sold
     where trailing_revenue > 0
 ),
@@ -90,7 +96,11 @@ abc as (
 final as (
     select
         skus.sku,
-        coalesce(v.product_title || ' - ' || v.variant_title, v.product_title, v.variant_title) as title,
+        -- Shopify names the only variant of a product 'Default Title': the product title alone then
+        case
+            when v.variant_title is null or v.variant_title = 'Default Title' then v.product_title
+            else coalesce(v.product_title || ' - ' || v.variant_title, v.product_title, v.variant_title)
+        end as title,
         p.category,
         p.vendor,
         v.product_id,
@@ -104,9 +114,9 @@ final as (
             as list_price,
         coalesce(a.trailing_revenue, 0) as trailing_revenue,
         case
-            when a.cumulative_share is null then 'C'
-            when a.cumulative_share - a.trailing_revenue / nullif((select sum(trailing_revenue) from abc), 0) < 0.80 then 'A'
-            when a.cumulative_share - a.trailing_revenue / nullif((select sum(trailing_revenue) from abc), 0) < 0.95 then 'B'
+            when a.sku is null then 'C'
+            when a.revenue_ranked_above < 0.80 * a.total_revenue then 'A'
+            when a.revenue_ranked_above < 0.95 * a.total_revenue then 'B'
             else 'C'
         end as abc_class,
         case

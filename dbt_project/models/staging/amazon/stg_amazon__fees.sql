@@ -1,5 +1,7 @@
 -- Amazon marketplace fees per financial event item (commission, FBA fees, and their reversals on
 -- refunds). fee_amount_local is the cost to us: positive = fee charged, negative = fee refunded.
+{{ config(materialized="view") }}
+
 with
 
 event_items as (

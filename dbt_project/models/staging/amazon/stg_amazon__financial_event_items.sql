@@ -10,6 +10,8 @@ source as (
 
 events as (
     select
+        _source_id,
+        _max_loaded_at,
         _source_id as event_id,
         _payload ->> 'EventType' as event_type,
         _payload ->> 'AmazonOrderId' as order_id,
@@ -22,35 +24,18 @@ events as (
     from source
 ),
 
-charges as (
+items as (
     select
-        events.event_id,
-        events.item ->> 'OrderItemId' as order_item_id,
-        sum(case when c.charge ->> 'ChargeType' = 'Principal'
-            then {{ json_money('c.charge', '$.ChargeAmount.CurrencyAmount') }} end) as principal_local,
-        sum(case when c.charge ->> 'ChargeType' in ('Tax', 'ShippingTax', 'GiftWrapTax')
-            then {{ json_money('c.charge', '$.ChargeAmount.CurrencyAmount') }} end) as tax_local,
-        sum(case when c.charge ->> 'ChargeType' in ('ShippingCharge')
-            then {{ json_money('c.charge', '$.ChargeAmount.CurrencyAmount') }} end) as shipping_local,
-        max(upper(c.charge ->> '$.ChargeAmount.CurrencyCode')) as currency
-    from events,
-        (select unnest({{ json_array('events.item', '$.ItemChargeList') }}) as charge) as c
-    group by all
-),
-
-fees as (
-    select
-        events.event_id,
-        events.item ->> 'OrderItemId' as order_item_id,
-        sum({{ json_money('f.fee', '$.FeeAmount.CurrencyAmount') }}) as fees_local,
-        max(upper(f.fee ->> '$.FeeAmount.CurrencyCode')) as currency
-    from events,
-        (select unnest({{ json_array('events.item', '$.ItemFeeList') }}) as fee) as f
-    group by all
+        *,
+        {{ json_array('item', '$.ItemChargeList') }} as charges,
+        {{ json_array('item', '$.ItemFeeList') }} as fees
+    from events
 ),
 
 final as (
     select
+        events._source_id,
+        events._max_loaded_at,
         events.event_id,
         events.event_type,
         events.order_id,
@@ -59,18 +44,27 @@ final as (
         coalesce({{ json_int('events.item', '$.QuantityShipped') }}, 0) as quantity,
         events.posted_at,
         events.marketplace_name,
-        coalesce(charges.currency, fees.currency) as currency,
-        coalesce(charges.principal_local, 0) as principal_local,
-        coalesce(charges.tax_local, 0) as tax_local,
-        coalesce(charges.shipping_local, 0) as shipping_local,
-        coalesce(fees.fees_local, 0) as fees_local
-    from events
-    left join charges
-        on events.event_id = charges.event_id
-        and events.item ->> 'OrderItemId' = charges.order_item_id
-    left join fees
-        on events.event_id = fees.event_id
-        and events.item ->> 'OrderItemId' = fees.order_item_id
+        -- charges and fees summed per item with list functions (no lateral joins on the payload)
+        coalesce(
+            list_max(list_transform(events.charges, lambda c: upper(c ->> '$.ChargeAmount.CurrencyCode'))),
+            list_max(list_transform(events.fees, lambda f: upper(f ->> '$.FeeAmount.CurrencyCode')))
+        ) as currency,
+        coalesce(list_sum(list_transform(
+            list_filter(events.charges, lambda c: c ->> 'ChargeType' = 'Principal'),
+            lambda c: {{ json_money('c', '$.ChargeAmount.CurrencyAmount') }}
+        )), 0) as principal_local,
+        coalesce(list_sum(list_transform(
+            list_filter(events.charges, lambda c: c ->> 'ChargeType' in ('Tax', 'ShippingTax', 'GiftWrapTax')),
+            lambda c: {{ json_money('c', '$.ChargeAmount.CurrencyAmount') }}
+        )), 0) as tax_local,
+        coalesce(list_sum(list_transform(
+            list_filter(events.charges, lambda c: c ->> 'ChargeType' = 'ShippingCharge'),
+            lambda c: {{ json_money('c', '$.ChargeAmount.CurrencyAmount') }}
+        )), 0) as shipping_local,
+        coalesce(list_sum(list_transform(
+            events.fees, lambda f: {{ json_money('f', '$.FeeAmount.CurrencyAmount') }}
+        )), 0) as fees_local
+    from items as events
 )
 
 select * from final

@@ -7,6 +7,8 @@ source as (
 
 items as (
     select
+        _source_id,
+        _max_loaded_at,
         coalesce(_payload ->> 'AmazonOrderId', _source_id) as order_id,
         unnest({{ json_array('_payload', '$.OrderItems') }}) as item
     from source
@@ -14,6 +16,8 @@ items as (
 
 final as (
     select
+        _source_id,
+        _max_loaded_at,
         order_id,
         item ->> 'OrderItemId' as order_item_id,
         item ->> 'SellerSKU' as sku,

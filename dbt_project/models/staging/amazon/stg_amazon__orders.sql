@@ -6,6 +6,8 @@ source as (
 
 final as (
     select
+        _source_id,
+        _max_loaded_at,
         _payload ->> 'AmazonOrderId' as order_id,
         {{ to_utc_ts("_payload ->> 'PurchaseDate'") }} as ordered_at,
         {{ to_utc_ts("_payload ->> 'LastUpdateDate'") }} as updated_at,

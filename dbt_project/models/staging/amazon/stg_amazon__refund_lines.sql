@@ -1,4 +1,6 @@
 -- Amazon refunds: one row per item of a Refund financial event, dated by its PostedDate.
+{{ config(materialized="view") }}
+
 with
 
 event_items as (

@@ -7,6 +7,8 @@ source as (
 
 renamed as (
     select
+        _source_id,
+        _max_loaded_at,
         _source_id as po_line_id,
         trim(_payload ->> 'po_id') as po_id,
         trim(_payload ->> 'supplier_id') as supplier_id,

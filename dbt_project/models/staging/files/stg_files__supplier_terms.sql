@@ -6,6 +6,8 @@ source as (
 
 final as (
     select
+        _source_id,
+        _max_loaded_at,
         _source_id as supplier_term_id,
         trim(_payload ->> 'supplier_id') as supplier_id,
         _payload ->> 'supplier_name' as supplier_name,

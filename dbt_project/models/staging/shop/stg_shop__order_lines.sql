@@ -6,21 +6,30 @@ source as (
 
 lines as (
     select
+        _source_id,
+        _max_loaded_at,
         cast(_payload ->> 'id' as varchar) as order_id,
         unnest({{ json_array('_payload', '$.line_items') }}) as line_item
     from source
 ),
 
-fulfilled as (
-    -- units of each line in successful fulfillments, with the (Shopify) location they left from
+fulfillments as (
     select
         cast(_payload ->> 'id' as varchar) as order_id,
-        f.fulfillment ->> 'location_id' as external_location_id,
-        f.fulfillment ->> 'status' as fulfillment_status,
-        {{ to_utc_ts("f.fulfillment ->> 'created_at'") }} as fulfilled_at,
-        unnest({{ json_array('f.fulfillment', '$.line_items') }}) as fulfillment_line
-    from source,
-        (select unnest({{ json_array('source._payload', '$.fulfillments') }}) as fulfillment) as f
+        unnest({{ json_array('_payload', '$.fulfillments') }}) as fulfillment
+    from source
+),
+
+fulfilled as (
+    -- units of each line in successful fulfillments, with the (Shopify) location they left from
+    -- (plain unnests: a lateral join on the payload costs a join over every order)
+    select
+        order_id,
+        fulfillment ->> 'location_id' as external_location_id,
+        fulfillment ->> 'status' as fulfillment_status,
+        {{ to_utc_ts("fulfillment ->> 'created_at'") }} as fulfilled_at,
+        unnest({{ json_array('fulfillment', '$.line_items') }}) as fulfillment_line
+    from fulfillments
 ),
 
 fulfilled_by_line as (
@@ -36,6 +45,8 @@ fulfilled_by_line as (
 
 renamed as (
     select
+        lines._source_id,
+        lines._max_loaded_at,
         lines.order_id,
         cast(line_item ->> 'id' as varchar) as line_id,
         line_item ->> 'sku' as sku,
@@ -45,15 +56,16 @@ renamed as (
         cast(line_item ->> 'quantity' as integer) as quantity,
         {{ json_money('line_item', '$.price') }} as unit_price_local,
         coalesce({{ json_money('line_item', '$.total_discount') }}, 0) as discount_local,
-        (
-            select coalesce(sum(cast(t ->> 'price' as decimal(18, 4))), 0)
-            from (select unnest({{ json_array('line_item', '$.tax_lines') }}) as t)
-        ) as tax_local
+        coalesce(list_sum(list_transform(
+            {{ json_array('line_item', '$.tax_lines') }}, lambda t: cast(t ->> 'price' as decimal(18, 4))
+        )), 0) as tax_local
     from lines
 ),
 
 final as (
     select
+        renamed._source_id,
+        renamed._max_loaded_at,
         renamed.order_id,
         renamed.line_id,
         renamed.sku,

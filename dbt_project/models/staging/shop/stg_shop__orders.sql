@@ -6,6 +6,8 @@ source as (
 
 renamed as (
     select
+        _source_id,
+        _max_loaded_at,
         cast(_payload ->> 'id' as varchar) as order_id,
         _payload ->> 'name' as order_number,
         {{ to_utc_ts("_payload ->> 'created_at'") }} as ordered_at,
@@ -25,10 +27,10 @@ renamed as (
         {{ json_money('_payload', '$.subtotal_price') }} as subtotal_price_local,
         coalesce(
             {{ json_money('_payload', '$.total_shipping_price_set.shop_money.amount') }},
-            (
-                select sum(cast(sl ->> 'price' as decimal(18, 4)))
-                from (select unnest({{ json_array('_payload', '$.shipping_lines') }}) as sl)
-            )
+            list_sum(list_transform(
+                {{ json_array('_payload', '$.shipping_lines') }},
+                lambda sl: cast(sl ->> 'price' as decimal(18, 4))
+            ))
         ) as total_shipping_local,
         {{ normalize_email("coalesce(_payload ->> 'email', _payload ->> '$.customer.email')") }} as email,
         cast(_payload ->> '$.customer.id' as varchar) as customer_id,
@@ -37,18 +39,16 @@ renamed as (
         upper(_payload ->> '$.shipping_address.country_code') as ship_country,
         -- the Shopify location of the first fulfillment, else the location Shopify assigned the
         -- order to before it shipped (resolved to ours in intermediate)
+        -- (list functions, not correlated subqueries: those cost a join over every order)
         coalesce(
-            (
-                select f ->> 'location_id'
-                from (select unnest({{ json_array('_payload', '$.fulfillments') }}) as f)
-                order by {{ to_utc_ts("f ->> 'created_at'") }} nulls last
-                limit 1
-            ),
-            (
-                select fo ->> 'assigned_location_id'
-                from (select unnest({{ json_array('_payload', '$.fulfillment_orders') }}) as fo)
-                limit 1
-            )
+            list_sort(
+                list_transform(
+                    {{ json_array('_payload', '$.fulfillments') }},
+                    lambda f: {'fulfilled_at': {{ to_utc_ts("f ->> 'created_at'") }}, 'location_id': f ->> 'location_id'}
+                ),
+                'ASC', 'NULLS LAST'
+            )[1].location_id,
+            _payload ->> '$.fulfillment_orders[0].assigned_location_id'
         ) as fulfillment_external_location_id,
         _source_updated_at,
         _loaded_at

@@ -6,6 +6,8 @@ source as (
 
 variants as (
     select
+        _source_id,
+        _max_loaded_at,
         cast(_payload ->> 'id' as varchar) as product_id,
         _payload ->> 'title' as product_title,
         unnest({{ json_array('_payload', '$.variants') }}) as variant
@@ -14,6 +16,8 @@ variants as (
 
 final as (
     select
+        _source_id,
+        _max_loaded_at,
         cast(variant ->> 'id' as varchar) as variant_id,
         product_id,
         variant ->> 'sku' as sku,

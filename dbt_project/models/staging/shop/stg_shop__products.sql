@@ -6,6 +6,8 @@ source as (
 
 final as (
     select
+        _source_id,
+        _max_loaded_at,
         cast(_payload ->> 'id' as varchar) as product_id,
         _payload ->> 'title' as title,
         nullif(_payload ->> 'product_type', '') as category,

@@ -8,6 +8,8 @@ source as (
 
 refunds as (
     select
+        _source_id,
+        _max_loaded_at,
         cast(_payload ->> 'id' as varchar) as order_id,
         unnest({{ json_array('_payload', '$.refunds') }}) as refund
     from source
@@ -15,6 +17,8 @@ refunds as (
 
 refund_lines as (
     select
+        _source_id,
+        _max_loaded_at,
         order_id,
         cast(refund ->> 'id' as varchar) as refund_id,
         coalesce(
@@ -28,6 +32,8 @@ refund_lines as (
 
 final as (
     select
+        _source_id,
+        _max_loaded_at,
         order_id,
         refund_id,
         cast(refund_line ->> 'id' as varchar) as refund_line_id,

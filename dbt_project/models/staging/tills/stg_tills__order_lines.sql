@@ -8,6 +8,8 @@ source as (
 
 renamed as (
     select
+        _source_id,
+        _max_loaded_at,
         _source_id as order_line_source_id,
         _payload ->> 'order_id' as order_id,
         _payload ->> 'line_id' as line_id,
@@ -27,6 +29,8 @@ renamed as (
 
 final as (
     select
+        _source_id,
+        _max_loaded_at,
         order_line_source_id,
         order_id,
         line_id,

@@ -8,6 +8,8 @@ source as (
 
 renamed as (
     select
+        _source_id,
+        _max_loaded_at,
         _source_id as stock_count_id,
         trim(_payload ->> 'sku') as sku,
         trim(_payload ->> 'location_id') as location_id,

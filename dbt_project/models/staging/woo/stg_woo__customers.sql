@@ -6,6 +6,8 @@ source as (
 
 final as (
     select
+        _source_id,
+        _max_loaded_at,
         cast(_payload ->> 'id' as varchar) as customer_id,
         {{ normalize_email("_payload ->> 'email'") }} as email,
         _payload ->> 'first_name' as first_name,

@@ -8,6 +8,8 @@ source as (
 
 lines as (
     select
+        _source_id,
+        _max_loaded_at,
         cast(_payload ->> 'id' as varchar) as order_id,
         unnest({{ json_array('_payload', '$.line_items') }}) as line_item
     from source
@@ -15,6 +17,8 @@ lines as (
 
 renamed as (
     select
+        _source_id,
+        _max_loaded_at,
         order_id,
         cast(line_item ->> 'id' as varchar) as line_id,
         line_item ->> 'sku' as sku,
@@ -29,6 +33,8 @@ renamed as (
 
 final as (
     select
+        _source_id,
+        _max_loaded_at,
         order_id,
         line_id,
         sku,

@@ -7,6 +7,8 @@ source as (
 
 final as (
     select
+        _source_id,
+        _max_loaded_at,
         cast(_payload ->> 'id' as varchar) as order_id,
         coalesce(_payload ->> 'number', cast(_payload ->> 'id' as varchar)) as order_number,
         _payload ->> 'status' as order_status,

@@ -8,6 +8,8 @@ source as (
 
 lines as (
     select
+        _source_id,
+        _max_loaded_at,
         cast(_payload ->> 'id' as varchar) as refund_id,
         cast(_payload ->> 'order_id' as varchar) as order_id,
         {{ local_to_utc_ts("_payload ->> 'date_created_gmt'") }} as refunded_at,
@@ -18,6 +20,8 @@ lines as (
 
 final as (
     select
+        _source_id,
+        _max_loaded_at,
         order_id,
         refund_id,
         refund_id || ':' || cast(line_item ->> 'id' as varchar) as refund_line_id,

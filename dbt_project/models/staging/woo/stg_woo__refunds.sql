@@ -7,6 +7,8 @@ source as (
 
 final as (
     select
+        _source_id,
+        _max_loaded_at,
         cast(_payload ->> 'id' as varchar) as refund_id,
         cast(_payload ->> 'order_id' as varchar) as order_id,
         {{ local_to_utc_ts("_payload ->> 'date_created_gmt'") }} as refunded_at,

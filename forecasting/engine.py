@@ -1,0 +1,693 @@
+"""Forecast every series: candidate models, rolling-origin selection, quantiles, outputs.
+
+Public entry points (pure functions of polars DataFrames; no Prefect, no DuckDB):
+
+- :func:`forecast_batch` over one batch of series from :func:`forecasting.series.build_series`
+  -> ``(forecast_df, accuracy_df)``. This is the unit the flow maps as tasks.
+- :func:`forecast_all` builds the series, cuts them into batches and runs the batches on a
+  process pool (``workers`` processes).
+- :func:`to_daily` spreads weekly forecasts over days for the replenishment code.
+- :func:`accuracy_summary` gives accuracy overall and by demand class.
+
+How one batch is forecast:
+
+1. classify each series (:mod:`forecasting.classify`);
+2. forecast every candidate at ``n_origins`` rolling backtest origins and at the run date in one
+   pass (vectorized models: seasonal naive, moving average, moving average x the category's
+   seasonal index, Croston, SBA, TSB, zero, category profile, and an ensemble; ETS for
+   smooth/erratic series with enough history, parameters estimated per series);
+3. score the candidates on the periods after each origin that were observed (not censored):
+   MASE, WAPE, bias, p10-p90 coverage;
+4. choose per series the candidate with the lowest backtest MASE among those allowed for its
+   class (ties and unscored series follow :data:`forecasting.models.FALLBACK_ORDER`); a model
+   whose fit failed is not a candidate, so the next one takes over;
+5. quantiles p10/p50/p90 from a negative binomial calibrated on the chosen model's backtest
+   errors (:mod:`forecasting.quantiles`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from forecasting import classify as cl
+from forecasting import models as M
+from forecasting.models.ets import ets_filter, fit_params
+from forecasting.quantiles import count_quantiles, dispersion, inside_band
+from forecasting.series import FREQ_DAYS, build_series, first_forecast_period, series_matrix
+
+SERIES_KEYS = ["sku", "location_id"]
+
+FORECAST_COLUMNS = [
+    "run_date",
+    "sku",
+    "location_id",
+    "period_start",
+    "period_days",
+    "mean",
+    "p10",
+    "p50",
+    "p90",
+    "model",
+]
+ACCURACY_COLUMNS = [
+    "run_date",
+    "sku",
+    "location_id",
+    "model",
+    "mase",
+    "wape",
+    "bias",
+    "coverage_p10_p90",
+    "chosen",
+    "demand_class",
+    "n_points",
+    "actual_sum",
+]
+
+# Which models compete for each demand class (seasonal naive is in every set).
+CANDIDATES: dict[str, list[str]] = {
+    cl.SMOOTH: [
+        M.ENSEMBLE,
+        M.ETS_SEASONAL,
+        M.ETS_DAMPED,
+        M.ETS_SES,
+        M.SBA,
+        M.MA_SEASONAL,
+        M.MOVING_AVERAGE,
+        M.SEASONAL_NAIVE,
+    ],
+    cl.ERRATIC: [
+        M.ENSEMBLE,
+        M.ETS_SEASONAL,
+        M.ETS_DAMPED,
+        M.ETS_SES,
+        M.SBA,
+        M.MA_SEASONAL,
+        M.MOVING_AVERAGE,
+        M.SEASONAL_NAIVE,
+    ],
+    cl.INTERMITTENT: [
+        M.ENSEMBLE,
+        M.SBA,
+        M.TSB,
+        M.CROSTON,
+        M.MA_SEASONAL,
+        M.MOVING_AVERAGE,
+        M.SEASONAL_NAIVE,
+    ],
+    cl.LUMPY: [
+        M.ENSEMBLE,
+        M.SBA,
+        M.TSB,
+        M.CROSTON,
+        M.MA_SEASONAL,
+        M.MOVING_AVERAGE,
+        M.SEASONAL_NAIVE,
+    ],
+    cl.INACTIVE: [M.TSB, M.ZERO, M.MOVING_AVERAGE, M.SEASONAL_NAIVE],
+    cl.NEW: [M.CATEGORY_PROFILE, M.SEASONAL_NAIVE],
+}
+# Used when a series could not be backtested (too little history before every origin).
+UNSCORED_DEFAULT: dict[str, str] = {
+    cl.SMOOTH: M.MOVING_AVERAGE,
+    cl.ERRATIC: M.MOVING_AVERAGE,
+    cl.INTERMITTENT: M.SBA,
+    cl.LUMPY: M.SBA,
+    cl.INACTIVE: M.TSB,
+    cl.NEW: M.CATEGORY_PROFILE,
+}
+ETS_MODELS = (M.ETS_SES, M.ETS_DAMPED, M.ETS_SEASONAL)
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    """Knobs of the forecast. Period counts default per frequency (weekly / daily).
+
+    ``horizon_periods``: periods forecast from the run date. ``backtest_horizon``: periods
+    scored after each of ``n_origins`` origins, ``origin_step`` periods apart. ``season``:
+    season length in periods. ``ets_min_mean``: ETS is fitted (one statsmodels optimisation per
+    series and spec, the costly part) only for smooth/erratic series selling at least this many
+    units per period on average, where a better level and trend pays. ``refit_final``: re-estimate ETS parameters on the whole history
+    for the forecast (default: reuse the ones estimated before the first backtest origin).
+    """
+
+    freq: str = "W"
+    horizon_periods: int | None = None
+    backtest_horizon: int | None = None
+    n_origins: int = 3
+    origin_step: int | None = None
+    season: int | None = None
+    ma_window: int | None = None
+    new_periods: int | None = None
+    inactive_periods: int | None = None
+    min_train_periods: int | None = None
+    min_ets_periods: int | None = None
+    history_days: int | None = 800
+    batch_size: int = 1000
+    refit_final: bool = False
+    ets_min_mean: float = 6.0
+    ets_specs: tuple[str, ...] = (M.ETS_SES, M.ETS_DAMPED, M.ETS_SEASONAL)
+
+    def __post_init__(self) -> None:
+        if self.freq not in FREQ_DAYS:
+            raise ValueError(f"freq must be 'W' or 'D', got {self.freq!r}")
+        weekly = self.freq == "W"
+        defaults = {
+            "horizon_periods": 13 if weekly else 56,
+            "backtest_horizon": 13 if weekly else 28,
+            "season": 52 if weekly else 7,
+            "ma_window": 8 if weekly else 28,
+            "new_periods": 13 if weekly else 56,
+            "inactive_periods": 13 if weekly else 91,
+            "min_train_periods": 8 if weekly else 28,
+            "min_ets_periods": 26 if weekly else 56,
+        }
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+        if self.origin_step is None:
+            object.__setattr__(self, "origin_step", max(1, int(self.backtest_horizon) // 3))
+        if self.n_origins < 1 or self.horizon_periods < 1 or self.batch_size < 1:
+            raise ValueError("n_origins, horizon_periods and batch_size must be >= 1")
+
+    @property
+    def period_days(self) -> int:
+        return FREQ_DAYS[self.freq]
+
+    @classmethod
+    def for_horizon_days(cls, horizon_days: int, freq: str = "W", **kw) -> ForecastSettings:
+        """Settings covering ``horizon_days`` days (e.g. ``ReplenishmentSettings.horizon_days``)."""
+        step = FREQ_DAYS[freq]
+        # +1 period: a weekly forecast starts on the Monday of the run date's week.
+        return cls(freq=freq, horizon_periods=-(-horizon_days // step) + (step > 1), **kw)
+
+
+# --------------------------------------------------------------------------------------------
+# one batch
+
+
+def _empty_forecast() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "run_date": pl.Date,
+            "sku": pl.String,
+            "location_id": pl.String,
+            "period_start": pl.Date,
+            "period_days": pl.Int32,
+            "mean": pl.Float64,
+            "p10": pl.Float64,
+            "p50": pl.Float64,
+            "p90": pl.Float64,
+            "model": pl.String,
+        }
+    )
+
+
+def _empty_accuracy() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "run_date": pl.Date,
+            "sku": pl.String,
+            "location_id": pl.String,
+            "model": pl.String,
+            "mase": pl.Float64,
+            "wape": pl.Float64,
+            "bias": pl.Float64,
+            "coverage_p10_p90": pl.Float64,
+            "chosen": pl.Boolean,
+            "demand_class": pl.String,
+            "n_points": pl.Int64,
+            "actual_sum": pl.Float64,
+        }
+    )
+
+
+def _fit_ets(
+    filled: np.ndarray,
+    start: np.ndarray,
+    rows: np.ndarray,
+    fit_end: int,
+    spec: str,
+    season: int,
+):
+    """Per-series statsmodels fits on ``[start, fit_end)``; returns (rows fitted, params)."""
+    ok_rows, params = [], []
+    for r in rows:
+        try:
+            p = fit_params(filled[r, start[r] : fit_end], spec, season)
+        except Exception:  # noqa: BLE001 - a broken fit must never sink the batch
+            p = None
+        if p is not None:
+            ok_rows.append(r)
+            params.append(p)
+    return np.asarray(ok_rows, dtype=int), params
+
+
+def _all_forecasts(
+    y: np.ndarray,
+    filled: np.ndarray,
+    start: np.ndarray,
+    cls: np.ndarray,
+    cat_level: np.ndarray,
+    cat: np.ndarray,
+    origins: list[int],
+    h: int,
+    s: ForecastSettings,
+    fail: set[str] = frozenset(),
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Forecast means per model: ``{model: (mean (origins, n, h), available (n,))}``."""
+    n = y.shape[0]
+    everyone = np.ones(n, dtype=bool)
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {
+        M.SEASONAL_NAIVE: (M.seasonal_naive(y, filled, origins, h, s.season), everyone),
+        M.MOVING_AVERAGE: (M.moving_average(y, filled, origins, h, s.ma_window), everyone),
+        M.ZERO: (M.zero(n, origins, h), everyone),
+        M.CATEGORY_PROFILE: (M.category_profile(y, origins, h, cat_level), everyone),
+    }
+    cro = M.croston_family(y, origins, h)
+    out[M.CROSTON] = (cro["croston"].mean, everyone)
+    out[M.SBA] = (cro["sba"].mean, everyone)
+    out[M.TSB] = (M.tsb(y, origins, h).mean, everyone)
+    index = M.seasonal_index(cat, origins, h, s.season, s.ma_window)
+    out[M.MA_SEASONAL] = (out[M.MOVING_AVERAGE][0] * index, everyone)
+
+    t_len = y.shape[1]
+    fit_end = origins[0] if len(origins) > 1 else t_len
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        level = np.nanmean(y[:, :fit_end], axis=1) if fit_end > 0 else np.zeros(n)
+    eligible = (
+        np.isin(cls, [cl.SMOOTH, cl.ERRATIC])
+        & (fit_end - start >= s.min_ets_periods)
+        & (np.nan_to_num(level) >= s.ets_min_mean)
+    )
+    for spec in s.ets_specs:
+        avail = np.zeros(n, dtype=bool)
+        mean = np.zeros((len(origins), n, h))
+        rows = np.flatnonzero(eligible)
+        if spec == M.ETS_SEASONAL:
+            rows = rows[fit_end - start[rows] >= 2 * s.season + 2]
+        if spec in fail:  # test hook: pretend every fit of this spec failed
+            rows = rows[:0]
+        if rows.size:
+            ok, params = _fit_ets(filled, start, rows, fit_end, spec, s.season)
+            if ok.size:
+                mean[:, ok, :] = ets_filter(filled[ok], start[ok], params, origins, h)
+                avail[ok] = True
+                if s.refit_final and len(origins) > 1:
+                    ok2, params2 = _fit_ets(filled, start, ok, t_len, spec, s.season)
+                    if ok2.size:
+                        last = ets_filter(filled[ok2], start[ok2], params2, [t_len], h)
+                        mean[-1, ok2, :] = last[0]
+        out[spec] = (mean, avail)
+    # ensemble: the average of the level models (ETS where fitted), times the category's
+    # seasonal index - combining forecasts is more robust than picking one on a short backtest
+    members = [M.SBA, M.TSB, M.MOVING_AVERAGE, *[e for e in s.ets_specs if e != M.ETS_SEASONAL]]
+    total = np.zeros_like(out[M.MOVING_AVERAGE][0])
+    count = np.zeros(n)
+    for m in members:
+        mean, avail = out[m]
+        total += np.where(avail[None, :, None], mean, 0.0)
+        count += avail
+    out[M.ENSEMBLE] = (total / np.maximum(count, 1)[None, :, None] * index, everyone)
+    return out
+
+
+def forecast_batch(
+    series_batch: pl.DataFrame,
+    run_date: date,
+    settings: ForecastSettings | None = None,
+    *,
+    _fail_models: frozenset[str] = frozenset(),
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Forecast a batch of series (rows of :func:`forecasting.series.build_series`).
+
+    Returns ``(forecast_df, accuracy_df)``:
+
+    - forecast: ``run_date, sku, location_id, period_start, period_days, mean, p10, p50, p90,
+      model`` - one row per series and period, ``horizon_periods`` periods from the period
+      containing ``run_date`` (weekly periods start on Monday);
+    - accuracy: ``run_date, sku, location_id, model, mase, wape, bias, coverage_p10_p90,
+      chosen, demand_class, n_points, actual_sum`` - one row per series and candidate model,
+      ``chosen`` marks the model used; metrics are null when the series could not be scored.
+
+    Deterministic: the same batch and settings give the same frames.
+    """
+    s = settings or ForecastSettings()
+    if series_batch.height == 0:
+        return _empty_forecast(), _empty_accuracy()
+    from threadpoolctl import threadpool_limits
+
+    # Small per-series optimisations are 10x slower when BLAS spreads them over threads, and
+    # batches already run in parallel processes.
+    with threadpool_limits(limits=1):
+        return _forecast_batch(series_batch, run_date, s, _fail_models)
+
+
+def _forecast_batch(
+    series_batch: pl.DataFrame, run_date: date, s: ForecastSettings, _fail_models: frozenset[str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    keys, _periods, mats = series_matrix(series_batch)
+    y, filled, start = mats["y"], mats["filled"], mats["start"]
+    n, t_len = y.shape
+    cat_level = keys["category_level"].to_numpy().astype(float)
+    cls, _adi, _cv2 = cl.classify_matrix(y, start, s.new_periods, s.inactive_periods)
+
+    hb = min(s.horizon_periods, s.backtest_horizon)
+    bt = sorted({t_len - hb - k * s.origin_step for k in range(s.n_origins)})
+    bt = [o for o in bt if o >= 1]
+    origins = [*bt, t_len]
+    h = max(s.horizon_periods, hb)
+    fcs = _all_forecasts(
+        y, filled, start, cls, cat_level, mats["cat"], origins, h, s, set(_fail_models)
+    )
+
+    # ---- backtest scoring -------------------------------------------------------------------
+    n_models = len(fcs)
+    names = list(fcs)
+    abs_e = np.zeros((n_models, n))
+    sq_e = np.zeros((n_models, n))
+    sum_e = np.zeros((n_models, n))
+    fc_sum = np.zeros((n_models, n))
+    act_sum = np.zeros(n)
+    npts = np.zeros(n)
+    scored_origins = np.zeros(n)
+    pts_actual, pts_mean, pts_series = [], [], []
+    for i, o in enumerate(bt):
+        ok = (o - start) >= s.min_train_periods
+        if not ok.any():
+            continue
+        actual = y[:, o : o + hb]
+        seen = ~np.isnan(actual) & ok[:, None]
+        a = np.where(seen, actual, 0.0)
+        act_sum += a.sum(axis=1)
+        npts += seen.sum(axis=1)
+        scored_origins += ok
+        r, c = np.nonzero(seen)
+        pts_series.append(r)
+        pts_actual.append(actual[r, c])
+        means = []
+        for j, name in enumerate(names):
+            f = fcs[name][0][i, :, :hb]
+            e = np.where(seen, f - a, 0.0)
+            abs_e[j] += np.abs(e).sum(axis=1)
+            sq_e[j] += (e**2).sum(axis=1)
+            sum_e[j] += e.sum(axis=1)
+            fc_sum[j] += np.where(seen, f, 0.0).sum(axis=1)
+            means.append(f[r, c])
+        pts_mean.append(np.stack(means) if means else np.zeros((n_models, 0)))
+    scored = npts > 0
+    # MASE scale: mean absolute one-step change of the observed history before the first
+    # origin (the whole history when that is too short); MASE is null when the scale is 0.
+    scale_end = bt[0] if bt else t_len
+    scale = _naive_scale(y, scale_end)
+    scale = np.where(np.isnan(scale), _naive_scale(y, t_len), scale)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mae = np.where(scored, abs_e / np.maximum(npts, 1), np.nan)
+        mase = np.where(scale > 0, mae / scale, np.nan)
+        wape = np.where(scored & (act_sum > 0), abs_e / act_sum, np.nan)
+        bias = np.where(scored & (act_sum > 0), sum_e / act_sum, np.nan)
+    disp = dispersion(sq_e, fc_sum)  # (models, n)
+    # pooled dispersion (per model) for series without backtest points of their own
+    pooled = {}
+    for j, name in enumerate(names):
+        tot_f = fc_sum[j][scored].sum()
+        pooled[name] = float(dispersion(sq_e[j][scored].sum(), tot_f)) if tot_f > 0 else 1.0
+    disp = np.where(scored[None, :], disp, np.array([pooled[k] for k in names])[:, None])
+    inside = np.zeros((n_models, n))
+    if pts_series:
+        ps = np.concatenate(pts_series)
+        pa = np.concatenate(pts_actual)
+        pm = np.concatenate(pts_mean, axis=1)
+        for j in range(n_models):
+            hit = inside_band(pa, pm[j], disp[j][ps])
+            inside[j] = np.bincount(ps, weights=hit.astype(float), minlength=n)
+    coverage = np.where(scored, inside / np.maximum(npts, 1), np.nan)
+
+    # ---- selection --------------------------------------------------------------------------
+    rank = {m: k for k, m in enumerate(M.FALLBACK_ORDER)}
+    chosen_idx = np.full(n, names.index(M.SEASONAL_NAIVE))
+    allowed = np.zeros((n_models, n), dtype=bool)
+    for c, cands in CANDIDATES.items():
+        in_c = cls == c
+        for m in cands:
+            allowed[names.index(m)] |= in_c & fcs[m][1]
+    # the key: scored MAE (same order as MASE within a series), then the fallback order
+    score = np.where(allowed & scored[None, :], mae, np.inf)
+    prio = np.array([rank[m] for m in names], dtype=float)[:, None] * np.ones((1, n))
+    best = np.lexsort((prio, score), axis=0)[0]  # lexsort: last key is primary
+    has_score = np.isfinite(score).any(axis=0)
+    chosen_idx = np.where(has_score, best, chosen_idx)
+    # unscored (or new): the class default if it is available, else the best by fallback order
+    for c, default in UNSCORED_DEFAULT.items():
+        sel = (cls == c) & ~has_score
+        j = names.index(default)
+        chosen_idx = np.where(sel & fcs[default][1], j, chosen_idx)
+    # ---- outputs ----------------------------------------------------------------------------
+    fc_mean = np.stack([fcs[m][0][-1, :, : s.horizon_periods] for m in names])  # (models, n, H)
+    rows = np.arange(n)
+    mean = fc_mean[chosen_idx, rows, :]
+    d = disp[chosen_idx, rows][:, None] * np.ones_like(mean)
+    p10 = count_quantiles(mean, d, 0.10)
+    p50 = count_quantiles(mean, d, 0.50)
+    p90 = count_quantiles(mean, d, 0.90)
+    first = first_forecast_period(run_date, s.freq)
+    starts = [first + timedelta(days=s.period_days * k) for k in range(s.horizon_periods)]
+    hp = s.horizon_periods
+    forecast = pl.DataFrame(
+        {
+            "run_date": [run_date] * (n * hp),
+            "sku": np.repeat(keys["sku"].to_numpy(), hp),
+            "location_id": np.repeat(keys["location_id"].to_numpy(), hp),
+            "period_start": starts * n,
+            "period_days": np.full(n * hp, s.period_days, dtype=np.int32),
+            "mean": mean.ravel(),
+            "p10": p10.ravel(),
+            "p50": p50.ravel(),
+            "p90": p90.ravel(),
+            "model": np.repeat(np.array(names, dtype=object)[chosen_idx], hp).astype(str),
+        },
+        schema=_empty_forecast().schema,
+    )
+    acc_parts = []
+    for j, name in enumerate(names):
+        present = allowed[j] | (name == M.SEASONAL_NAIVE)
+        r = np.flatnonzero(present)
+        if r.size == 0:
+            continue
+        acc_parts.append(
+            pl.DataFrame(
+                {
+                    "run_date": [run_date] * r.size,
+                    "sku": keys["sku"].to_numpy()[r],
+                    "location_id": keys["location_id"].to_numpy()[r],
+                    "model": [name] * r.size,
+                    "mase": mase[j, r],
+                    "wape": wape[j, r],
+                    "bias": bias[j, r],
+                    "coverage_p10_p90": coverage[j, r],
+                    "chosen": chosen_idx[r] == j,
+                    "demand_class": cls[r],
+                    "n_points": npts[r].astype(np.int64),
+                    "actual_sum": act_sum[r],
+                },
+                schema=_empty_accuracy().schema,
+                nan_to_null=True,
+            )
+        )
+    accuracy = pl.concat(acc_parts).sort([*SERIES_KEYS, "model"])
+    return forecast, accuracy
+
+
+def _naive_scale(y: np.ndarray, end: int) -> np.ndarray:
+    d = np.abs(np.diff(y[:, :end], axis=1)) if end >= 2 else np.full((y.shape[0], 0), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(d, axis=1) if d.shape[1] else np.full(y.shape[0], np.nan)
+
+
+# --------------------------------------------------------------------------------------------
+# all series
+
+
+def iter_batches(series: pl.DataFrame, batch_size: int) -> Iterator[pl.DataFrame]:
+    """Cut a series frame into batches of whole series (at most ``batch_size`` series each)."""
+    keys = series.select(SERIES_KEYS).unique().sort(SERIES_KEYS)
+    keys = keys.with_columns(batch=(pl.int_range(pl.len()) // batch_size).cast(pl.Int64))
+    tagged = series.join(keys, on=SERIES_KEYS, how="left")
+    for (_b,), part in tagged.sort("batch").group_by("batch", maintain_order=True):
+        yield part.drop("batch")
+
+
+def _run_batch(args):
+    batch, run_date, settings = args
+    return forecast_batch(batch, run_date, settings)
+
+
+def forecast_all(
+    daily_demand: pl.DataFrame,
+    run_date: date,
+    settings: ForecastSettings | None = None,
+    workers: int = 2,
+    products: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Build the series, forecast them in batches on ``workers`` processes, concatenate.
+
+    ``workers <= 1`` runs in this process. Same output as :func:`forecast_batch`; rows are
+    sorted by series (and period / model), so the result does not depend on ``workers``.
+    """
+    s = settings or ForecastSettings()
+    series = build_series(
+        daily_demand, run_date, s.freq, products=products, history_days=s.history_days
+    )
+    batches = list(iter_batches(series, s.batch_size))
+    if not batches:
+        return _empty_forecast(), _empty_accuracy()
+    jobs = [(b, run_date, s) for b in batches]
+    if workers <= 1 or len(batches) == 1:
+        results = [_run_batch(j) for j in jobs]
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: forking a process that already runs polars' thread pool can hang
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+            results = list(ex.map(_run_batch, jobs))
+    forecast = pl.concat([r[0] for r in results]).sort([*SERIES_KEYS, "period_start"])
+    accuracy = pl.concat([r[1] for r in results]).sort([*SERIES_KEYS, "model"])
+    return forecast, accuracy
+
+
+# --------------------------------------------------------------------------------------------
+# daily breakdown and summaries
+
+
+def weekday_profile(daily_demand: pl.DataFrame, run_date: date, weeks: int = 13) -> pl.DataFrame:
+    """Share of a week's demand per weekday (``sku, location_id, weekday, share``; Monday = 1).
+
+    From the last ``weeks`` weeks of uncensored days, shrunk towards a flat week so a series
+    with a handful of sales is not split by chance: ``(units + 1) / (total + 7)``.
+    """
+    lo = run_date - timedelta(days=7 * weeks)
+    d = daily_demand.filter(
+        (pl.col("date") >= lo)
+        & (pl.col("date") < run_date)
+        & ~pl.col("is_stockout").fill_null(False)
+    )
+    by_day = d.group_by([*SERIES_KEYS, pl.col("date").dt.weekday().alias("weekday")]).agg(
+        units=pl.col("units_ordered").sum().clip(lower_bound=0).cast(pl.Float64),
+        days=pl.col("date").n_unique(),
+    )
+    grid = (
+        d.select(SERIES_KEYS)
+        .unique()
+        .join(
+            pl.DataFrame({"weekday": list(range(1, 8))}, schema={"weekday": pl.Int8}), how="cross"
+        )
+    )
+    prof = grid.join(by_day, on=[*SERIES_KEYS, "weekday"], how="left").with_columns(
+        rate=(pl.col("units").fill_null(0.0) + 1.0) / (pl.col("days").fill_null(0) + 1.0)
+    )
+    return prof.with_columns(share=pl.col("rate") / pl.col("rate").sum().over(SERIES_KEYS)).select(
+        *SERIES_KEYS, "weekday", "share"
+    )
+
+
+def to_daily(
+    forecast: pl.DataFrame,
+    run_date: date | None = None,
+    horizon_days: int | None = None,
+    profile: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Spread a weekly forecast over its days: one row per series and day (daily grain).
+
+    The mean is split by the weekday ``profile`` (from :func:`weekday_profile`; flat when
+    absent). The band is spread so that the variance adds up over the week: a day's distance
+    to the mean is the week's times ``sqrt(share)``. Days before ``run_date`` or from
+    ``run_date + horizon_days`` on are dropped. A daily forecast is returned unchanged (but
+    filtered). Output: the ``planning.demand_forecast`` columns with ``period_days = 1``.
+    """
+    if forecast.height and forecast["period_days"].max() == 1:
+        daily = forecast
+    else:
+        days = pl.DataFrame({"offset": list(range(7))}, schema={"offset": pl.Int32})
+        daily = (
+            forecast.join(days, how="cross")
+            .filter(pl.col("offset") < pl.col("period_days"))
+            .with_columns(
+                period_start=pl.col("period_start") + pl.duration(days=pl.col("offset")),
+            )
+            .with_columns(weekday=pl.col("period_start").dt.weekday())
+        )
+        if profile is not None:
+            daily = daily.join(profile, on=[*SERIES_KEYS, "weekday"], how="left")
+            daily = daily.with_columns(pl.col("share").fill_null(1.0 / 7.0))
+        else:
+            daily = daily.with_columns(share=1.0 / pl.col("period_days"))
+        m = pl.col("mean") * pl.col("share")
+        root = pl.col("share").sqrt()
+        daily = daily.with_columns(
+            mean=m,
+            p10=(m - (pl.col("mean") - pl.col("p10")) * root).clip(lower_bound=0.0),
+            p50=(m - (pl.col("mean") - pl.col("p50")) * root).clip(lower_bound=0.0),
+            p90=(m + (pl.col("p90") - pl.col("mean")) * root).clip(lower_bound=0.0),
+            period_days=pl.lit(1, dtype=pl.Int32),
+        ).with_columns(
+            p10=pl.min_horizontal("p10", "p50"),
+            p90=pl.max_horizontal("p90", "p50"),
+        )
+    if run_date is not None:
+        daily = daily.filter(pl.col("period_start") >= run_date)
+        if horizon_days is not None:
+            daily = daily.filter(pl.col("period_start") < run_date + timedelta(days=horizon_days))
+    return daily.select(FORECAST_COLUMNS).sort([*SERIES_KEYS, "period_start"])
+
+
+def accuracy_summary(accuracy: pl.DataFrame) -> pl.DataFrame:
+    """Accuracy of the chosen models and of seasonal naive, overall and by demand class.
+
+    Columns: ``scope`` (``overall`` or the class), ``model_set`` (``chosen`` /
+    ``seasonal_naive``), ``series``, ``scored``, ``mase_mean``, ``mase_median``, ``wape``
+    (pooled: sum |error| / sum actual), ``bias`` (pooled), ``coverage_p10_p90`` (pooled over
+    backtest points).
+    """
+    rows = pl.concat(
+        [
+            accuracy.filter(pl.col("chosen")).with_columns(model_set=pl.lit("chosen")),
+            accuracy.filter(pl.col("model") == M.SEASONAL_NAIVE).with_columns(
+                model_set=pl.lit(M.SEASONAL_NAIVE)
+            ),
+        ]
+    )
+
+    def agg(df: pl.DataFrame, scope: pl.Expr) -> pl.DataFrame:
+        return (
+            df.with_columns(scope=scope)
+            .group_by("scope", "model_set")
+            .agg(
+                series=pl.len(),
+                scored=pl.col("n_points").gt(0).sum(),
+                mase_mean=pl.col("mase").mean(),
+                mase_median=pl.col("mase").median(),
+                wape=(pl.col("wape") * pl.col("actual_sum")).sum()
+                / pl.col("actual_sum").filter(pl.col("wape").is_not_null()).sum(),
+                bias=(pl.col("bias") * pl.col("actual_sum")).sum()
+                / pl.col("actual_sum").filter(pl.col("bias").is_not_null()).sum(),
+                coverage_p10_p90=(pl.col("coverage_p10_p90") * pl.col("n_points")).sum()
+                / pl.col("n_points").filter(pl.col("coverage_p10_p90").is_not_null()).sum(),
+            )
+        )
+
+    out = pl.concat([agg(rows, pl.lit("overall")), agg(rows, pl.col("demand_class"))])
+    return out.sort("scope", "model_set")
+
+
+def with_settings(settings: ForecastSettings, **changes) -> ForecastSettings:
+    """A copy of ``settings`` with some fields changed (frozen dataclass helper)."""
+    return replace(settings, **changes)

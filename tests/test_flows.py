@@ -1,0 +1,324 @@
+"""The scheduled flows under one Prefect test harness: hourly runs land new orders and update the
+marts, overlapping runs leave the warehouse correct, a failing dbt model fails the flow with its
+name, a killed run is completed by the next one, and prefect.yaml's entrypoints import."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from flows.demo import prepare_demo, write_demo_config
+from flows.pipeline import daily_replenishment, hourly_sync, pipeline_flow
+from flows.warehouse import connection
+
+END = date(2026, 6, 30)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _scalar(cfg, sql):
+    with connection(cfg.warehouse, read_only=True) as con:
+        return con.execute(sql).fetchall()[0][0]
+
+
+def _no_duplicate_versions(cfg) -> None:
+    with connection(cfg.warehouse, read_only=True) as con:
+        tables = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'"
+        ).fetchall()
+        for (t,) in tables:
+            n, distinct = con.execute(
+                f"select count(*), count(distinct (_source_id, _payload_hash)) from raw.{t}"
+            ).fetchall()[0]
+            assert n == distinct, t
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, prefect_harness):
+    """A tiny sandbox store with history to END, synced and built as of three days earlier."""
+    root = tmp_path_factory.mktemp("flows")
+    cfg, _, _ = prepare_demo(root, seed=11, scale="tiny", end_date=END, as_of=date(2026, 6, 27))
+    first = daily_replenishment(cfg=cfg, run_date=date(2026, 6, 28))
+    assert first.checks.ok and first.planning.suggestions >= 0
+    return root, cfg
+
+
+def test_hourly_sync_lands_new_orders_and_updates_the_marts(project):
+    root, cfg = project
+    before = _scalar(cfg, "select count(*) from marts.orders")
+    prepare_demo(root, seed=11, scale="tiny", end_date=END)  # three more days of trading
+    summary = hourly_sync(cfg=cfg)
+    assert summary.sync.rows_landed > 0 and summary.skipped is None
+    assert summary.dbt is not None and summary.dbt.models_built > 0
+    after = _scalar(cfg, "select count(*) from marts.orders")
+    assert after > before
+    from connectors.sandbox import generate_store
+
+    truth = generate_store(seed=11, scale="tiny", end_date=END).truth["orders"]
+    with connection(cfg.warehouse, read_only=True) as con:
+        mart = pl.from_arrow(con.sql("select channel, order_id from marts.orders").to_arrow_table())
+    missing = truth.select("channel", pl.col("order_id").cast(pl.String)).join(
+        mart, on=["channel", "order_id"], how="anti"
+    )
+    assert missing.height == 0
+    assert _scalar(cfg, "select max(order_date) from marts.orders") == END
+    # Nothing new: the next hourly run lands nothing and skips dbt.
+    quiet = hourly_sync(cfg=cfg)
+    assert quiet.sync.rows_landed == 0 and quiet.dbt is None
+
+
+def test_overlapping_runs_leave_the_warehouse_correct(project):
+    root, cfg = project
+    results: dict[str, object] = {}
+
+    def run(name):
+        try:
+            results[name] = pipeline_flow(cfg=cfg, stages=["sync", "build", "check"])
+        except Exception as exc:  # pragma: no cover - reported below
+            results[name] = exc
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert all(not isinstance(r, Exception) for r in results.values()), results
+    assert all(r.skipped is None for r in results.values())  # the second waited, then ran
+    _no_duplicate_versions(cfg)
+    with connection(cfg.warehouse, read_only=True) as con:
+        statuses = [r[0] for r in con.execute("select status from ops.runs").fetchall()]
+    assert "running" not in statuses
+
+
+def test_a_run_that_cannot_get_the_lock_is_skipped_with_a_clear_message(project):
+    _, cfg = project
+    from flows.warehouse import writer_lock
+
+    impatient = cfg.model_copy(update={"lock_timeout_seconds": 0.5})
+    with writer_lock(cfg.warehouse, 5):
+        summary = hourly_sync(cfg=impatient)
+    assert summary.skipped and "another oms run is writing" in summary.skipped
+
+
+def test_a_failing_dbt_model_fails_the_flow_with_its_name(project, tmp_path, monkeypatch):
+    _, cfg = project
+    from flows.dbt import DBT_PROJECT_DIR, DbtFailed
+
+    broken = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, broken, ignore=shutil.ignore_patterns("target", "logs"))
+    (broken / "models" / "marts" / "broken_margin.sql").write_text(
+        "select order_key, net_sales / nothing_here as margin from {{ ref('orders') }}\n"
+    )
+    monkeypatch.setenv("OMS_DBT_PROJECT_DIR", str(broken))
+    with pytest.raises(DbtFailed, match="broken_margin"):
+        pipeline_flow(cfg=cfg, stages=["build"])
+    with connection(cfg.warehouse, read_only=True) as con:
+        status, message = con.execute(
+            "select status, message from ops.runs order by started_at desc limit 1"
+        ).fetchall()[0]
+    assert status == "failed" and "broken_margin" in message
+
+
+def test_failure_and_stockout_alerts_reach_the_webhook(project, monkeypatch, tmp_path):
+    _, cfg = project
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("OMS_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
+    try:
+        bad = cfg.model_copy(update={"warehouse": str(tmp_path / "nope" / "x.duckdb")})
+        import duckdb
+
+        with pytest.raises(duckdb.CatalogException, match="daily_demand"):
+            pipeline_flow(cfg=bad, stages=["forecast"])  # no marts in an empty warehouse
+    finally:
+        server.shutdown()
+    assert received and received[0]["event"] == "run_failed"
+    assert "failed" in received[0]["text"]
+
+
+def test_a_killed_run_is_completed_by_the_next(tmp_path, prefect_harness):
+    """SIGKILL an `oms run` while it lands files; the next run finishes the job exactly."""
+    cfg, _, end = prepare_demo(tmp_path, seed=11, scale="tiny", end_date=END)
+    write_demo_config(tmp_path / "oms.yaml")
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / ".prefect"), "PYTHONUNBUFFERED": "1"}
+    env.pop("PREFECT_API_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "sync"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    processed = Path(cfg.files.drop_dir) / "processed"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if processed.exists() and sum(1 for p in processed.rglob("*") if p.is_file()) >= 5:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    summary = pipeline_flow(cfg=cfg, run_date=date(2026, 7, 1))
+    assert summary.crashed_before == 1
+    assert summary.checks.ok
+    _no_duplicate_versions(cfg)
+    with connection(cfg.warehouse, read_only=True) as con:
+        statuses = [
+            r[0] for r in con.execute("select status from ops.runs order by started_at").fetchall()
+        ]
+        pending = [
+            p
+            for p in Path(cfg.files.drop_dir).rglob("*.jsonl")
+            if "processed" not in p.parts and "rejected" not in p.parts
+        ]
+    assert statuses == ["crashed", "success"] and not pending
+    from connectors.sandbox import generate_store
+
+    truth = generate_store(seed=11, scale="tiny", end_date=END).truth["demand"]
+    assert (
+        _scalar(cfg, "select sum(units_ordered) from marts.daily_demand")
+        == truth["units_sold"].sum()
+    )
+
+
+def test_prefect_yaml_entrypoints_import_and_schedules_parse():
+    from flows.serve import entrypoint_flow, load_deployments, schedules_of
+
+    deployments = load_deployments(ROOT / "prefect.yaml")
+    names = {d["name"] for d in deployments}
+    assert {"hourly-sync", "daily-replenishment", "full-refresh", "backfill"} <= names
+    for dep in deployments:
+        flow_obj = entrypoint_flow(dep["entrypoint"])
+        assert flow_obj.name
+        assert dep["work_pool"]["name"] == "oms-process"
+    crons = {d["name"]: d["schedules"][0]["cron"] for d in deployments if d.get("schedules")}
+    assert crons == {"hourly-sync": "5 * * * *", "daily-replenishment": "30 5 * * *"}
+    assert all(s.timezone == "Europe/Amsterdam" for d in deployments for s in schedules_of(d))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_prefect_yaml_deploys_against_a_local_prefect_server(tmp_path):
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / ".prefect"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "OMS_PROJECT_DIR": str(ROOT),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    prefect = str(Path(sys.executable).parent / "prefect")
+    server = subprocess.Popen(
+        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(1)
+
+        def run(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([prefect, *args], env=env, cwd=ROOT, capture_output=True,
+                                  text=True, timeout=300)  # fmt: skip
+
+        made = run("work-pool", "create", "oms-process", "--type", "process")
+        assert made.returncode == 0, made.stdout + made.stderr
+        deployed = run("--no-prompt", "deploy", "--all")
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        listed = run("deployment", "ls")
+        for name in ("hourly-sync", "daily-replenishment", "full-refresh", "backfill"):
+            assert name in listed.stdout, listed.stdout
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@pytest.mark.slow
+def test_oms_serve_runs_a_schedule_on_time_and_stops_on_ctrl_c(tmp_path):
+    cfg, _, _ = prepare_demo(tmp_path, seed=11, scale="tiny", end_date=END)
+    write_demo_config(tmp_path / "oms.yaml")
+    (tmp_path / "serve.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "deployments": [
+                    {
+                        "name": "sync-every-few-seconds",
+                        "entrypoint": "flows/pipeline.py:pipeline_flow",
+                        "parameters": {"stages": ["sync"]},
+                        "schedules": [{"interval": 5}],
+                        "work_pool": {"name": "oms-process"},
+                    }
+                ]
+            }
+        )
+    )
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / ".prefect"), "PYTHONUNBUFFERED": "1"}
+    env.pop("PREFECT_API_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "serve", "--prefect-file", "serve.yaml"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        ran = False
+        while time.monotonic() < deadline and not ran:
+            time.sleep(2)
+            try:
+                ran = _scalar(cfg, "select count(*) from ops.runs where status = 'success'") > 0
+            except Exception:  # the served run holds the file; look again
+                continue
+        assert ran, "no scheduled run completed"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    assert proc.returncode is not None, out[-2000:]  # it stopped on Ctrl-C
+    assert "serving sync-every-few-seconds: every 5 s" in out
