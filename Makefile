@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export UV_COMPILE_BYTECODE := 1
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: demo test bench lint format setup clean
+.PHONY: demo test bench bench-venv lint format setup clean
 
 setup: $(STAMP)
 
@@ -26,8 +26,21 @@ demo: setup
 test: setup
 	$(BIN)/pytest
 
-bench: setup
-	$(BIN)/python -m bench
+# Benchmarks (minutes each on the large sandbox; results in bench/results/*.json).
+bench: setup bench-venv
+	$(BIN)/python -m bench                  # file landing vs DuckDB's readers (demo scale)
+	$(BIN)/python -m bench.connectors       # Shopify API backfill vs read_json
+	$(BIN)/python -m bench.dbt_build        # full and hourly dbt build (large)
+	$(BIN)/python -m bench.forecast         # ours vs statsforecast AutoETS/Croston (large)
+	$(BIN)/python -m bench.replenishment    # inventory simulation vs days-of-cover rule (large)
+
+# statsforecast pins pandas below 3, so it lives in its own virtualenv, used only by bench.forecast.
+bench-venv: .venv-bench/.installed
+.venv-bench/.installed: setup
+	@test -x .venv-bench/bin/python || $(PY) -m venv .venv-bench
+	@if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q --python .venv-bench/bin/python statsforecast polars pyarrow matplotlib; \
+	 else .venv-bench/bin/pip install -q statsforecast polars pyarrow matplotlib; fi
+	@touch $@
 
 lint: setup
 	$(BIN)/ruff check .

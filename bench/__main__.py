@@ -47,7 +47,7 @@ def baseline_duckdb(drop: Path, db: Path) -> int:
     return rows
 
 
-def ours(drop: Path, work: Path) -> int:
+def ours(drop: Path, work: Path, gate: bool = True) -> int:
     from flows.config import parse_config
     from flows.demo import demo_config_dict
     from flows.sync import sync_files
@@ -55,7 +55,7 @@ def ours(drop: Path, work: Path) -> int:
     cfg = parse_config(
         demo_config_dict(str(work / "oms.duckdb"), str(drop), str(work / "out")), base_dir=work
     )
-    report = sync_files(cfg)
+    report = sync_files(cfg, gate=gate)
     return report.rows_landed + report.rows_quarantined
 
 
@@ -74,9 +74,12 @@ def main() -> None:
         )
         t_write, _ = _timed(lambda: write_drops(store, tmp / "drop"))
         shutil.copytree(tmp / "drop", tmp / "drop_base")
+        shutil.copytree(tmp / "drop", tmp / "drop_nogate")
         t_base, n_base = _timed(lambda: baseline_duckdb(tmp / "drop_base", tmp / "base.duckdb"))
         (tmp / "work").mkdir()
         t_ours, n_ours = _timed(lambda: ours(tmp / "drop", tmp / "work"))
+        (tmp / "work_nogate").mkdir()
+        t_nogate, _ = _timed(lambda: ours(tmp / "drop_nogate", tmp / "work_nogate", gate=False))
     result = {
         "date": date.today().isoformat(),
         "scale": args.scale,
@@ -88,6 +91,8 @@ def main() -> None:
         "oms_rows": n_ours,
         "oms_rows_per_s": round(n_ours / t_ours),
         "ratio_oms_to_baseline": round(t_ours / t_base, 2),
+        "oms_sync_without_gate_s": round(t_nogate, 2),
+        "gate_overhead_share": round((t_ours - t_nogate) / t_nogate, 3),
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -21,3 +21,4 @@ import warnings  # noqa: E402
 
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message="This pattern is interpreted as a regular expression")
+warnings.filterwarnings("ignore", message="Boolean Series key will be reindexed")

@@ -142,24 +142,32 @@ def demo(
     scale: Annotated[str, typer.Option(help="sandbox scale preset: tiny, demo or large")] = "demo",
     end_date: Annotated[str | None, typer.Option(help="last day of sandbox history")] = None,
 ) -> None:
-    """Generate the sandbox store and run the whole pipeline on it."""
-    from flows.demo import prepare_demo, write_demo_config
+    """Generate the sandbox store and run the whole pipeline on it.
 
-    project = Path.cwd()
-    with console.status("generating the sandbox store…"):
-        cfg, counts, last_day = prepare_demo(project, seed, scale, _parse_date(end_date))
-    console.print(
-        f"sandbox store ({scale}, seed {seed}, history to {last_day}): "
-        f"{sum(counts.values())} files in {cfg.files.drop_dir}"
-    )
-    if not config_path().exists():
-        write_demo_config(config_path())
-        console.print(
-            f"wrote {config_path()} (the sandbox configuration) for `oms status` and friends"
-        )
+    Shopify, WooCommerce and Amazon are served by emulated APIs on 127.0.0.1 for the length of
+    the run, so the demo goes through the real HTTP connectors; tills, 3PL stock, supplier terms,
+    purchase orders and FX rates arrive as file drops."""
+    from flows.demo import demo_session, write_demo_config
     from flows.pipeline import default_run_date
 
-    summary = _run(cfg, None, run_date=default_run_date(last_day))
+    project = Path.cwd()
+    with console.status("generating the sandbox store and starting its emulated APIs…"):
+        session = demo_session(project, seed, scale, _parse_date(end_date))
+        cfg, last_day = session.__enter__()
+    try:
+        console.print(
+            f"sandbox store ({scale}, seed {seed}, history to {last_day}): shop, woo and amazon "
+            f"from emulated APIs, the rest as files in {cfg.files.drop_dir}"
+        )
+        if not config_path().exists():
+            write_demo_config(config_path())
+            console.print(
+                f"wrote {config_path()} (the sandbox configuration, file drops) for "
+                "`oms status` and friends"
+            )
+        summary = _run(cfg, None, run_date=default_run_date(last_day))
+    finally:
+        session.__exit__(None, None, None)
     print_summary(summary, "oms demo")
     if summary.checks and not summary.checks.ok:
         raise typer.Exit(1)
@@ -172,9 +180,40 @@ def sync(config: ConfigOpt = None, channel: Annotated[str | None, typer.Option()
 
 
 @app.command()
-def build(config: ConfigOpt = None) -> None:
+def build(
+    config: ConfigOpt = None,
+    full_refresh: Annotated[
+        bool, typer.Option(help="rebuild incremental models from raw (after a model change)")
+    ] = False,
+) -> None:
     """Build and test the dbt models."""
-    print_summary(_run(_load(config), ["build"]), "oms build")
+    cfg = _load(config)
+    if full_refresh:
+        from flows.pipeline import full_refresh as full_refresh_flow
+
+        summary = full_refresh_flow(cfg=cfg)
+        if summary.skipped:
+            _fail(summary.skipped, code=3)
+        print_summary(summary, "oms build --full-refresh")
+        return
+    print_summary(_run(cfg, ["build"]), "oms build")
+
+
+@app.command()
+def docs(config: ConfigOpt = None) -> None:
+    """Write dbt's documentation site (models, columns, tests, lineage) to <output_dir>/dbt_docs."""
+    from flows.dbt import DbtFailed, generate_docs
+    from flows.warehouse import WarehouseBusy, writer_lock
+
+    cfg = _load(config)
+    try:
+        with writer_lock(cfg.warehouse, cfg.lock_timeout_seconds):
+            page = generate_docs(cfg)
+    except WarehouseBusy as exc:
+        _fail(str(exc), code=3)
+    except DbtFailed as exc:
+        _fail(str(exc), code=1)
+    console.print(f"dbt docs: {page} (one file; open it in a browser, no server needed)")
 
 
 @app.command()

@@ -82,7 +82,7 @@ CANONICAL_CHANNEL_NAME = {
     "till_export": "tills",
     "stock_report": "tpl",
 }
-REFERENCE_STREAMS = ("supplier_terms", "purchase_orders", "fx_rates")
+REFERENCE_STREAMS = ("supplier_terms", "purchase_orders", "fx_rates", "buyer_decisions")
 TILL_FIELDS = (
     "order_id",
     "line_id",
@@ -267,6 +267,7 @@ class FilesSettings(_Strict):
     supplier_terms: str = "supplier_terms"
     purchase_orders: str = "purchase_orders"
     fx_rates: str = "fx_rates"
+    buyer_decisions: str = "inbox"
 
 
 class QualitySettings(_Strict):

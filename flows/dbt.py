@@ -93,3 +93,18 @@ def run_dbt(
             + "\n  - ".join(report.failures or ["see dbt_project/logs/dbt.log"])
         )
     return report
+
+
+def generate_docs(cfg: Config) -> Path:
+    """dbt's documentation site, as one self-contained page analysts open offline."""
+    from dbt.cli.main import dbtRunner
+
+    target = (Path(cfg.replenishment.output_dir) / "dbt_docs").resolve()
+    os.environ["OMS_WAREHOUSE"] = str(Path(cfg.warehouse).resolve())
+    result = dbtRunner().invoke([
+        "docs", "generate", "--project-dir", str(project_dir()), "--profiles-dir", str(project_dir()),
+        "--target-path", str(target), "--vars", json.dumps(dbt_vars(cfg)), "--static", "--quiet",
+    ])  # fmt: skip
+    if not result.success:
+        raise DbtFailed(f"dbt docs generate failed: {result.exception}")
+    return target / "static_index.html"

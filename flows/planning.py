@@ -173,7 +173,7 @@ def run_planning(cfg: Config, run_date: date, workers: int = 2) -> PlanningRepor
         open_pos = _read(
             con,
             """select po_id, supplier_id, sku, location_id, quantity_open, expected_date as expected_at
-               from staging.stg_files__purchase_orders where quantity_open > 0
+               from intermediate.int_open_purchase_orders where quantity_open > 0
                order by po_id, sku, location_id""",
         )
         abc = _read(con, "select sku, abc_class from marts.products")

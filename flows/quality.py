@@ -282,6 +282,13 @@ CHECKS: dict[str, list[Check]] = {
         ),
         Check("location_id", "locations", _one("location_id")),
     ],
+    "files__buyer_decisions": [
+        ID,
+        TIME,
+        Check("quantity_ordered", "whole", _one("quantity_ordered")),
+        Check("quantity_ordered", "between", _one("quantity_ordered"), low=1, high=MAX_STOCK),
+        Check("location_id", "locations", _one("location_id")),
+    ],
     "files__fx_rates": [
         ID,
         TIME,

@@ -21,7 +21,13 @@ import pyarrow as pa
 from filelock import FileLock, Timeout
 
 from connectors.records import RawRecord
-from flows.config import CANONICAL_CHANNEL_NAME, CHANNEL_STREAMS, REFERENCE_STREAMS, Config
+from flows.config import (
+    API_EXTRA_STREAMS,
+    CANONICAL_CHANNEL_NAME,
+    CHANNEL_STREAMS,
+    REFERENCE_STREAMS,
+    Config,
+)
 
 RAW_COLUMNS = """
     _source_id varchar not null,
@@ -72,7 +78,12 @@ def all_raw_tables() -> list[str]:
         for kind, streams in CHANNEL_STREAMS.items()
         for stream in streams
     ]
-    return tables + [f"files__{s}" for s in REFERENCE_STREAMS]
+    api_only = [
+        f"{CANONICAL_CHANNEL_NAME[kind]}__{stream}"
+        for kind, streams in API_EXTRA_STREAMS.items()
+        for stream in streams
+    ]
+    return tables + api_only + [f"files__{s}" for s in REFERENCE_STREAMS]
 
 
 def payload_hash(payload: dict) -> str:

@@ -135,3 +135,53 @@ def test_buyer_files_are_written(demo_run):
         rows = list(csv.DictReader(f))
     assert rows and "approved_qty" in rows[0] and all(r["approved_qty"] == "" for r in rows)
     assert int(rows[0]["suggested_qty"]) > 0 and rows[0]["reason"]
+
+
+def test_dbt_docs_are_generated_for_analysts(demo_run):
+    from flows.dbt import generate_docs
+
+    page = generate_docs(demo_run["cfg"])
+    text = page.read_text()
+    assert page.name == "static_index.html" and "daily_demand" in text
+
+
+def test_approved_lines_become_on_order_and_are_not_suggested_again(demo_run):
+    """The decision loop: the buyer fills approved_qty in a supplier CSV and drops it in the inbox."""
+    cfg, folder, run_date = demo_run["cfg"], demo_run["folder"], demo_run["run_date"]
+    source = sorted(folder.glob("*.csv"))[0]
+    with source.open(newline="") as f:
+        reader = csv.DictReader(f)
+        header, rows = reader.fieldnames, list(reader)
+    for r in rows:
+        r["approved_qty"] = r["suggested_qty"]
+    inbox = Path(cfg.files.drop_dir) / cfg.files.buyer_decisions
+    inbox.mkdir(parents=True, exist_ok=True)
+    with (inbox / source.name).open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=header)
+        w.writeheader()
+        w.writerows(rows)
+    approved = {(r["sku"], r["location_id"]): int(r["suggested_qty"]) for r in rows}
+    with connection(cfg.warehouse, read_only=True) as con:
+        before = dict(
+            ((s, loc), n)
+            for s, loc, n in con.execute(
+                "select sku, location_id, on_order from marts.inventory_levels"
+            ).fetchall()
+        )
+    again = pipeline_flow(cfg=cfg, run_date=run_date)
+    assert again.sync.by_table.get("files__buyer_decisions") == len(rows)
+    with connection(cfg.warehouse, read_only=True) as con:
+        after = dict(
+            ((s, loc), n)
+            for s, loc, n in con.execute(
+                "select sku, location_id, on_order from marts.inventory_levels"
+            ).fetchall()
+        )
+        still = con.execute(
+            "select sku, location_id, suggested_qty from planning.po_suggestions where run_date = ? "
+            "and supplier_id = ?",
+            [run_date, rows[0]["supplier_id"]],
+        ).fetchall()
+    for key, qty in approved.items():
+        assert after[key] == before.get(key, 0) + qty
+    assert not [s for s in still if (s[0], s[1]) in approved]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-SUFFIXES = {".jsonl", ".ndjson", ".csv", ".parquet"}
+SUFFIXES = {".jsonl", ".ndjson", ".csv", ".parquet", ".xlsx"}
 HANDLED_DIRS = ("processed", "rejected")
 
 

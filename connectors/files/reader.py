@@ -139,6 +139,33 @@ def _read_table(
         (batch.bad if isinstance(item, BadRow) else batch.records).append(item)
 
 
+def _read_decisions(spec: StreamSpec, path: Path, data: bytes, batch: FileBatch) -> None:
+    """A buyer's returned reorder file (CSV or xlsx with approved_qty filled in) -> open POs."""
+    from datetime import UTC, datetime
+
+    from forecasting.decisions import (
+        DecisionError,
+        _as_date,
+        decisions_to_purchase_orders,
+        read_decision_rows,
+    )
+
+    try:
+        found = read_decision_rows(data, path.name)
+        # The buyer orders on the morning of the plan they approve: date the order by the file's
+        # run date (never later than today), so a file returned a day late is not a day late.
+        run_dates = [d for d in (_as_date(r.get("run_date")) for _, r in found) if d is not None]
+        today = datetime.now(UTC).date()
+        decided = min(max(run_dates), today) if run_dates else today
+        rows = decisions_to_purchase_orders(found, decided, source=path.name)
+    except DecisionError as exc:
+        raise FileRejected(f"{path.name}: {exc}") from None
+    for row in rows.to_dicts():
+        payload = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+        item = _to_record(spec, payload, json.dumps(payload, sort_keys=True, default=str))
+        (batch.bad if isinstance(item, BadRow) else batch.records).append(item)
+
+
 def read_file(
     spec: StreamSpec,
     path: Path,
@@ -156,6 +183,8 @@ def read_file(
         raise FileRejected(f"{path.name}: empty file")
     if spec.fmt == "jsonl":
         _read_jsonl(spec, path, _decode(path, data), batch)
+    elif spec.fmt == "decisions":
+        _read_decisions(spec, path, data, batch)
     else:
         _read_table(spec, path, data, batch, mapping or {}, extra or {})
     return batch

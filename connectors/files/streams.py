@@ -158,6 +158,13 @@ STREAMS: dict[tuple[str, str], StreamSpec] = {
         ),
         StreamSpec(
             "files",
+            "buyer_decisions",
+            "decisions",
+            _joined("po_id", "sku", "location_id"),
+            _ts("updated_at"),
+        ),
+        StreamSpec(
+            "files",
             "fx_rates",
             "table",
             _joined("date", "currency"),

@@ -30,7 +30,7 @@ committed as (
 
 on_order as (
     select sku, location_id, sum(quantity_open) as on_order
-    from {{ ref('stg_files__purchase_orders') }}
+    from {{ ref('int_open_purchase_orders') }}
     where status in ('open', 'partial')
     group by all
 ),

@@ -1,0 +1,179 @@
+"""`python -m bench.connectors`: backfill >= 200,000 Shopify orders from the emulated GraphQL Admin
+API through the real connector and landing (gate, hash, dedup, quarantine, cursor per batch),
+beside DuckDB's own `read_json` loading the same records from a local JSON Lines file (the floor).
+
+The emulator runs in its own process (it holds the whole generated store), so the peak memory
+reported is the syncing process's: `resource.getrusage(RUSAGE_SELF).ru_maxrss`. Figures are
+ratios to the in-run floor because these machines are shared and noisy. Writes
+`bench/results/connectors.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _scale(orders_per_day: float, days: int):
+    from connectors.sandbox.catalog import Scale
+
+    return Scale("bench", n_skus=400, n_customers=60_000, days=days, orders_per_day=orders_per_day)
+
+
+def serve(args: argparse.Namespace) -> None:
+    """Child process: generate the store, serve it, print the endpoint, run until stdin closes."""
+    from connectors.sandbox import generate_store
+    from connectors.sandbox.emulators.shopify import ShopifyEmulator
+
+    store = generate_store(seed=args.seed, scale=_scale(args.orders_per_day, args.days),
+                           end_date=date(2026, 6, 30))  # fmt: skip
+    emu = ShopifyEmulator(store, bucket_max=1e9, restore_rate=1e9).start()
+    n = len(emu.book.index(emu.now))
+    print(json.dumps({"base_url": emu.base_url, "token": emu.token, "orders": n}), flush=True)
+    sys.stdin.read()
+    emu.stop()
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def run(args: argparse.Namespace) -> dict:
+    import flows  # noqa: F401  (environment defaults)
+    import flows.api_sync as api_sync
+    from flows.config import parse_config
+    from flows.demo import demo_config_dict
+    from flows.warehouse import connection
+
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bench.connectors", "--serve", "--orders-per-day",
+         str(args.orders_per_day), "--days", str(args.days), "--seed", str(args.seed)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )  # fmt: skip
+    try:
+        t0 = time.perf_counter()
+        info = json.loads(child.stdout.readline())
+        gen_s = time.perf_counter() - t0
+        tmp = Path(tempfile.mkdtemp(prefix="bench-connectors-"))
+        os.environ["OMS_SHOP_ACCESS_TOKEN"] = info["token"]
+        data = demo_config_dict(warehouse=str(tmp / "oms.duckdb"), drop_dir=str(tmp / "drop"),
+                                output_dir=str(tmp / "out"))  # fmt: skip
+        shop = data["channels"][0]
+        shop.pop("path")
+        shop.update({"source": "api", "api": {
+            "base_url": info["base_url"], "api_version": "2025-01",
+            "credentials": {"access_token": "OMS_SHOP_ACCESS_TOKEN"},
+            "page_size": args.page_size, "landing_batch": args.landing_batch}})  # fmt: skip
+        cfg = parse_config(data, source="bench config", base_dir=tmp)
+
+        landing = {"seconds": 0.0, "batches": 0}
+        real_land = api_sync.land_page
+
+        def timed_land(*a, **kw):
+            t = time.perf_counter()
+            try:
+                return real_land(*a, **kw)
+            finally:
+                landing["seconds"] += time.perf_counter() - t
+                landing["batches"] += 1
+
+        api_sync.land_page = timed_land
+        pages = {"n": 0}
+        rss_before = _rss_mb()
+        t = time.perf_counter()
+        report = api_sync.sync_api(cfg, only_channel="shop", streams=["orders"],
+                                   on_page=lambda p: pages.__setitem__("n", pages["n"] + 1))  # fmt: skip
+        sync_s = time.perf_counter() - t
+        api_sync.land_page = real_land
+        peak_mb = _rss_mb()
+        landed = report.by_table.get("shop__orders", 0)
+
+        # The floor: the same landed records as one JSON Lines file, loaded by DuckDB itself.
+        import duckdb
+
+        jsonl = tmp / "orders.jsonl"
+        with connection(cfg.warehouse, read_only=True) as con, open(jsonl, "w") as fh:
+            step = 20_000
+            for off in range(0, landed, step):
+                rows = con.execute(
+                    f"select _payload::varchar from raw.shop__orders order by _source_id "
+                    f"limit {step} offset {off}"
+                ).fetchall()
+                fh.writelines(r[0] + "\n" for r in rows)
+        floor = duckdb.connect(str(tmp / "floor.duckdb"))
+        t = time.perf_counter()
+        floor.execute(
+            f"create table orders as select * from read_json('{jsonl}', format='newline_delimited')"
+        )
+        floor_s = time.perf_counter() - t
+        t = time.perf_counter()
+        floor.execute(
+            f"create table orders_objects as select json from read_json_objects('{jsonl}', "
+            "format='newline_delimited')"
+        )
+        floor_obj_s = time.perf_counter() - t
+        n_floor = floor.execute("select count(*) from orders").fetchall()[0][0]
+        floor.close()
+        ours = landed / sync_s
+        result = {
+            "orders_served": info["orders"],
+            "orders_landed": landed,
+            "store_generation_seconds": round(gen_s, 1),
+            "sync_seconds": round(sync_s, 2),
+            "orders_per_second": round(ours),
+            "api_pages": pages["n"],
+            "landing_batches": landing["batches"],
+            "landing_seconds": round(landing["seconds"], 2),
+            "fetch_and_map_seconds": round(sync_s - landing["seconds"], 2),
+            "peak_rss_mb": round(peak_mb, 1),
+            "rss_before_sync_mb": round(rss_before, 1),
+            "floor_read_json_seconds": round(floor_s, 2),
+            "floor_read_json_orders_per_second": round(n_floor / floor_s),
+            "floor_read_json_objects_seconds": round(floor_obj_s, 2),
+            "ratio_to_read_json": round(ours / (n_floor / floor_s), 3),
+            "target_ratio": round(1 / 3, 3),
+            "meets_speed_target": ours >= (n_floor / floor_s) / 3,
+            "meets_memory_target": peak_mb < 1024,
+            "page_size": args.page_size,
+            "landing_batch": args.landing_batch,
+            "quarantined": report.rows_quarantined,
+        }
+        return result
+    finally:
+        if child.stdin:
+            child.stdin.close()
+        child.wait(timeout=60)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--orders-per-day", type=float, default=1150)
+    p.add_argument("--days", type=int, default=365)
+    p.add_argument("--seed", type=int, default=3)
+    p.add_argument("--page-size", type=int, default=250)
+    p.add_argument("--landing-batch", type=int, default=1000)
+    p.add_argument("--out", type=Path, default=RESULTS / "connectors.json")
+    args = p.parse_args(argv)
+    if args.serve:
+        serve(args)
+        return
+    result = run(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,288 @@
+"""The HTTP client every API connector shares: auth headers, retries, rate limits, pages.
+
+* Retries with exponential back-off and full jitter on timeouts, dropped connections (including a
+  body cut off half-way), 429 and 5xx, honouring `Retry-After`. Bounded twice: by attempts and by
+  a total time budget, so a dead API fails the sync instead of hanging it.
+* 401/403 fail at once with a message naming the channel and the *environment variable* that
+  holds its credential; no credential value ever appears in a message, a log line or the
+  warehouse (auth travels in headers, never in URLs, and error texts are built by us, not from
+  request objects).
+* Optional client-side token buckets per operation (Amazon SP-API's per-operation limits).
+
+Connectors are plain Python generators of `Page`s: no Prefect, no DuckDB here.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+
+from connectors.records import RawRecord
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class ChannelError(RuntimeError):
+    """The channel's API could not be read (retries exhausted, unexpected answer)."""
+
+
+class ChannelAuthError(ChannelError):
+    """The API refused our credentials, or a credential is not set: never retried."""
+
+
+@dataclass
+class Batch:
+    """Records of one raw stream read in one page, plus the ones that could not be read
+    (`bad`: source id, reason, payload text) which go to quarantine."""
+
+    records: list[RawRecord] = field(default_factory=list)
+    bad: list[tuple[str | None, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Page:
+    """What one API page lands, in one transaction: batches per stream (an order page may carry
+    the refunds or order items fetched for its orders) and the cursor of `stream` it covers.
+
+    `cursor` is None when the page must not advance the cursor (a source that does not sort by
+    updated time: its cursor moves only with its last page)."""
+
+    stream: str
+    cursor: str | None
+    batches: dict[str, Batch]
+
+    @property
+    def n_records(self) -> int:
+        return sum(len(b.records) + len(b.bad) for b in self.batches.values())
+
+
+def iso_cursor(ts: datetime | None) -> str | None:
+    """Cursor text: UTC ISO-8601, the format `ops.sync_state.cursor` compares as text."""
+    return ts.astimezone(UTC).isoformat() if ts else None
+
+
+def credential(channel: str, env_var: str) -> str:
+    """Read one credential from the environment; a missing one fails naming the variable."""
+    value = os.environ.get(env_var)
+    if not value:
+        raise ChannelAuthError(
+            f"channel '{channel}': environment variable {env_var} is not set "
+            "(it must hold the API credential; oms.yaml stores only its name)"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    total_seconds: float = 300.0
+
+
+class TokenBucket:
+    """`rate` requests per second with bursts of `burst`; `take()` sleeps until one is free."""
+
+    def __init__(
+        self, rate: float, burst: float = 1.0, sleep: Callable[[float], None] = time.sleep
+    ):
+        self.rate = rate
+        self.burst = max(burst, 1.0)
+        self.tokens = self.burst
+        self.stamp = time.monotonic()
+        self.sleep = sleep
+        self.lock = threading.Lock()
+
+    def take(self) -> None:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return
+            wait = (1 - self.tokens) / self.rate
+            self.tokens = 0
+            self.stamp = now + wait
+        self.sleep(wait)
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    value = resp.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0
+    retries: int = 0
+    waited_seconds: float = 0.0
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+    def note(self, reason: str) -> None:
+        self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
+
+
+class ApiClient:
+    """httpx.Client with the retry, auth-error and rate-limit rules above."""
+
+    def __init__(
+        self,
+        channel: str,
+        base_url: str,
+        *,
+        credential_env: str,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        policy: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        seed: int | None = None,
+    ) -> None:
+        self.channel = channel
+        self.credential_env = credential_env
+        self.policy = policy or RetryPolicy()
+        self.sleep = sleep
+        self.stats = ClientStats()
+        self._rng = random.Random(seed)
+        self.on_throttle: Callable[[httpx.Response], None] | None = None
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers=dict(headers or {}),
+            auth=auth,
+            timeout=timeout,
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def set_header(self, name: str, value: str) -> None:
+        self._client.headers[name] = value
+
+    def _backoff(self, attempt: int) -> float:
+        cap = min(self.policy.max_delay, self.policy.base_delay * (2 ** (attempt - 1)))
+        return self._rng.uniform(0, cap)  # full jitter
+
+    def _wait(self, seconds: float) -> None:
+        if seconds > 0:
+            self.stats.waited_seconds += seconds
+            self.sleep(seconds)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        json_body: object | None = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        bucket: TokenBucket | None = None,
+        what: str | None = None,
+        auth_statuses: tuple[int, ...] = (401, 403),
+    ) -> httpx.Response:
+        """Send with retries; return a response whose body has been read in full (2xx/3xx/4xx
+        other than 401/403/429). `what` names the call in messages (never the query string)."""
+        label = what or f"{method} {path}"
+        deadline = time.monotonic() + self.policy.total_seconds
+        attempt = 0
+        last = ""
+        while True:
+            attempt += 1
+            if bucket is not None:
+                bucket.take()
+            self.stats.requests += 1
+            retry_in: float | None = None
+            try:
+                resp = self._client.request(
+                    method, path, params=params, json=json_body, data=data, headers=headers
+                )
+                resp.read()  # a body cut off mid-way raises here, and is retried
+            except httpx.TimeoutException:
+                last, retry_in = "timed out", None
+                self.stats.note("timeout")
+            except httpx.TransportError as exc:
+                last, retry_in = f"connection failed ({type(exc).__name__})", None
+                self.stats.note("connection")
+            else:
+                status = resp.status_code
+                if status in auth_statuses:
+                    raise ChannelAuthError(
+                        f"channel '{self.channel}': the API refused the credentials "
+                        f"(HTTP {status} on {label}); check the environment variable "
+                        f"{self.credential_env}"
+                    ) from None
+                if status not in RETRY_STATUSES:
+                    if status >= 400:
+                        raise ChannelError(
+                            f"channel '{self.channel}': HTTP {status} on {label}: {_snippet(resp)}"
+                        ) from None
+                    return resp
+                last = f"HTTP {status}"
+                self.stats.note(str(status))
+                retry_in = _retry_after(resp)
+                if self.on_throttle is not None and status == 429:
+                    self.on_throttle(resp)
+            if attempt >= self.policy.max_attempts:
+                raise ChannelError(
+                    f"channel '{self.channel}': {label} failed {attempt} times (last: {last}); "
+                    "giving up for this run, the cursor stays at the last landed page"
+                ) from None
+            wait = retry_in if retry_in is not None else self._backoff(attempt)
+            if time.monotonic() + wait > deadline:
+                raise ChannelError(
+                    f"channel '{self.channel}': {label} still failing after "
+                    f"{self.policy.total_seconds:g} s (last: {last}); giving up for this run"
+                ) from None
+            self.stats.retries += 1
+            self._wait(wait)
+
+    def get_json(self, path: str, **kwargs: object) -> tuple[object, httpx.Response]:
+        resp = self.request("GET", path, **kwargs)  # type: ignore[arg-type]
+        return parse_json(self.channel, resp, kwargs.get("what") or f"GET {path}"), resp
+
+
+try:  # orjson parses API pages several times faster than json (bench/connectors.py)
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover
+    _loads = json.loads
+
+
+def parse_json(channel: str, resp: httpx.Response, label: str) -> object:
+    try:
+        return _loads(resp.content)
+    except ValueError:
+        raise ChannelError(
+            f"channel '{channel}': {label} returned a body that is not JSON: {_snippet(resp)}"
+        ) from None
+
+
+def _snippet(resp: httpx.Response) -> str:
+    text = resp.text[:300].replace("\n", " ")
+    return text or "(empty body)"

@@ -1,0 +1,110 @@
+"""Emulated channel APIs serving a sandbox Store on 127.0.0.1 (ephemeral ports).
+
+with run_emulators(store, faults=Faults(error_rate=0.3)) as eps:
+    eps.shop.base_url, eps.shop.token      # Shopify GraphQL Admin API
+    eps.env()                              # credential env vars -> values
+    eps.channel_config("shop")             # the `source: api` channel block for oms.yaml
+    eps.shop.emulator.add_refund(order_id) # change an old order between syncs
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+
+from connectors.sandbox.emulators.base import Emulator, Faults
+from connectors.sandbox.emulators.shopify import ShopifyEmulator
+from connectors.sandbox.store import Store
+
+ENV = {
+    "shop": {"access_token": "OMS_SHOP_ACCESS_TOKEN"},
+    "woo": {"consumer_key": "OMS_WOO_CONSUMER_KEY", "consumer_secret": "OMS_WOO_CONSUMER_SECRET"},
+    "amazon": {
+        "refresh_token": "OMS_AMAZON_REFRESH_TOKEN",
+        "client_id": "OMS_AMAZON_CLIENT_ID",
+        "client_secret": "OMS_AMAZON_CLIENT_SECRET",
+    },
+}
+
+
+@dataclass
+class Endpoint:
+    channel: str
+    emulator: Emulator
+    base_url: str
+    secrets: dict[str, str] = field(default_factory=dict)  # credential name -> value
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def token(self) -> str:
+        return next(iter(self.secrets.values()))
+
+
+@dataclass
+class Endpoints:
+    endpoints: dict[str, Endpoint]
+
+    def __getattr__(self, name: str) -> Endpoint:
+        try:
+            return self.__dict__["endpoints"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def env(self) -> dict[str, str]:
+        """Environment variables (names as in `channel_config`) -> credential values."""
+        out = {}
+        for ch, ep in self.endpoints.items():
+            for key, value in ep.secrets.items():
+                out[ENV[ch][key]] = value
+        return out
+
+    def channel_config(self, channel: str, **api: object) -> dict:
+        """The `api:` block (plus `source: api`) of this channel for oms.yaml."""
+        ep = self.endpoints[channel]
+        block = {"base_url": ep.base_url, "credentials": dict(ENV[channel]), **ep.extra, **api}
+        return {"source": "api", "api": block}
+
+
+def start_emulator(store: Store, channel: str, faults: Faults | None = None, **kw) -> Endpoint:
+    if channel == "shop":
+        emu = ShopifyEmulator(store, faults=faults, **kw).start()
+        return Endpoint("shop", emu, emu.base_url, {"access_token": emu.token},
+                        {"api_version": "2025-01"})  # fmt: skip
+    if channel == "woo":
+        from connectors.sandbox.emulators.woocommerce import WooEmulator
+
+        emu = WooEmulator(store, faults=faults, **kw).start()
+        return Endpoint("woo", emu, emu.base_url,
+                        {"consumer_key": emu.key, "consumer_secret": emu.secret})  # fmt: skip
+    if channel == "amazon":
+        from connectors.sandbox.emulators.amazon import AmazonEmulator
+
+        emu = AmazonEmulator(store, faults=faults, **kw).start()
+        return Endpoint("amazon", emu, emu.base_url,
+                        {"refresh_token": emu.refresh_token, "client_id": emu.client_id,
+                         "client_secret": emu.client_secret},
+                        {"auth_url": emu.base_url + "/auth/o2/token",
+                         "marketplace_ids": list(emu.marketplace_ids)})  # fmt: skip
+    raise ValueError(f"no emulator for channel {channel!r}")
+
+
+@contextmanager
+def run_emulators(
+    store: Store,
+    faults: Faults | dict[str, Faults] | None = None,
+    channels: tuple[str, ...] = ("shop",),
+    **kw,
+) -> Iterator[Endpoints]:
+    """Start the emulators of `channels` for `store`; stop them on exit."""
+    with ExitStack() as stack:
+        eps = {}
+        for ch in channels:
+            f = faults.get(ch) if isinstance(faults, dict) else faults
+            ep = start_emulator(store, ch, f, **kw.get(ch, {}))
+            stack.callback(ep.emulator.stop)
+            eps[ch] = ep
+        yield Endpoints(eps)
+
+
+__all__ = ["Faults", "Endpoint", "Endpoints", "run_emulators", "start_emulator", "ENV"]

@@ -1,0 +1,299 @@
+"""Emulated Amazon Selling Partner API (and its Login with Amazon token endpoint).
+
+* `POST /auth/o2/token` (grant_type=refresh_token): an access token valid `token_ttl` seconds;
+  a wrong refresh token / client answers 400 `invalid_grant` / 401 `invalid_client` like LWA.
+* `GET /orders/v0/orders?MarketplaceIds=&LastUpdatedAfter=&MaxResultsPerPage=&NextToken=`
+* `GET /orders/v0/orders/{id}/orderItems`
+* `GET /finances/v0/financialEvents?PostedAfter=&MaxResultsPerPage=&NextToken=` (shipment and
+  refund events with their fees)
+* `GET /fba/inventory/v1/summaries?details=true&granularityType=Marketplace&...&nextToken=`
+Every call needs `x-amz-access-token`; an expired or wrong one answers 403 `Unauthorized`.
+Per-operation rate limits (token buckets of `rates[operation] = (requests/s, burst)`), reported in
+`x-amzn-RateLimit-Limit`; over the limit answers 429 `QuotaExceeded` (no Retry-After, as Amazon).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import secrets
+import threading
+import time
+from urllib.parse import parse_qs
+
+import polars as pl
+
+from connectors.sandbox import render
+from connectors.sandbox.emulators.base import Emulator, Faults, Reply, Request
+from connectors.sandbox.emulators.book import ChannelBook
+from connectors.sandbox.store import Store
+
+MARKETPLACES = ("A1PA6795UKMFR9", "A1F83G8C2ARO7P")
+# (requests/s, burst) per operation. Far above Amazon's real limits (getOrders 0.0167/s, burst 20;
+# getOrderItems 0.5/s, burst 30) so tests and the demo run in seconds; pass `rates=` to tighten.
+DEFAULT_RATES = {
+    "getOrders": (200.0, 50),
+    "getOrderItems": (2000.0, 200),
+    "listFinancialEvents": (200.0, 50),
+    "getInventorySummaries": (200.0, 50),
+}
+
+
+def _parse(text: str | None) -> int | None:
+    if not text:
+        return None
+    return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+def _tok(obj: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode()
+
+
+def _untok(text: str) -> object:
+    return json.loads(base64.urlsafe_b64decode(text.encode()))
+
+
+class _Bucket:
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst, self.tokens, self.stamp = rate, burst, float(burst), time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return True
+            return False
+
+
+class AmazonEmulator(Emulator):
+    name = "amazon"
+
+    def __init__(
+        self,
+        store: Store,
+        refresh_token: str = "Atzr|sandbox-refresh-token",
+        client_id: str = "amzn1.application-oa2-client.sandbox",
+        client_secret: str = "amzn1.oa2-cs.v1.sandbox-secret",
+        faults: Faults | None = None,
+        now: int | None = None,
+        token_ttl: int = 3600,
+        rates: dict[str, tuple[float, int]] | None = None,
+    ) -> None:
+        super().__init__(faults)
+        self.store = store
+        self.refresh_token, self.client_id, self.client_secret = (
+            refresh_token,
+            client_id,
+            client_secret,
+        )
+        self.now = store.end_ts if now is None else now
+        self.book = ChannelBook(store, "amazon")
+        self.token_ttl = token_ttl
+        self.tokens: dict[str, float] = {}
+        self.rates = {**DEFAULT_RATES, **(rates or {})}
+        self.buckets = {op: _Bucket(r, b) for op, (r, b) in self.rates.items()}
+        self.marketplace_ids = MARKETPLACES
+        self.malformed: set[str] = set()
+        self.token_grants = 0
+
+    def set_time(self, ts: int) -> None:
+        with self.lock:
+            self.now = int(ts)
+
+    def add_refund(self, order_id: str, quantity: int = 1, at: int | None = None) -> dict:
+        return self.book.add_refund(order_id, self.now if at is None else at, quantity)
+
+    # ------------------------------------------------------------------ HTTP
+    def handle(self, req: Request) -> Reply:
+        if req.path == "/auth/o2/token":
+            return self._token(req)
+        token = req.headers.get("x-amz-access-token")
+        if not token or self.tokens.get(token, 0) < time.monotonic():
+            self.stats.unauthorized += 1
+            return Reply(403, {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied.",
+                                           "details": "The access token you provided is revoked, malformed or invalid."}]})  # fmt: skip
+        with self.lock:
+            now = self.now
+        if req.path == "/orders/v0/orders":
+            return self._limited("getOrders", lambda: self._orders(req, now))
+        if req.path.startswith("/orders/v0/orders/") and req.path.endswith("/orderItems"):
+            oid = req.path.split("/")[4]
+            return self._limited("getOrderItems", lambda: self._items(oid, now))
+        if req.path == "/finances/v0/financialEvents":
+            return self._limited("listFinancialEvents", lambda: self._events(req, now))
+        if req.path == "/fba/inventory/v1/summaries":
+            return self._limited("getInventorySummaries", lambda: self._inventory(req, now))
+        return Reply(404, {"errors": [{"code": "NotFound", "message": "Resource not found"}]})
+
+    def _token(self, req: Request) -> Reply:
+        form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
+        if (form.get("client_id"), form.get("client_secret")) != (
+            self.client_id,
+            self.client_secret,
+        ):
+            return Reply(
+                401,
+                {"error": "invalid_client", "error_description": "Client authentication failed"},
+            )
+        if (
+            form.get("grant_type") != "refresh_token"
+            or form.get("refresh_token") != self.refresh_token
+        ):
+            return Reply(
+                400,
+                {
+                    "error": "invalid_grant",
+                    "error_description": "The request has an invalid grant parameter : refresh_token",
+                },
+            )
+        token = "Atza|" + secrets.token_urlsafe(24)
+        self.tokens[token] = time.monotonic() + self.token_ttl
+        self.token_grants += 1
+        return Reply(200, {"access_token": token, "refresh_token": self.refresh_token,
+                           "token_type": "bearer", "expires_in": self.token_ttl})  # fmt: skip
+
+    def _limited(self, op: str, fn) -> Reply:
+        rate, _ = self.rates[op]
+        if not self.buckets[op].take():
+            self.stats.throttled += 1
+            return Reply(429, {"errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota for the requested resource.", "details": ""}]},
+                         {"x-amzn-RateLimit-Limit": f"{rate:g}"})  # fmt: skip
+        reply = fn()
+        reply.headers["x-amzn-RateLimit-Limit"] = f"{rate:g}"
+        return reply
+
+    def _orders(self, req: Request, now: int) -> Reply:
+        b = self.book
+        size = min(int(req.arg("MaxResultsPerPage", "100")), 100)
+        nt = req.arg("NextToken")
+        if nt:
+            state = _untok(nt)
+            after, before, key, mkts = (
+                state["after"],
+                state["before"],
+                tuple(state["key"]),
+                state["m"],
+            )
+        else:
+            after = _parse(req.arg("LastUpdatedAfter"))
+            if after is None:
+                return Reply(
+                    400,
+                    {
+                        "errors": [
+                            {
+                                "code": "InvalidInput",
+                                "message": "Either CreatedAfter or LastUpdatedAfter must be specified",
+                            }
+                        ]
+                    },
+                )
+            before, key = now, None
+            mkts = (req.arg("MarketplaceIds") or "").split(",")
+        with b.lock:
+            rows = [(v, i) for v, i in b.since(before, key, after)]
+            out, last = [], None
+            for v, i in rows:
+                o = b.orders[i]
+                mkt = render.AMAZON_MARKETPLACES[bool(o["marketplace_uk"])][0]
+                last = (v, i)
+                if mkt not in mkts:
+                    continue
+                rec = render.render_amazon_order(o, b.lines[i], v)
+                if o["source_id"] in self.malformed:
+                    rec["OrderTotal"] = "35.70 EUR"
+                out.append(rec)
+                if len(out) >= size:
+                    break
+        more = last is not None and rows and last != rows[-1]
+        payload = {"Orders": self.maybe_duplicate(out), "LastUpdatedBefore": render.ts_z(before)}
+        if more:
+            payload["NextToken"] = _tok(
+                {"after": after, "before": before, "key": list(last), "m": mkts}
+            )
+        return Reply(200, {"payload": payload})
+
+    def _items(self, oid: str, now: int) -> Reply:
+        b = self.book
+        i = b.by_id.get(oid)
+        if i is None:
+            return Reply(
+                404, {"errors": [{"code": "InvalidInput", "message": "Invalid AmazonOrderId"}]}
+            )
+        with b.lock:
+            v = b.version_at(i, now) or now
+            rec = render.render_amazon_order_items(b.orders[i], b.lines[i], v)
+        rec.pop("LastUpdateDate")  # the API has no time; the connector copies the order's
+        return Reply(200, {"payload": rec})
+
+    def _all_events(self, now: int) -> list[tuple[int, int, dict]]:
+        b = self.book
+        out = []
+        with b.lock:
+            for i, o in enumerate(b.orders):
+                if o["placed_ts"] > now:
+                    continue
+                for ev in render.render_amazon_financial_events(o, b.lines[i], b.refunds[i], now):
+                    out.append((_parse(ev["PostedDate"]), i, ev))
+        out.sort(key=lambda t: (t[0], t[1], t[2]["EventType"], t[2]["EventSeq"]))
+        return out
+
+    def _events(self, req: Request, now: int) -> Reply:
+        size = min(int(req.arg("MaxResultsPerPage", "100")), 100)
+        nt = req.arg("NextToken")
+        if nt:
+            state = _untok(nt)
+            after, before, pos = state["after"], state["before"], state["pos"]
+        else:
+            after, before, pos = _parse(req.arg("PostedAfter")) or 0, now, 0
+        events = [e for e in self._all_events(before) if e[0] >= after]
+        chunk = events[pos : pos + size]
+        ship, refund = [], []
+        for _, _, ev in chunk:
+            ev = dict(ev)
+            kind = ev.pop("EventType")
+            (ship if kind == "Shipment" else refund).append(ev)
+        payload = {
+            "FinancialEvents": {
+                "ShipmentEventList": self.maybe_duplicate(ship),
+                "RefundEventList": refund,
+            }
+        }
+        if pos + size < len(events):
+            payload["NextToken"] = _tok({"after": after, "before": before, "pos": pos + size})
+        return Reply(200, {"payload": payload})
+
+    def _inventory(self, req: Request, now: int) -> Reply:
+        store = self.store
+        day = min(store.end_date, dt.datetime.fromtimestamp(now, dt.UTC).date())
+        d = (
+            store.truth["demand"]
+            .filter(
+                (pl.col("location_id") == "FBA-EU") & (pl.col("date") == day) & pl.col("is_active")
+            )
+            .sort("sku")
+        )
+        start = int(_untok(req.arg("nextToken"))) if req.arg("nextToken") else 0
+        rows = d.slice(start, 50).to_dicts()
+        sku_idx = {s: i for i, s in enumerate(store.catalog.skus)}
+        stamp = render.ts_z(min(now, store.end_ts))
+        summaries = [
+            {"asin": f"B0{sku_idx[r['sku']] + 1:08d}", "fnSku": f"X00{sku_idx[r['sku']] + 1:07d}",
+             "sellerSku": r["sku"], "condition": "NewItem", "lastUpdatedTime": stamp,
+             "productName": store.catalog.titles[sku_idx[r["sku"]]], "totalQuantity": int(r["on_hand_eod"]),
+             "inventoryDetails": {"fulfillableQuantity": int(r["on_hand_eod"]), "inboundWorkingQuantity": 0,
+                                  "inboundShippedQuantity": 0, "inboundReceivingQuantity": 0,
+                                  "reservedQuantity": {"totalReservedQuantity": 0},
+                                  "unfulfillableQuantity": {"totalUnfulfillableQuantity": 0}}}
+            for r in rows
+        ]  # fmt: skip
+        body = {"payload": {"granularity": {"granularityType": "Marketplace", "granularityId": req.arg("granularityId")},
+                            "inventorySummaries": summaries}}  # fmt: skip
+        if start + 50 < d.height:
+            body["pagination"] = {"nextToken": _tok(start + 50)}
+        return Reply(200, body)

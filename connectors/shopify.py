@@ -1,0 +1,661 @@
+"""Shopify GraphQL Admin API connector -> the REST shapes of docs/raw-contract.md.
+
+Streams: `orders` (line items, discounts, shipping lines, refunds + refund line items with their
+restock location, fulfillments, fulfillment orders), `customers`, `products` (variants with their
+inventory item and unit cost), and the API-only `locations` and `inventory_levels` (on_hand,
+committed, available, incoming per location). Incremental by `updated_at` (`query:
+"updated_at:>='<cursor - look-back>'"`, `sortKey: UPDATED_AT`), cursor pagination
+(`pageInfo { hasNextPage endCursor }`). Pages come sorted by updated time, so each page's cursor
+is the greatest `updated_at` it holds and a crash resumes from the last landed page.
+
+Rate limit: Shopify's cost bucket. Every response carries `extensions.cost.throttleStatus`
+(`currentlyAvailable`, `restoreRate`); before a query we wait until the bucket holds the last
+query's cost, and on a `THROTTLED` error we wait exactly (requested - available) / restoreRate.
+
+Each GraphQL node is mapped to the REST object staging reads (money as strings, shop and
+presentment money both kept in `*_set`). A node that cannot be mapped is quarantined; the rest of
+its page lands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+from connectors.files.streams import RecordError, parse_timestamp
+from connectors.http import (
+    ApiClient,
+    Batch,
+    ChannelError,
+    Page,
+    RetryPolicy,
+    credential,
+    iso_cursor,
+    parse_json,
+)
+from connectors.records import RawRecord
+
+DEFAULT_API_VERSION = "2025-01"
+MONEY = "amount currencyCode"
+BAG = f"shopMoney {{ {MONEY} }} presentmentMoney {{ {MONEY} }}"
+LOC = "location { id legacyResourceId }"
+
+ORDER_FIELDS = f"""
+id legacyResourceId name email createdAt updatedAt processedAt cancelledAt cancelReason
+currencyCode presentmentCurrencyCode displayFinancialStatus displayFulfillmentStatus taxesIncluded
+subtotalPriceSet {{ {BAG} }} totalDiscountsSet {{ {BAG} }} totalTaxSet {{ {BAG} }}
+totalPriceSet {{ {BAG} }} totalShippingPriceSet {{ {BAG} }}
+customer {{ id legacyResourceId email firstName lastName }}
+shippingAddress {{ countryCodeV2 address1 }}
+discountCodes
+discountApplications(first: 20) {{ nodes {{ __typename
+  ... on DiscountCodeApplication {{ code value {{ __typename
+    ... on PricingPercentageValue {{ percentage }} ... on MoneyV2 {{ {MONEY} }} }} }} }} }}
+shippingLines(first: 20) {{ nodes {{ id title originalPriceSet {{ {BAG} }} }} }}
+lineItems(first: 250) {{ nodes {{ id sku title quantity
+  variant {{ id legacyResourceId }} product {{ id legacyResourceId }}
+  originalUnitPriceSet {{ {BAG} }} totalDiscountSet {{ {BAG} }}
+  taxLines {{ priceSet {{ {BAG} }} rate title }} }} }}
+fulfillmentOrders(first: 20) {{ nodes {{ id status assignedLocation {{ {LOC} }} }} }}
+fulfillments {{ id status createdAt {LOC}
+  fulfillmentLineItems(first: 250) {{ nodes {{ lineItem {{ id }} quantity }} }} }}
+refunds {{ id legacyResourceId createdAt
+  refundLineItems(first: 250) {{ nodes {{ id quantity restockType {LOC}
+    lineItem {{ id sku originalUnitPriceSet {{ {BAG} }} }}
+    subtotalSet {{ {BAG} }} totalTaxSet {{ {BAG} }} }} }}
+  transactions(first: 20) {{ nodes {{ kind amountSet {{ {BAG} }} }} }} }}
+"""
+
+CUSTOMER_FIELDS = """id legacyResourceId email firstName lastName createdAt updatedAt
+defaultAddress { countryCodeV2 }"""
+
+PRODUCT_FIELDS = """id legacyResourceId title productType vendor status createdAt updatedAt
+variants(first: 100) { nodes { id legacyResourceId sku title price createdAt updatedAt
+  inventoryItem { id legacyResourceId unitCost { amount currencyCode } } } }"""
+
+
+def _list_query(root: str, fields: str) -> str:
+    return (
+        f"query Sync($first: Int!, $after: String, $query: String) {{ "
+        f"{root}(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{ "
+        f"nodes {{ {fields} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+    )
+
+
+LOCATIONS_QUERY = (
+    "query Locations($first: Int!, $after: String) { locations(first: $first, after: $after) "
+    "{ nodes { id legacyResourceId name isActive address { countryCode } } "
+    "pageInfo { hasNextPage endCursor } } }"
+)
+LEVELS_QUERY = (
+    "query Levels($locationId: ID!, $first: Int!, $after: String) { inventoryLevels: "
+    "location(id: $locationId) { inventoryLevels(first: $first, after: $after) { nodes { id updatedAt "
+    "location { id legacyResourceId } item { id legacyResourceId sku unitCost { amount currencyCode } } "
+    'quantities(names: ["available", "on_hand", "committed", "incoming"]) { name quantity } } '
+    "pageInfo { hasNextPage endCursor } } } }"
+)
+
+
+# ---------------------------------------------------------------------------------- mapping
+
+
+def legacy_id(value: object) -> int | None:
+    """`gid://shopify/Order/123` (or a legacyResourceId) -> 123."""
+    if value is None:
+        return None
+    text = str(value).split("?", 1)[0].rsplit("/", 1)[-1]
+    if not text.isdigit():
+        raise RecordError(f"not a Shopify id: {value!r}")
+    return int(text)
+
+
+_MONEY_RE = re.compile(r"^-?\d+\.\d\d$")
+
+
+def _amount(money: dict | None) -> str | None:
+    """A MoneyV2 amount as the exact decimal string (never a float)."""
+    if not money or money.get("amount") is None:
+        return None
+    text = money["amount"]
+    if isinstance(text, str) and _MONEY_RE.match(text):
+        return text  # the usual case: already an exact 2-decimal string
+    text = str(text)
+    try:
+        d = Decimal(text)
+    except InvalidOperation:
+        raise RecordError(f"money amount is not a decimal: {text!r}") from None
+    return f"{d:.2f}" if d == d.quantize(Decimal("0.01")) else text
+
+
+def _set(bag: dict | None) -> dict | None:
+    """MoneyBag -> REST price_set (shop and presentment money both kept)."""
+    if not bag:
+        return None
+    sm, pm = bag.get("shopMoney") or {}, bag.get("presentmentMoney") or {}
+    return {
+        "shop_money": {"amount": _amount(sm), "currency_code": sm.get("currencyCode")},
+        "presentment_money": {"amount": _amount(pm), "currency_code": pm.get("currencyCode")},
+    }
+
+
+def _shop(bag: dict | None) -> str | None:
+    return _amount((bag or {}).get("shopMoney"))
+
+
+def _nodes(conn: object) -> list[dict]:
+    if conn is None:
+        return []
+    if isinstance(conn, list):
+        return conn
+    if "nodes" in conn:
+        return conn["nodes"] or []
+    return [e["node"] for e in conn.get("edges") or []]
+
+
+def _int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise RecordError(f"{what} is not a whole number: {value!r}")
+    try:
+        return int(str(value))
+    except ValueError:
+        raise RecordError(f"{what} is not a whole number: {value!r}") from None
+
+
+def _lower(value: object) -> str | None:
+    return str(value).lower() if value else None
+
+
+def _loc(obj: dict | None) -> int | None:
+    if not obj:
+        return None
+    return legacy_id(obj.get("legacyResourceId") or obj.get("id"))
+
+
+FULFILLMENT_STATUS = {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial"}
+
+
+def order_to_rest(n: dict) -> dict:
+    """A GraphQL `Order` node -> the Shopify REST order of docs/raw-contract.md."""
+    oid = legacy_id(n.get("legacyResourceId") or n["id"])
+    line_items = []
+    for li in _nodes(n.get("lineItems")):
+        price_set = _set(li.get("originalUnitPriceSet"))
+        line_items.append(
+            {
+                "id": legacy_id(li["id"]),
+                "sku": li.get("sku"),
+                "variant_id": _loc(li.get("variant")),
+                "product_id": _loc(li.get("product")),
+                "title": li.get("title"),
+                "quantity": _int(li.get("quantity"), "line item quantity"),
+                "price": _shop(li.get("originalUnitPriceSet")),
+                "price_set": price_set,
+                "total_discount": _shop(li.get("totalDiscountSet")) or "0.00",
+                "total_discount_set": _set(li.get("totalDiscountSet")),
+                "tax_lines": [
+                    {
+                        "price": _shop(t.get("priceSet")),
+                        "price_set": _set(t.get("priceSet")),
+                        "rate": t.get("rate"),
+                        "title": t.get("title"),
+                    }
+                    for t in li.get("taxLines") or []
+                ],
+            }
+        )
+    total_lines = sum(
+        (Decimal(li["price"]) * li["quantity"] for li in line_items if li["price"] is not None),
+        Decimal(0),
+    )
+    discount = _shop(n.get("totalDiscountsSet"))
+    codes = [c for c in n.get("discountCodes") or []]
+    apps = {
+        a.get("code"): a
+        for a in _nodes(n.get("discountApplications"))
+        if a.get("__typename", "DiscountCodeApplication") == "DiscountCodeApplication"
+    }
+    discount_codes = []
+    for code in codes:
+        value = (apps.get(code) or {}).get("value") or {}
+        kind = (
+            "percentage" if value.get("__typename") == "PricingPercentageValue" else "fixed_amount"
+        )
+        amount = discount if len(codes) == 1 else _amount(value) if kind == "fixed_amount" else None
+        discount_codes.append({"code": code, "amount": amount, "type": kind})
+    refunds = []
+    for r in n.get("refunds") or []:
+        rid = legacy_id(r.get("legacyResourceId") or r["id"])
+        rlis = []
+        for rl in _nodes(r.get("refundLineItems")):
+            li = rl.get("lineItem") or {}
+            restock_type = _lower(rl.get("restockType")) or "no_restock"
+            rlis.append(
+                {
+                    "id": legacy_id(rl["id"]) if rl.get("id") else None,
+                    "line_item_id": legacy_id(li.get("id")),
+                    "quantity": _int(rl.get("quantity"), "refund line quantity"),
+                    "restock_type": restock_type,
+                    "location_id": _loc(rl.get("location")),
+                    "subtotal": _shop(rl.get("subtotalSet")),
+                    "subtotal_set": _set(rl.get("subtotalSet")),
+                    "total_tax": _shop(rl.get("totalTaxSet")),
+                    "total_tax_set": _set(rl.get("totalTaxSet")),
+                    "line_item": {
+                        "id": legacy_id(li.get("id")),
+                        "sku": li.get("sku"),
+                        "price": _shop(li.get("originalUnitPriceSet")),
+                    },
+                }
+            )
+        refunds.append(
+            {
+                "id": rid,
+                "order_id": oid,
+                "created_at": r.get("createdAt"),
+                "processed_at": r.get("processedAt") or r.get("createdAt"),
+                "restock": any(x["restock_type"] != "no_restock" for x in rlis),
+                "refund_line_items": rlis,
+                "transactions": [
+                    {
+                        "amount": _shop(t.get("amountSet")),
+                        "kind": _lower(t.get("kind")),
+                        "currency": ((t.get("amountSet") or {}).get("shopMoney") or {}).get(
+                            "currencyCode"
+                        ),
+                    }
+                    for t in _nodes(r.get("transactions"))
+                ],
+            }
+        )
+    cust = n.get("customer")
+    addr = n.get("shippingAddress")
+    shipping_set = _set(n.get("totalShippingPriceSet"))
+    return {
+        "id": oid,
+        "admin_graphql_api_id": n.get("id"),
+        "name": n.get("name"),
+        "order_number": int(str(n["name"]).lstrip("#"))
+        if str(n.get("name") or "").lstrip("#").isdigit()
+        else None,
+        "email": n.get("email"),
+        "created_at": n.get("createdAt"),
+        "updated_at": n.get("updatedAt"),
+        "processed_at": n.get("processedAt"),
+        "cancelled_at": n.get("cancelledAt"),
+        "cancel_reason": _lower(n.get("cancelReason")),
+        "currency": n.get("currencyCode"),
+        "presentment_currency": n.get("presentmentCurrencyCode"),
+        "financial_status": _lower(n.get("displayFinancialStatus")),
+        "fulfillment_status": FULFILLMENT_STATUS.get(n.get("displayFulfillmentStatus") or ""),
+        "taxes_included": bool(n.get("taxesIncluded")),
+        "total_line_items_price": f"{total_lines:.2f}",
+        "total_discounts": discount,
+        "total_tax": _shop(n.get("totalTaxSet")),
+        "total_price": _shop(n.get("totalPriceSet")),
+        "subtotal_price": _shop(n.get("subtotalPriceSet")),
+        "total_shipping_price_set": shipping_set,
+        "customer": (
+            {
+                "id": legacy_id(cust.get("legacyResourceId") or cust.get("id")),
+                "email": cust.get("email"),
+                "first_name": cust.get("firstName"),
+                "last_name": cust.get("lastName"),
+            }
+            if cust
+            else None
+        ),
+        "shipping_address": (
+            {"country_code": addr.get("countryCodeV2"), "address1": addr.get("address1")}
+            if addr
+            else None
+        ),
+        "discount_codes": discount_codes,
+        "shipping_lines": [
+            {
+                "id": legacy_id(s.get("id")),
+                "title": s.get("title"),
+                "price": _shop(s.get("originalPriceSet")),
+                "price_set": _set(s.get("originalPriceSet")),
+            }
+            for s in _nodes(n.get("shippingLines"))
+        ],
+        "line_items": line_items,
+        "fulfillment_orders": [
+            {
+                "id": legacy_id(fo.get("id")),
+                "assigned_location_id": _loc((fo.get("assignedLocation") or {}).get("location")),
+                "status": _lower(fo.get("status")),
+            }
+            for fo in _nodes(n.get("fulfillmentOrders"))
+        ],
+        "fulfillments": [
+            {
+                "id": legacy_id(f.get("id")),
+                "location_id": _loc(f.get("location")),
+                "status": _lower(f.get("status")),
+                "created_at": f.get("createdAt"),
+                "line_items": [
+                    {
+                        "id": legacy_id((x.get("lineItem") or {}).get("id")),
+                        "quantity": _int(x.get("quantity"), "fulfilled quantity"),
+                    }
+                    for x in _nodes(f.get("fulfillmentLineItems"))
+                ],
+            }
+            for f in n.get("fulfillments") or []
+        ],
+        "refunds": refunds,
+    }
+
+
+def customer_to_rest(n: dict) -> dict:
+    addr = n.get("defaultAddress")
+    email = n.get("email") or ((n.get("defaultEmailAddress") or {}).get("emailAddress"))
+    return {
+        "id": legacy_id(n.get("legacyResourceId") or n["id"]),
+        "email": email,
+        "first_name": n.get("firstName"),
+        "last_name": n.get("lastName"),
+        "created_at": n.get("createdAt"),
+        "updated_at": n.get("updatedAt"),
+        "default_address": {"country_code": addr.get("countryCodeV2")} if addr else None,
+    }
+
+
+def product_to_rest(n: dict) -> dict:
+    variants = []
+    for v in _nodes(n.get("variants")):
+        item = v.get("inventoryItem") or {}
+        cost = item.get("unitCost")
+        price = v.get("price")
+        variants.append(
+            {
+                "id": legacy_id(v.get("legacyResourceId") or v["id"]),
+                "sku": v.get("sku"),
+                "title": v.get("title"),
+                "price": _amount(price if isinstance(price, dict) else {"amount": price}),
+                "inventory_item_id": legacy_id(item.get("legacyResourceId") or item.get("id")),
+                "unit_cost": _amount(cost),
+                "unit_cost_currency": (cost or {}).get("currencyCode"),
+                "created_at": v.get("createdAt"),
+                "updated_at": v.get("updatedAt"),
+            }
+        )
+    return {
+        "id": legacy_id(n.get("legacyResourceId") or n["id"]),
+        "title": n.get("title"),
+        "product_type": n.get("productType"),
+        "vendor": n.get("vendor"),
+        "status": _lower(n.get("status")),
+        "created_at": n.get("createdAt"),
+        "updated_at": n.get("updatedAt"),
+        "variants": variants,
+    }
+
+
+def location_to_rest(n: dict) -> dict:
+    return {
+        "id": legacy_id(n.get("legacyResourceId") or n["id"]),
+        "name": n.get("name"),
+        "active": n.get("isActive"),
+        "country_code": (n.get("address") or {}).get("countryCode"),
+    }
+
+
+def level_to_rest(n: dict) -> dict:
+    item = n.get("item") or {}
+    q = {
+        x["name"]: _int(x.get("quantity"), f"{x.get('name')} quantity")
+        for x in n.get("quantities") or []
+    }
+    cost = item.get("unitCost")
+    return {
+        "inventory_item_id": legacy_id(item.get("legacyResourceId") or item.get("id")),
+        "location_id": _loc(n.get("location")),
+        "sku": item.get("sku"),
+        "on_hand": q.get("on_hand"),
+        "committed": q.get("committed"),
+        "available": q.get("available"),
+        "incoming": q.get("incoming"),
+        "unit_cost": _amount(cost),
+        "updated_at": n.get("updatedAt"),
+    }
+
+
+@dataclass(frozen=True)
+class StreamDef:
+    root: str
+    query: str
+    to_rest: Callable[[dict], dict]
+    source_id: Callable[[dict], str]
+    updated: Callable[[dict], datetime | None]
+
+
+def _ts(rec: dict) -> datetime | None:
+    return parse_timestamp(rec.get("updated_at"))
+
+
+STREAMS: dict[str, StreamDef] = {
+    "orders": StreamDef(
+        "orders", _list_query("orders", ORDER_FIELDS), order_to_rest, lambda r: str(r["id"]), _ts
+    ),  # fmt: skip
+    "customers": StreamDef(
+        "customers",
+        _list_query("customers", CUSTOMER_FIELDS),
+        customer_to_rest,
+        lambda r: str(r["id"]),
+        _ts,
+    ),  # fmt: skip
+    "products": StreamDef(
+        "products",
+        _list_query("products", PRODUCT_FIELDS),
+        product_to_rest,
+        lambda r: str(r["id"]),
+        _ts,
+    ),  # fmt: skip
+    "locations": StreamDef(
+        "locations", LOCATIONS_QUERY, location_to_rest, lambda r: str(r["id"]), lambda r: None
+    ),  # fmt: skip
+    "inventory_levels": StreamDef(
+        "inventoryLevels",
+        LEVELS_QUERY,
+        level_to_rest,
+        lambda r: f"{r['location_id']}:{r['inventory_item_id']}",
+        _ts,
+    ),  # fmt: skip
+}
+CONTRACT_STREAMS = ("orders", "customers", "products")
+ALL_STREAMS = (*CONTRACT_STREAMS, "locations", "inventory_levels")
+
+
+def map_node(stream: str, node: dict) -> RawRecord:
+    """One GraphQL node -> RawRecord (raises RecordError/KeyError/... when it cannot be read)."""
+    spec = STREAMS[stream]
+    rest = spec.to_rest(node)
+    return RawRecord(spec.source_id(rest), spec.updated(rest), rest)
+
+
+def map_nodes(stream: str, nodes: list[dict]) -> Batch:
+    batch = Batch()
+    for node in nodes:
+        try:
+            batch.records.append(map_node(stream, node))
+        except (
+            RecordError,
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            InvalidOperation,
+        ) as exc:
+            sid = None
+            with contextlib.suppress(Exception):  # the id itself may be what is broken
+                sid = str(legacy_id(node.get("legacyResourceId") or node.get("id")))
+            batch.bad.append(
+                (sid, f"unreadable {stream} node: {exc}", json.dumps(node, sort_keys=True))
+            )
+    return batch
+
+
+# ---------------------------------------------------------------------------------- client
+
+
+class ShopifyConnector:
+    """Pages of one Shopify shop's GraphQL Admin API."""
+
+    channel_kind = "shopify"
+
+    def __init__(
+        self,
+        base_url: str,
+        token_env: str,
+        *,
+        channel: str = "shop",
+        api_version: str | None = None,
+        page_size: int = 100,
+        policy: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.channel = channel
+        self.version = api_version or DEFAULT_API_VERSION
+        self.page_size = page_size
+        self.sleep = sleep
+        token = credential(channel, token_env)
+        self.client = ApiClient(
+            channel,
+            base_url,
+            credential_env=token_env,
+            headers={"X-Shopify-Access-Token": token, "Content-Type": "application/json"},
+            policy=policy,
+            timeout=timeout,
+            sleep=sleep,
+        )
+        self.path = f"/admin/api/{self.version}/graphql.json"
+        self._available: float | None = None
+        self._restore: float = 50.0
+        self._maximum: float = 0.0
+        self._stamp: float = 0.0
+        self._last_cost: float = 0.0
+        self.throttle_waits: list[float] = []
+
+    def close(self) -> None:
+        self.client.close()
+
+    # ------------------------------------------------------------------ GraphQL + cost bucket
+    def _note_cost(self, ext: dict | None) -> dict:
+        cost = (ext or {}).get("cost") or {}
+        status = cost.get("throttleStatus") or {}
+        if "currentlyAvailable" in status:
+            self._available = float(status["currentlyAvailable"])
+            self._maximum = float(status.get("maximumAvailable") or self._available)
+            self._restore = float(status.get("restoreRate") or self._restore)
+            self._stamp = time.monotonic()
+        return cost
+
+    def graphql(self, query: str, variables: dict, what: str) -> dict:
+        deadline = time.monotonic() + self.client.policy.total_seconds
+        while True:
+            # Wait for the bucket to refill enough for a query like the last one.
+            if self._available is not None:
+                # what the bucket holds now: it refilled at restoreRate since the last answer
+                elapsed = time.monotonic() - self._stamp
+                now_available = min(self._maximum, self._available + elapsed * self._restore)
+                if self._last_cost > now_available:
+                    self._wait_bucket(self._last_cost - now_available)
+            resp = self.client.request(
+                "POST", self.path, json_body={"query": query, "variables": variables}, what=what
+            )
+            body = parse_json(self.channel, resp, what)
+            if not isinstance(body, dict):
+                raise ChannelError(f"channel '{self.channel}': {what}: unexpected answer")
+            cost = self._note_cost(body.get("extensions"))
+            errors = body.get("errors") or []
+            if any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors):
+                requested = float(cost.get("requestedQueryCost") or self._last_cost or 1)
+                self._last_cost = requested
+                available = float(self._available or 0)
+                if time.monotonic() > deadline:
+                    raise ChannelError(
+                        f"channel '{self.channel}': {what} still throttled; giving up"
+                    )
+                self._wait_bucket(max(requested - available, 0) or 1 / self._restore)
+                self._available = None  # the next answer tells us again
+                continue
+            if errors:
+                msgs = "; ".join(str(e.get("message")) for e in errors)[:300]
+                raise ChannelError(f"channel '{self.channel}': {what}: GraphQL errors: {msgs}")
+            self._last_cost = float(
+                cost.get("actualQueryCost") or cost.get("requestedQueryCost") or 0
+            )
+            return body.get("data") or {}
+
+    def _wait_bucket(self, points: float) -> None:
+        seconds = points / self._restore
+        self.throttle_waits.append(seconds)
+        self.client.stats.waited_seconds += seconds
+        self.sleep(seconds)
+
+    # ------------------------------------------------------------------ pages
+    def pages(self, stream: str, since: datetime | None) -> Iterator[Page]:
+        if stream == "locations":
+            yield from self._simple_pages("locations", {}, None)
+            return
+        if stream == "inventory_levels":
+            yield from self._level_pages()
+            return
+        spec = STREAMS[stream]
+        query = None
+        if since is not None:
+            stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            query = f"updated_at:>='{stamp}'"
+        yield from self._simple_pages(stream, {"query": query}, spec)
+
+    def _simple_pages(self, stream: str, extra: dict, spec: StreamDef | None) -> Iterator[Page]:
+        spec = STREAMS[stream]
+        after = None
+        while True:
+            variables = {"first": self.page_size, "after": after, **extra}
+            data = self.graphql(spec.query, variables, f"{stream} query")
+            conn = data.get(spec.root)
+            if conn is None:
+                raise ChannelError(f"channel '{self.channel}': {stream} query returned no data")
+            batch = map_nodes(stream, _nodes(conn))
+            cursor = max(
+                (r.source_updated_at for r in batch.records if r.source_updated_at), default=None
+            )
+            yield Page(stream, iso_cursor(cursor), {stream: batch})
+            info = conn.get("pageInfo") or {}
+            if not info.get("hasNextPage"):
+                return
+            after = info.get("endCursor")
+
+    def _level_pages(self) -> Iterator[Page]:
+        locations = []
+        for page in self._simple_pages("locations", {}, None):
+            locations += [r.payload["id"] for r in page.batches["locations"].records]
+        spec = STREAMS["inventory_levels"]
+        for loc in locations:
+            after = None
+            while True:
+                variables = {
+                    "locationId": f"gid://shopify/Location/{loc}",
+                    "first": self.page_size,
+                    "after": after,
+                }
+                data = self.graphql(spec.query, variables, "inventory levels query")
+                conn = data.get("inventoryLevels") or {}
+                conn = conn.get("inventoryLevels", conn)
+                batch = map_nodes("inventory_levels", _nodes(conn))
+                # Levels are a snapshot, not a change feed: no cursor.
+                yield Page("inventory_levels", None, {"inventory_levels": batch})
+                info = conn.get("pageInfo") or {}
+                if not info.get("hasNextPage"):
+                    break
+                after = info.get("endCursor")

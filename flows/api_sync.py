@@ -1,0 +1,293 @@
+"""Land API pages into `raw`: each page's records, its quarantined records and its stream's cursor
+commit in one transaction, exactly as `flows/sync.py` does for a file.
+
+Order of events per landing batch (consecutive API pages of one stream, about
+`api.landing_batch` records; chosen so a crash anywhere loses and duplicates nothing):
+1. the connector yields pages (records it could read + records it could not), read one or two
+   ahead in a thread so HTTP waits overlap landing;
+2. the landing gate (`flows.quality.gate_records`) splits each stream's records into good and bad;
+3. one transaction appends the new versions (`flows.warehouse.land_records`, deduplicated by
+   payload hash), quarantines the bad ones and advances `ops.sync_state` to the page's cursor.
+A crash before 3 commits lands nothing of the batch; the next run starts from the last committed
+cursor minus the look-back window and reads it again. Re-reading lands nothing twice.
+
+Connectors are plain generators (no Prefect, no DuckDB); this module is the only part that
+touches the warehouse. The warehouse connection is opened once per channel and closed after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from connectors.http import Batch, ChannelError, Page, RetryPolicy
+from flows.config import API_EXTRA_STREAMS, CHANNEL_STREAMS, Channel, Config
+from flows.quality import PageRejected, gate_records
+from flows.sync import SyncReport
+from flows.warehouse import all_raw_tables, connection, init_warehouse, land_records, quarantine
+
+DUCKDB_MEMORY_LIMIT = "256MB"
+
+
+@dataclass
+class ApiSyncReport(SyncReport):
+    pages_landed: int = 0
+    skipped_streams: list[str] = field(default_factory=list)
+
+
+def api_channels(cfg: Config, only_channel: str | None = None) -> list[Channel]:
+    return [
+        c
+        for c in cfg.channels
+        if c.enabled and c.source == "api" and (only_channel in (None, c.name))
+    ]
+
+
+def make_connector(ch: Channel, sleep: Callable[[float], None] = time.sleep):
+    """The connector object of an API channel (credentials read from the environment now)."""
+    api = ch.api
+    assert api is not None
+    policy = RetryPolicy(
+        max_attempts=api.max_attempts,
+        base_delay=api.retry_base_seconds,
+        max_delay=api.retry_max_seconds,
+        total_seconds=api.retry_total_seconds,
+    )
+    common = dict(channel=ch.name, page_size=api.page_size, policy=policy,
+                  timeout=api.timeout_seconds, sleep=sleep)  # fmt: skip
+    if ch.kind == "shopify":
+        from connectors.shopify import ShopifyConnector
+
+        return ShopifyConnector(api.base_url, api.credentials["access_token"],
+                                api_version=api.api_version, **common)  # fmt: skip
+    if ch.kind == "woocommerce":
+        from connectors.woocommerce import WooConnector
+
+        return WooConnector(api.base_url, api.credentials["consumer_key"],
+                            api.credentials["consumer_secret"],
+                            requests_per_second=api.requests_per_second, burst=api.burst,
+                            **common)  # fmt: skip
+    if ch.kind == "amazon":
+        from connectors.amazon import AmazonConnector
+
+        return AmazonConnector(api.base_url, auth_url=api.auth_url, marketplace_ids=api.marketplace_ids,
+                               refresh_token_env=api.credentials["refresh_token"],
+                               client_id_env=api.credentials["client_id"],
+                               client_secret_env=api.credentials["client_secret"],
+                               requests_per_second=api.requests_per_second, **common)  # fmt: skip
+    raise ValueError(f"no API connector for kind {ch.kind!r}")
+
+
+def _streams(ch: Channel) -> list[str]:
+    return list(CHANNEL_STREAMS[ch.kind]) + list(API_EXTRA_STREAMS.get(ch.kind, ()))
+
+
+def _primary_streams(ch: Channel) -> list[str]:
+    """Streams queried on their own (the rest arrive inside another stream's pages)."""
+    inside = {"woocommerce": {"refunds"}, "amazon": {"order_items"}}.get(ch.kind, set())
+    return [s for s in _streams(ch) if s not in inside]
+
+
+def _cursor(con, channel: str, stream: str) -> str | None:
+    rows = con.execute(
+        "select cursor from ops.sync_state where channel = ? and stream = ?", [channel, stream]
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _since(cursor: str | None, ch: Channel) -> datetime | None:
+    if cursor:
+        ts = datetime.fromisoformat(cursor)
+        return ts - timedelta(days=ch.api.lookback_days)
+    if ch.start_date:
+        return datetime.combine(ch.start_date, datetime.min.time(), UTC)
+    return None
+
+
+def _load_id(ch: Channel, page: Page) -> str:
+    h = hashlib.sha256()
+    for stream in sorted(page.batches):
+        b = page.batches[stream]
+        for r in b.records:  # one version = (id, updated time); cheap, and stable on re-reads
+            h.update(f"{stream}\x1f{r.source_id}\x1f{r.source_updated_at}\x1e".encode())
+        for sid, _, text in b.bad:
+            h.update(f"{stream}{sid}{text}".encode())
+    return f"api:{ch.name}:{page.stream}:{h.hexdigest()[:24]}"
+
+
+def sync_api(
+    cfg: Config,
+    only_channel: str | None = None,
+    report: SyncReport | None = None,
+    on_page: Callable[[Page], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    streams: list[str] | None = None,
+) -> SyncReport:
+    """Pull every `source: api` channel (or `only_channel`) and land it page by page.
+
+    `report` (e.g. the file sync's) is extended in place and returned. `on_page` is called with
+    each page before it lands (progress; the tests raise from it to simulate a crash)."""
+    report = report if report is not None else ApiSyncReport()
+    known = set(all_raw_tables())
+    failures: list[Exception] = []
+    for ch in api_channels(cfg, only_channel):
+        try:
+            _sync_channel(cfg, ch, report, known, on_page, sleep, streams)
+        except Exception as exc:  # one broken channel must not stop the others
+            failures.append(exc)
+            report.rejected.append(f"channel '{ch.name}': {exc}")
+    if failures:
+        raise failures[0]
+    return report
+
+
+def _sync_channel(cfg, ch, report, known, on_page, sleep, streams) -> None:
+    """Every stream of one API channel, each page batch landed with its cursor."""
+    connector = make_connector(ch, sleep=sleep)
+    try:
+        with connection(cfg.warehouse) as con:
+            # DuckDB's buffer pool would otherwise grow with the table it dedups against;
+            # this keeps a long backfill's memory flat (spills to disk beyond it).
+            con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+            init_warehouse(con, cfg)
+            for stream in _primary_streams(ch):
+                if streams is not None and stream not in streams:
+                    continue
+                if f"{ch.name}__{stream}" not in known:
+                    # API-only stream without a raw table yet (docs/channels.md).
+                    if isinstance(report, ApiSyncReport):
+                        report.skipped_streams.append(f"{ch.name}__{stream}")
+                    continue
+                since = _since(_cursor(con, ch.name, stream), ch)
+                pending: Page | None = None
+                for page in prefetch(connector.pages(stream, since)):
+                    if on_page:
+                        on_page(page)
+                    pending = merge_pages(pending, page)
+                    if pending.n_records >= ch.api.landing_batch:
+                        land_page(con, cfg, ch, pending, report, known)
+                        pending = None
+                if pending is not None:
+                    land_page(con, cfg, ch, pending, report, known)
+    finally:
+        connector.close()
+
+
+def prefetch(pages, depth: int = 2):
+    """Read the next pages in a background thread while this one is gated and landed (HTTP
+    waits and DuckDB work release the GIL). At most `depth` pages wait in memory."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def pump() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        q.put(("page", page), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("end", done))
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(("error", exc))
+
+    thread = threading.Thread(target=pump, name="api-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def merge_pages(a: Page | None, b: Page) -> Page:
+    """Consecutive API pages of one stream, landed together (the landing gate has a fixed cost
+    per call, so landing a few thousand records at a time is much faster than 50 at a time).
+    The cursor is the later one: pages come in cursor order, and a source whose pages cannot
+    advance the cursor (None) sets it only on its last page."""
+    if a is None:
+        return b
+    batches = {k: Batch(list(v.records), list(v.bad)) for k, v in a.batches.items()}
+    for k, v in b.batches.items():
+        into = batches.setdefault(k, Batch())
+        into.records.extend(v.records)
+        into.bad.extend(v.bad)
+    cursors = [c for c in (a.cursor, b.cursor) if c]
+    return Page(b.stream, max(cursors) if cursors else None, batches)
+
+
+def land_page(
+    con, cfg: Config, ch: Channel, page: Page, report: SyncReport, known: set[str]
+) -> None:
+    """Gate and land one page, its quarantine and its cursor, in one transaction."""
+    load_id = _load_id(ch, page)
+    gated = {}
+    refused: list[str] = []
+    for stream, batch in page.batches.items():
+        table = f"{ch.name}__{stream}"
+        if table not in known:
+            continue
+        try:
+            gate = gate_records(table, batch.records, cfg.currencies, cfg.quality.max_bad_share,
+                                cfg.quality.future_tolerance_hours)  # fmt: skip
+            total = len(batch.records) + len(batch.bad)
+            n_bad = len(gate.bad) + len(batch.bad)
+            if batch.bad and n_bad > cfg.quality.max_bad_share * total:
+                raise PageRejected(
+                    f"{n_bad} of {total} records unreadable or invalid (more than "
+                    f"{cfg.quality.max_bad_share:.0%}; first: {batch.bad[0][1]}); nothing landed from this page"
+                )
+            gated[stream] = (gate.good, gate.bad + batch.bad, gate.outcomes)
+        except PageRejected as exc:
+            refused.append(f"{table} page {load_id}: {exc}")
+            bad = [(r.source_id, f"page refused: {exc}", json.dumps(r.payload, sort_keys=True))
+                   for r in batch.records] + batch.bad  # fmt: skip
+            gated[stream] = ([], bad, [])
+    con.execute("begin")
+    try:
+        landed_total = bad_total = 0
+        for stream, (good, bad, _) in gated.items():
+            table = f"{ch.name}__{stream}"
+            landed = land_records(con, table, good, load_id)
+            n_bad = quarantine(con, f"{load_id}:{stream}", ch.name, stream, bad)
+            report.by_table[table] = report.by_table.get(table, 0) + landed
+            landed_total += landed
+            bad_total += n_bad
+        con.execute(
+            """insert into ops.sync_state values (?, ?, ?, ?)
+               on conflict (channel, stream) do update set
+                 cursor = greatest(coalesce(sync_state.cursor, ''), coalesce(excluded.cursor, '')),
+                 last_success_at = excluded.last_success_at""",
+            [ch.name, page.stream, page.cursor, datetime.now(UTC)],
+        )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    report.rows_landed += landed_total
+    report.rows_quarantined += bad_total
+    report.rejected.extend(refused)
+    for _, _, outcomes in gated.values():
+        report.outcomes.extend(outcomes)
+    if isinstance(report, ApiSyncReport):
+        report.pages_landed += 1
+
+
+__all__ = ["sync_api", "land_page", "make_connector", "ApiSyncReport", "ChannelError"]
