@@ -22,7 +22,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from connectors.http import Batch, ChannelError, Page, RetryPolicy
 from flows.config import API_EXTRA_STREAMS, CHANNEL_STREAMS, Channel, Config
@@ -126,8 +126,12 @@ def sync_api(
     on_page: Callable[[Page], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     streams: list[str] | None = None,
+    since: datetime | None = None,
 ) -> SyncReport:
     """Pull every `source: api` channel (or `only_channel`) and land it page by page.
+
+    `since` reads from that time instead of each stream's cursor (a backfill); cursors only
+    ever move forward, so a backfill never makes the next hourly sync re-read history.
 
     `report` (e.g. the file sync's) is extended in place and returned. `on_page` is called with
     each page before it lands (progress; the tests raise from it to simulate a crash)."""
@@ -136,7 +140,7 @@ def sync_api(
     failures: list[Exception] = []
     for ch in api_channels(cfg, only_channel):
         try:
-            _sync_channel(cfg, ch, report, known, on_page, sleep, streams)
+            _sync_channel(cfg, ch, report, known, on_page, sleep, streams, since)
         except Exception as exc:  # one broken channel must not stop the others
             failures.append(exc)
             report.rejected.append(f"channel '{ch.name}': {exc}")
@@ -145,7 +149,7 @@ def sync_api(
     return report
 
 
-def _sync_channel(cfg, ch, report, known, on_page, sleep, streams) -> None:
+def _sync_channel(cfg, ch, report, known, on_page, sleep, streams, since_override=None) -> None:
     """Every stream of one API channel, each page batch landed with its cursor."""
     connector = make_connector(ch, sleep=sleep)
     try:
@@ -162,7 +166,7 @@ def _sync_channel(cfg, ch, report, known, on_page, sleep, streams) -> None:
                     if isinstance(report, ApiSyncReport):
                         report.skipped_streams.append(f"{ch.name}__{stream}")
                     continue
-                since = _since(_cursor(con, ch.name, stream), ch)
+                since = since_override or _since(_cursor(con, ch.name, stream), ch)
                 pending: Page | None = None
                 for page in prefetch(connector.pages(stream, since)):
                     if on_page:
@@ -273,7 +277,7 @@ def land_page(
         con.execute(
             """insert into ops.sync_state values (?, ?, ?, ?)
                on conflict (channel, stream) do update set
-                 cursor = greatest(coalesce(sync_state.cursor, ''), coalesce(excluded.cursor, '')),
+                 cursor = nullif(greatest(coalesce(sync_state.cursor, ''), coalesce(excluded.cursor, '')), ''),
                  last_success_at = excluded.last_success_at""",
             [ch.name, page.stream, page.cursor, datetime.now(UTC)],
         )
@@ -291,3 +295,15 @@ def land_page(
 
 
 __all__ = ["sync_api", "land_page", "make_connector", "ApiSyncReport", "ChannelError"]
+
+
+def backfill_channel(cfg: Config, channel: str, start: date, end: date | None = None) -> SyncReport:
+    """Re-read one API channel from `start` (its API has no upper bound, so to now; `end` is
+    accepted for the record). Re-running a stopped backfill lands nothing twice: raw keeps one row
+    per record version."""
+    ch = next((c for c in api_channels(cfg) if c.name == channel), None)
+    if ch is None:
+        names = [c.name for c in api_channels(cfg)]
+        raise ValueError(f"backfill: '{channel}' is not an API channel (have {names})")
+    start_ts = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
+    return sync_api(cfg, only_channel=channel, since=start_ts)

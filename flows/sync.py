@@ -207,7 +207,7 @@ def _sync_one(
         con.execute(
             """insert into ops.sync_state values (?, ?, ?, ?)
                on conflict (channel, stream) do update set
-                 cursor = greatest(coalesce(sync_state.cursor, ''), coalesce(excluded.cursor, '')),
+                 cursor = nullif(greatest(coalesce(sync_state.cursor, ''), coalesce(excluded.cursor, '')), ''),
                  last_success_at = excluded.last_success_at""",
             [spec.channel, spec.stream, cursor.isoformat() if cursor else None, datetime.now(UTC)],
         )

@@ -324,3 +324,23 @@ def test_oms_serve_runs_a_schedule_on_time_and_stops_on_ctrl_c(tmp_path):
             out, _ = proc.communicate()
     assert proc.returncode is not None, out[-2000:]  # it stopped on Ctrl-C
     assert "serving sync-every-few-seconds: every 5 s" in out
+
+
+def test_backfill_rereads_an_api_channel_without_duplicates_or_moving_the_cursor(
+    tmp_path, prefect_harness
+):
+    from flows.pipeline import backfill
+    from tests.test_connector_helpers import api_config, cursors, emulated, raw_rows, tiny_store
+
+    store = tiny_store()
+    with emulated(store) as eps:
+        cfg = api_config(tmp_path, eps)
+        first = pipeline_flow(cfg=cfg, stages=["sync"], channel="shop")
+        assert first.sync.rows_landed > 0
+        before_rows, before_cursors = len(raw_rows(cfg, "shop__orders")), cursors(cfg)
+        again = backfill(channel="shop", start=store.start_date, cfg=cfg)
+    assert again.sync.rows_landed == 0  # everything re-read, nothing landed twice
+    assert len(raw_rows(cfg, "shop__orders")) == before_rows
+    assert cursors(cfg) == before_cursors
+    with pytest.raises(ValueError, match="not an API channel"):
+        backfill(channel="tills", start=store.start_date, cfg=cfg)
