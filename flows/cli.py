@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -57,7 +58,8 @@ def _run(cfg, stages, run_date=None, channel=None):
     from flows.warehouse import WarehouseBusy
 
     try:
-        summary = pipeline_flow(cfg=cfg, stages=stages, run_date=run_date, channel=channel)
+        with progress_bars():
+            summary = pipeline_flow(cfg=cfg, stages=stages, run_date=run_date, channel=channel)
     except WarehouseBusy as exc:
         _fail(str(exc), code=3)
     except DbtFailed as exc:
@@ -67,6 +69,26 @@ def _run(cfg, stages, run_date=None, channel=None):
     if summary.skipped:
         _fail(summary.skipped, code=3)
     return summary
+
+
+@contextmanager
+def progress_bars():
+    """Counters for the long steps (files and pages landed, dbt nodes), drawn while they run."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from flows.progress import listening
+
+    bars: dict[str, object] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:  # fmt: skip
+
+        def on_tick(what: str) -> None:
+            if what not in bars:
+                bars[what] = progress.add_task(what, total=None)
+            progress.advance(bars[what])
+
+        with listening(on_tick):
+            yield
 
 
 def print_summary(summary, title: str = "oms run") -> None:

@@ -30,6 +30,7 @@ from flows.config import Config, load_config
 from flows.dbt import DbtReport, run_dbt
 from flows.notify import notify
 from flows.planning import PlanningReport, run_planning
+from flows.progress import tick
 from flows.sync import SyncReport, sync_files
 from flows.warehouse import (
     WarehouseBusy,
@@ -80,7 +81,6 @@ def _retry_network_only(task, task_run, state) -> bool:
     retry_delay_seconds=exponential_backoff(backoff_factor=10),
     retry_jitter_factor=0.5,
     retry_condition_fn=_retry_network_only,
-    timeout_seconds=3600,
 )
 def sync_channel_task(cfg: Config, channel: str) -> SyncReport:
     """Land one channel: files from its drop folder, or pages from its API."""
@@ -89,9 +89,9 @@ def sync_channel_task(cfg: Config, channel: str) -> SyncReport:
     if ch is not None and getattr(ch, "source", "files") == "api":
         from flows.api_sync import sync_api
 
-        report = sync_api(cfg, only_channel=channel)
+        report = sync_api(cfg, only_channel=channel, on_page=lambda page: tick("API pages landed"))
     else:
-        report = sync_files(cfg, only_channel=channel)
+        report = sync_files(cfg, only_channel=channel, on_file=lambda path: tick("files landed"))
     log.info(
         "%s: %s new record versions, %s files (%s already landed, %s rejected), %s quarantined",
         channel,
@@ -110,7 +110,12 @@ def sync_channel_task(cfg: Config, channel: str) -> SyncReport:
 def dbt_task(cfg: Config, select: str | None = None, full_refresh: bool = False) -> DbtReport:
     """dbt in-process; its per-node lines stream into this task's log as they happen."""
     log = get_run_logger()
-    return run_dbt(cfg, "build", select=select, full_refresh=full_refresh, on_event=log.info)
+
+    def on_event(line: str) -> None:
+        log.info(line)
+        tick("dbt models and tests")
+
+    return run_dbt(cfg, "build", select=select, full_refresh=full_refresh, on_event=on_event)
 
 
 @task(name="data-checks", cache_policy=NO_CACHE, timeout_seconds=1800)

@@ -19,28 +19,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from flows.warehouse import all_raw_tables
+
 dbt_main = pytest.importorskip("dbt.cli.main")
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_DIR = ROOT / "dbt_project"
 VARS = {"base_currency": "EUR", "business_timezone": "Europe/Amsterdam"}
 
-RAW_TABLES = [
-    "shop__orders",
-    "shop__customers",
-    "shop__products",
-    "amazon__orders",
-    "amazon__order_items",
-    "amazon__financial_events",
-    "woo__orders",
-    "woo__refunds",
-    "woo__customers",
-    "tills__orders",
-    "tpl__stock",
-    "files__supplier_terms",
-    "files__purchase_orders",
-    "files__fx_rates",
-]
+# Every raw table the warehouse creates (the dbt sources read them all, even when empty).
+RAW_TABLES = all_raw_tables()
 
 
 # ---------------------------------------------------------------------------------------------
