@@ -6,6 +6,7 @@ and out of the warehouse, so the same maths can be tested without a database.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -129,8 +130,17 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, run_date: date, df: pl.
             con.unregister("_planning_rows")
 
 
-def run_planning(cfg: Config, run_date: date, workers: int = 2) -> PlanningReport:
-    """Forecast demand, plan replenishment and write the buyer files for `run_date`."""
+ForecastFn = Callable[..., tuple[pl.DataFrame, pl.DataFrame]]
+
+
+def run_planning(
+    cfg: Config, run_date: date, workers: int = 2, forecast_fn: ForecastFn | None = None
+) -> PlanningReport:
+    """Forecast demand, plan replenishment and write the buyer files for `run_date`.
+
+    `forecast_fn(daily_demand, run_date, settings, products)` returns the weekly forecast and
+    its accuracy; the default is `forecasting.forecast_all` on a local process pool. The flow
+    passes one that maps the batches as Prefect tasks when it runs on a Dask cluster."""
     from forecasting import (
         ForecastSettings,
         forecast_all,
@@ -179,7 +189,10 @@ def run_planning(cfg: Config, run_date: date, workers: int = 2) -> PlanningRepor
         abc = _read(con, "select sku, abc_class from marts.products")
         products = _read(con, "select sku, category from marts.products")
     fs = ForecastSettings.for_horizon_days(rs.horizon_days)
-    weekly, accuracy = forecast_all(demand, run_date, fs, workers=workers, products=products)
+    if forecast_fn is None:
+        weekly, accuracy = forecast_all(demand, run_date, fs, workers=workers, products=products)
+    else:
+        weekly, accuracy = forecast_fn(demand, run_date, fs, products)
     daily = to_daily(weekly, run_date, rs.horizon_days, weekday_profile(demand, run_date))
     chosen = accuracy.filter(pl.col("chosen")).select("sku", "location_id", "demand_class")
     daily = daily.join(chosen, on=["sku", "location_id"], how="left")

@@ -344,3 +344,39 @@ def test_backfill_rereads_an_api_channel_without_duplicates_or_moving_the_cursor
     assert cursors(cfg) == before_cursors
     with pytest.raises(ValueError, match="not an API channel"):
         backfill(channel="tills", start=store.start_date, cfg=cfg)
+
+
+def test_forecast_batches_map_as_tasks_on_a_dask_cluster(project, monkeypatch):
+    """The same flow on a local Dask cluster forecasts batch by batch on its workers, with the
+    same result as the local process pool."""
+    pytest.importorskip("prefect_dask")
+    from prefect_dask import DaskTaskRunner
+
+    from forecasting import ForecastSettings
+
+    _, cfg = project
+    run_date = date(2026, 7, 1)
+    query = ("select sku, location_id, period_start, mean, p10, p90, model from planning.demand_forecast "
+             "where run_date = ? order by all")  # fmt: skip
+    pipeline_flow(cfg=cfg, stages=["forecast"], run_date=run_date)
+    with connection(cfg.warehouse, read_only=True) as con:
+        local = con.execute(query, [run_date]).fetchall()
+    runner = DaskTaskRunner(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1})
+    small = ForecastSettings.batch_size  # several batches, so the map really spreads
+    import flows.pipeline as pipeline_module
+
+    original = pipeline_module.forecast_on_tasks
+
+    def in_small_batches(demand, run_date, settings, products):
+        from dataclasses import replace
+
+        return original(demand, run_date, replace(settings, batch_size=20), products)
+
+    monkeypatch.setattr(pipeline_module, "forecast_on_tasks", in_small_batches)
+    summary = pipeline_flow.with_options(task_runner=runner)(
+        cfg=cfg, stages=["forecast"], run_date=run_date
+    )
+    assert small > 20 and summary.planning.series > 20
+    with connection(cfg.warehouse, read_only=True) as con:
+        spread = con.execute(query, [run_date]).fetchall()
+    assert spread == local and len(local) > 0
