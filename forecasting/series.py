@@ -187,6 +187,13 @@ def series_matrix(series: pl.DataFrame) -> tuple[pl.DataFrame, list[date], dict[
         .sort(SERIES_KEYS)
     )
     n, t = keys.height, len(periods)
+    # A row without a SKU, location or period cannot be placed in the matrix (null keys do not
+    # join); it would turn the index arrays into floats.
+    series = series.filter(
+        pl.col("sku").is_not_null()
+        & pl.col("location_id").is_not_null()
+        & pl.col("period_start").is_not_null()
+    )
     keyed = series.join(
         keys.select(SERIES_KEYS).with_row_index("row"), on=SERIES_KEYS, how="left"
     ).with_columns(

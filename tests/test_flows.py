@@ -346,7 +346,7 @@ def test_backfill_rereads_an_api_channel_without_duplicates_or_moving_the_cursor
         backfill(channel="tills", start=store.start_date, cfg=cfg)
 
 
-def test_forecast_batches_map_as_tasks_on_a_dask_cluster(project, monkeypatch):
+def test_forecast_batches_map_as_tasks_on_a_dask_cluster(tmp_path, prefect_harness, monkeypatch):
     """The same flow on a local Dask cluster forecasts batch by batch on its workers, with the
     same result as the local process pool."""
     pytest.importorskip("prefect_dask")
@@ -354,8 +354,9 @@ def test_forecast_batches_map_as_tasks_on_a_dask_cluster(project, monkeypatch):
 
     from forecasting import ForecastSettings
 
-    _, cfg = project
+    cfg, _, _ = prepare_demo(tmp_path, seed=11, scale="tiny", end_date=END)
     run_date = date(2026, 7, 1)
+    pipeline_flow(cfg=cfg, stages=["sync", "build"], run_date=run_date)
     query = ("select sku, location_id, period_start, mean, p10, p90, model from planning.demand_forecast "
              "where run_date = ? order by all")  # fmt: skip
     pipeline_flow(cfg=cfg, stages=["forecast"], run_date=run_date)
