@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -433,7 +432,3 @@ def backfill(
 def default_run_date(end_date: date | None) -> date:
     """Plans are made the morning after the last day of data."""
     return (end_date + timedelta(days=1)) if end_date else date.today()
-
-
-def reorder_folder(cfg: Config, run_date: date) -> Path:
-    return Path(cfg.replenishment.output_dir) / "reorder" / run_date.isoformat()

@@ -22,6 +22,19 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
+# The columns of planning.forecast_accuracy (engine.py adds its per-series extras to these).
+ACCURACY_SCHEMA: dict[str, pl.DataType] = {
+    "run_date": pl.Date,
+    "sku": pl.String,
+    "location_id": pl.String,
+    "model": pl.String,
+    "mase": pl.Float64,
+    "wape": pl.Float64,
+    "bias": pl.Float64,
+    "coverage_p10_p90": pl.Float64,
+    "chosen": pl.Boolean,
+}
+
 SERIES_KEYS: list[str] = ["sku", "location_id"]
 
 FORECAST_COLUMNS: list[str] = [
@@ -381,19 +394,7 @@ def backtest_accuracy(
             moving_average_forecast(daily_demand, origin, horizon_days, ma_window_days),
         ]
     )
-    empty = pl.DataFrame(
-        schema={
-            "run_date": pl.Date,
-            "sku": pl.String,
-            "location_id": pl.String,
-            "model": pl.String,
-            "mase": pl.Float64,
-            "wape": pl.Float64,
-            "bias": pl.Float64,
-            "coverage_p10_p90": pl.Float64,
-            "chosen": pl.Boolean,
-        }
-    )
+    empty = pl.DataFrame(schema=ACCURACY_SCHEMA)
     if models.height == 0:
         return empty
 

@@ -37,6 +37,7 @@ import polars as pl
 
 from forecasting import classify as cl
 from forecasting import models as M
+from forecasting.baseline import ACCURACY_SCHEMA
 from forecasting.models.ets import ets_filter, fit_params
 from forecasting.quantiles import count_quantiles, dispersion, inside_band
 from forecasting.series import FREQ_DAYS, build_series, first_forecast_period, series_matrix
@@ -212,15 +213,7 @@ def _empty_forecast() -> pl.DataFrame:
 def _empty_accuracy() -> pl.DataFrame:
     return pl.DataFrame(
         schema={
-            "run_date": pl.Date,
-            "sku": pl.String,
-            "location_id": pl.String,
-            "model": pl.String,
-            "mase": pl.Float64,
-            "wape": pl.Float64,
-            "bias": pl.Float64,
-            "coverage_p10_p90": pl.Float64,
-            "chosen": pl.Boolean,
+            **ACCURACY_SCHEMA,
             "demand_class": pl.String,
             "n_points": pl.Int64,
             "actual_sum": pl.Float64,
