@@ -1,8 +1,22 @@
+{{ config(
+    materialized='incremental',
+    unique_key=['demand_date', 'sku', 'location_id'],
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    post_hook="delete from {{ this }} where units_ordered is null",
+) }}
 -- Demand per day x SKU x location, dense (zero-demand days included) from the first activity of
 -- the pair (sale, return or stock count) to the last day of data. Units ordered exclude cancelled
 -- orders/lines; returns are dated when refunded (refunds of cancelled orders are excluded).
 -- is_stockout comes from end-of-day stock counts: on_hand <= 0 after the pair has had stock
 -- (null where the pair has no counts yet).
+--
+-- Incremental by cell. Sales and returns are re-aggregated from order_lines and the refund lines
+-- in full (cheap), then compared with the table: a run recomputes only the cells whose sales or
+-- returns differ, the days after the previous last day, the days from the earliest stock count
+-- landed since the last run (_stock_loaded_at watermark), and the days a pair's first activity
+-- moved over. Cells that fell out of the spine (a pair's only sale cancelled, ...) are written as
+-- markers with a null units_ordered and deleted by the post-hook. The table equals a full rebuild.
 {%- set channels = var('channels') %}
 with
 
@@ -19,7 +33,7 @@ refund_lines as (
 ),
 
 stock as (
-    select * from {{ ref('int_stock_daily') }}
+    select * from {{ ref('inventory_snapshots') }}
 ),
 
 ordered as (
@@ -48,10 +62,27 @@ returned as (
     group by all
 ),
 
+cell_values as (
+    -- sales and returns of every cell that has any
+    select
+        coalesce(o.demand_date, r.demand_date) as demand_date,
+        coalesce(o.sku, r.sku) as sku,
+        coalesce(o.location_id, r.location_id) as location_id,
+        cast(coalesce(o.units_ordered, 0) as integer) as units_ordered,
+        cast(coalesce(r.units_returned, 0) as integer) as units_returned,
+        cast(coalesce(o.revenue, 0) as decimal(18, 4)) as revenue,
+        cast(coalesce(r.returned_amount, 0) as decimal(18, 4)) as returned_amount,
+        cast(coalesce(o.orders_count, 0) as integer) as orders_count,
+        {%- for ch in channels %}
+        cast(coalesce(o.units_{{ ch }}, 0) as integer) as units_{{ ch }},
+        {%- endfor %}
+    from ordered as o
+    full outer join returned as r
+        on o.demand_date = r.demand_date and o.sku = r.sku and o.location_id = r.location_id
+),
+
 activity as (
-    select demand_date, sku, location_id from ordered
-    union all
-    select demand_date, sku, location_id from returned
+    select demand_date, sku, location_id from cell_values
     union all
     select stock_date, sku, location_id from stock
 ),
@@ -62,39 +93,156 @@ pairs as (
     group by all
 ),
 
+bounds as (
+    select max(demand_date) as end_date from activity
+),
+
+{% if is_incremental() %}
+previous as (
+    select max(demand_date) as end_date, max(_stock_loaded_at) as stock_loaded_at
+    from {{ this }}
+),
+
+previous_pairs as (
+    select sku, location_id, min(demand_date) as first_date
+    from {{ this }}
+    group by all
+),
+
+stock_changed as (
+    -- the first day with a stock count landed since the last run
+    select min(stock_date) as from_date
+    from stock
+    where _stock_loaded_at > coalesce(
+        (select stock_loaded_at from previous), cast('-infinity' as timestamptz)
+    )
+),
+
+previous_values as (
+    select demand_date, sku, location_id, units_ordered, units_returned, revenue, returned_amount, orders_count,
+        {%- for ch in channels %}
+        units_{{ ch }},
+        {%- endfor %}
+    from {{ this }}
+    where orders_count <> 0 or units_ordered <> 0 or units_returned <> 0 or revenue <> 0 or returned_amount <> 0
+        {%- for ch in channels %}
+        or units_{{ ch }} <> 0
+        {%- endfor %}
+),
+
+changed_cells as (
+    select coalesce(n.demand_date, p.demand_date) as demand_date, coalesce(n.sku, p.sku) as sku,
+        coalesce(n.location_id, p.location_id) as location_id
+    from cell_values as n
+    full outer join previous_values as p
+        on n.demand_date = p.demand_date and n.sku = p.sku and n.location_id = p.location_id
+    where n.demand_date is null or p.demand_date is null
+        or (n.units_ordered, n.units_returned, n.revenue, n.returned_amount, n.orders_count
+            {%- for ch in channels %}, n.units_{{ ch }}{% endfor %})
+        is distinct from (p.units_ordered, p.units_returned, p.revenue, p.returned_amount, p.orders_count
+            {%- for ch in channels %}, p.units_{{ ch }}{% endfor %})
+),
+
+ranges as (
+    -- day ranges per pair to recompute (is_removed = false) or to delete (true)
+    select p.sku, p.location_id, p.first_date as from_date, b.end_date as to_date, false as is_removed
+    from pairs as p
+    cross join bounds as b
+    left join previous_pairs as pp on p.sku = pp.sku and p.location_id = pp.location_id
+    where pp.sku is null
+    union all
+    -- days before the previous first activity, after the previous last day, from the stock change
+    select p.sku, p.location_id, p.first_date, pp.first_date - 1, false
+    from pairs as p
+    inner join previous_pairs as pp on p.sku = pp.sku and p.location_id = pp.location_id
+    union all
+    select p.sku, p.location_id, greatest(p.first_date, pr.end_date + 1), b.end_date, false
+    from pairs as p
+    cross join bounds as b
+    cross join previous as pr
+    union all
+    select p.sku, p.location_id, greatest(p.first_date, sc.from_date), b.end_date, false
+    from pairs as p
+    cross join bounds as b
+    cross join stock_changed as sc
+    where sc.from_date is not null
+    union all
+    -- cells of the previous table outside the new spine
+    select pp.sku, pp.location_id, pp.first_date, pr.end_date, true
+    from previous_pairs as pp
+    cross join previous as pr
+    left join pairs as p on p.sku = pp.sku and p.location_id = pp.location_id
+    where p.sku is null
+    union all
+    select pp.sku, pp.location_id, pp.first_date, p.first_date - 1, true
+    from previous_pairs as pp
+    inner join pairs as p on p.sku = pp.sku and p.location_id = pp.location_id
+    union all
+    select pp.sku, pp.location_id, b.end_date + 1, pr.end_date, true
+    from previous_pairs as pp
+    cross join previous as pr
+    cross join bounds as b
+    inner join pairs as p on p.sku = pp.sku and p.location_id = pp.location_id
+),
+
+range_cells as (
+    select
+        cast(unnest(generate_series(from_date, to_date, interval 1 day)) as date) as demand_date,
+        sku,
+        location_id,
+        is_removed
+    from ranges
+    where from_date <= to_date
+),
+
+spine as (
+    select distinct demand_date, sku, location_id, is_removed
+    from (
+        select * from range_cells
+        union all
+        select c.demand_date, c.sku, c.location_id, false as is_removed
+        from changed_cells as c
+        inner join pairs as p on c.sku = p.sku and c.location_id = p.location_id
+        cross join bounds as b
+        where c.demand_date between p.first_date and b.end_date
+    )
+),
+{% else %}
 spine as (
     select
         cast(d.day as date) as demand_date,
         p.sku,
-        p.location_id
+        p.location_id,
+        false as is_removed
     from pairs as p
-    cross join (select max(demand_date) as end_date from activity) as b
+    cross join bounds as b
     cross join lateral (
         select unnest(generate_series(p.first_date, b.end_date, interval 1 day)) as day
     ) as d
 ),
+{% endif %}
 
 final as (
     select
         spine.demand_date,
         spine.sku,
         spine.location_id,
-        cast(coalesce(o.units_ordered, 0) as integer) as units_ordered,
-        cast(coalesce(r.units_returned, 0) as integer) as units_returned,
-        cast(coalesce(o.units_ordered, 0) - coalesce(r.units_returned, 0) as integer) as units_net,
-        cast(coalesce(o.revenue, 0) as decimal(18, 4)) as revenue,
-        cast(coalesce(r.returned_amount, 0) as decimal(18, 4)) as returned_amount,
-        cast(coalesce(o.orders_count, 0) as integer) as orders_count,
+        -- null marks a cell to delete (incremental runs only; see the post-hook)
+        case when not spine.is_removed then coalesce(v.units_ordered, 0) end as units_ordered,
+        coalesce(v.units_returned, 0) as units_returned,
+        cast(coalesce(v.units_ordered, 0) - coalesce(v.units_returned, 0) as integer) as units_net,
+        coalesce(v.revenue, cast(0 as decimal(18, 4))) as revenue,
+        coalesce(v.returned_amount, cast(0 as decimal(18, 4))) as returned_amount,
+        coalesce(v.orders_count, 0) as orders_count,
         {%- for ch in channels %}
-        cast(coalesce(o.units_{{ ch }}, 0) as integer) as units_{{ ch }},
+        coalesce(v.units_{{ ch }}, 0) as units_{{ ch }},
         {%- endfor %}
         s.on_hand as end_of_day_on_hand,
-        s.is_stockout
+        s.is_stockout,
+        s._stock_loaded_at
     from spine
-    left join ordered as o
-        on spine.demand_date = o.demand_date and spine.sku = o.sku and spine.location_id = o.location_id
-    left join returned as r
-        on spine.demand_date = r.demand_date and spine.sku = r.sku and spine.location_id = r.location_id
+    left join cell_values as v
+        on spine.demand_date = v.demand_date and spine.sku = v.sku and spine.location_id = v.location_id
     left join stock as s
         on spine.demand_date = s.stock_date and spine.sku = s.sku and spine.location_id = s.location_id
 )
