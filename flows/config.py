@@ -178,7 +178,7 @@ class ApiSettings(_Strict):
     marketplace_ids: list[str] = Field(default_factory=list, description="Amazon marketplaces")
     page_size: Annotated[int, Field(ge=1, le=250)] = 100
     landing_batch: Annotated[int, Field(ge=1, le=100_000)] = Field(
-        default=1000, description="land API pages in transactions of about this many records"
+        default=10_000, description="land API pages in transactions of about this many records"
     )
     lookback_days: Annotated[float, Field(ge=0, le=90)] = 2
     timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30

@@ -1,8 +1,9 @@
 """The landing gate: Great Expectations suites applied to every page or file before it commits.
 
 Each stream has a list of `Check`s over *features* pulled from its payloads (id, updated time,
-currency, quantities, money, SKUs, locations). The features of one page become a pandas frame
-that GX validates with `result_format="COMPLETE"`, which names the failing rows. Rows failing a
+currency, quantities, money, SKUs, locations). DuckDB computes the features from the payload text
+(one SQL expression per check, vectorised), they become a pandas frame, and GX validates it with
+`result_format="COMPLETE"`, which names the failing rows. Rows failing a
 critical check go to `ops.quarantine` with the check's words as the reason; the rest land. Checks
 that are not critical (an unknown SKU) only *flag*: the record lands and the flag is counted in
 `ops.validation_results`, because a new product should not stop its first orders.
@@ -11,21 +12,23 @@ A page with more than `max_bad_share` bad rows is refused whole: that many failu
 the format changed, and landing the remainder would make the marts quietly wrong.
 
 GX's SQL datasource cannot read DuckDB (GX 1.24) without patching GX, so we validate dataframes.
+A GX validation costs ~0.1 s however few rows it has, so callers judge many pages or files at once
+(`gate_groups`: one frame, a `_group` column, verdicts per group) and suites are built once.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, datetime
+from decimal import Decimal
 from functools import cache
 
 import pandas as pd
+import pyarrow as pa
 
-from connectors.records import RawRecord
 from flows.config import ISO_CURRENCIES
+from flows.staged import StagedRecords
 
 INT_RE = r"^-?\d+$"
 DECIMAL_RE = r"^\d+(?:\.\d+)?$"  # non-negative
@@ -45,114 +48,132 @@ class Check:
 
     feature: str
     kind: str
-    extract: Callable[[dict], object] | None = None  # None: the feature is built in (id, time)
+    sql: str | None = None  # DuckDB expression over `p` (the payload as JSON); None: built in
     low: float | None = None
     high: float | None = None
     values: tuple[str, ...] = ()
     critical: bool = True
 
 
-@dataclass
-class GateResult:
-    good: list[RawRecord]
-    bad: list[tuple[str | None, str, str]]  # (source_id, reason, payload text)
-    outcomes: list[dict] = field(default_factory=list)  # one per check, for ops.validation_results
+# ----------------------------------------------------------------------------- features in SQL
+#
+# Each check's feature is a DuckDB expression returning text (or null when the value is absent:
+# GX skips nulls, so an absent optional value passes); `_feature_sql` turns it into the type the
+# check's expectation compares. The payload is parsed once per record: `j` is the payload
+# transformed to the stream's STRUCTURE (leaf values as text, lists as lists of structs), and for
+# every list the checks read, `t_<list>` / `e_<list>` hold the JSON type of the list and of each
+# of its elements (a list that is not a list of objects makes its features unreadable, which
+# fails every check that reads them).
+
+UNREADABLE = "<unreadable>"
 
 
-# ----------------------------------------------------------------------------- feature helpers
+def _txt(*path: str) -> str:
+    """A leaf of `j` as trimmed text (numbers in their JSON spelling)."""
+    return "trim(j" + "".join(f"['{k}']" for k in path) + ")"
 
 
-def _dig(payload: dict, *path: str) -> object:
-    cur: object = payload
-    for key in path:
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(key)
-    return cur
+def _items_ok(key: str) -> str:
+    t, e = f"t_{key}", f"e_{key}"
+    return (
+        f"({t} is null or {t} = 'NULL' or ({t} = 'ARRAY' and "
+        f"coalesce(list_bool_and(list_transform({e}, lambda x: x = 'OBJECT')), true)))"
+    )
 
 
-def _text(v: object) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        return str(int(v))
-    return str(v).strip()
+def _items(key: str) -> str:
+    return f"coalesce(j['{key}'], [])"
 
 
-def _items(payload: dict, key: str) -> list[dict]:
-    items = payload.get(key)
-    if items is None:
-        return []
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise TypeError(f"{key} is not a list of objects")
-    return items
+def _item_values(key: str, field_name: str) -> str:
+    """One text value per item (null where the item lacks the field)."""
+    return f"list_transform({_items(key)}, lambda i: trim(i['{field_name}']))"
 
 
-def _ints(values: Iterable[object]) -> list[int] | str:
-    """Whole numbers, or the first value that is not one (as text, to fail `whole`)."""
-    out = []
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int | str):
-            return repr(v)
-        try:
-            out.append(int(str(v)))
-        except ValueError:
-            return str(v)
-    return out
+def _all_whole(key: str, qty: str) -> str:
+    return (
+        f"coalesce(list_bool_and(list_transform({_item_values(key, qty)}, "
+        "lambda q: coalesce(regexp_full_match(q, '-?[0-9]+'), false))), true)"
+    )
 
 
-def _min_qty(key: str, qty: str) -> Callable[[dict], object]:
-    def get(p: dict) -> object:
-        q = _ints(i.get(qty) for i in _items(p, key))
-        return q if isinstance(q, str) else (str(min(q)) if q else None)
-
-    return get
+def _item_ints(key: str, qty: str) -> str:
+    return f"list_transform({_item_values(key, qty)}, lambda q: try_cast(q as hugeint))"
 
 
-def _max_qty(key: str, qty: str) -> Callable[[dict], object]:
-    def get(p: dict) -> object:
-        q = _ints(i.get(qty) for i in _items(p, key))
-        return None if isinstance(q, str) or not q else max(abs(x) for x in q)
-
-    return get
-
-
-def _dec(v: object) -> Decimal | None:
-    try:
-        return Decimal(str(v))
-    except (InvalidOperation, ValueError):
-        return None
+def _qty_whole(key: str, qty: str) -> str:
+    """Text that is a whole number when every item's quantity is one (the smallest), else not."""
+    return (
+        f"case when not {_items_ok(key)} then '{UNREADABLE}' "
+        f"when len({_items(key)}) = 0 then null "
+        f"when {_all_whole(key, qty)} then cast(list_min({_item_ints(key, qty)}) as varchar) "
+        "else 'not a whole number' end"
+    )
 
 
-def _gap(total: Callable[[dict], object], parts: Callable[[dict], Iterable[object]]):
-    """|reported total − sum of its parts|, or a large number when a part is not a number."""
-
-    def get(p: dict) -> float | None:
-        reported = _dec(total(p))
-        pieces = [_dec(x) for x in parts(p)]
-        if reported is None or any(x is None for x in pieces):
-            return 1e9
-        return float(abs(reported - sum(pieces, Decimal(0))))
-
-    return get
-
-
-def _shop_lines(p: dict) -> list[object]:
-    """price × quantity of every line (None where either is not a number)."""
-    out: list[object] = []
-    for i in _items(p, "line_items"):
-        price, qty = _dec(i.get("price")), _dec(i.get("quantity"))
-        out.append(price * qty if price is not None and qty is not None else None)
-    return out
+def _qty_stat(key: str, qty: str, stat: str) -> str:
+    """min or max |quantity| over the items; null when some quantity is not whole (the `whole`
+    check reports that), unreadable when the items are not a list of objects."""
+    ints = _item_ints(key, qty)
+    value = (
+        f"list_min({ints})"
+        if stat == "min"
+        else f"list_max(list_transform({ints}, lambda x: abs(x)))"
+    )
+    return (
+        f"case when not {_items_ok(key)} then '{UNREADABLE}' "
+        f"when {_all_whole(key, qty)} then cast({value} as varchar) end"
+    )
 
 
-def _skus(key: str, field_name: str) -> Callable[[dict], object]:
-    return lambda p: [str(i.get(field_name) or "") for i in _items(p, key)]
+def _line_count(key: str) -> str:
+    return (
+        f"case when {_items_ok(key)} then cast(len({_items(key)}) as varchar) "
+        f"else '{UNREADABLE}' end"
+    )
 
 
-def _one(name: str) -> Callable[[dict], object]:
-    return lambda p: _text(p.get(name))
+def _dec(expr: str) -> str:
+    return f"try_cast({expr} as decimal(38, 8))"
 
+
+def _gap(total: str, parts: str) -> str:
+    """|reported total − sum of its parts| as text; 1e9 when the total or any part is not a
+    number. `parts` is a SQL list of decimals (null where a part is unreadable)."""
+    return (
+        f"case when {_dec(total)} is null "
+        f"or coalesce(list_bool_or(list_transform({parts}, lambda x: x is null)), false) "
+        f"then '1e9' else cast(abs({_dec(total)} - coalesce(list_sum({parts}), 0)) as varchar) end"
+    )
+
+
+def _shop_line_parts() -> str:
+    """price × quantity of every Shopify line (null where either is not a number)."""
+    return (
+        f"case when {_items_ok('line_items')} then list_transform({_items('line_items')}, "
+        "lambda i: try_cast(i['price'] as decimal(18, 4)) * "
+        "try_cast(i['quantity'] as decimal(18, 4))) else [null] end"
+    )
+
+
+def _woo_parts() -> str:
+    total = _dec("i['total']")
+    lines = f"list_transform({_items('line_items')}, lambda i: {total})"
+    return (
+        f"case when {_items_ok('line_items')} then list_concat({lines}, "
+        f"[{_dec(_txt('shipping_total'))}, {_dec(_txt('total_tax'))}]) else [null] end"
+    )
+
+
+def _skus(key: str, field_name: str) -> str:
+    """The SKUs a record names (a list; '' where an item has none)."""
+    return (
+        f"case when {_items_ok(key)} then list_transform({_items(key)}, "
+        f"lambda i: coalesce(i['{field_name}'], '')) else [] end"
+    )
+
+
+ONE_SKU = "[coalesce(j['sku'], '')]"
 
 ID = Check("source_id", "present")
 TIME = Check("updated_at", "future")
@@ -160,23 +181,59 @@ TIME = Check("updated_at", "future")
 
 def _order_checks(lines: str, qty: str, sku: str) -> list[Check]:
     return [
-        Check("min_quantity", "whole", _min_qty(lines, qty)),
-        Check("min_quantity", "between", _min_qty(lines, qty), low=1),
-        Check("max_quantity", "between", _max_qty(lines, qty), high=MAX_UNITS),
-        Check("line_count", "between", lambda p: len(_items(p, lines)), low=1),
+        Check("min_quantity", "whole", _qty_whole(lines, qty)),
+        Check("min_quantity", "between", _qty_stat(lines, qty, "min"), low=1),
+        Check("max_quantity", "between", _qty_stat(lines, qty, "max"), high=MAX_UNITS),
+        Check("line_count", "between", _line_count(lines), low=1),
         Check("skus", "known_skus", _skus(lines, sku), critical=False),
     ]
+
+
+V = "VARCHAR"
+
+# What the checks read of each stream's payload (DuckDB `json_transform` structures).
+STRUCTURES: dict[str, dict] = {
+    "shop__orders": {
+        "currency": V, "total_price": V, "total_line_items_price": V,
+        "line_items": [{"quantity": V, "price": V, "sku": V}],
+    },
+    "shop__products": {"variants": [{"sku": V}]},
+    "amazon__orders": {"OrderTotal": {"CurrencyCode": V, "Amount": V}},
+    "amazon__order_items": {
+        "OrderItems": [{"QuantityOrdered": V, "SellerSKU": V, "ItemPrice": {"CurrencyCode": V}}]
+    },
+    "amazon__financial_events": {"EventType": V},
+    "woo__orders": {
+        "currency": V, "total": V, "shipping_total": V, "total_tax": V,
+        "line_items": [{"quantity": V, "total": V, "sku": V}],
+    },
+    "woo__refunds": {"order_id": V, "amount": V},
+    "tills__orders": {"currency": V, "quantity": V, "unit_price": V, "location_id": V, "sku": V},
+    "tpl__stock": {"on_hand": V, "location_id": V, "sku": V},
+    "files__supplier_terms": {
+        "currency": V, "unit_cost": V, "moq": V, "case_pack": V, "lead_time_days": V,
+        "lead_time_std_days": V,
+    },
+    "files__purchase_orders": {
+        "quantity_ordered": V, "quantity_received": V, "status": V, "location_id": V,
+    },
+    "files__buyer_decisions": {"quantity_ordered": V, "location_id": V},
+    "files__fx_rates": {"currency": V, "rate": V},
+}  # fmt: skip
+
+
+def _lists(table: str) -> list[str]:
+    """The keys of the stream's lists whose shape the checks need."""
+    return [k for k, v in STRUCTURES.get(table, {}).items() if isinstance(v, list)]
 
 
 CHECKS: dict[str, list[Check]] = {
     "shop__orders": [
         ID,
         TIME,
-        Check("currency", "currencies", _one("currency")),
-        Check("total_price", "decimal", _one("total_price")),
-        Check(
-            "line_total_gap", "gap", _gap(lambda p: p.get("total_line_items_price"), _shop_lines)
-        ),
+        Check("currency", "currencies", _txt("currency")),
+        Check("total_price", "decimal", _txt("total_price")),
+        Check("line_total_gap", "gap", _gap(_txt("total_line_items_price"), _shop_line_parts())),
         *_order_checks("line_items", "quantity", "sku"),
     ],
     "shop__customers": [ID, TIME],
@@ -186,15 +243,17 @@ CHECKS: dict[str, list[Check]] = {
         Check(
             "variants_without_sku",
             "between",
-            lambda p: sum(1 for v in _items(p, "variants") if not v.get("sku")),
+            f"case when {_items_ok('variants')} then cast(len(list_filter("
+            f"{_item_values('variants', 'sku')}, lambda s: coalesce(s, '') in ('', 'false', '0')"
+            f")) as varchar) else '{UNREADABLE}' end",
             high=0,
         ),
     ],
     "amazon__orders": [
         ID,
         TIME,
-        Check("currency", "currencies", lambda p: _text(_dig(p, "OrderTotal", "CurrencyCode"))),
-        Check("order_total", "decimal", lambda p: _text(_dig(p, "OrderTotal", "Amount"))),
+        Check("currency", "currencies", _txt("OrderTotal", "CurrencyCode")),
+        Check("order_total", "decimal", _txt("OrderTotal", "Amount")),
     ],
     "amazon__order_items": [
         ID,
@@ -202,99 +261,95 @@ CHECKS: dict[str, list[Check]] = {
         Check(
             "currency",
             "currencies",
-            lambda p: next(
-                (_text(_dig(i, "ItemPrice", "CurrencyCode")) for i in _items(p, "OrderItems")), None
-            ),
+            f"case when {_items_ok('OrderItems')} "
+            f"then trim({_items('OrderItems')}[1]['ItemPrice']['CurrencyCode']) "
+            f"else '{UNREADABLE}' end",
         ),
         *_order_checks("OrderItems", "QuantityOrdered", "SellerSKU"),
     ],
     "amazon__financial_events": [
         ID,
         TIME,
-        Check("event_type", "in_set", _one("EventType"), values=("Shipment", "Refund")),
+        Check("event_type", "in_set", _txt("EventType"), values=("Shipment", "Refund")),
     ],
     "woo__orders": [
         ID,
         TIME,
-        Check("currency", "currencies", _one("currency")),
-        Check("total_price", "decimal", _one("total")),
-        Check(
-            "line_total_gap",
-            "gap",
-            _gap(
-                lambda p: p.get("total"),
-                lambda p: (
-                    [i.get("total") for i in _items(p, "line_items")]
-                    + [p.get("shipping_total"), p.get("total_tax")]
-                ),
-            ),
-        ),
+        Check("currency", "currencies", _txt("currency")),
+        Check("total_price", "decimal", _txt("total")),
+        Check("line_total_gap", "gap", _gap(_txt("total"), _woo_parts())),
         *_order_checks("line_items", "quantity", "sku"),
     ],
     "woo__refunds": [
         ID,
         TIME,
-        Check("order_id", "present", _one("order_id")),
-        Check("amount", "decimal", _one("amount")),
+        Check("order_id", "present", f"nullif({_txt('order_id')}, '')"),
+        Check("amount", "decimal", _txt("amount")),
     ],
     "woo__customers": [ID, TIME],
     "tills__orders": [
         ID,
         TIME,
-        Check("currency", "currencies", _one("currency")),
-        Check("quantity", "whole", _one("quantity")),
+        Check("currency", "currencies", _txt("currency")),
+        Check("quantity", "whole", _txt("quantity")),
         Check(
-            "quantity_abs", "between", lambda p: abs(int(str(p.get("quantity")))), high=MAX_UNITS
+            "quantity_abs",
+            "between",
+            # absent or unreadable quantities fail here too: a till line without one is no sale
+            f"case when regexp_full_match(coalesce({_txt('quantity')}, ''), '-?[0-9]+') "
+            f"then cast(abs(cast({_txt('quantity')} as hugeint)) as varchar) "
+            f"else '{UNREADABLE}' end",
+            high=MAX_UNITS,
         ),
-        Check("unit_price", "decimal", _one("unit_price")),
-        Check("location_id", "locations", _one("location_id")),
-        Check("skus", "known_skus", lambda p: [str(p.get("sku") or "")], critical=False),
+        Check("unit_price", "decimal", _txt("unit_price")),
+        Check("location_id", "locations", _txt("location_id")),
+        Check("skus", "known_skus", ONE_SKU, critical=False),
     ],
     "tpl__stock": [
         ID,
         TIME,
-        Check("on_hand", "whole", _one("on_hand")),
-        Check("on_hand", "between", _one("on_hand"), low=0, high=MAX_STOCK),
-        Check("location_id", "locations", _one("location_id")),
-        Check("skus", "known_skus", lambda p: [str(p.get("sku") or "")], critical=False),
+        Check("on_hand", "whole", _txt("on_hand")),
+        Check("on_hand", "between", _txt("on_hand"), low=0, high=MAX_STOCK),
+        Check("location_id", "locations", _txt("location_id")),
+        Check("skus", "known_skus", ONE_SKU, critical=False),
     ],
     "files__supplier_terms": [
         ID,
-        Check("currency", "currencies", _one("currency")),
-        Check("unit_cost", "decimal", _one("unit_cost")),
-        Check("moq", "whole", _one("moq")),
-        Check("moq", "between", _one("moq"), low=1, high=MAX_STOCK),
-        Check("case_pack", "whole", _one("case_pack")),
-        Check("case_pack", "between", _one("case_pack"), low=1, high=MAX_STOCK),
-        Check("lead_time_days", "whole", _one("lead_time_days")),
-        Check("lead_time_days", "between", _one("lead_time_days"), low=0, high=730),
-        Check("lead_time_std_days", "decimal", _one("lead_time_std_days")),
+        Check("currency", "currencies", _txt("currency")),
+        Check("unit_cost", "decimal", _txt("unit_cost")),
+        Check("moq", "whole", _txt("moq")),
+        Check("moq", "between", _txt("moq"), low=1, high=MAX_STOCK),
+        Check("case_pack", "whole", _txt("case_pack")),
+        Check("case_pack", "between", _txt("case_pack"), low=1, high=MAX_STOCK),
+        Check("lead_time_days", "whole", _txt("lead_time_days")),
+        Check("lead_time_days", "between", _txt("lead_time_days"), low=0, high=730),
+        Check("lead_time_std_days", "decimal", _txt("lead_time_std_days")),
     ],
     "files__purchase_orders": [
         ID,
         TIME,
-        Check("quantity_ordered", "whole", _one("quantity_ordered")),
-        Check("quantity_ordered", "between", _one("quantity_ordered"), low=0, high=MAX_STOCK),
-        Check("quantity_received", "whole", _one("quantity_received")),
-        Check("quantity_received", "between", _one("quantity_received"), low=0, high=MAX_STOCK),
+        Check("quantity_ordered", "whole", _txt("quantity_ordered")),
+        Check("quantity_ordered", "between", _txt("quantity_ordered"), low=0, high=MAX_STOCK),
+        Check("quantity_received", "whole", _txt("quantity_received")),
+        Check("quantity_received", "between", _txt("quantity_received"), low=0, high=MAX_STOCK),
         Check(
-            "status", "in_set", _one("status"), values=("open", "partial", "received", "cancelled")
+            "status", "in_set", _txt("status"), values=("open", "partial", "received", "cancelled")
         ),
-        Check("location_id", "locations", _one("location_id")),
+        Check("location_id", "locations", _txt("location_id")),
     ],
     "files__buyer_decisions": [
         ID,
         TIME,
-        Check("quantity_ordered", "whole", _one("quantity_ordered")),
-        Check("quantity_ordered", "between", _one("quantity_ordered"), low=1, high=MAX_STOCK),
-        Check("location_id", "locations", _one("location_id")),
+        Check("quantity_ordered", "whole", _txt("quantity_ordered")),
+        Check("quantity_ordered", "between", _txt("quantity_ordered"), low=1, high=MAX_STOCK),
+        Check("location_id", "locations", _txt("location_id")),
     ],
     "files__fx_rates": [
         ID,
         TIME,
-        Check("currency", "iso_currency", _one("currency")),
-        Check("rate", "decimal", _one("rate")),
-        Check("rate", "between", _one("rate"), low=1e-9),
+        Check("currency", "iso_currency", _txt("currency")),
+        Check("rate", "decimal", _txt("rate")),
+        Check("rate", "between", _txt("rate"), low=1e-9),
     ],
 }
 
@@ -348,7 +403,7 @@ class GateContext:
 
 @cache
 def _validator():
-    """One ephemeral GX context and a pandas dataframe asset, reused for every page."""
+    """One ephemeral GX context and a pandas dataframe asset, reused for every batch."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -358,23 +413,22 @@ def _validator():
     return gx, ctx, asset.add_batch_definition_whole_dataframe("whole_page")
 
 
-def _expectation(check: Check, col: str, ctx: GateContext, now: datetime):
+def _expectation(check: Check, col: str, ctx: GateContext):
     import great_expectations as gx
 
     E = gx.expectations
     k = check.kind
     if k == "present":
         return E.ExpectColumnValuesToNotBeNull(column=col)
-    if k == "future":
-        latest = (now + timedelta(hours=ctx.future_tolerance_hours)).replace(tzinfo=None)
-        return E.ExpectColumnValuesToBeBetween(column=col, max_value=latest)
-    if k == "whole":
-        return E.ExpectColumnValuesToMatchRegex(column=col, regex=INT_RE)
+    if k == "future":  # the feature is hours ahead of now
+        return E.ExpectColumnValuesToBeBetween(column=col, max_value=ctx.future_tolerance_hours)
+    if k in ("whole", "decimal"):
+        return E.ExpectColumnValuesToMatchRegex(
+            column=col, regex=INT_RE if k == "whole" else DECIMAL_RE
+        )
     if k in ("between", "gap"):
         high = float(MONEY_TOLERANCE) if k == "gap" else check.high
         return E.ExpectColumnValuesToBeBetween(column=col, min_value=check.low, max_value=high)
-    if k == "decimal":
-        return E.ExpectColumnValuesToMatchRegex(column=col, regex=DECIMAL_RE)
     if k == "in_set":
         return E.ExpectColumnValuesToBeInSet(column=col, value_set=list(check.values))
     if k == "currencies":
@@ -388,49 +442,57 @@ def _expectation(check: Check, col: str, ctx: GateContext, now: datetime):
     raise ValueError(k)
 
 
-def _frame(
-    checks: list[Check], records: list[RawRecord], ctx: GateContext
-) -> tuple[pd.DataFrame, list[str]]:
-    """One row per record, one column per check (so each check has its own expectation)."""
-    data: dict[str, list] = {}
-    cols: list[str] = []
-    for n, check in enumerate(checks):
-        col = f"c{n}_{check.feature}"
-        cols.append(col)
-        values: list = []
-        for rec in records:
-            if check.kind == "present" and check.extract is None:
-                values.append(rec.source_id or None)
-                continue
-            if check.kind == "future":
-                ts = rec.source_updated_at
-                values.append(ts.astimezone(UTC).replace(tzinfo=None) if ts else None)
-                continue
-            try:
-                v = check.extract(rec.payload)
-            except (AttributeError, TypeError, ValueError, KeyError):
-                v = UNREADABLE
-            if check.kind == "known_skus":
-                skus = v if isinstance(v, list) else []
-                v = (
-                    sum(1 for s in skus if s not in ctx.known_skus)
-                    if ctx.known_skus is not None
-                    else 0
-                )
-            elif check.kind in ("between", "gap") and v is not None:
-                num = pd.to_numeric(v, errors="coerce") if v is not UNREADABLE else float("nan")
-                # A value that is there but not a number must fail the range (GX skips nulls).
-                v = _outside(check) if pd.isna(num) else float(num)
-            values.append(v)
-        data[col] = values
-    df = pd.DataFrame(data)
-    for check, col in zip(checks, cols, strict=True):
-        if check.kind == "future":
-            df[col] = pd.to_datetime(df[col])
-    return df, cols
+UNIQUE = "id unique within the page (per updated time)"
 
 
-UNREADABLE = "<unreadable>"
+@dataclass(frozen=True)
+class _Suite:
+    suite: object
+    checks: tuple[Check, ...]
+    columns: tuple[str, ...]
+    names: tuple[str, ...]
+    critical: tuple[bool, ...]
+
+
+_SUITES: dict[tuple, _Suite] = {}
+
+
+def _suite(table: str, ctx: GateContext) -> _Suite:
+    """The stream's expectation suite, built once per configuration (building one costs more
+    than validating a thousand records with it)."""
+    key = (table, ctx.currencies, ctx.locations, ctx.known_skus is None, ctx.future_tolerance_hours)
+    if key not in _SUITES:
+        gx, _ctx, _ = _validator()
+        checks = tuple(_active(CHECKS.get(table, [ID, TIME]), ctx))
+        cols = tuple(f"c{n}_{c.feature}" for n, c in enumerate(checks))
+        suite = gx.ExpectationSuite(name=f"landing__{table}")
+        for c, col in zip(checks, cols, strict=True):
+            suite.add_expectation(_expectation(c, col, ctx))
+        suite.add_expectation(gx.expectations.ExpectColumnValuesToBeUnique(column="_version"))
+        names = tuple(describe(c, ctx) for c in checks) + (UNIQUE,)
+        critical = tuple(c.critical for c in checks) + (True,)
+        _SUITES[key] = _Suite(suite, checks, cols, names, critical)
+    return _SUITES[key]
+
+
+def _feature_sql(check: Check, col: str, now: datetime) -> str:
+    """The check's feature as the column its expectation reads."""
+    k = check.kind
+    if k == "future":
+        return f"(epoch(_source_updated_at) - {now.timestamp()}) / 3600.0 as {col}"
+    if k == "present" and check.sql is None:
+        return f"nullif(trim(_source_id), '') as {col}"
+    if k in ("between", "gap"):
+        # A value that is there but not a number must fail the range (GX skips nulls).
+        outside = _outside(check)
+        v = check.sql
+        return (
+            f"case when ({v}) is null then null "
+            f"else coalesce(try_cast(({v}) as double), {outside}) end as {col}"
+        )
+    if k == "known_skus":
+        return f"coalesce(_unknown.n, 0)::double as {col}"
+    return f"cast(({check.sql}) as varchar) as {col}"
 
 
 def _outside(check: Check) -> float:
@@ -449,81 +511,156 @@ def _active(checks: list[Check], ctx: GateContext) -> list[Check]:
     ]
 
 
-def gate_records(
-    table: str,
-    records: list[RawRecord],
-    currencies: Iterable[str],
-    max_bad_share: float = 0.2,
-    future_tolerance_hours: float = 24,
-    now: datetime | None = None,
-    *,
-    locations: Iterable[str] | None = None,
-    known_skus: Iterable[str] | None = None,
-) -> GateResult:
-    """Split a page into records to land and records to quarantine, with GX as the judge."""
-    ctx = GateContext(
-        tuple(sorted(currencies)),
-        tuple(sorted(locations)) if locations is not None else None,
-        frozenset(known_skus) if known_skus is not None else None,
-        max_bad_share,
-        future_tolerance_hours,
-        now,
-    )
-    # Exact repeats (same id, same content) are harmless and land once; drop them before judging
-    # so that "unique id" only flags real conflicts: one id, one time, two different payloads.
-    seen: set[tuple[str, str]] = set()
-    unique: list[RawRecord] = []
-    for rec in records:
-        key = (rec.source_id, json.dumps(rec.payload, sort_keys=True))
-        if key not in seen:
-            seen.add(key)
-            unique.append(rec)
-    records = unique
-    if not records:
-        return GateResult([], [])
+def _features(
+    table: str, staged: pa.Table, spec: _Suite, ctx: GateContext, now: datetime
+) -> pd.DataFrame:
+    """One row per distinct record version, one column per check, computed by DuckDB from the
+    payload text (vectorised: ~100x faster than reading dicts in Python)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("set threads = 2")
+        con.register("staged", staged)
+        parsed = "".join(
+            [f", json_transform(_payload, '{json.dumps(STRUCTURES[table])}') as j"]
+            if table in STRUCTURES
+            else []
+        ) + "".join(
+            f", json_type(_payload, '$.{k}') as t_{k}, json_type(_payload, '$.{k}[*]') as e_{k}"
+            for k in _lists(table)
+        )
+        selects = [
+            _feature_sql(c, col, now) for c, col in zip(spec.checks, spec.columns, strict=True)
+        ]
+        sku_check = next((c for c in spec.checks if c.kind == "known_skus"), None)
+        unknown = "select null::bigint as _row, 0 as n where false"
+        if sku_check is not None:
+            con.register("known", pa.table({"sku": pa.array(sorted(ctx.known_skus), pa.string())}))
+            unknown = f"""
+                select _row, count(*) as n
+                from (select _row, unnest({sku_check.sql}) as sku from payloads)
+                where sku not in (select sku from known)
+                group by _row"""
+        return con.sql(
+            f"""
+            with numbered as (
+                select *, row_number() over () - 1 as _row from staged
+            ),
+            firsts as (  -- exact repeats (same id, same content) land once and are not judged
+                select * from numbered
+                qualify row_number() over (partition by _group, _source_id, _payload order by _row) = 1
+            ),
+            payloads as (
+                select _row, _group, _source_id, _source_updated_at{parsed}
+                from firsts
+            ),
+            _unknown as ({unknown})
+            select payloads._row, payloads._group,
+                   -- one version = one id at one updated time (per page or file); two payloads
+                   -- for it conflict
+                   _group::varchar || chr(31) || coalesce(_source_id, '') || chr(31) || coalesce(strftime(_source_updated_at, '%Y-%m-%dT%H:%M:%S.%f%z'), '') as _version,
+                   {", ".join(selects)}
+            from payloads left join _unknown using (_row)
+            order by payloads._row
+            """
+        ).df()
+    finally:
+        con.close()
+
+
+@dataclass
+class GateResult:
+    """One group's verdict: the records to land, the ones to quarantine, the per-check counts;
+    `refused` is set (and `good` empty) when too many of its records failed."""
+
+    good: StagedRecords
+    bad: list[tuple[str | None, str, str]]  # (source_id, reason, payload text)
+    outcomes: list[dict] = field(default_factory=list)  # one per check, for ops.validation_results
+    refused: PageRejected | None = None
+
+
+def gate_groups(
+    table: str, groups: list[StagedRecords], ctx: GateContext, extra_bad: list[int] | None = None
+) -> list[GateResult]:
+    """Judge several pages or files of one stream in a single GX validation.
+
+    GX has a fixed cost per validation (~0.1 s), so the file sync hands over all pending files of
+    a stream at once and the API sync a few thousand records at a time; the verdict, including
+    the bad-share refusal, is still per group. `extra_bad[g]` counts records of group g that
+    could not even be read (they count towards its bad share)."""
+    extra_bad = extra_bad or [0] * len(groups)
+    results: list[GateResult] = []
+    sizes = [len(g) for g in groups]
+    if not any(sizes):
+        return [GateResult(g, []) for g in groups]
     gx, _ctx, batch_def = _validator()
     now = ctx.now or datetime.now(UTC)
-    checks = _active(CHECKS.get(table, [ID, TIME]), ctx)
-    df, cols = _frame(checks, records, ctx)
-    df["_id"] = [r.source_id for r in records]
-    df["_time"] = [r.source_updated_at.isoformat() if r.source_updated_at else "" for r in records]
-    suite = gx.ExpectationSuite(name=f"landing__{table}")
-    exps = [_expectation(c, col, ctx, now) for c, col in zip(checks, cols, strict=True)]
-    exps.append(gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=["_id", "_time"]))
-    names = [describe(c, ctx) for c in checks] + ["id unique within the page (per updated time)"]
-    critical = [c.critical for c in checks] + [True]
-    for e in exps:
-        suite.add_expectation(e)
-    result = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(
-        suite, result_format="COMPLETE"
-    )
-    reasons: dict[int, list[str]] = {}
-    outcomes = []
-    for name, crit, res in zip(names, critical, result.results, strict=True):
-        rows = sorted(set(_flat_index(res.result.get("unexpected_index_list") or [])))
-        if crit:
-            for i in rows:
-                reasons.setdefault(i, []).append(name)
-        outcomes.append(
-            {
-                "suite": suite.name,
-                "expectation": name,
-                "success": bool(res.success),
-                "unexpected_count": len(rows),
-                "critical": crit,
-            }
-        )
-    good = [r for i, r in enumerate(records) if i not in reasons]
-    bad = [
-        (records[i].source_id, "; ".join(why), json.dumps(records[i].payload, sort_keys=True))
-        for i, why in sorted(reasons.items())
+    spec = _suite(table, ctx)
+    tables = [
+        g.table.append_column("_group", pa.array([n] * len(g), pa.int32()))
+        for n, g in enumerate(groups)
     ]
-    if len(bad) > max_bad_share * len(records):
-        raise PageRejected(
-            f"{len(bad)} of {len(records)} records failed the landing checks "
-            f"(more than {max_bad_share:.0%}; first: {bad[0][1]}); nothing landed from this page"
-        )
-    return GateResult(good, bad, outcomes)
+    combined = pa.concat_tables(tables).combine_chunks()
+    df = _features(table, combined, spec, ctx, now)
+    result = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(
+        spec.suite, result_format="COMPLETE"
+    )
+    rows = df["_row"].to_numpy()
+    group_of = df["_group"].to_numpy()
+    reasons: dict[int, list[str]] = {}  # combined row -> failed critical checks
+    failed_by_check: list[list[int]] = []
+    for name, crit, res in zip(spec.names, spec.critical, result.results, strict=True):
+        idx = sorted(set(_flat_index(res.result.get("unexpected_index_list") or [])))
+        failed_by_check.append(idx)
+        if crit:
+            for i in idx:
+                reasons.setdefault(int(rows[i]), []).append(name)
+    offsets = [0]
+    for s in sizes:
+        offsets.append(offsets[-1] + s)
+    kept = {int(r) for r in rows}
+    payloads = combined.column("_payload")
+    ids = combined.column("_source_id")
+    for g, staged in enumerate(groups):
+        lo, hi = offsets[g], offsets[g + 1]
+        good_rows = [r - lo for r in range(lo, hi) if r in kept and r not in reasons]
+        bad = [
+            (ids[r].as_py(), "; ".join(reasons[r]), payloads[r].as_py())
+            for r in range(lo, hi)
+            if r in reasons
+        ]
+        outcomes = []
+        in_group = group_of == g
+        for name, crit, idx in zip(spec.names, spec.critical, failed_by_check, strict=True):
+            n_failed = int(sum(1 for i in idx if in_group[i]))
+            outcomes.append(
+                {
+                    "suite": spec.suite.name,
+                    "expectation": name,
+                    "success": n_failed == 0,
+                    "unexpected_count": n_failed,
+                    "critical": crit,
+                }
+            )
+        judged = int(in_group.sum())
+        n_bad = len(bad) + extra_bad[g]
+        total = judged + extra_bad[g]
+        if judged and n_bad > ctx.max_bad_share * total:
+            first = bad[0][1] if bad else "unreadable records"
+            refusal = PageRejected(
+                f"{n_bad} of {total} records failed the landing checks or could not be read "
+                f"(more than {ctx.max_bad_share:.0%}; first: {first}); nothing landed from this page"
+            )
+            results.append(GateResult(staged.take([]), [], outcomes, refusal))
+            continue
+        results.append(GateResult(staged.take(good_rows), bad, outcomes))
+    return results
+
+
+def gate(table: str, staged: StagedRecords, ctx: GateContext, extra_bad: int = 0) -> GateResult:
+    """Judge one page or file (see `gate_groups`)."""
+    return gate_groups(table, [staged], ctx, [extra_bad])[0]
 
 
 def _flat_index(idx: list) -> list[int]:

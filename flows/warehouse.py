@@ -9,7 +9,6 @@ held for the whole run, so an hourly sync and a daily build never interleave.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from flows.config import (
     REFERENCE_STREAMS,
     Config,
 )
+from flows.staged import StagedRecords, canonical_json, stage
 
 RAW_COLUMNS = """
     _source_id varchar not null,
@@ -88,8 +88,7 @@ def all_raw_tables() -> list[str]:
 
 def payload_hash(payload: dict) -> str:
     """Hash of the canonical JSON, so key order or whitespace never makes a 'new' version."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 
 
 @contextmanager
@@ -141,50 +140,46 @@ def write_reference_tables(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
 def land_records(
     con: duckdb.DuckDBPyConnection, table: str, records: Iterable[RawRecord], load_id: str
 ) -> int:
-    """Append the versions of `records` not yet in `raw.<table>`; return how many were new.
+    """Append the versions of `records` not yet in `raw.<table>`; return how many were new."""
+    return land_staged(con, table, stage(records), load_id)
 
+
+def land_staged(
+    con: duckdb.DuckDBPyConnection, table: str, staged: StagedRecords, load_id: str
+) -> int:
+    """Append the staged record versions not yet in `raw.<table>`; return how many were new.
+
+    A version is new when its (source id, sha256 of the canonical payload) pair is not in raw:
+    re-reading a page, a duplicate delivery or a look-back window lands nothing twice. DuckDB
+    hashes and compares in bulk, so a batch of 10,000 orders costs one insert, not 10,000.
     The caller owns the transaction so that landing a page and advancing its cursor (or marking
     its file as loaded) commit together.
     """
     if table not in all_raw_tables():
         raise ValueError(f"unknown raw table {table!r}")
-    now = datetime.now(UTC)
-    rows: dict[tuple[str, str], tuple] = {}
-    for rec in records:
-        text = json.dumps(rec.payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        rows.setdefault(
-            (rec.source_id, digest), (rec.source_id, rec.source_updated_at, text, digest)
-        )
-    if not rows:
+    if not len(staged):
         return 0
-    values = list(rows.values())
-    staged = pa.table(
-        {
-            "_source_id": pa.array([v[0] for v in values], pa.string()),
-            "_source_updated_at": pa.array([v[1] for v in values], pa.timestamp("us", tz="UTC")),
-            "_payload": pa.array([v[2] for v in values], pa.string()),
-            "_payload_hash": pa.array([v[3] for v in values], pa.string()),
-        }
-    )
-    con.register("_staged_records", staged)
+    con.register("_staged_records", staged.table)
     try:
-        before = con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]
-        con.execute(
+        rows = con.execute(
             f"""
             insert into raw.{table}
+            with hashed as (
+                select _source_id, _source_updated_at, _payload, sha256(_payload) as _payload_hash
+                from _staged_records
+                qualify row_number() over (partition by _source_id, _payload_hash) = 1
+            )
             select s._source_id, s._source_updated_at, s._payload::json, s._payload_hash, ?, ?
-            from _staged_records s
+            from hashed s
             where not exists (
                 select 1 from raw.{table} r
                 where r._source_id = s._source_id and r._payload_hash = s._payload_hash)
             """,
-            [load_id, now],
-        )
-        after = con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]
+            [load_id, datetime.now(UTC)],
+        ).fetchall()
     finally:
         con.unregister("_staged_records")
-    return after - before
+    return int(rows[0][0]) if rows else 0
 
 
 def quarantine(

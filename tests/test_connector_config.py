@@ -24,7 +24,7 @@ def _cfg(channel_update: dict, index: int = 0):
 def test_api_channel_is_valid_with_defaults():
     ch = _cfg({"source": "api", "api": SHOP_API}).channel("shopify")
     assert ch.source == "api" and ch.path is None
-    assert (ch.api.page_size, ch.api.lookback_days, ch.api.landing_batch) == (100, 2, 1000)
+    assert (ch.api.page_size, ch.api.lookback_days, ch.api.landing_batch) == (100, 2, 10_000)
 
 
 @pytest.mark.parametrize(

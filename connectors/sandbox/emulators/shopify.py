@@ -22,6 +22,7 @@ import json
 import re
 import time
 
+import orjson
 import polars as pl
 
 from connectors.sandbox import render
@@ -318,6 +319,9 @@ class ShopifyEmulator(Emulator):
         self.malformed: set[str] = set()  # order ids served with an unreadable field
         self._products = self._build_products()
         self._unit_costs = self._build_unit_costs()
+        # (order index, version time) -> the node's JSON bytes, when `cache_rendered` is on
+        self.cache_rendered = False
+        self._rendered: dict[tuple[int, int], bytes] = {}
 
     # ------------------------------------------------------------------ knobs
     def set_time(self, ts: int) -> None:
@@ -389,6 +393,8 @@ class ShopifyEmulator(Emulator):
         after = _uncursor(variables.get("after"))
         with self.lock:
             now = self.now
+        if root == "orders" and self.cache_rendered:
+            return self._orders_cached(now, since, after, first, ext)
         if root == "orders":
             data = self._orders(now, since, after, first)
         elif root == "customers":
@@ -403,6 +409,29 @@ class ShopifyEmulator(Emulator):
         else:
             data = self._inventory_levels(now, variables.get("locationId"), after, first)
         return Reply(200, {"data": {root: data}, "extensions": {"cost": ext}})
+
+    def prerender(self) -> int:
+        """Render every order version visible now, once, and serve them from memory afterwards
+        (benchmarks: a real Shopify does not spend *our* CPU rendering pages, so the emulator
+        should not either). Fault knobs that edit nodes are ignored for cached nodes."""
+        self.cache_rendered = True
+        b = self.book
+        with b.lock:
+            for v, i in b.index(self.now):
+                self._node_bytes(i, v)
+        return len(self._rendered)
+
+    def _node_bytes(self, i: int, v: int) -> bytes:
+        key = (i, v)
+        data = self._rendered.get(key)
+        if data is None:
+            b = self.book
+            rest = render.render_shopify_order(
+                b.orders[i], b.lines[i], b.refunds[i], v, b.shop_customer(i)
+            )
+            data = orjson.dumps(rest_order_to_graphql(rest))
+            self._rendered[key] = data
+        return data
 
     def _conn(self, nodes: list[dict], keys: list[tuple], has_next: bool) -> dict:
         nodes = self.maybe_duplicate(nodes)
@@ -424,6 +453,27 @@ class ShopifyEmulator(Emulator):
                     node["lineItems"]["nodes"][0]["quantity"] = "two"  # unreadable record
                 nodes.append(node)
         return self._conn(nodes, [tuple(k) for k in page], more)
+
+    def _orders_cached(
+        self, now: int, since: int | None, after: tuple | None, first: int, ext: dict
+    ) -> Reply:
+        """The orders page assembled from pre-rendered node bytes (see `prerender`)."""
+        b = self.book
+        with b.lock:
+            rows = b.since(now, after, since)
+            page, more = rows[:first], len(rows) > first
+            nodes = [self._node_bytes(i, v) for v, i in page]
+        info = {"hasNextPage": more, "endCursor": _cursor(tuple(page[-1])) if page else None}
+        body = (
+            b'{"data":{"orders":{"nodes":['
+            + b",".join(nodes)
+            + b'],"pageInfo":'
+            + orjson.dumps(info)
+            + b'}},"extensions":{"cost":'
+            + orjson.dumps(ext)
+            + b"}}"
+        )
+        return Reply(200, body)
 
     def _keyed(
         self, rows: list[dict], since: int | None, after: tuple | None, first: int, conv
