@@ -57,6 +57,11 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="start from no stock and no pipeline (use --warmup-weeks 13 or more)",
     )
+    parser.add_argument(
+        "--no-measured-errors",
+        action="store_true",
+        help="safety stock from the forecast's own spread only (the policy before measured errors)",
+    )
     args = parser.parse_args(argv)
 
     from connectors.sandbox import generate_store
@@ -93,6 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
         fx_to_base=BOOK_RATE,
         seed=args.seed,
         start_empty=args.start_empty,
+        measure_errors=not args.no_measured_errors,
         progress=say,
     )
     out = {
@@ -102,12 +108,16 @@ def main(argv: list[str] | None = None) -> dict:
         "weeks": args.weeks,
         "warmup_weeks": args.warmup_weeks,
         "start": "empty" if args.start_empty else "store stock and open POs",
+        "measured_errors": not args.no_measured_errors,
         "settings": {
             "service_level_by_abc": dict(settings.service_level_by_abc),
             "default_service_level": settings.default_service_level,
             "review_period_days": settings.review_period_days,
             "horizon_days": settings.horizon_days,
             "max_days_of_cover": settings.max_days_of_cover,
+            "forecast_level_days": settings.forecast_level_days,
+            "error_history_days": settings.error_history_days,
+            "error_prior_weight": settings.error_prior_weight,
         },
         **result.as_dict(),
         "targets": {

@@ -17,15 +17,24 @@ decision must protect the position over the *protection interval* ``P = L + R``:
     with rare lumps, so a normal (symmetric, continuous) approximation is wrong. Lead-time
     demand is modelled as a compound Poisson (negative binomial: Poisson arrivals of
     logarithmic-sized lumps) with mean ``D(P)`` and variance ``sum sigma_d,t^2 + d^2 sigma_L^2``
-    (floored at the mean: a count is at least as variable as Poisson); the reorder point is its
-    exact service-level quantile. Series without a ``demand_class`` use this method when the
+    (floored at the mean: a count is at least as variable as Poisson); the levels are its
+    exact service-level quantiles. Series without a ``demand_class`` use this method when the
     forecast median (p50) is zero on at least half of the forecast days.
 
-- reorder point ``s = S = ceil(D(P) + SS)`` (the service-level quantile of demand over P): with a
-  periodic review, any position below it is already exposed over the next L + R days, so an
-  order is suggested whenever the position is below the order-up-to level; the MOQ and the case
-  pack batch the orders.
-- quantity ``max(MOQ, S - IP)`` rounded up to the case pack, then capped so that the days of
+  Demand errors measured per series (``demand_errors``, from :func:`measure_demand_errors`)
+  replace the forecast's own spread where there is history: how far a 28-day average missed
+  demand over the series' own L + R in every interval of the last year, weighed against the
+  spread in proportion to the number of independent intervals behind it. This catches what the
+  daily quantiles cannot: promotions, seasonal swings and trends move whole weeks at a time.
+
+- order-up-to level ``S = ceil(D(P) + SS)``, the service-level quantile of demand over L + R.
+- reorder point ``s``: the same quantile over the interval a cycle is really exposed to. When
+  every review orders (the smallest order, MOQ or case pack, is no more than a review's demand)
+  that is L + R and ``s = S``. When the smallest order lasts several reviews, the position
+  crosses ``s`` between two reviews and the order follows at the next one, so a cycle is
+  exposed to L plus that *undershoot* (half a review on average), not to L + R: ``s < S``
+  (``_reorder_exposure``).
+- quantity, when ``IP <= s``: ``max(MOQ, S - IP)`` rounded up to the case pack, then capped so that the days of
   cover after receipt ``(IP + qty) / average daily forecast`` stay within ``max_days_of_cover``
   (rounded down to the case pack), but never below MOQ (rounded up to the case pack) nor one case.
 
@@ -318,6 +327,38 @@ def _level_variance(level_days: int | None) -> pl.Expr:
     return p * pl.col("var_p") / level_days
 
 
+def _reorder_exposure(
+    stats: pl.DataFrame, terms: pl.DataFrame, review: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """How much of the protection interval L + R a reorder point must cover, per series.
+
+    An order placed today is followed by the next one R days later only when orders are placed
+    at every review: when the smallest order (MOQ, case pack) is no more than a review
+    period's demand. Then a cycle is exposed to demand over L + R and the reorder point is the
+    order-up-to level. When the smallest order lasts several reviews, the position falls
+    through the reorder point at some moment between two reviews and the order follows at the
+    next review: the cycle is exposed to demand over L plus this *undershoot*, on average
+    half a review (uniform between none and a whole one). With
+    ``phi = min(1, review demand / smallest order)`` (the share of reviews with an order), the
+    exposure is ``L + R * (1 + phi) / 2``: L + R when every review orders, L + R / 2 when
+    orders are rare. Returns the exposure as a share ``f`` of L + R (the demand mean and the
+    demand-error variance scale by it) and the variance the uniform undershoot adds,
+    ``(d R)^2 / 12`` weighted by ``1 - phi``.
+    """
+    st = stats.select(*SERIES_KEYS, "d_daily", "protection_days", "lead_time").join(
+        terms.select("sku", "moq", "case_pack"), on="sku", how="left", maintain_order="left"
+    )
+    q_min = np.maximum(
+        np.maximum(st["moq"].fill_null(0).to_numpy(), st["case_pack"].fill_null(1).to_numpy()), 1
+    ).astype(float)
+    d_r = st["d_daily"].to_numpy() * review
+    phi = np.minimum(1.0, d_r / q_min)
+    p = st["protection_days"].to_numpy().astype(float)
+    exposure = st["lead_time"].to_numpy() + review * (1.0 + phi) / 2.0
+    f = np.where(p > 0, exposure / np.maximum(p, 1e-9), 1.0)
+    return f, (1.0 - phi) * d_r**2 / 12.0
+
+
 def count_quantile(mean: np.ndarray, var: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Smallest k with P(X <= k) >= q for a count X with the given mean and variance.
 
@@ -359,6 +400,116 @@ def count_quantile(mean: np.ndarray, var: np.ndarray, q: np.ndarray) -> np.ndarr
     return out
 
 
+def demand_error_variance(
+    units: np.ndarray, protection_days: np.ndarray, window_days: int = 28
+) -> tuple[np.ndarray, np.ndarray]:
+    """Measured error of forecasting demand over each series' protection interval.
+
+    ``units`` is a (days, series) matrix of daily demand ending the day before the run date, NaN
+    where a stockout censored the day. For every origin day ``o`` whose interval
+    ``[o, o + P)`` lies inside the matrix and has no censored day, the forecast of the interval
+    is ``P`` times the mean of the ``window_days`` days before ``o`` (at least half of them
+    uncensored) and the error is actual minus forecast. Returns per series the mean squared
+    error (bias included) and the number of independent intervals behind it (origins / P, as
+    neighbouring origins share most of their days); both 0 where nothing could be measured.
+    """
+    units = np.asarray(units, dtype=float)
+    days, n = units.shape
+    p_days = np.asarray(protection_days, dtype=np.int64)
+    mse = np.zeros(n)
+    n_eff = np.zeros(n)
+    if days <= window_days or n == 0:
+        return mse, n_eff
+    valid = ~np.isnan(units)
+    filled = np.where(valid, units, 0.0)
+    csum = np.zeros((days + 1, n))
+    np.cumsum(filled, axis=0, out=csum[1:])
+    ccount = np.zeros((days + 1, n))
+    np.cumsum(valid, axis=0, out=ccount[1:])
+    for p in np.unique(p_days):
+        if p < 1:
+            continue
+        cols = np.nonzero(p_days == p)[0]
+        origins = np.arange(window_days, days - p + 1)
+        if origins.size == 0:
+            continue
+        win_n = ccount[origins][:, cols] - ccount[origins - window_days][:, cols]
+        win_s = csum[origins][:, cols] - csum[origins - window_days][:, cols]
+        act_n = ccount[origins + p][:, cols] - ccount[origins][:, cols]
+        act_s = csum[origins + p][:, cols] - csum[origins][:, cols]
+        ok = (win_n >= window_days / 2) & (act_n == p)
+        err = act_s - p * win_s / np.maximum(win_n, 1)
+        cnt = ok.sum(axis=0)
+        sq = np.where(ok, err * err, 0.0).sum(axis=0)
+        mse[cols] = np.where(cnt > 0, sq / np.maximum(cnt, 1), 0.0)
+        n_eff[cols] = cnt / p
+    return mse, n_eff
+
+
+def measure_demand_errors(
+    daily_demand: pl.DataFrame,
+    supplier_terms: pl.DataFrame,
+    settings: ReplenishmentSettings,
+    run_date: date,
+) -> pl.DataFrame:
+    """``sku, location_id, error_var, error_n`` from the last ``settings.error_history_days``.
+
+    ``daily_demand``: ``date, sku, location_id, units_ordered, is_stockout`` (the forecast's
+    input); see :func:`demand_error_variance`. Pass the result to :func:`plan_replenishment`
+    as ``demand_errors``.
+    """
+    terms = choose_supplier_terms(supplier_terms).select(
+        "sku", p=pl.col("lead_time_days") + settings.review_period_days
+    )
+    lookback = settings.error_history_days
+    start = run_date - timedelta(days=lookback)
+    hist = daily_demand.filter((pl.col("date") >= start) & (pl.col("date") < run_date))
+    series = hist.select(SERIES_KEYS).unique().join(terms, on="sku", how="inner").sort(SERIES_KEYS)
+    empty = pl.DataFrame(
+        schema={
+            "sku": pl.String,
+            "location_id": pl.String,
+            "error_var": pl.Float64,
+            "error_n": pl.Float64,
+        }
+    )
+    if series.height == 0:
+        return empty
+    series = series.with_row_index("col")
+    # Days before a series first sold are not history; quiet days after it are zeros (the
+    # marts may leave them out).
+    first = (
+        daily_demand.filter(pl.col("date") < run_date)
+        .group_by(SERIES_KEYS)
+        .agg(first=pl.col("date").min())
+    )
+    grid = (
+        hist.join(series, on=SERIES_KEYS, how="inner")
+        .group_by("col", "date")
+        .agg(
+            units=pl.col("units_ordered").sum().cast(pl.Float64),
+            stockout=pl.col("is_stockout").fill_null(False).any(),
+        )
+        .with_columns(t=(pl.col("date") - pl.lit(start)).dt.total_days())
+    )
+    units = np.zeros((lookback, series.height))
+    units[grid["t"].to_numpy(), grid["col"].to_numpy()] = np.where(
+        grid["stockout"].to_numpy(), np.nan, grid["units"].to_numpy()
+    )
+    first_t = (
+        series.join(first, on=SERIES_KEYS, how="left")
+        .sort("col")
+        .select((pl.col("first") - pl.lit(start)).dt.total_days())
+        .to_series()
+        .to_numpy()
+    )
+    units[np.arange(lookback)[:, None] < first_t[None, :]] = np.nan
+    mse, n_eff = demand_error_variance(units, series["p"].to_numpy())
+    return series.select(SERIES_KEYS).with_columns(
+        error_var=pl.Series(mse), error_n=pl.Series(n_eff)
+    )
+
+
 def plan_replenishment(
     forecast: pl.DataFrame,
     inventory_levels: pl.DataFrame,
@@ -367,6 +518,7 @@ def plan_replenishment(
     run_date: date,
     abc_class: pl.DataFrame | None = None,
     open_purchase_orders: pl.DataFrame | None = None,
+    demand_errors: pl.DataFrame | None = None,
 ) -> ReplenishmentPlan:
     """Compute reorder levels for every forecast series and suggest purchase-order lines.
 
@@ -378,6 +530,9 @@ def plan_replenishment(
     service level; without it every SKU gets the default. ``open_purchase_orders`` (``po_id,
     supplier_id, sku, location_id, quantity_open, expected_at``, or the DESIGN open-PO shape)
     replaces ``inventory_levels.on_order`` and is counted by arrival date (module docstring).
+    ``demand_errors`` (``sku, location_id, error_var, error_n`` from
+    :func:`measure_demand_errors`) sets the demand variance over L + R from measured errors
+    instead of the forecast's spread (``settings.error_prior_weight``).
 
     Returns the ``replenishment`` rows (series with a forecast and supplier terms), the
     ``po_suggestions`` lines (sorted by supplier, location, SKU; ``approved_qty`` null for the
@@ -429,26 +584,51 @@ def plan_replenishment(
             .then(pl.lit(QUANTILE))
             .otherwise(pl.lit(NORMAL)),
         )
-        .with_columns(
-            var_ltd=pl.col("var_p")
-            + pl.col("d_daily").pow(2) * pl.col("lead_time_std").pow(2)
-            + _level_variance(settings.forecast_level_days)
+        .with_columns(var_demand=pl.col("var_p") + _level_variance(settings.forecast_level_days))
+    )
+    if demand_errors is not None:
+        k0 = settings.error_prior_weight
+        stats = (
+            stats.join(
+                demand_errors.select(*SERIES_KEYS, "error_var", "error_n"),
+                on=SERIES_KEYS,
+                how="left",
+            )
+            .with_columns(pl.col("error_var").fill_null(0.0), pl.col("error_n").fill_null(0.0))
+            .with_columns(
+                var_demand=(pl.col("error_n") * pl.col("error_var") + k0 * pl.col("var_demand"))
+                / (pl.col("error_n") + k0)
+            )
+            .drop("error_var", "error_n")
         )
+    stats = stats.with_columns(
+        var_ltd=pl.col("var_demand") + pl.col("d_daily").pow(2) * pl.col("lead_time_std").pow(2)
     )
     stats = _service_levels(stats, abc_class, settings).sort(SERIES_KEYS)
-    # Level = service-level quantile of demand over the protection interval, by either method.
-    normal_level = stats["d_p"].to_numpy() + np.clip(stats["z"].to_numpy(), 0.0, None) * np.sqrt(
-        stats["var_ltd"].to_numpy()
-    )
     is_q = (stats["safety_stock_method"] == QUANTILE).to_numpy()
-    level = normal_level.copy()
-    if is_q.any():
-        level[is_q] = count_quantile(
-            stats["d_p"].to_numpy()[is_q],
-            stats["var_ltd"].to_numpy()[is_q],
-            stats["service_level"].to_numpy()[is_q],
-        ).astype(float)
-    stats = stats.with_columns(level=pl.Series(level, dtype=pl.Float64))
+    z = np.clip(stats["z"].to_numpy(), 0.0, None)
+    sl = stats["service_level"].to_numpy()
+
+    def quantile_level(mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+        # Service-level quantile of demand over an interval, by either method.
+        out = mean + z * np.sqrt(var)
+        if is_q.any():
+            out[is_q] = count_quantile(mean[is_q], var[is_q], sl[is_q]).astype(float)
+        return out
+
+    d_p = stats["d_p"].to_numpy()
+    var_ltd = stats["var_ltd"].to_numpy()
+    # Order-up-to level: the quantile of demand over L + R.
+    level = quantile_level(d_p, var_ltd)
+    # Reorder point: the quantile of demand over the interval a cycle is exposed to (see
+    # _reorder_exposure), never above the order-up-to level.
+    f, undershoot_var = _reorder_exposure(stats, terms, review)
+    lead_var = (stats["d_daily"].to_numpy() * stats["lead_time_std"].to_numpy()) ** 2
+    var_s = (var_ltd - lead_var) * f + lead_var + undershoot_var
+    level_s = np.minimum(quantile_level(d_p * f, var_s), level)
+    stats = stats.with_columns(
+        level=pl.Series(level, dtype=pl.Float64), level_s=pl.Series(level_s, dtype=pl.Float64)
+    )
 
     on_order = _on_order_counted(inv, pos, stats, run_date, review)
     rep = (
@@ -457,7 +637,7 @@ def plan_replenishment(
             lead_time_demand=pl.col("d_p").round(3),
         )
         .with_columns(
-            reorder_point=pl.col("order_up_to"),
+            reorder_point=_ceil_int(pl.col("level_s")),
             safety_stock=pl.col("order_up_to") - _ceil_int(pl.col("d_p")),
         )
         .join(inv.drop("on_order"), on=SERIES_KEYS, how="left")

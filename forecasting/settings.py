@@ -37,6 +37,13 @@ class ReplenishmentSettings:
     # P^2 * sigma_d^2 / n to the variance of demand over P; None leaves the term out (for
     # forecasts whose quantiles already describe the error of a sum over days).
     forecast_level_days: int | None = 28
+    # Safety stock from forecast errors measured per series (``demand_errors`` of
+    # plan_replenishment): the days of history they are measured on (a year, so seasonal
+    # swings are in it), and how many intervals' worth of weight the forecast's own spread
+    # keeps against them (few measured intervals: mostly the forecast's spread; many: mostly
+    # the measured errors).
+    error_history_days: int = 365
+    error_prior_weight: float = 2.0
 
     def __post_init__(self) -> None:
         # Validate here so a bad oms.yaml fails loudly, naming the key, before any planning runs.
@@ -63,6 +70,19 @@ class ReplenishmentSettings:
             raise ValueError(
                 f"replenishment.forecast_level_days: {self.forecast_level_days!r} "
                 "must be a positive integer or null"
+            )
+        if (
+            not isinstance(self.error_history_days, int)
+            or isinstance(self.error_history_days, bool)
+            or self.error_history_days < 1
+        ):
+            raise ValueError(
+                f"replenishment.error_history_days: {self.error_history_days!r} "
+                "must be a positive integer"
+            )
+        if not float(self.error_prior_weight) >= 0.0:
+            raise ValueError(
+                f"replenishment.error_prior_weight: {self.error_prior_weight!r} must be >= 0"
             )
         # Freeze the mapping so the settings really are immutable.
         object.__setattr__(self, "service_level_by_abc", MappingProxyType(levels))

@@ -5,7 +5,9 @@ same sampled lead times (common random numbers):
 
 - ``policy``: :func:`forecasting.replenishment.plan_replenishment` itself, run at every weekly
   review on a forecast made that day (baseline seasonal naive or moving average per series,
-  whichever won a backtest at the start), with the open purchase orders of the simulation.
+  whichever won a backtest at the start), with the open purchase orders of the simulation and
+  the demand errors measured per series on the year of recorded history before the review
+  (``measure_errors``; :func:`forecasting.replenishment.demand_error_variance`).
 - ``days_of_cover``: the rule many merchants use: at every review, if the inventory position is
   below ``d * (L + R + C)`` order up to it (MOQ and case pack applied the same way), with ``d``
   the same forecast's average daily demand and one cover ``C`` for every item, tuned by
@@ -37,6 +39,7 @@ import polars as pl
 from forecasting.replenishment import (
     SERIES_KEYS,
     choose_supplier_terms,
+    demand_error_variance,
     plan_replenishment,
 )
 from forecasting.settings import ReplenishmentSettings
@@ -387,6 +390,7 @@ def simulate_replenishment(
     seed: int = 0,
     bisection_steps: int = 18,
     start_empty: bool = False,
+    measure_errors: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> SimulationResult:
     """Simulate the policy and the tuned days-of-cover rule over the last ``weeks`` weeks.
@@ -444,6 +448,20 @@ def simulate_replenishment(
         inp.series.select("sku").unique(), on="sku", how="semi"
     )
     idx_of = inp.series
+    # The recorded history as a (day, series) matrix, NaN on censored or unrecorded days, for
+    # the demand errors measured per series at each review (the same numbers
+    # measure_demand_errors computes from the frame, without re-pivoting it every week).
+    h0 = history["date"].min()
+    hgrid = history.join(idx_of, on=SERIES_KEYS, how="inner").with_columns(
+        t=(pl.col("date") - pl.lit(h0)).dt.total_days()
+    )
+    hist_units = np.full(((inp.sim_start - h0).days + inp.days, n), np.nan)
+    hist_units[hgrid["t"].to_numpy(), hgrid["idx"].to_numpy()] = np.where(
+        hgrid["is_stockout"].fill_null(False).to_numpy(),
+        np.nan,
+        hgrid["units_ordered"].cast(pl.Float64).to_numpy(),
+    )
+    p_days = inp.lead + settings.review_period_days
 
     def policy_orders(k: int, t: int, on_hand: np.ndarray, pipe: tuple[np.ndarray, ...]):
         run_date = inp.sim_start + timedelta(days=t)
@@ -468,6 +486,15 @@ def simulate_replenishment(
                 expected_at=pl.lit(inp.sim_start) + pl.duration(days=pl.col("e")),
             )
         )
+        errors = None
+        if measure_errors:
+            t_end = (run_date - h0).days
+            mse, n_eff = demand_error_variance(
+                hist_units[max(0, t_end - settings.error_history_days) : t_end], p_days
+            )
+            errors = idx_of.select(SERIES_KEYS).with_columns(
+                error_var=pl.Series(mse), error_n=pl.Series(n_eff)
+            )
         plan = plan_replenishment(
             fc,
             inv,
@@ -476,6 +503,7 @@ def simulate_replenishment(
             run_date,
             abc_class=abc_class,
             open_purchase_orders=pos,
+            demand_errors=errors,
         )
         qty = np.zeros(n, dtype=np.int64)
         lines = plan.po_suggestions.join(idx_of, on=SERIES_KEYS, how="inner")

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from statistics import NormalDist
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -363,3 +364,93 @@ def test_empty_inputs_give_empty_outputs_with_columns() -> None:
     assert p.po_suggestions.columns == PO_COLUMNS
     assert p.needs_attention.columns == NEEDS_ATTENTION_COLUMNS
     assert (p.replenishment.height, p.po_suggestions.height, p.needs_attention.height) == (0, 0, 0)
+
+
+def test_measured_demand_errors_hand_computed() -> None:
+    from forecasting.replenishment import demand_error_variance
+
+    # Window 2, P = 2. Origin 2: forecast 2 * mean(1, 3) = 4, actual 5 + 7 = 12, error 8.
+    # Origin 3: forecast 2 * mean(3, 5) = 8, actual 7 + 9 = 16, error 8. MSE 64 from 2 origins,
+    # which share a day: 2 / P = 1 independent interval. A flat series has no error.
+    units = np.array([[1.0, 4.0], [3.0, 4.0], [5.0, 4.0], [7.0, 4.0], [9.0, 4.0]])
+    mse, n_eff = demand_error_variance(units, np.array([2, 2]), window_days=2)
+    assert mse.tolist() == [64.0, 0.0]
+    assert n_eff.tolist() == [1.0, 1.0]
+    # A censored day (stockout: demand unknown) drops the intervals and windows that contain it.
+    units[4, 0] = np.nan
+    mse, n_eff = demand_error_variance(units, np.array([2, 2]), window_days=2)
+    assert (mse[0], n_eff[0]) == (64.0, 0.5)
+    # Nothing measurable: zeros (the planner then keeps the forecast's own spread).
+    mse, n_eff = demand_error_variance(units[:3], np.array([2, 2]), window_days=2)
+    assert mse.tolist() == [0.0, 0.0] and n_eff.tolist() == [0.0, 0.0]
+
+
+def test_measure_demand_errors_from_daily_demand() -> None:
+    from forecasting.replenishment import demand_error_variance, measure_demand_errors
+
+    settings = replace(BASE, error_history_days=120)
+    start = RUN - timedelta(days=150)
+    units = [(i % 7) + (i // 30) * 3 for i in range(150)]
+    dd = pl.DataFrame(
+        {
+            "date": [start + timedelta(days=i) for i in range(150)],
+            "sku": "S1",
+            "location_id": "W1",
+            "units_ordered": units,
+            "is_stockout": [i == 140 for i in range(150)],
+        }
+    )
+    got = measure_demand_errors(dd, terms(lead=14), settings, RUN).row(0, named=True)
+    window = np.array(units[30:], dtype=float)[:, None]
+    window[110, 0] = np.nan  # day 140 of the frame: a stockout
+    mse, n_eff = demand_error_variance(window, np.array([21]))
+    assert got["error_var"] == pytest.approx(mse[0]) and got["error_var"] > 0
+    assert got["error_n"] == pytest.approx(n_eff[0])
+    # Origins 28..99 of the 120 days (a 28-day window before, 21 days after), less the 10 whose
+    # interval holds the stockout (day 110): 62 origins, 62 / 21 independent intervals.
+    assert got["error_n"] == pytest.approx(62 / 21)
+
+
+def test_measured_errors_set_the_safety_stock() -> None:
+    # Model variance over P = 21 days: 21 * 2^2 = 84. Measured: MSE 400 from 6 independent
+    # intervals, weighed against the model's 84 counted as error_prior_weight = 2 intervals:
+    # (6 * 400 + 2 * 84) / 8 = 321 -> SS = 1.6449 * sqrt(321) = 29.47 -> S = ceil(239.47) = 240.
+    errors = pl.DataFrame(
+        {"sku": ["S1"], "location_id": ["W1"], "error_var": [400.0], "error_n": [6.0]}
+    )
+    inv = inventory([("S1", "W1", 112, 40, 28)])
+    p = plan_replenishment(forecast(), inv, terms(), BASE, RUN, demand_errors=errors)
+    assert pytest.approx(29.47, abs=0.01) == NormalDist().inv_cdf(0.95) * 321**0.5
+    assert p.replenishment["order_up_to"][0] == 240
+    # The lead-time term still adds on top: sigma_L 2 -> 321 + 10^2 * 4 = 721 -> 44.17 -> 255.
+    p = plan_replenishment(forecast(), inv, terms(lead_std=2.0), BASE, RUN, demand_errors=errors)
+    assert p.replenishment["order_up_to"][0] == 255
+    # A series without measured errors (or with none measurable) keeps the model: S = 226.
+    none = errors.with_columns(error_n=pl.lit(0.0))
+    p = plan_replenishment(forecast(), inv, terms(), BASE, RUN, demand_errors=none)
+    assert p.replenishment["order_up_to"][0] == 226
+    with pytest.raises(ValueError, match="error_prior_weight"):
+        ReplenishmentSettings(error_prior_weight=-1.0)
+    with pytest.raises(ValueError, match="error_history_days"):
+        ReplenishmentSettings(error_history_days=0)
+
+
+def test_reorder_point_below_order_up_to_when_the_moq_lasts_several_reviews() -> None:
+    # 1/day (sigma_d 1), L 14, R 7, MOQ 50: a review's demand is 7 of the smallest order of 50,
+    # so phi = 0.14 of the reviews order. Order-up-to: 21 + 1.6449 * sqrt(21) = 28.54 -> 29.
+    # Reorder point: exposed to L + R (1 + phi) / 2 = 17.99 days (f = 17.99 / 21) plus the
+    # undershoot's variance (1 - phi) * 7^2 / 12 = 3.51: 17.99 + 1.6449 * sqrt(17.99 + 3.51)
+    # = 25.62 -> 26.
+    fc = forecast(mean=1.0, sigma=1.0)
+    p = plan(fc=fc, st=terms(moq=50, case_pack=1), ip_rows=[("S1", "W1", 27, 0, 0)])
+    rep = p.replenishment.row(0, named=True)
+    assert (rep["order_up_to"], rep["reorder_point"]) == (29, 26)
+    assert rep["safety_stock"] == 29 - 21
+    # Position 27 is below S but above s: no order (the next review can still order in time).
+    assert p.po_suggestions.height == 0
+    p = plan(fc=fc, st=terms(moq=50, case_pack=1), ip_rows=[("S1", "W1", 26, 0, 0)])
+    assert only_line(p)["suggested_qty"] == 50  # need 29 - 26 = 3, raised to the MOQ
+    # When the smallest order is no more than a review's demand, every review orders: s = S.
+    p = plan(fc=fc, st=terms(moq=5, case_pack=1), ip_rows=[("S1", "W1", 27, 0, 0)])
+    rep = p.replenishment.row(0, named=True)
+    assert rep["reorder_point"] == rep["order_up_to"] == 29
