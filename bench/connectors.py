@@ -80,8 +80,15 @@ def run(args: argparse.Namespace) -> dict:
         def one_sync(warehouse: Path, gate_on: bool) -> tuple[float, dict, object]:
             data["warehouse"] = str(warehouse)
             cfg = parse_config(data, source="bench config", base_dir=tmp)
-            landing = {"seconds": 0.0, "batches": 0}
-            real_land = api_sync.land_page
+            landing = {"seconds": 0.0, "batches": 0, "gate_seconds": 0.0}
+            real_land, real_gate = api_sync.land_page, api_sync.gate
+
+            def timed_gate(*a, **kw):
+                t = time.perf_counter()
+                try:
+                    return real_gate(*a, **kw)
+                finally:
+                    landing["gate_seconds"] += time.perf_counter() - t
 
             def timed_land(*a, **kw):
                 t = time.perf_counter()
@@ -91,16 +98,22 @@ def run(args: argparse.Namespace) -> dict:
                     landing["seconds"] += time.perf_counter() - t
                     landing["batches"] += 1
 
-            api_sync.land_page = timed_land
+            api_sync.land_page, api_sync.gate = timed_land, timed_gate
             t = time.perf_counter()
             try:
                 report = api_sync.sync_api(cfg, only_channel="shop", streams=["orders"],
                                            on_page=lambda p: pages.__setitem__("n", pages["n"] + 1),
                                            gate_on=gate_on)  # fmt: skip
             finally:
-                api_sync.land_page = real_land
+                api_sync.land_page, api_sync.gate = real_land, real_gate
             return time.perf_counter() - t, landing, report
 
+        # GX's import (~5 s) happens once per process; pay it before either timed run.
+        from flows.quality import _validator
+
+        t = time.perf_counter()
+        _validator()
+        gx_import_s = time.perf_counter() - t
         pages = {"n": 0}
         rss_before = _rss_mb()
         # Without the landing gate first (the baseline for its overhead), then the real thing.
@@ -161,9 +174,17 @@ def run(args: argparse.Namespace) -> dict:
             "landing_batch": args.landing_batch,
             "quarantined": report.rows_quarantined,
             "sync_without_gate_seconds": round(nogate_s, 2),
+            "gx_import_seconds_once_per_process": round(gx_import_s, 2),
             "orders_landed_without_gate": nogate_report.by_table.get("shop__orders", 0),
+            # Two views of what the gate costs: the end-to-end difference (noisy on a shared
+            # machine: other load shifts either run), and the time spent inside the gate itself.
             "gate_overhead_share": round(sync_s / nogate_s - 1, 3),
-            "meets_gate_overhead_target": sync_s / nogate_s - 1 < 0.25,
+            "gate_seconds_inside_sync": round(landing["gate_seconds"], 2),
+            "gate_time_share_of_landing_without_gate": round(landing["gate_seconds"] / nogate_s, 3),
+            "meets_gate_overhead_target": max(
+                sync_s / nogate_s - 1, landing["gate_seconds"] / nogate_s
+            )
+            < 0.25,
         }
         return result
     finally:

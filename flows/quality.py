@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -74,11 +75,8 @@ def _txt(*path: str) -> str:
 
 
 def _items_ok(key: str) -> str:
-    t, e = f"t_{key}", f"e_{key}"
-    return (
-        f"({t} is null or {t} = 'NULL' or ({t} = 'ARRAY' and "
-        f"coalesce(list_bool_and(list_transform({e}, lambda x: x = 'OBJECT')), true)))"
-    )
+    """Column (of the `derived` CTE): the list is absent, null, or a list of objects."""
+    return f"ok_{key}"
 
 
 def _items(key: str) -> str:
@@ -91,14 +89,41 @@ def _item_values(key: str, field_name: str) -> str:
 
 
 def _all_whole(key: str, qty: str) -> str:
-    return (
-        f"coalesce(list_bool_and(list_transform({_item_values(key, qty)}, "
-        "lambda q: coalesce(regexp_full_match(q, '-?[0-9]+'), false))), true)"
-    )
+    """Column: every item's quantity is a whole number (true when there are no items)."""
+    return f"whole_{key}"
 
 
 def _item_ints(key: str, qty: str) -> str:
-    return f"list_transform({_item_values(key, qty)}, lambda q: try_cast(q as hugeint))"
+    """Column: the items' quantities as integers."""
+    return f"ints_{key}"
+
+
+# Quantities the order checks read, per stream: (list key, quantity field).
+QUANTITIES = {
+    "shop__orders": ("line_items", "quantity"),
+    "woo__orders": ("line_items", "quantity"),
+    "amazon__order_items": ("OrderItems", "QuantityOrdered"),
+}
+
+
+def _derived(table: str) -> list[str]:
+    """Per-record values several checks share, computed once (`derived` CTE)."""
+    out = []
+    for key in _lists(table):
+        t, e = f"t_{key}", f"e_{key}"
+        out.append(
+            f"({t} is null or {t} = 'NULL' or ({t} = 'ARRAY' and "
+            f"coalesce(list_bool_and(list_transform({e}, lambda x: x = 'OBJECT')), true))) as ok_{key}"
+        )
+    if table in QUANTITIES:
+        key, qty = QUANTITIES[table]
+        values = _item_values(key, qty)
+        out.append(
+            f"coalesce(list_bool_and(list_transform({values}, "
+            f"lambda q: coalesce(regexp_full_match(q, '-?[0-9]+'), false))), true) as whole_{key}"
+        )
+        out.append(f"list_transform({values}, lambda q: try_cast(q as hugeint)) as ints_{key}")
+    return out
 
 
 def _qty_whole(key: str, qty: str) -> str:
@@ -530,6 +555,7 @@ def _features(
             f", json_type(_payload, '$.{k}') as t_{k}, json_type(_payload, '$.{k}[*]') as e_{k}"
             for k in _lists(table)
         )
+        derived = "".join(f", {d}" for d in _derived(table))
         selects = [
             _feature_sql(c, col, now) for c, col in zip(spec.checks, spec.columns, strict=True)
         ]
@@ -551,9 +577,12 @@ def _features(
                 select * from numbered
                 qualify row_number() over (partition by _group, _source_id, _payload order by _row) = 1
             ),
-            payloads as (
+            parsed as (
                 select _row, _group, _source_id, _source_updated_at{parsed}
                 from firsts
+            ),
+            payloads as (
+                select *{derived} from parsed
             ),
             _unknown as ({unknown})
             select payloads._row, payloads._group,
@@ -607,46 +636,42 @@ def gate_groups(
         spec.suite, result_format="COMPLETE"
     )
     rows = df["_row"].to_numpy()
-    group_of = df["_group"].to_numpy()
+    n_groups = len(groups)
+    judged = np.bincount(df["_group"].to_numpy(), minlength=n_groups)
     reasons: dict[int, list[str]] = {}  # combined row -> failed critical checks
-    failed_by_check: list[list[int]] = []
+    failed_per_group: list[np.ndarray] = []
     for name, crit, res in zip(spec.names, spec.critical, result.results, strict=True):
-        idx = sorted(set(_flat_index(res.result.get("unexpected_index_list") or [])))
-        failed_by_check.append(idx)
+        idx = np.unique(np.asarray(_flat_index(res.result.get("unexpected_index_list") or []), int))
+        failed_per_group.append(np.bincount(df["_group"].to_numpy()[idx], minlength=n_groups))
         if crit:
-            for i in idx:
-                reasons.setdefault(int(rows[i]), []).append(name)
-    offsets = [0]
-    for s in sizes:
-        offsets.append(offsets[-1] + s)
-    kept = {int(r) for r in rows}
+            for r in rows[idx]:
+                reasons.setdefault(int(r), []).append(name)
+    good_mask = np.zeros(len(combined), bool)
+    good_mask[rows] = True  # judged (exact repeats were not)
+    good_mask[list(reasons)] = False
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
     payloads = combined.column("_payload")
     ids = combined.column("_source_id")
     for g, staged in enumerate(groups):
-        lo, hi = offsets[g], offsets[g + 1]
-        good_rows = [r - lo for r in range(lo, hi) if r in kept and r not in reasons]
+        lo, hi = int(offsets[g]), int(offsets[g + 1])
         bad = [
             (ids[r].as_py(), "; ".join(reasons[r]), payloads[r].as_py())
-            for r in range(lo, hi)
-            if r in reasons
+            for r in sorted(reasons)
+            if lo <= r < hi
         ]
-        outcomes = []
-        in_group = group_of == g
-        for name, crit, idx in zip(spec.names, spec.critical, failed_by_check, strict=True):
-            n_failed = int(sum(1 for i in idx if in_group[i]))
-            outcomes.append(
-                {
-                    "suite": spec.suite.name,
-                    "expectation": name,
-                    "success": n_failed == 0,
-                    "unexpected_count": n_failed,
-                    "critical": crit,
-                }
-            )
-        judged = int(in_group.sum())
+        outcomes = [
+            {
+                "suite": spec.suite.name,
+                "expectation": name,
+                "success": int(failed[g]) == 0,
+                "unexpected_count": int(failed[g]),
+                "critical": crit,
+            }
+            for name, crit, failed in zip(spec.names, spec.critical, failed_per_group, strict=True)
+        ]
         n_bad = len(bad) + extra_bad[g]
-        total = judged + extra_bad[g]
-        if judged and n_bad > ctx.max_bad_share * total:
+        total = int(judged[g]) + extra_bad[g]
+        if judged[g] and n_bad > ctx.max_bad_share * total:
             first = bad[0][1] if bad else "unreadable records"
             refusal = PageRejected(
                 f"{n_bad} of {total} records failed the landing checks or could not be read "
@@ -654,7 +679,9 @@ def gate_groups(
             )
             results.append(GateResult(staged.take([]), [], outcomes, refusal))
             continue
-        results.append(GateResult(staged.take(good_rows), bad, outcomes))
+        results.append(
+            GateResult(staged.take(np.nonzero(good_mask[lo:hi])[0].tolist()), bad, outcomes)
+        )
     return results
 
 

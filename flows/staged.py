@@ -90,7 +90,9 @@ def empty() -> StagedRecords:
 
 
 def concat(parts: Iterable[StagedRecords]) -> StagedRecords:
+    """Zero-copy: the result's columns are the parts' chunks (merging page after page into a
+    landing batch must not copy the batch each time)."""
     tables = [p.table for p in parts if len(p)]
     if not tables:
         return empty()
-    return StagedRecords(pa.concat_tables(tables).combine_chunks())
+    return StagedRecords(pa.concat_tables(tables))
