@@ -36,3 +36,21 @@
 {% macro normalize_email(expr) -%}
     nullif(lower(trim({{ expr }})), '')
 {%- endmacro %}
+
+{#- Parse a JSON document once into a struct of the fields a model reads (DuckDB json_transform):
+    `shape` is a dict of field name -> 'VARCHAR' | nested dict | [nested dict] (a list of objects).
+    Every leaf is read as text, exactly as `->>` would (numbers as written, objects as JSON text),
+    so the casts stay the models' own; one parse replaces a `->>` per field (each parses the whole
+    document again). A missing or null field gives null; a null or absent list gives a null list. -#}
+{% macro json_shape(json_expr, shape) -%}
+    json_transform({{ json_expr }}, '{{ tojson(shape) }}')
+{%- endmacro %}
+
+{#- Text (e.g. a field of json_shape) -> decimal money / integer; empty -> null. -#}
+{% macro text_money(text_expr) -%}
+    cast(nullif(trim({{ text_expr }}), '') as decimal(18, 4))
+{%- endmacro %}
+
+{% macro text_int(text_expr) -%}
+    cast(nullif(trim({{ text_expr }}), '') as bigint)
+{%- endmacro %}

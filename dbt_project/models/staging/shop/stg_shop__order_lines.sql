@@ -1,23 +1,52 @@
+{%- set order_shape = {
+    'id': 'VARCHAR',
+    'line_items': [{
+        'id': 'VARCHAR',
+        'sku': 'VARCHAR',
+        'variant_id': 'VARCHAR',
+        'product_id': 'VARCHAR',
+        'title': 'VARCHAR',
+        'quantity': 'VARCHAR',
+        'price': 'VARCHAR',
+        'total_discount': 'VARCHAR',
+        'tax_lines': [{'price': 'VARCHAR'}],
+    }],
+    'fulfillments': [{
+        'location_id': 'VARCHAR',
+        'status': 'VARCHAR',
+        'created_at': 'VARCHAR',
+        'line_items': [{'id': 'VARCHAR', 'quantity': 'VARCHAR'}],
+    }],
+} -%}
 with
 
 source as (
     {{ latest_version(source('raw', 'shop__orders')) }}
 ),
 
+parsed as (
+    -- the payload parsed once into the fields read below
+    select
+        _source_id,
+        _max_loaded_at,
+        {{ json_shape('_payload', order_shape) }} as o
+    from source
+),
+
 lines as (
     select
         _source_id,
         _max_loaded_at,
-        cast(_payload ->> 'id' as varchar) as order_id,
-        unnest({{ json_array('_payload', '$.line_items') }}) as line_item
-    from source
+        o.id as order_id,
+        unnest(o.line_items) as line_item
+    from parsed
 ),
 
 fulfillments as (
     select
-        cast(_payload ->> 'id' as varchar) as order_id,
-        unnest({{ json_array('_payload', '$.fulfillments') }}) as fulfillment
-    from source
+        o.id as order_id,
+        unnest(o.fulfillments) as fulfillment
+    from parsed
 ),
 
 fulfilled as (
@@ -25,18 +54,18 @@ fulfilled as (
     -- (plain unnests: a lateral join on the payload costs a join over every order)
     select
         order_id,
-        fulfillment ->> 'location_id' as external_location_id,
-        fulfillment ->> 'status' as fulfillment_status,
-        {{ to_utc_ts("fulfillment ->> 'created_at'") }} as fulfilled_at,
-        unnest({{ json_array('fulfillment', '$.line_items') }}) as fulfillment_line
+        fulfillment.location_id as external_location_id,
+        fulfillment.status as fulfillment_status,
+        {{ to_utc_ts('fulfillment.created_at') }} as fulfilled_at,
+        unnest(fulfillment.line_items) as fulfillment_line
     from fulfillments
 ),
 
 fulfilled_by_line as (
     select
         order_id,
-        cast(fulfillment_line ->> 'id' as varchar) as line_id,
-        sum(cast(fulfillment_line ->> 'quantity' as integer)) as quantity_fulfilled,
+        fulfillment_line.id as line_id,
+        sum(cast(fulfillment_line.quantity as integer)) as quantity_fulfilled,
         min_by(external_location_id, fulfilled_at) as fulfillment_external_location_id
     from fulfilled
     where coalesce(fulfillment_status, 'success') = 'success'
@@ -48,16 +77,16 @@ renamed as (
         lines._source_id,
         lines._max_loaded_at,
         lines.order_id,
-        cast(line_item ->> 'id' as varchar) as line_id,
-        line_item ->> 'sku' as sku,
-        cast(line_item ->> 'variant_id' as varchar) as variant_id,
-        cast(line_item ->> 'product_id' as varchar) as product_id,
-        line_item ->> 'title' as title,
-        cast(line_item ->> 'quantity' as integer) as quantity,
-        {{ json_money('line_item', '$.price') }} as unit_price_local,
-        coalesce({{ json_money('line_item', '$.total_discount') }}, 0) as discount_local,
+        line_item.id as line_id,
+        line_item.sku,
+        line_item.variant_id,
+        line_item.product_id,
+        line_item.title,
+        cast(line_item.quantity as integer) as quantity,
+        {{ text_money('line_item.price') }} as unit_price_local,
+        coalesce({{ text_money('line_item.total_discount') }}, 0) as discount_local,
         coalesce(list_sum(list_transform(
-            {{ json_array('line_item', '$.tax_lines') }}, lambda t: cast(t ->> 'price' as decimal(18, 4))
+            line_item.tax_lines, lambda t: cast(t.price as decimal(18, 4))
         )), 0) as tax_local
     from lines
 ),

@@ -6,16 +6,27 @@ source as (
     {{ latest_version(source('raw', 'tpl__stock')) }}
 ),
 
+parsed as (
+    -- the payload parsed once into the fields read below
+    select
+        _source_id,
+        _max_loaded_at,
+        {{ json_shape('_payload', {
+            'sku': 'VARCHAR', 'location_id': 'VARCHAR', 'on_hand': 'VARCHAR', 'counted_at': 'VARCHAR'
+        }) }} as c
+    from source
+),
+
 renamed as (
     select
         _source_id,
         _max_loaded_at,
         _source_id as stock_count_id,
-        trim(_payload ->> 'sku') as sku,
-        trim(_payload ->> 'location_id') as location_id,
-        cast(cast(nullif(trim(_payload ->> 'on_hand'), '') as decimal(18, 4)) as integer) as on_hand,
-        {{ to_utc_ts("_payload ->> 'counted_at'") }} as counted_at
-    from source
+        trim(c.sku) as sku,
+        trim(c.location_id) as location_id,
+        cast(cast(nullif(trim(c.on_hand), '') as decimal(18, 4)) as integer) as on_hand,
+        {{ to_utc_ts('c.counted_at') }} as counted_at
+    from parsed
 ),
 
 final as (
