@@ -34,9 +34,10 @@ decision must protect the position over the *protection interval* ``P = L + R``:
   crosses ``s`` between two reviews and the order follows at the next one, so a cycle is
   exposed to L plus that *undershoot* (half a review on average), not to L + R: ``s < S``
   (``_reorder_exposure``).
-- quantity, when ``IP <= s``: ``max(MOQ, S - IP)`` rounded up to the case pack, then capped so that the days of
-  cover after receipt ``(IP + qty) / average daily forecast`` stay within ``max_days_of_cover``
-  (rounded down to the case pack), but never below MOQ (rounded up to the case pack) nor one case.
+- quantity, when ``IP <= s``: ``max(MOQ, S - IP)`` rounded up to the case pack, then capped so
+  that the days of cover after receipt ``(IP + qty) / average daily forecast`` stay within
+  ``max_days_of_cover`` (rounded down to the case pack), but never below MOQ (rounded up to the
+  case pack) nor one case.
 
 Inventory position ``IP = on hand - committed + on order``. When the open purchase orders are
 passed (``open_purchase_orders``), on order counts each open quantity by *when* it arrives:
