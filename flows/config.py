@@ -289,6 +289,10 @@ class ReplenishmentConfig(_Strict):
     horizon_days: Annotated[int, Field(ge=7, le=365)] = 56
     max_days_of_cover: Annotated[int, Field(ge=1, le=730)] = 120
     forecast_level_days: Annotated[int, Field(ge=1, le=365)] | None = 28
+    # safety stock from forecast errors measured per SKU over this much history, weighed
+    # against the forecast's own spread as if it were this many measured intervals
+    error_history_days: Annotated[int, Field(ge=1, le=730)] = 365
+    error_prior_weight: Annotated[float, Field(ge=0)] = 2.0
     output_dir: str = "out"
 
 

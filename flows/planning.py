@@ -149,6 +149,7 @@ def run_planning(
         weekday_profile,
         write_buyer_files,
     )
+    from forecasting.replenishment import measure_demand_errors
     from forecasting.settings import ReplenishmentSettings
 
     rs = cfg.replenishment
@@ -159,6 +160,8 @@ def run_planning(
         horizon_days=rs.horizon_days,
         max_days_of_cover=rs.max_days_of_cover,
         forecast_level_days=rs.forecast_level_days,
+        error_history_days=rs.error_history_days,
+        error_prior_weight=rs.error_prior_weight,
     )
     with connection(cfg.warehouse, read_only=True) as con:
         demand = _read(
@@ -196,8 +199,18 @@ def run_planning(
     daily = to_daily(weekly, run_date, rs.horizon_days, weekday_profile(demand, run_date))
     chosen = accuracy.filter(pl.col("chosen")).select("sku", "location_id", "demand_class")
     daily = daily.join(chosen, on=["sku", "location_id"], how="left")
+    # Safety stock from how wrong the forecast level was over each SKU's own lead time plus
+    # review period in the last year (forecasting/replenishment.py, docs/replenishment.md).
+    errors = measure_demand_errors(demand, terms, settings, run_date)
     plan = plan_replenishment(
-        daily, levels, terms, settings, run_date, abc_class=abc, open_purchase_orders=open_pos
+        daily,
+        levels,
+        terms,
+        settings,
+        run_date,
+        abc_class=abc,
+        open_purchase_orders=open_pos,
+        demand_errors=errors,
     )
     with connection(cfg.warehouse) as con:
         ensure_planning_tables(con)

@@ -66,5 +66,7 @@ replenishment:
   review_period_days: 7
   horizon_days: 56
   max_days_of_cover: 120
+  error_history_days: 365            # safety stock from forecast errors measured over this history
+  error_prior_weight: 2.0            # weight of the forecast's own spread against them
   output_dir: out                    # buyer files go to <output_dir>/reorder/<run_date>/
 """
