@@ -52,125 +52,107 @@ carried_in as (
 {% endif %}
 
 counts as (
-    -- the last count of each day
-    select
-        sku,
-        location_id,
-        count_date,
-        arg_max(on_hand, counted_at) as on_hand,
-        max(counted_at) as counted_at
+    select sku, location_id, count_date, on_hand, counted_at, _max_loaded_at
     from stock
     {%- if is_incremental() %}
     where count_date >= (select from_date from bounds)
     {%- endif %}
-    group by all
+),
+
+end_date as (
+    select max(count_date) as end_date from counts
+),
+
+day_counts as (
+    -- every count, valid from its day on
+    select
+        sku,
+        location_id,
+        count_date as valid_from,
+        count_date as last_count_date,
+        counted_at,
+        on_hand
+    from counts
+    {%- if is_incremental() %}
+    union all
+    -- the state carried in counts as a count valid from from_date (it sorts before that day's counts)
+    select sku, location_id, (select from_date from bounds), last_count_date, last_counted_at, on_hand
+    from carried_in
+    {%- endif %}
+),
+
+intervals as (
+    -- the last count of each day, valid until the day before the next day with a count (one sort,
+    -- no day x pair spine joined to the counts)
+    select
+        *,
+        lead(valid_from) over (partition by sku, location_id order by counted_at) as next_valid_from
+    from day_counts
+    qualify next_valid_from is distinct from valid_from
 ),
 
 loaded_by_day as (
     -- latest landing of any count dated up to each day (the watermark of incremental runs)
     select
-        count_date,
-        max(max(_max_loaded_at)) over (order by count_date) as stock_loaded_at
-    from stock
-    {%- if is_incremental() %}
-    where count_date >= (select from_date from bounds)
-    {%- endif %}
-    group by count_date
-),
-
-pairs as (
-    select sku, location_id, min(count_date) as first_date
-    from counts
-    group by all
-    {%- if is_incremental() %}
-    union all by name
-    select sku, location_id, (select from_date from bounds) as first_date
-    from carried_in
-    {%- endif %}
-),
-
-first_dates as (
-    select sku, location_id, min(first_date) as first_date
-    from pairs
-    group by all
-),
-
-spine as (
-    select
-        p.sku,
-        p.location_id,
-        cast(d.day as date) as stock_date
-    from first_dates as p
-    cross join (select max(count_date) as end_date from counts) as b
-    cross join lateral (
-        select unnest(generate_series(p.first_date, b.end_date, interval 1 day)) as day
+        cast(d.day as date) as stock_date,
+        max(max(c._max_loaded_at)) over (order by d.day) as stock_loaded_at
+    from (
+        select unnest(generate_series(
+            (select min(valid_from) from day_counts), (select end_date from end_date), interval 1 day
+        )) as day
     ) as d
+    left join counts as c on c.count_date = cast(d.day as date)
+    group by d.day
 ),
 
-carried as (
+days as (
     select
-        spine.stock_date,
-        spine.sku,
-        spine.location_id,
-        counts.count_date,
-        counts.on_hand,
-        counts.counted_at,
-        loaded.stock_loaded_at
-    from spine
-    asof left join counts
-        on spine.sku = counts.sku
-        and spine.location_id = counts.location_id
-        and spine.stock_date >= counts.count_date
-    asof left join loaded_by_day as loaded
-        on spine.stock_date >= loaded.count_date
+        i.sku,
+        i.location_id,
+        cast(unnest(generate_series(
+            i.valid_from, coalesce(i.next_valid_from - 1, e.end_date), interval 1 day
+        )) as date) as stock_date,
+        i.on_hand,
+        i.last_count_date,
+        i.counted_at as last_counted_at
+    from intervals as i
+    cross join end_date as e
 ),
 
-{% if is_incremental() %}
-with_state as (
-    -- days without a count since from_date take the state carried in
-    select
-        c.stock_date,
-        c.sku,
-        c.location_id,
-        case when c.count_date is null then i.on_hand else c.on_hand end as on_hand,
-        coalesce(c.count_date, i.last_count_date) as last_count_date,
-        case when c.count_date is null then i.last_counted_at else c.counted_at end as last_counted_at,
-        coalesce(i.has_been_stocked, false) as had_been_stocked,
-        greatest(c.stock_loaded_at, (select max(_stock_loaded_at) from carried_in)) as _stock_loaded_at
-    from carried as c
-    left join carried_in as i on c.sku = i.sku and c.location_id = i.location_id
+first_stocked as (
+    -- the first day the pair had stock (an aggregate, cheaper than a running max over every day)
+    select sku, location_id, min(valid_from) as first_stocked_date
+    from intervals
+    where on_hand > 0
+    group by all
 ),
-{% else %}
-with_state as (
-    select
-        stock_date,
-        sku,
-        location_id,
-        on_hand,
-        count_date as last_count_date,
-        counted_at as last_counted_at,
-        false as had_been_stocked,
-        stock_loaded_at as _stock_loaded_at
-    from carried
-),
-{% endif %}
 
 final as (
     select
-        stock_date,
-        sku,
-        location_id,
-        on_hand,
+        d.stock_date,
+        d.sku,
+        d.location_id,
+        d.on_hand,
         -- the pair has had stock on some day up to this one: zero stock before the SKU was ever
         -- stocked there (not launched / not carried) is not a stockout
-        had_been_stocked or coalesce(max(on_hand) over (
-            partition by sku, location_id order by stock_date rows between unbounded preceding and current row
-        ) > 0, false) as has_been_stocked,
-        last_count_date,
-        last_counted_at,
-        last_count_date < stock_date as is_carried_forward,
-        _stock_loaded_at
-    from with_state
+        {%- if is_incremental() %}
+        coalesce(i.has_been_stocked, false) or
+        {%- endif %}
+        coalesce(d.stock_date >= f.first_stocked_date, false) as has_been_stocked,
+        d.last_count_date,
+        d.last_counted_at,
+        d.last_count_date < d.stock_date as is_carried_forward,
+        {%- if is_incremental() %}
+        greatest(l.stock_loaded_at, (select max(_stock_loaded_at) from carried_in)) as _stock_loaded_at
+        {%- else %}
+        l.stock_loaded_at as _stock_loaded_at
+        {%- endif %}
+    from days as d
+    left join first_stocked as f on d.sku = f.sku and d.location_id = f.location_id
+    left join loaded_by_day as l on d.stock_date = l.stock_date
+    {%- if is_incremental() %}
+    left join carried_in as i on d.sku = i.sku and d.location_id = i.location_id
+    {%- endif %}
 )
 
 select
