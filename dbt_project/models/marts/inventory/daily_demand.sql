@@ -207,28 +207,72 @@ spine as (
         where c.demand_date between p.first_date and b.end_date
     )
 ),
-{% else %}
-spine as (
+
+cells as (
     select
-        cast(d.day as date) as demand_date,
-        p.sku,
-        p.location_id,
-        false as is_removed
+        spine.*,
+        s.on_hand,
+        s.is_stockout,
+        s._stock_loaded_at
+    from spine
+    left join stock as s
+        on spine.demand_date = s.stock_date and spine.sku = s.sku and spine.location_id = s.location_id
+),
+{% else %}
+stock_ranges as (
+    -- stock rows are dense from the pair's first count to the last count date (inventory_snapshots)
+    select sku, location_id, min(stock_date) as first_stock_date, max(stock_date) as last_stock_date
+    from stock
+    group by all
+),
+
+other_ranges as (
+    -- the spine days of each pair without a stock row: before its first count, after the last
+    -- count date, or all of them for a pair without counts
+    select p.sku, p.location_id, p.first_date as from_date,
+        coalesce(r.first_stock_date - 1, b.end_date) as to_date
     from pairs as p
     cross join bounds as b
-    cross join lateral (
-        select unnest(generate_series(p.first_date, b.end_date, interval 1 day)) as day
-    ) as d
+    left join stock_ranges as r on p.sku = r.sku and p.location_id = r.location_id
+    union all
+    select r.sku, r.location_id, r.last_stock_date + 1, b.end_date
+    from stock_ranges as r
+    cross join bounds as b
+),
+
+cells as (
+    -- the spine with its stock: the stock rows themselves plus the days without one (no join of
+    -- every day to the stock table)
+    select
+        stock_date as demand_date,
+        sku,
+        location_id,
+        false as is_removed,
+        on_hand,
+        is_stockout,
+        _stock_loaded_at
+    from stock
+    union all
+    select
+        cast(unnest(generate_series(from_date, to_date, interval 1 day)) as date),
+        sku,
+        location_id,
+        false,
+        cast(null as integer),
+        cast(null as boolean),
+        cast(null as timestamptz)
+    from other_ranges
+    where from_date <= to_date
 ),
 {% endif %}
 
 final as (
     select
-        spine.demand_date,
-        spine.sku,
-        spine.location_id,
+        c.demand_date,
+        c.sku,
+        c.location_id,
         -- null marks a cell to delete (incremental runs only; see the post-hook)
-        case when not spine.is_removed then coalesce(v.units_ordered, 0) end as units_ordered,
+        case when not c.is_removed then coalesce(v.units_ordered, 0) end as units_ordered,
         coalesce(v.units_returned, 0) as units_returned,
         cast(coalesce(v.units_ordered, 0) - coalesce(v.units_returned, 0) as integer) as units_net,
         coalesce(v.revenue, cast(0 as decimal(18, 4))) as revenue,
@@ -237,14 +281,12 @@ final as (
         {%- for ch in channels %}
         coalesce(v.units_{{ ch }}, 0) as units_{{ ch }},
         {%- endfor %}
-        s.on_hand as end_of_day_on_hand,
-        s.is_stockout,
-        s._stock_loaded_at
-    from spine
+        c.on_hand as end_of_day_on_hand,
+        c.is_stockout,
+        c._stock_loaded_at
+    from cells as c
     left join cell_values as v
-        on spine.demand_date = v.demand_date and spine.sku = v.sku and spine.location_id = v.location_id
-    left join stock as s
-        on spine.demand_date = s.stock_date and spine.sku = s.sku and spine.location_id = s.location_id
+        on c.demand_date = v.demand_date and c.sku = v.sku and c.location_id = v.location_id
 )
 
 select * from final
