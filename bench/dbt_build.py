@@ -2,7 +2,9 @@
 
 Measures, on one warehouse:
 - full: `dbt build --full-refresh` (every model and test) on all of raw;
-- hourly: `dbt build` after 5,000 new or changed orders landed (incremental models pick them up);
+- hourly: `dbt build` after 5,000 new or changed orders landed, of what the hourly flow builds
+  (flows.pipeline.changed_selector: every model downstream of a raw table that got rows, with
+  their tests); incremental models pick the changes up;
 - floor: one hand-written DuckDB query computing daily net sales per SKU straight from raw (latest
   version per record, line items unnested, refunds dated when refunded), which is the least any
   transformation of these payloads can cost.
@@ -178,8 +180,9 @@ def load_raw(warehouse: Path, drop: Path) -> dict[str, int]:
 
 
 HOURLY_SQL = f"""
--- {HOURLY_ORDERS} orders change within the hour: new Shopify orders (copies of the last day's with
--- new ids), late cancellations of old Shopify orders, Woo orders completed, Amazon orders shipped.
+-- {HOURLY_ORDERS} orders change within the hour: 3,000 new Shopify orders (copies of the most
+-- recently updated ones, with new ids), 1,500 late cancellations of old Shopify orders (spread over
+-- the whole history), Woo orders completed, Amazon orders shipped (the rest of the batch).
 create temp table latest_shop as
 select * from raw.shop__orders
 qualify row_number() over (partition by _source_id order by _source_updated_at desc) = 1;
@@ -198,9 +201,8 @@ from (
         'refunds', json('[]'), 'fulfillments', json('[]'),
         'fulfillment_status', null, 'financial_status', 'paid', 'cancelled_at', null)) as p
     from latest_shop
-    where cast(_source_updated_at as date) = date '2026-06-30'
-    order by _source_id
-    limit 2000
+    order by _source_updated_at desc, _source_id
+    limit 3000
 );
 
 insert into raw.shop__orders
@@ -214,7 +216,7 @@ from (
     from latest_shop
     where _payload->>'cancelled_at' is null
     order by hash(_source_id)
-    limit 1000
+    limit 1500
 );
 
 insert into raw.woo__orders
@@ -264,11 +266,30 @@ def land_hourly(warehouse: Path) -> int:
         con.close()
 
 
+HOURLY_TABLES = ("shop__orders", "woo__orders", "amazon__orders")
+
+
+def _hourly_counts(con) -> dict[str, int]:
+    return {
+        t: con.execute(f"select count(*) from raw.{t} where _load_id = 'hourly'").fetchall()[0][0]
+        for t in HOURLY_TABLES
+    }
+
+
 def _hourly_count(con) -> int:
-    return sum(
-        con.execute(f"select count(*) from raw.{t} where _load_id = 'hourly'").fetchall()[0][0]
-        for t in ("shop__orders", "woo__orders", "amazon__orders")
-    )
+    return sum(_hourly_counts(con).values())
+
+
+def hourly_selector(warehouse: Path) -> str:
+    """What the hourly flow would build after this batch (as flows.pipeline.changed_selector)."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        changed = sorted(t for t, n in _hourly_counts(con).items() if n > 0)
+    finally:
+        con.close()
+    return " ".join(f"source:raw.{t}+" for t in changed)
 
 
 FLOOR_SQL = """
@@ -453,7 +474,8 @@ def main() -> None:
         flush=True,
     )
     t_land, hourly_rows = _timed(lambda: land_hourly(warehouse))
-    t_hourly, hourly = _timed(lambda: dbt_build(warehouse, work))
+    selector = hourly_selector(warehouse)
+    t_hourly, hourly = _timed(lambda: dbt_build(warehouse, work, "--select", *selector.split()))
     print(f"hourly dbt build after {hourly_rows:,} order versions: {t_hourly:.1f}s", flush=True)
 
     result = {
@@ -475,6 +497,7 @@ def main() -> None:
         },
         "targets_seconds": {"full_build": 120, "hourly_build": 30},
         "hourly_order_versions": hourly_rows,
+        "hourly_select": selector,
         "full_build": full,
         "hourly_build": hourly,
     }
