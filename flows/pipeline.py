@@ -148,7 +148,8 @@ def forecast_on_tasks(demand, run_date: date, settings, products):
     if not batches:
         from forecasting import forecast_all
 
-        return forecast_all(demand, run_date, settings, workers=1, products=products)
+        return forecast_all(demand, run_date, settings, workers=1, products=products,
+                            on_batch=lambda: tick("forecast batches"))  # fmt: skip
     futures = forecast_batch_task.map(batches, run_date=run_date, settings=settings)
     results = [f.result() for f in futures]
     keys = ["sku", "location_id"]

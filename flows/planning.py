@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from flows.config import Config
+from flows.progress import tick
 from flows.warehouse import connection
 
 PLANNING_DDL = """
@@ -193,7 +194,10 @@ def run_planning(
         products = _read(con, "select sku, category from marts.products")
     fs = ForecastSettings.for_horizon_days(rs.horizon_days)
     if forecast_fn is None:
-        weekly, accuracy = forecast_all(demand, run_date, fs, workers=workers, products=products)
+        weekly, accuracy = forecast_all(
+            demand, run_date, fs, workers=workers, products=products,
+            on_batch=lambda: tick("forecast batches"),
+        )  # fmt: skip
     else:
         weekly, accuracy = forecast_fn(demand, run_date, fs, products)
     daily = to_daily(weekly, run_date, rs.horizon_days, weekday_profile(demand, run_date))

@@ -28,7 +28,7 @@ How one batch is forecast:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -529,11 +529,13 @@ def forecast_all(
     settings: ForecastSettings | None = None,
     workers: int = 2,
     products: pl.DataFrame | None = None,
+    on_batch: Callable[[], None] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Build the series, forecast them in batches on ``workers`` processes, concatenate.
 
     ``workers <= 1`` runs in this process. Same output as :func:`forecast_batch`; rows are
     sorted by series (and period / model), so the result does not depend on ``workers``.
+    ``on_batch`` is called as each batch finishes (a progress bar; no Prefect here).
     """
     s = settings or ForecastSettings()
     series = build_series(
@@ -543,15 +545,22 @@ def forecast_all(
     if not batches:
         return _empty_forecast(), _empty_accuracy()
     jobs = [(b, run_date, s) for b in batches]
+    results = []
     if workers <= 1 or len(batches) == 1:
-        results = [_run_batch(j) for j in jobs]
+        for j in jobs:
+            results.append(_run_batch(j))
+            if on_batch:
+                on_batch()
     else:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
         # spawn, not fork: forking a process that already runs polars' thread pool can hang
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
-            results = list(ex.map(_run_batch, jobs))
+            for r in ex.map(_run_batch, jobs):
+                results.append(r)
+                if on_batch:
+                    on_batch()
     forecast = pl.concat([r[0] for r in results]).sort([*SERIES_KEYS, "period_start"])
     accuracy = pl.concat([r[1] for r in results]).sort([*SERIES_KEYS, "model"])
     return forecast, accuracy

@@ -208,11 +208,14 @@ def test_failed_fits_fall_back_cleanly(monkeypatch):
 
 def test_reproducible_and_independent_of_batching(mixed):
     daily, products, fc, acc = mixed
+    done = []  # the progress hook fires once per batch (13 series in batches of 4)
     fc2, acc2 = forecast_all(
-        daily, after(104), ForecastSettings(batch_size=4), workers=2, products=products
-    )
+        daily, after(104), ForecastSettings(batch_size=4), workers=2, products=products,
+        on_batch=lambda: done.append(1),
+    )  # fmt: skip
     assert fc2.equals(fc)
     assert acc2.equals(acc)
+    assert len(done) == 4
     s = build_series(daily, after(104), products=products)
     assert sum(b.select("sku").n_unique() for b in iter_batches(s, 5)) == 13
 
