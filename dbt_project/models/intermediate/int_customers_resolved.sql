@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 -- One row per person, resolved across channels: customer_key = md5(lower(trim(email))), else
 -- <channel>:<customer id>. Amazon buyers have relay e-mails, so they never merge with other
 -- channels. Includes customer records (Shopify, Woo) that have not ordered yet.

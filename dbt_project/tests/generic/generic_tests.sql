@@ -35,10 +35,19 @@ from a cross join b
 where abs(a.total - b.total) > {{ tolerance }}
 {% endtest %}
 
-{#- Combination of columns is unique. -#}
+{#- Combination of columns is unique. Duplicates are looked for by a hash of the combination first
+    (one integer per row to group, instead of the columns: faster on the 14 M-row day x SKU x
+    location tables), then confirmed on the columns themselves. -#}
 {% test unique_combination(model, combination_of_columns) %}
-select {{ combination_of_columns | join(', ') }}, count(*) as n
+{%- set columns = combination_of_columns | join(', ') %}
+select {{ columns }}, count(*) as n
 from {{ model }}
+where hash({{ columns }}) in (
+    select hash({{ columns }})
+    from {{ model }}
+    group by 1
+    having count(*) > 1
+)
 group by all
 having count(*) > 1
 {% endtest %}
