@@ -3,8 +3,11 @@
 The tiny sandbox's drop files are split by the month they were updated in: everything up to May
 lands and is built first; then June's files land (new orders, and late versions of older ones:
 refunds, edits, fulfilments and cancellations of May orders, new stock counts) and an incremental
-`dbt build` picks them up. Every staging, intermediate and mart table is then compared, row for
-row, with a `--full-refresh` rebuild of the same raw data.
+`dbt build` picks them up. Two more incremental builds follow edits landed straight into raw: late
+corrections of May stock counts (a later count the same day, so past days of inventory_snapshots
+and daily_demand change) and a Shopify order dated after the last day (every pair of daily_demand
+gains days), then its cancellation (those days must disappear again). Every staging, intermediate
+and mart table is then compared, row for row, with a `--full-refresh` rebuild of the same raw data.
 """
 
 from __future__ import annotations
@@ -54,6 +57,71 @@ def dbt(cfg, work: Path, *args: str) -> None:
     assert result.success, f"dbt {' '.join(args)}: {result.exception} {failed}"
 
 
+# late corrections of May stock counts: a second count later the same day, zeros made positive
+# first (has_been_stocked changes), so past days of inventory_snapshots and daily_demand change
+LATE_COUNTS_SQL = """
+insert into raw.tpl__stock
+select p ->> 'location_id' || ':' || (p ->> 'sku') || ':' || (p ->> 'counted_at'),
+    cast(p ->> 'counted_at' as timestamptz), p, md5(cast(p as varchar)), 'late-edit', now()
+from (
+    select json_object(
+        'sku', _payload ->> 'sku',
+        'location_id', _payload ->> 'location_id',
+        'on_hand', cast(cast(_payload ->> 'on_hand' as integer) + 3 as varchar),
+        'counted_at', strftime(
+            cast(_payload ->> 'counted_at' as timestamptz) + interval 1 second, '%Y-%m-%dT%H:%M:%SZ'
+        )
+    ) as p
+    from raw.tpl__stock
+    where _payload ->> 'counted_at' like '2026-05-1%'
+    order by _payload ->> 'on_hand' = '0' desc, _source_id
+    limit 20
+)
+"""
+
+# a Shopify order dated after the last day of data: every pair of daily_demand gains days
+FUTURE_ORDER_SQL = """
+insert into raw.shop__orders
+select '990000001', timestamptz '2026-07-03 10:00:00+00', p, md5(cast(p as varchar)), 'late-edit',
+    now()
+from (
+    select json_merge_patch(_payload, json_object(
+        'id', 990000001, 'name', '#990000001',
+        'created_at', '2026-07-03T12:00:00+02:00', 'processed_at', '2026-07-03T12:00:00+02:00',
+        'updated_at', '2026-07-03T12:00:00+02:00', 'refunds', json('[]'),
+        'fulfillments', json('[]'), 'cancelled_at', null, 'fulfillment_status', null)) as p
+    from raw.shop__orders
+    where _payload ->> 'cancelled_at' is null
+    order by _source_id
+    limit 1
+)
+"""
+
+# ... then cancelled: the days it added must disappear again
+CANCEL_FUTURE_ORDER_SQL = """
+insert into raw.shop__orders
+select _source_id, timestamptz '2026-07-03 11:00:00+00', p, md5(cast(p as varchar)), 'late-edit',
+    now()
+from (
+    select _source_id, json_merge_patch(_payload, json_object(
+        'updated_at', '2026-07-03T13:00:00+02:00', 'cancelled_at', '2026-07-03T13:00:00+02:00',
+        'financial_status', 'voided')) as p
+    from raw.shop__orders
+    where _source_id = '990000001'
+)
+"""
+
+
+def land(cfg, *statements: str) -> None:
+    con = duckdb.connect(cfg.warehouse)
+    try:
+        con.execute("set timezone = 'UTC'")
+        for sql in statements:
+            con.execute(sql)
+    finally:
+        con.close()
+
+
 def tables(con) -> list[str]:
     return [
         f"{s}.{t}"
@@ -80,6 +148,16 @@ def runs(tmp_path_factory):
     shutil.copytree(late, drop, dirs_exist_ok=True)
     second = sync_files(cfg)
     dbt(cfg, project, "build")  # incremental, with every test
+    land(cfg, LATE_COUNTS_SQL, FUTURE_ORDER_SQL)
+    dbt(cfg, project, "build")
+    con = duckdb.connect(cfg.warehouse, read_only=True)
+    extended = con.execute(
+        "select max(demand_date), count(*) filter (where demand_date = date '2026-07-03') "
+        "from marts.daily_demand"
+    ).fetchall()[0]
+    con.close()
+    land(cfg, CANCEL_FUTURE_ORDER_SQL)
+    dbt(cfg, project, "build")
     con = duckdb.connect(cfg.warehouse)
     con.execute("create schema snap")
     incremental = {}
@@ -90,7 +168,13 @@ def runs(tmp_path_factory):
     con.close()
     dbt(cfg, project, "run", "--full-refresh")
     con = duckdb.connect(cfg.warehouse, read_only=True)
-    yield {"con": con, "incremental": incremental, "first": first, "second": second}
+    yield {
+        "con": con,
+        "incremental": incremental,
+        "first": first,
+        "second": second,
+        "extended": extended,
+    }
     con.close()
 
 
@@ -99,10 +183,26 @@ def test_late_month_brings_new_versions_of_older_orders(runs):
     assert runs["second"].rows_landed > 1000
     late_versions = con.execute(
         "select count(*) from raw.shop__orders where _loaded_at = "
-        "(select max(_loaded_at) from raw.shop__orders) and "
+        "(select max(_loaded_at) from raw.shop__orders where _load_id <> 'late-edit') and "
         f"cast(_payload ->> 'created_at' as timestamptz) < timestamptz '{LATE_MONTH}-01 00:00+02'"
     ).fetchall()[0][0]
     assert late_versions > 20
+
+
+def test_late_edits_reach_past_and_future_days(runs):
+    """The edits landed straight into raw did what the incremental paths must undo or redo."""
+    con = runs["con"]
+    late_counts = con.execute(
+        "select count(*) from marts.inventory_snapshots where last_counted_at in ("
+        "select cast(_payload ->> 'counted_at' as timestamptz) from raw.tpl__stock "
+        "where _load_id = 'late-edit')"
+    ).fetchall()[0][0]
+    assert late_counts >= 20
+    # the future order added 2026-07-03 to every pair; after its cancellation the days are gone
+    max_day, pairs_on_future_day = runs["extended"]
+    assert max_day == date(2026, 7, 3) and pairs_on_future_day > 50
+    snap = runs["incremental"]["marts.daily_demand"]
+    assert con.execute(f"select max(demand_date) from {snap}").fetchall()[0][0] < max_day
 
 
 def test_incremental_equals_full_rebuild(runs):
