@@ -11,7 +11,10 @@ same sampled lead times (common random numbers):
 - ``days_of_cover``: the rule many merchants use: at every review, if the inventory position is
   below ``d * (L + R + C)`` order up to it (MOQ and case pack applied the same way), with ``d``
   the same forecast's average daily demand and one cover ``C`` for every item, tuned by
-  bisection until it reaches the policy's fill rate.
+  bisection until it reaches the policy's fill rate. Two variants are tuned the same way:
+  ``days_of_cover_plus_lead_time`` (up to ``d * (L + R + C)``: it knows each lead time) and
+  ``days_of_cover_30d_sales`` (``d`` is the last 30 days' average recorded sales, the rule as
+  commercial tools ship it).
 
 Mechanics: each day, receipts arrive first; on a review day the policy orders; an order arrives
 after a lead time drawn from the supplier's ``N(L, sigma_L)`` (rounded, at least one day);
@@ -95,6 +98,8 @@ class SimulationResult:
     measure_end: date
     reviews: int
     inventory_reduction: float  # 1 - policy value / days-of-cover value
+    # the rule in its plainest form: cover counted in the last 30 days' average recorded sales
+    days_of_cover_30d_sales: PolicyOutcome | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -105,6 +110,19 @@ class SimulationResult:
             "policy": self.policy.as_dict(),
             "days_of_cover": self.days_of_cover.as_dict(),
             "days_of_cover_plus_lead_time": self.days_of_cover_plus_lead_time.as_dict(),
+            **(
+                {
+                    "days_of_cover_30d_sales": self.days_of_cover_30d_sales.as_dict(),
+                    "inventory_reduction_vs_30d_sales_rule": round(
+                        1.0
+                        - self.policy.avg_inventory_value
+                        / self.days_of_cover_30d_sales.avg_inventory_value,
+                        4,
+                    ),
+                }
+                if self.days_of_cover_30d_sales is not None
+                else {}
+            ),
             "csl_gap_points": round(
                 100 * (self.policy.cycle_service_level - self.policy.target_service_level), 2
             ),
@@ -462,6 +480,16 @@ def simulate_replenishment(
         hgrid["units_ordered"].cast(pl.Float64).to_numpy(),
     )
     p_days = inp.lead + settings.review_period_days
+    # The plainest days-of-cover rule counts cover in the last 30 days' average recorded sales
+    # (stockout days included as recorded: that is what a merchant's report shows).
+    hist_sales = np.zeros_like(hist_units)
+    hist_sales[hgrid["t"].to_numpy(), hgrid["idx"].to_numpy()] = (
+        hgrid["units_ordered"].fill_null(0).cast(pl.Float64).to_numpy()
+    )
+    offset = (inp.sim_start - h0).days
+    sales_30d = np.stack(
+        [hist_sales[max(0, offset + t - 30) : offset + t].sum(axis=0) / 30 for t in inp.review_days]
+    )
 
     def policy_orders(k: int, t: int, on_hand: np.ndarray, pipe: tuple[np.ndarray, ...]):
         run_date = inp.sim_start + timedelta(days=t)
@@ -516,23 +544,27 @@ def simulate_replenishment(
     ours = _outcome("policy", inp, sold, eod, orders, review)
     say(f"policy: fill rate {ours.fill_rate:.4f}, CSL {ours.cycle_service_level:.4f}")
 
-    def doc_orders_for(cover: float, with_lead_time: bool) -> OrderFn:
+    def doc_orders_for(cover: float, with_lead_time: bool, rate: np.ndarray) -> OrderFn:
         def fn(k: int, t: int, on_hand: np.ndarray, pipe: tuple[np.ndarray, ...]):
             p_idx, p_qty, _ = pipe
             on_order = np.bincount(p_idx, weights=p_qty, minlength=n).astype(np.int64)
             ip = on_hand + on_order
             days = inp.lead + review + cover if with_lead_time else np.full(n, cover)
-            target = np.ceil(d_bar[k] * days - 1e-9).astype(np.int64)
+            target = np.ceil(rate[k] * days - 1e-9).astype(np.int64)
             need = target - ip
             base = np.maximum(need, inp.moq)
             qty = -(-base // inp.case) * inp.case
-            return np.where((need > 0) & (d_bar[k] > 0), qty, 0)
+            return np.where((need > 0) & (rate[k] > 0), qty, 0)
 
         return fn
 
-    def tuned(name: str, with_lead_time: bool, lo: float, hi: float) -> PolicyOutcome:
+    def tuned(
+        name: str, with_lead_time: bool, lo: float, hi: float, rate: np.ndarray | None = None
+    ) -> PolicyOutcome:
+        rate = d_bar if rate is None else rate
+
         def doc(cover: float) -> PolicyOutcome:
-            s_, e_, o_ = _run(inp, doc_orders_for(cover, with_lead_time))
+            s_, e_, o_ = _run(inp, doc_orders_for(cover, with_lead_time, rate))
             return _outcome(name, inp, s_, e_, o_, review, parameter=cover)
 
         best = doc(hi)
@@ -553,6 +585,8 @@ def simulate_replenishment(
     best = tuned("days_of_cover", False, 0.0, 365.0)
     # A stronger variant that knows each lead time: order up to L + R + C days.
     best_lt = tuned("days_of_cover_plus_lead_time", True, -float(review), 180.0)
+    # The rule exactly as issue #7 words it: cover in the last 30 days' average sales.
+    best_30d = tuned("days_of_cover_30d_sales", False, 0.0, 365.0, rate=sales_30d)
     reduction = 1.0 - ours.avg_inventory_value / best.avg_inventory_value
     return SimulationResult(
         policy=ours,
@@ -563,4 +597,5 @@ def simulate_replenishment(
         measure_end=inp.sim_start + timedelta(days=inp.days - 1),
         reviews=len(inp.review_days),
         inventory_reduction=reduction,
+        days_of_cover_30d_sales=best_30d,
     )
