@@ -2,10 +2,37 @@
 -- ShipmentItemAdjustmentList), with principal, tax and fees summed per item. Amounts keep the
 -- signs Amazon posts (refund charges negative, fees negative, fee reversals positive).
 -- CurrencyAmount is a JSON number: read as text and cast to decimal.
+{% set item_shape = {
+    'OrderItemId': 'VARCHAR',
+    'SellerSKU': 'VARCHAR',
+    'QuantityShipped': 'VARCHAR',
+    'ItemChargeList': [{
+        'ChargeType': 'VARCHAR',
+        'ChargeAmount': {'CurrencyAmount': 'VARCHAR', 'CurrencyCode': 'VARCHAR'},
+    }],
+    'ItemFeeList': [{'FeeAmount': {'CurrencyAmount': 'VARCHAR', 'CurrencyCode': 'VARCHAR'}}],
+} -%}
+{%- set event_shape = {
+    'EventType': 'VARCHAR',
+    'AmazonOrderId': 'VARCHAR',
+    'PostedDate': 'VARCHAR',
+    'MarketplaceName': 'VARCHAR',
+    'ShipmentItemList': [item_shape],
+    'ShipmentItemAdjustmentList': [item_shape],
+} %}
 with
 
 source as (
     {{ latest_version(source('raw', 'amazon__financial_events')) }}
+),
+
+parsed as (
+    -- the payload parsed once into the fields read below
+    select
+        _source_id,
+        _max_loaded_at,
+        {{ json_shape('_payload', event_shape) }} as e
+    from source
 ),
 
 events as (
@@ -13,22 +40,19 @@ events as (
         _source_id,
         _max_loaded_at,
         _source_id as event_id,
-        _payload ->> 'EventType' as event_type,
-        _payload ->> 'AmazonOrderId' as order_id,
-        {{ to_utc_ts("_payload ->> 'PostedDate'") }} as posted_at,
-        _payload ->> 'MarketplaceName' as marketplace_name,
-        unnest(coalesce(
-            {{ json_array('_payload', '$.ShipmentItemList') }},
-            {{ json_array('_payload', '$.ShipmentItemAdjustmentList') }}
-        )) as item
-    from source
+        e.EventType as event_type,
+        e.AmazonOrderId as order_id,
+        {{ to_utc_ts('e.PostedDate') }} as posted_at,
+        e.MarketplaceName as marketplace_name,
+        unnest(coalesce(e.ShipmentItemList, e.ShipmentItemAdjustmentList)) as item
+    from parsed
 ),
 
 items as (
     select
         *,
-        {{ json_array('item', '$.ItemChargeList') }} as charges,
-        {{ json_array('item', '$.ItemFeeList') }} as fees
+        item.ItemChargeList as charges,
+        item.ItemFeeList as fees
     from events
 ),
 
@@ -39,30 +63,30 @@ final as (
         events.event_id,
         events.event_type,
         events.order_id,
-        events.item ->> 'OrderItemId' as order_item_id,
-        events.item ->> 'SellerSKU' as sku,
-        coalesce({{ json_int('events.item', '$.QuantityShipped') }}, 0) as quantity,
+        events.item.OrderItemId as order_item_id,
+        events.item.SellerSKU as sku,
+        coalesce({{ text_int('events.item.QuantityShipped') }}, 0) as quantity,
         events.posted_at,
         events.marketplace_name,
         -- charges and fees summed per item with list functions (no lateral joins on the payload)
         coalesce(
-            list_max(list_transform(events.charges, lambda c: upper(c ->> '$.ChargeAmount.CurrencyCode'))),
-            list_max(list_transform(events.fees, lambda f: upper(f ->> '$.FeeAmount.CurrencyCode')))
+            list_max(list_transform(events.charges, lambda c: upper(c.ChargeAmount.CurrencyCode))),
+            list_max(list_transform(events.fees, lambda f: upper(f.FeeAmount.CurrencyCode)))
         ) as currency,
         coalesce(list_sum(list_transform(
-            list_filter(events.charges, lambda c: c ->> 'ChargeType' = 'Principal'),
-            lambda c: {{ json_money('c', '$.ChargeAmount.CurrencyAmount') }}
+            list_filter(events.charges, lambda c: c.ChargeType = 'Principal'),
+            lambda c: {{ text_money('c.ChargeAmount.CurrencyAmount') }}
         )), 0) as principal_local,
         coalesce(list_sum(list_transform(
-            list_filter(events.charges, lambda c: c ->> 'ChargeType' in ('Tax', 'ShippingTax', 'GiftWrapTax')),
-            lambda c: {{ json_money('c', '$.ChargeAmount.CurrencyAmount') }}
+            list_filter(events.charges, lambda c: c.ChargeType in ('Tax', 'ShippingTax', 'GiftWrapTax')),
+            lambda c: {{ text_money('c.ChargeAmount.CurrencyAmount') }}
         )), 0) as tax_local,
         coalesce(list_sum(list_transform(
-            list_filter(events.charges, lambda c: c ->> 'ChargeType' = 'ShippingCharge'),
-            lambda c: {{ json_money('c', '$.ChargeAmount.CurrencyAmount') }}
+            list_filter(events.charges, lambda c: c.ChargeType = 'ShippingCharge'),
+            lambda c: {{ text_money('c.ChargeAmount.CurrencyAmount') }}
         )), 0) as shipping_local,
         coalesce(list_sum(list_transform(
-            events.fees, lambda f: {{ json_money('f', '$.FeeAmount.CurrencyAmount') }}
+            events.fees, lambda f: {{ text_money('f.FeeAmount.CurrencyAmount') }}
         )), 0) as fees_local
     from items as events
 )

@@ -1,3 +1,18 @@
+{%- set items_shape = {
+    'AmazonOrderId': 'VARCHAR',
+    'OrderItems': [{
+        'OrderItemId': 'VARCHAR',
+        'SellerSKU': 'VARCHAR',
+        'ASIN': 'VARCHAR',
+        'Title': 'VARCHAR',
+        'QuantityOrdered': 'VARCHAR',
+        'QuantityShipped': 'VARCHAR',
+        'ItemPrice': {'Amount': 'VARCHAR', 'CurrencyCode': 'VARCHAR'},
+        'PromotionDiscount': {'Amount': 'VARCHAR'},
+        'ItemTax': {'Amount': 'VARCHAR'},
+        'ShippingPrice': {'Amount': 'VARCHAR'},
+    }],
+} -%}
 -- One row per Amazon order item. ItemPrice is the price of the whole line (unit price x quantity).
 with
 
@@ -5,13 +20,22 @@ source as (
     {{ latest_version(source('raw', 'amazon__order_items')) }}
 ),
 
+parsed as (
+    -- the payload parsed once into the fields read below
+    select
+        _source_id,
+        _max_loaded_at,
+        {{ json_shape('_payload', items_shape) }} as p
+    from source
+),
+
 items as (
     select
         _source_id,
         _max_loaded_at,
-        coalesce(_payload ->> 'AmazonOrderId', _source_id) as order_id,
-        unnest({{ json_array('_payload', '$.OrderItems') }}) as item
-    from source
+        coalesce(p.AmazonOrderId, _source_id) as order_id,
+        unnest(p.OrderItems) as item
+    from parsed
 ),
 
 final as (
@@ -19,17 +43,17 @@ final as (
         _source_id,
         _max_loaded_at,
         order_id,
-        item ->> 'OrderItemId' as order_item_id,
-        item ->> 'SellerSKU' as sku,
-        item ->> 'ASIN' as asin,
-        item ->> 'Title' as title,
-        coalesce({{ json_int('item', '$.QuantityOrdered') }}, 0) as quantity,
-        coalesce({{ json_int('item', '$.QuantityShipped') }}, 0) as quantity_shipped,
-        upper(item ->> '$.ItemPrice.CurrencyCode') as currency,
-        coalesce({{ json_money('item', '$.ItemPrice.Amount') }}, 0) as gross_local,
-        coalesce({{ json_money('item', '$.PromotionDiscount.Amount') }}, 0) as discount_local,
-        coalesce({{ json_money('item', '$.ItemTax.Amount') }}, 0) as tax_local,
-        coalesce({{ json_money('item', '$.ShippingPrice.Amount') }}, 0) as shipping_local
+        item.OrderItemId as order_item_id,
+        item.SellerSKU as sku,
+        item.ASIN as asin,
+        item.Title as title,
+        coalesce({{ text_int('item.QuantityOrdered') }}, 0) as quantity,
+        coalesce({{ text_int('item.QuantityShipped') }}, 0) as quantity_shipped,
+        upper(item.ItemPrice.CurrencyCode) as currency,
+        coalesce({{ text_money('item.ItemPrice.Amount') }}, 0) as gross_local,
+        coalesce({{ text_money('item.PromotionDiscount.Amount') }}, 0) as discount_local,
+        coalesce({{ text_money('item.ItemTax.Amount') }}, 0) as tax_local,
+        coalesce({{ text_money('item.ShippingPrice.Amount') }}, 0) as shipping_local
     from items
 )
 

@@ -1,34 +1,57 @@
+{%- set order_shape = {
+    'AmazonOrderId': 'VARCHAR',
+    'PurchaseDate': 'VARCHAR',
+    'LastUpdateDate': 'VARCHAR',
+    'OrderStatus': 'VARCHAR',
+    'FulfillmentChannel': 'VARCHAR',
+    'SalesChannel': 'VARCHAR',
+    'MarketplaceId': 'VARCHAR',
+    'OrderTotal': {'CurrencyCode': 'VARCHAR', 'Amount': 'VARCHAR'},
+    'NumberOfItemsShipped': 'VARCHAR',
+    'NumberOfItemsUnshipped': 'VARCHAR',
+    'BuyerInfo': {'BuyerEmail': 'VARCHAR'},
+    'ShippingAddress': {'CountryCode': 'VARCHAR'},
+} -%}
 with
 
 source as (
     {{ latest_version(source('raw', 'amazon__orders')) }}
 ),
 
+parsed as (
+    -- the payload parsed once into the fields read below
+    select
+        _source_id,
+        _max_loaded_at,
+        {{ json_shape('_payload', order_shape) }} as o
+    from source
+),
+
 final as (
     select
         _source_id,
         _max_loaded_at,
-        _payload ->> 'AmazonOrderId' as order_id,
-        {{ to_utc_ts("_payload ->> 'PurchaseDate'") }} as ordered_at,
-        {{ to_utc_ts("_payload ->> 'LastUpdateDate'") }} as updated_at,
-        _payload ->> 'OrderStatus' as order_status,
-        _payload ->> 'OrderStatus' = 'Canceled' as is_cancelled,
-        _payload ->> 'FulfillmentChannel' as fulfillment_channel,
-        _payload ->> 'SalesChannel' as sales_channel,
-        _payload ->> 'MarketplaceId' as marketplace_id,
+        o.AmazonOrderId as order_id,
+        {{ to_utc_ts('o.PurchaseDate') }} as ordered_at,
+        {{ to_utc_ts('o.LastUpdateDate') }} as updated_at,
+        o.OrderStatus as order_status,
+        o.OrderStatus = 'Canceled' as is_cancelled,
+        o.FulfillmentChannel as fulfillment_channel,
+        o.SalesChannel as sales_channel,
+        o.MarketplaceId as marketplace_id,
         upper(coalesce(
-            _payload ->> '$.OrderTotal.CurrencyCode',
-            case _payload ->> 'MarketplaceId'
+            o.OrderTotal.CurrencyCode,
+            case o.MarketplaceId
                 when 'A1PA6795UKMFR9' then 'EUR'
                 when 'A1F83G8C2ARO7P' then 'GBP'
             end
         )) as currency,
-        {{ json_money('_payload', '$.OrderTotal.Amount') }} as order_total_local,
-        {{ json_int('_payload', '$.NumberOfItemsShipped') }} as items_shipped,
-        {{ json_int('_payload', '$.NumberOfItemsUnshipped') }} as items_unshipped,
-        {{ normalize_email("_payload ->> '$.BuyerInfo.BuyerEmail'") }} as email,
-        upper(_payload ->> '$.ShippingAddress.CountryCode') as ship_country
-    from source
+        {{ text_money('o.OrderTotal.Amount') }} as order_total_local,
+        {{ text_int('o.NumberOfItemsShipped') }} as items_shipped,
+        {{ text_int('o.NumberOfItemsUnshipped') }} as items_unshipped,
+        {{ normalize_email('o.BuyerInfo.BuyerEmail') }} as email,
+        upper(o.ShippingAddress.CountryCode) as ship_country
+    from parsed
 )
 
 select * from final
