@@ -65,6 +65,30 @@ def test_landing_appends_only_new_versions(cfg):
             land_records(con, "shop__nope", [v1], "x")
 
 
+def test_payload_hash_is_sha256_of_canonical_json(cfg):
+    """The text raw stores (orjson, sorted keys) is the canonical JSON the hash has always been
+    taken of, so a record landed by an older version is not landed again; integers beyond 64
+    bits (which orjson refuses) fall back to json with the same spelling."""
+    import hashlib
+    import json
+
+    from flows.staged import canonical_json
+
+    payload = {"b": [1, 2.5, None, True], "a": {"z": "Café ☕", "y": -0.1}, "big": 2**70}
+    expected = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(payload) == expected
+    small = {k: v for k, v in payload.items() if k != "big"}
+    text = json.dumps(small, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(small) == text
+    with connection(cfg.warehouse) as con:
+        init_warehouse(con)
+        land_records(con, "shop__orders", [RawRecord("9", None, small)], "load-h")
+        stored = con.execute(
+            "select _payload::varchar, _payload_hash from raw.shop__orders"
+        ).fetchall()
+    assert stored == [(text, hashlib.sha256(text.encode()).hexdigest())]
+
+
 def test_runs_are_recorded(cfg):
     start_run(cfg.warehouse, "r1", "test-flow")
     finish_run(cfg.warehouse, "r1", "success", rows_landed=5)
