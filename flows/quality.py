@@ -19,6 +19,7 @@ A GX validation costs ~0.1 s however few rows it has, so callers judge many page
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -480,11 +481,17 @@ class _Suite:
 
 
 _SUITES: dict[tuple, _Suite] = {}
+_GX_LOCK = threading.RLock()
 
 
 def _suite(table: str, ctx: GateContext) -> _Suite:
     """The stream's expectation suite, built once per configuration (building one costs more
     than validating a thousand records with it)."""
+    with _GX_LOCK:
+        return _suite_locked(table, ctx)
+
+
+def _suite_locked(table: str, ctx: GateContext) -> _Suite:
     key = (table, ctx.currencies, ctx.locations, ctx.known_skus is None, ctx.future_tolerance_hours)
     if key not in _SUITES:
         gx, _ctx, _ = _validator()
@@ -632,9 +639,10 @@ def gate_groups(
     ]
     combined = pa.concat_tables(tables).combine_chunks()
     df = _features(table, combined, spec, ctx, now)
-    result = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(
-        spec.suite, result_format="COMPLETE"
-    )
+    with _GX_LOCK:  # channel syncs run in threads; one GX context and suite objects are shared
+        result = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(
+            spec.suite, result_format="COMPLETE"
+        )
     rows = df["_row"].to_numpy()
     n_groups = len(groups)
     judged = np.bincount(df["_group"].to_numpy(), minlength=n_groups)
