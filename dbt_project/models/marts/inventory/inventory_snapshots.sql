@@ -10,7 +10,8 @@
 -- run (_stock_loaded_at is the watermark) to the end, for every pair, carrying each pair's state
 -- (on_hand, last count, has_been_stocked) from the day before; earlier days cannot change, and
 -- the days recomputed are replaced whole (delete+insert on stock_date), so the table equals a
--- full rebuild. Without new counts nothing is recomputed.
+-- full rebuild. Without new counts nothing is recomputed. (A count's id holds its location, SKU and
+-- count time (raw-contract.md), so a new version of a count never moves it to another day or pair.)
 with
 
 stock as (
