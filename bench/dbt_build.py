@@ -377,7 +377,7 @@ def floor_query(warehouse: Path) -> int:
 
 def dbt_build(warehouse: Path, work: Path, *extra: str) -> dict:
     """`dbt build` in-process; return counts and per-node timings."""
-    from dbt.cli.main import dbtRunner
+    from flows.dbt import invoke
 
     os.environ["OMS_WAREHOUSE"] = str(warehouse)
     args = [
@@ -401,7 +401,7 @@ def dbt_build(warehouse: Path, work: Path, *extra: str) -> dict:
         ),
         "--quiet",
     ]
-    result = dbtRunner().invoke(args)
+    result = invoke(args)
     nodes = [
         (r.node.resource_type, r.node.name, str(r.status), round(r.execution_time, 2))
         for r in (result.result or [])

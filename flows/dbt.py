@@ -1,7 +1,9 @@
 """Run dbt in-process against the warehouse, and turn its results into something a person reads.
 
-dbt opens the DuckDB file itself (profile `keep_open: false`), so callers must not hold a
-connection while it runs.
+dbt opens the DuckDB file itself, so callers must not hold a connection while it runs. The
+profile keeps it open for the whole invocation (`keep_open: true`: re-opening the file for every
+model and test cost ~10 s per hourly build on the large sandbox), and `_release_warehouse` closes
+it when dbt returns, so the flows and `oms` commands can open the file again.
 """
 
 from __future__ import annotations
@@ -47,8 +49,6 @@ def run_dbt(
     full_refresh: bool = False,
 ) -> DbtReport:
     """`dbt <command>` in-process; raise DbtFailed naming every failed node."""
-    from dbt.cli.main import dbtRunner
-
     os.environ["OMS_WAREHOUSE"] = str(Path(cfg.warehouse).resolve())
     args = [
         command,
@@ -69,7 +69,7 @@ def run_dbt(
         if on_event and event.info.name in ("LogModelResult", "LogTestResult", "LogSeedResult"):
             on_event(event.info.msg)
 
-    result = dbtRunner(callbacks=[callback]).invoke(args)
+    result = invoke(args, [callback])
     report = DbtReport()
     if result.exception is not None:
         raise DbtFailed(f"dbt {command} could not run: {result.exception}")
@@ -97,14 +97,34 @@ def run_dbt(
 
 def generate_docs(cfg: Config) -> Path:
     """dbt's documentation site, as one self-contained page analysts open offline."""
-    from dbt.cli.main import dbtRunner
-
     target = (Path(cfg.replenishment.output_dir) / "dbt_docs").resolve()
     os.environ["OMS_WAREHOUSE"] = str(Path(cfg.warehouse).resolve())
-    result = dbtRunner().invoke([
+    result = invoke([
         "docs", "generate", "--project-dir", str(project_dir()), "--profiles-dir", str(project_dir()),
         "--target-path", str(target), "--vars", json.dumps(dbt_vars(cfg)), "--static", "--quiet",
     ])  # fmt: skip
     if not result.success:
         raise DbtFailed(f"dbt docs generate failed: {result.exception}")
     return target / "static_index.html"
+
+
+def invoke(args: list[str], callbacks: list | None = None):
+    """`dbtRunner(callbacks).invoke(args)`, then free the warehouse file (see module docstring).
+    Everything that runs dbt in this project goes through here (flows, tests, benchmarks)."""
+    from dbt.cli.main import dbtRunner
+
+    try:
+        return dbtRunner(callbacks=callbacks or []).invoke(args)
+    finally:
+        _release_warehouse()
+
+
+def _release_warehouse() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open across an invocation (`keep_open`), so
+    the file is free for the next writer. The next invocation opens it again."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        if env is not None:
+            env.close()

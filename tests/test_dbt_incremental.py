@@ -30,10 +30,10 @@ LATE_MONTH = "2026-06"
 
 
 def dbt(cfg, work: Path, *args: str) -> None:
-    from dbt.cli.main import dbtRunner
+    from flows.dbt import invoke
 
     os.environ["OMS_WAREHOUSE"] = str(Path(cfg.warehouse).resolve())
-    result = dbtRunner().invoke(
+    result = invoke(
         [
             *args,
             "--project-dir",

@@ -22,6 +22,7 @@ import pytest
 from flows.warehouse import all_raw_tables
 
 dbt_main = pytest.importorskip("dbt.cli.main")
+from flows.dbt import invoke as invoke_dbt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_DIR = ROOT / "dbt_project"
@@ -97,7 +98,7 @@ def land(
 
 def run_dbt(warehouse: Path, tmp: Path, *args: str):
     os.environ["OMS_WAREHOUSE"] = str(warehouse)
-    result = dbt_main.dbtRunner().invoke(
+    result = invoke_dbt(
         [
             *args,
             "--project-dir",
@@ -1099,7 +1100,7 @@ def test_currency_without_any_fx_rate_fails_the_build(built, tmp_path):
     )
     con.close()
     os.environ["OMS_WAREHOUSE"] = str(warehouse)
-    result = dbt_main.dbtRunner().invoke(
+    result = invoke_dbt(
         [
             "build",
             "--select",
