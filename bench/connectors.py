@@ -21,6 +21,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from bench import Stopwatch, timing
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -77,36 +79,16 @@ def run(args: argparse.Namespace) -> dict:
             "credentials": {"access_token": "OMS_SHOP_ACCESS_TOKEN"},
             "page_size": args.page_size, "landing_batch": args.landing_batch}})  # fmt: skip
 
-        def one_sync(warehouse: Path, gate_on: bool) -> tuple[float, dict, object]:
+        def one_sync(warehouse: Path, gate_on: bool):
             data["warehouse"] = str(warehouse)
             cfg = parse_config(data, source="bench config", base_dir=tmp)
-            landing = {"seconds": 0.0, "batches": 0, "gate_seconds": 0.0}
-            real_land, real_gate = api_sync.land_page, api_sync.gate
-
-            def timed_gate(*a, **kw):
-                t = time.perf_counter()
-                try:
-                    return real_gate(*a, **kw)
-                finally:
-                    landing["gate_seconds"] += time.perf_counter() - t
-
-            def timed_land(*a, **kw):
-                t = time.perf_counter()
-                try:
-                    return real_land(*a, **kw)
-                finally:
-                    landing["seconds"] += time.perf_counter() - t
-                    landing["batches"] += 1
-
-            api_sync.land_page, api_sync.gate = timed_land, timed_gate
+            landing, gate = Stopwatch(), Stopwatch()
             t = time.perf_counter()
-            try:
+            with timing(api_sync, "land_page", landing), timing(api_sync, "gate", gate):
                 report = api_sync.sync_api(cfg, only_channel="shop", streams=["orders"],
                                            on_page=lambda p: pages.__setitem__("n", pages["n"] + 1),
                                            gate_on=gate_on)  # fmt: skip
-            finally:
-                api_sync.land_page, api_sync.gate = real_land, real_gate
-            return time.perf_counter() - t, landing, report
+            return time.perf_counter() - t, landing, gate, report
 
         # GX's import (~5 s) happens once per process; pay it before either timed run.
         from flows.quality import _validator
@@ -117,9 +99,9 @@ def run(args: argparse.Namespace) -> dict:
         pages = {"n": 0}
         rss_before = _rss_mb()
         # Without the landing gate first (the baseline for its overhead), then the real thing.
-        nogate_s, _, nogate_report = one_sync(tmp / "nogate.duckdb", gate_on=False)
+        nogate_s, _, _, nogate_report = one_sync(tmp / "nogate.duckdb", gate_on=False)
         pages["n"] = 0
-        sync_s, landing, report = one_sync(tmp / "oms.duckdb", gate_on=True)
+        sync_s, landing, gate, report = one_sync(tmp / "oms.duckdb", gate_on=True)
         peak_mb = _rss_mb()
         landed = report.by_table.get("shop__orders", 0)
         cfg = parse_config(data, source="bench config", base_dir=tmp)
@@ -158,9 +140,9 @@ def run(args: argparse.Namespace) -> dict:
             "sync_seconds": round(sync_s, 2),
             "orders_per_second": round(ours),
             "api_pages": pages["n"],
-            "landing_batches": landing["batches"],
-            "landing_seconds": round(landing["seconds"], 2),
-            "fetch_and_map_seconds": round(sync_s - landing["seconds"], 2),
+            "landing_batches": landing.calls,
+            "landing_seconds": round(landing.seconds, 2),
+            "fetch_and_map_seconds": round(sync_s - landing.seconds, 2),
             "peak_rss_mb": round(peak_mb, 1),
             "rss_before_sync_mb": round(rss_before, 1),
             "floor_read_json_seconds": round(floor_s, 2),
@@ -179,11 +161,9 @@ def run(args: argparse.Namespace) -> dict:
             # Two views of what the gate costs: the end-to-end difference (noisy on a shared
             # machine: other load shifts either run), and the time spent inside the gate itself.
             "gate_overhead_share": round(sync_s / nogate_s - 1, 3),
-            "gate_seconds_inside_sync": round(landing["gate_seconds"], 2),
-            "gate_time_share_of_landing_without_gate": round(landing["gate_seconds"] / nogate_s, 3),
-            "meets_gate_overhead_target": max(
-                sync_s / nogate_s - 1, landing["gate_seconds"] / nogate_s
-            )
+            "gate_seconds_inside_sync": round(gate.seconds, 2),
+            "gate_time_share_of_landing_without_gate": round(gate.seconds / nogate_s, 3),
+            "meets_gate_overhead_target": max(sync_s / nogate_s - 1, gate.seconds / nogate_s)
             < 0.25,
         }
         return result

@@ -30,7 +30,14 @@ from flows.config import API_EXTRA_STREAMS, CHANNEL_STREAMS, Channel, Config
 from flows.quality import GateContext, gate
 from flows.staged import StagedRecords, concat, stage
 from flows.sync import SyncReport
-from flows.warehouse import all_raw_tables, connection, init_warehouse, land_staged, quarantine
+from flows.warehouse import (
+    advance_cursor,
+    all_raw_tables,
+    connection,
+    init_warehouse,
+    land_staged,
+    quarantine,
+)
 
 DUCKDB_MEMORY_LIMIT = "256MB"
 
@@ -322,13 +329,7 @@ def land_page(
             report.by_table[table] = report.by_table.get(table, 0) + landed
             landed_total += landed
             bad_total += n_bad
-        con.execute(
-            """insert into ops.sync_state values (?, ?, ?, ?)
-               on conflict (channel, stream) do update set
-                 cursor = nullif(greatest(coalesce(sync_state.cursor, ''), coalesce(excluded.cursor, '')), ''),
-                 last_success_at = excluded.last_success_at""",
-            [ch.name, page.stream, page.cursor, datetime.now(UTC)],
-        )
+        advance_cursor(con, ch.name, page.stream, page.cursor)
         con.execute("commit")
     except Exception:
         con.execute("rollback")

@@ -89,21 +89,21 @@ def _item_values(key: str, field_name: str) -> str:
     return f"list_transform({_items(key)}, lambda i: trim(i['{field_name}']))"
 
 
-def _all_whole(key: str, qty: str) -> str:
+def _all_whole(key: str) -> str:
     """Column: every item's quantity is a whole number (true when there are no items)."""
     return f"whole_{key}"
 
 
-def _item_ints(key: str, qty: str) -> str:
+def _item_ints(key: str) -> str:
     """Column: the items' quantities as integers."""
     return f"ints_{key}"
 
 
-# Quantities the order checks read, per stream: (list key, quantity field).
-QUANTITIES = {
-    "shop__orders": ("line_items", "quantity"),
-    "woo__orders": ("line_items", "quantity"),
-    "amazon__order_items": ("OrderItems", "QuantityOrdered"),
+# The order lines the order checks read, per stream: (list key, quantity field, SKU field).
+ORDER_LINES = {
+    "shop__orders": ("line_items", "quantity", "sku"),
+    "woo__orders": ("line_items", "quantity", "sku"),
+    "amazon__order_items": ("OrderItems", "QuantityOrdered", "SellerSKU"),
 }
 
 
@@ -116,8 +116,8 @@ def _derived(table: str) -> list[str]:
             f"({t} is null or {t} = 'NULL' or ({t} = 'ARRAY' and "
             f"coalesce(list_bool_and(list_transform({e}, lambda x: x = 'OBJECT')), true))) as ok_{key}"
         )
-    if table in QUANTITIES:
-        key, qty = QUANTITIES[table]
+    if table in ORDER_LINES:
+        key, qty, _ = ORDER_LINES[table]
         values = _item_values(key, qty)
         out.append(
             f"coalesce(list_bool_and(list_transform({values}, "
@@ -127,20 +127,20 @@ def _derived(table: str) -> list[str]:
     return out
 
 
-def _qty_whole(key: str, qty: str) -> str:
+def _qty_whole(key: str) -> str:
     """Text that is a whole number when every item's quantity is one (the smallest), else not."""
     return (
         f"case when not {_items_ok(key)} then '{UNREADABLE}' "
         f"when len({_items(key)}) = 0 then null "
-        f"when {_all_whole(key, qty)} then cast(list_min({_item_ints(key, qty)}) as varchar) "
+        f"when {_all_whole(key)} then cast(list_min({_item_ints(key)}) as varchar) "
         "else 'not a whole number' end"
     )
 
 
-def _qty_stat(key: str, qty: str, stat: str) -> str:
+def _qty_stat(key: str, stat: str) -> str:
     """min or max |quantity| over the items; null when some quantity is not whole (the `whole`
     check reports that), unreadable when the items are not a list of objects."""
-    ints = _item_ints(key, qty)
+    ints = _item_ints(key)
     value = (
         f"list_min({ints})"
         if stat == "min"
@@ -148,7 +148,7 @@ def _qty_stat(key: str, qty: str, stat: str) -> str:
     )
     return (
         f"case when not {_items_ok(key)} then '{UNREADABLE}' "
-        f"when {_all_whole(key, qty)} then cast({value} as varchar) end"
+        f"when {_all_whole(key)} then cast({value} as varchar) end"
     )
 
 
@@ -201,15 +201,25 @@ def _skus(key: str, field_name: str) -> str:
 
 ONE_SKU = "[coalesce(j['sku'], '')]"
 
+
+def _whole_in_range(name: str, low: float | None = None, high: float | None = None) -> list[Check]:
+    """A count field: a whole number, within sane bounds."""
+    return [
+        Check(name, "whole", _txt(name)),
+        Check(name, "between", _txt(name), low=low, high=high),
+    ]
+
+
 ID = Check("source_id", "present")
 TIME = Check("updated_at", "future")
 
 
-def _order_checks(lines: str, qty: str, sku: str) -> list[Check]:
+def _order_checks(table: str) -> list[Check]:
+    lines, _, sku = ORDER_LINES[table]
     return [
-        Check("min_quantity", "whole", _qty_whole(lines, qty)),
-        Check("min_quantity", "between", _qty_stat(lines, qty, "min"), low=1),
-        Check("max_quantity", "between", _qty_stat(lines, qty, "max"), high=MAX_UNITS),
+        Check("min_quantity", "whole", _qty_whole(lines)),
+        Check("min_quantity", "between", _qty_stat(lines, "min"), low=1),
+        Check("max_quantity", "between", _qty_stat(lines, "max"), high=MAX_UNITS),
         Check("line_count", "between", _line_count(lines), low=1),
         Check("skus", "known_skus", _skus(lines, sku), critical=False),
     ]
@@ -260,7 +270,7 @@ CHECKS: dict[str, list[Check]] = {
         Check("currency", "currencies", _txt("currency")),
         Check("total_price", "decimal", _txt("total_price")),
         Check("line_total_gap", "gap", _gap(_txt("total_line_items_price"), _shop_line_parts())),
-        *_order_checks("line_items", "quantity", "sku"),
+        *_order_checks("shop__orders"),
     ],
     "shop__customers": [ID, TIME],
     "shop__products": [
@@ -291,7 +301,7 @@ CHECKS: dict[str, list[Check]] = {
             f"then trim({_items('OrderItems')}[1]['ItemPrice']['CurrencyCode']) "
             f"else '{UNREADABLE}' end",
         ),
-        *_order_checks("OrderItems", "QuantityOrdered", "SellerSKU"),
+        *_order_checks("amazon__order_items"),
     ],
     "amazon__financial_events": [
         ID,
@@ -304,7 +314,7 @@ CHECKS: dict[str, list[Check]] = {
         Check("currency", "currencies", _txt("currency")),
         Check("total_price", "decimal", _txt("total")),
         Check("line_total_gap", "gap", _gap(_txt("total"), _woo_parts())),
-        *_order_checks("line_items", "quantity", "sku"),
+        *_order_checks("woo__orders"),
     ],
     "woo__refunds": [
         ID,
@@ -334,8 +344,7 @@ CHECKS: dict[str, list[Check]] = {
     "tpl__stock": [
         ID,
         TIME,
-        Check("on_hand", "whole", _txt("on_hand")),
-        Check("on_hand", "between", _txt("on_hand"), low=0, high=MAX_STOCK),
+        *_whole_in_range("on_hand", low=0, high=MAX_STOCK),
         Check("location_id", "locations", _txt("location_id")),
         Check("skus", "known_skus", ONE_SKU, critical=False),
     ],
@@ -343,21 +352,16 @@ CHECKS: dict[str, list[Check]] = {
         ID,
         Check("currency", "currencies", _txt("currency")),
         Check("unit_cost", "decimal", _txt("unit_cost")),
-        Check("moq", "whole", _txt("moq")),
-        Check("moq", "between", _txt("moq"), low=1, high=MAX_STOCK),
-        Check("case_pack", "whole", _txt("case_pack")),
-        Check("case_pack", "between", _txt("case_pack"), low=1, high=MAX_STOCK),
-        Check("lead_time_days", "whole", _txt("lead_time_days")),
-        Check("lead_time_days", "between", _txt("lead_time_days"), low=0, high=730),
+        *_whole_in_range("moq", low=1, high=MAX_STOCK),
+        *_whole_in_range("case_pack", low=1, high=MAX_STOCK),
+        *_whole_in_range("lead_time_days", low=0, high=730),
         Check("lead_time_std_days", "decimal", _txt("lead_time_std_days")),
     ],
     "files__purchase_orders": [
         ID,
         TIME,
-        Check("quantity_ordered", "whole", _txt("quantity_ordered")),
-        Check("quantity_ordered", "between", _txt("quantity_ordered"), low=0, high=MAX_STOCK),
-        Check("quantity_received", "whole", _txt("quantity_received")),
-        Check("quantity_received", "between", _txt("quantity_received"), low=0, high=MAX_STOCK),
+        *_whole_in_range("quantity_ordered", low=0, high=MAX_STOCK),
+        *_whole_in_range("quantity_received", low=0, high=MAX_STOCK),
         Check(
             "status", "in_set", _txt("status"), values=("open", "partial", "received", "cancelled")
         ),
@@ -366,8 +370,7 @@ CHECKS: dict[str, list[Check]] = {
     "files__buyer_decisions": [
         ID,
         TIME,
-        Check("quantity_ordered", "whole", _txt("quantity_ordered")),
-        Check("quantity_ordered", "between", _txt("quantity_ordered"), low=1, high=MAX_STOCK),
+        *_whole_in_range("quantity_ordered", low=1, high=MAX_STOCK),
         Check("location_id", "locations", _txt("location_id")),
     ],
     "files__fx_rates": [

@@ -22,7 +22,7 @@ from connectors.files.streams import STREAMS, StreamSpec
 from flows.config import CHANNEL_STREAMS, REFERENCE_STREAMS, Config
 from flows.quality import GateContext, GateResult, PageRejected, gate_groups
 from flows.staged import StagedRecords, stage
-from flows.warehouse import connection, init_warehouse, land_staged, quarantine
+from flows.warehouse import advance_cursor, connection, init_warehouse, land_staged, quarantine
 
 
 @dataclass
@@ -252,13 +252,7 @@ def _land_file(con, root: Path, spec: StreamSpec, read: _ReadFile, verdict, repo
         n_bad = quarantine(con, read.content_hash, spec.channel, spec.stream, bad)
         _record_file(con, read.content_hash, read.path, spec, "landed", None, landed, n_bad)
         cursor = verdict.good.max_updated_at()
-        con.execute(
-            """insert into ops.sync_state values (?, ?, ?, ?)
-               on conflict (channel, stream) do update set
-                 cursor = nullif(greatest(coalesce(sync_state.cursor, ''), coalesce(excluded.cursor, '')), ''),
-                 last_success_at = excluded.last_success_at""",
-            [spec.channel, spec.stream, cursor.isoformat() if cursor else None, datetime.now(UTC)],
-        )
+        advance_cursor(con, spec.channel, spec.stream, cursor.isoformat() if cursor else None)
         con.execute("commit")
     except Exception:
         con.execute("rollback")

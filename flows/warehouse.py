@@ -8,7 +8,6 @@ held for the whole run, so an hourly sync and a daily build never interleave.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -27,7 +26,7 @@ from flows.config import (
     REFERENCE_STREAMS,
     Config,
 )
-from flows.staged import StagedRecords, canonical_json, stage
+from flows.staged import StagedRecords, stage
 
 RAW_COLUMNS = """
     _source_id varchar not null,
@@ -84,11 +83,6 @@ def all_raw_tables() -> list[str]:
         for stream in streams
     ]
     return tables + api_only + [f"files__{s}" for s in REFERENCE_STREAMS]
-
-
-def payload_hash(payload: dict) -> str:
-    """Hash of the canonical JSON, so key order or whitespace never makes a 'new' version."""
-    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 
 
 @contextmanager
@@ -180,6 +174,20 @@ def land_staged(
     finally:
         con.unregister("_staged_records")
     return int(rows[0][0]) if rows else 0
+
+
+def advance_cursor(
+    con: duckdb.DuckDBPyConnection, channel: str, stream: str, cursor: str | None
+) -> None:
+    """Record a landed page or file in `ops.sync_state`: the cursor only ever moves forward (a
+    backfill or a re-read file never makes the next sync start earlier than it would have)."""
+    con.execute(
+        """insert into ops.sync_state values (?, ?, ?, ?)
+           on conflict (channel, stream) do update set
+             cursor = nullif(greatest(coalesce(sync_state.cursor, ''), coalesce(excluded.cursor, '')), ''),
+             last_success_at = excluded.last_success_at""",
+        [channel, stream, cursor, datetime.now(UTC)],
+    )
 
 
 def quarantine(

@@ -37,6 +37,7 @@ import polars as pl
 
 from forecasting import classify as cl
 from forecasting import models as M
+from forecasting.baseline import ACCURACY_COLUMNS as BASELINE_ACCURACY_COLUMNS
 from forecasting.baseline import ACCURACY_SCHEMA
 from forecasting.models.ets import ets_filter, fit_params
 from forecasting.quantiles import count_quantiles, dispersion, inside_band
@@ -56,43 +57,23 @@ FORECAST_COLUMNS = [
     "p90",
     "model",
 ]
-ACCURACY_COLUMNS = [
-    "run_date",
-    "sku",
-    "location_id",
-    "model",
-    "mase",
-    "wape",
-    "bias",
-    "coverage_p10_p90",
-    "chosen",
-    "demand_class",
-    "n_points",
-    "actual_sum",
-]
+# The baseline's accuracy columns, plus what the engine knows about each series.
+ACCURACY_COLUMNS = [*BASELINE_ACCURACY_COLUMNS, "demand_class", "n_points", "actual_sum"]
 
 # Which models compete for each demand class (seasonal naive is in every set).
+_REGULAR = [
+    M.ENSEMBLE,
+    M.ETS_SEASONAL,
+    M.ETS_DAMPED,
+    M.ETS_SES,
+    M.SBA,
+    M.MA_SEASONAL,
+    M.MOVING_AVERAGE,
+    M.SEASONAL_NAIVE,
+]
 CANDIDATES: dict[str, list[str]] = {
-    cl.SMOOTH: [
-        M.ENSEMBLE,
-        M.ETS_SEASONAL,
-        M.ETS_DAMPED,
-        M.ETS_SES,
-        M.SBA,
-        M.MA_SEASONAL,
-        M.MOVING_AVERAGE,
-        M.SEASONAL_NAIVE,
-    ],
-    cl.ERRATIC: [
-        M.ENSEMBLE,
-        M.ETS_SEASONAL,
-        M.ETS_DAMPED,
-        M.ETS_SES,
-        M.SBA,
-        M.MA_SEASONAL,
-        M.MOVING_AVERAGE,
-        M.SEASONAL_NAIVE,
-    ],
+    cl.SMOOTH: _REGULAR,
+    cl.ERRATIC: _REGULAR,
     cl.INTERMITTENT: [
         M.ENSEMBLE,
         M.SBA,
