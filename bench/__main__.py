@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", default="bench/results")
     args = parser.parse_args()
-    from connectors.sandbox import generate_store, write_drops
+    from sandbox import generate_store, write_drops
 
     with tempfile.TemporaryDirectory(prefix="oms-bench-") as tmp:
         tmp = Path(tmp)

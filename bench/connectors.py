@@ -27,15 +27,15 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _scale(orders_per_day: float, days: int):
-    from connectors.sandbox.catalog import Scale
+    from sandbox.catalog import Scale
 
     return Scale("bench", n_skus=400, n_customers=60_000, days=days, orders_per_day=orders_per_day)
 
 
 def serve(args: argparse.Namespace) -> None:
     """Child process: generate the store, serve it, print the endpoint, run until stdin closes."""
-    from connectors.sandbox import generate_store
-    from connectors.sandbox.emulators.shopify import ShopifyEmulator
+    from sandbox import generate_store
+    from sandbox.emulators.shopify import ShopifyEmulator
 
     store = generate_store(seed=args.seed, scale=_scale(args.orders_per_day, args.days),
                            end_date=date(2026, 6, 30))  # fmt: skip

@@ -115,7 +115,7 @@ def ensure_drop(cache: Path = CACHE) -> Path:
     drop = cache / "drop"
     if drop.exists():
         return drop
-    from connectors.sandbox import generate_store, write_drops
+    from sandbox import generate_store, write_drops
 
     partial = cache / "drop.partial"
     shutil.rmtree(partial, ignore_errors=True)
@@ -377,7 +377,7 @@ def floor_query(warehouse: Path) -> int:
 
 def dbt_build(warehouse: Path, work: Path, *extra: str) -> dict:
     """`dbt build` in-process; return counts and per-node timings."""
-    from flows.dbt import invoke
+    from flows.dbt_runner import invoke
 
     os.environ["OMS_WAREHOUSE"] = str(warehouse)
     args = [

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import polars as pl
 
-    from connectors.sandbox import generate_store
+    from sandbox import generate_store
     from forecasting.engine import ForecastSettings, accuracy_summary, forecast_all
     from forecasting.models import seasonal_naive
     from forecasting.series import build_series, series_matrix

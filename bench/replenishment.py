@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
     args = parser.parse_args(argv)
 
-    from connectors.sandbox import generate_store
-    from connectors.sandbox.catalog import BOOK_RATE
+    from sandbox import generate_store
+    from sandbox.catalog import BOOK_RATE
     from forecasting.settings import ReplenishmentSettings
     from forecasting.simulation import simulate_replenishment
 

@@ -53,7 +53,7 @@ def _parse_date(value: str | None) -> date | None:
 
 
 def _run(cfg, stages, run_date=None, channel=None):
-    from flows.dbt import DbtFailed
+    from flows.dbt_runner import DbtFailed
     from flows.pipeline import pipeline_flow
     from flows.warehouse import WarehouseBusy
 
@@ -224,7 +224,7 @@ def build(
 @app.command()
 def docs(config: ConfigOpt = None) -> None:
     """Write dbt's documentation site (models, columns, tests, lineage) to <output_dir>/dbt_docs."""
-    from flows.dbt import DbtFailed, generate_docs
+    from flows.dbt_runner import DbtFailed, generate_docs
     from flows.warehouse import WarehouseBusy, writer_lock
 
     cfg = _load(config)

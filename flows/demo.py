@@ -116,7 +116,7 @@ def prepare_demo(
 ) -> tuple[Config, dict[str, int], date]:
     """Generate the sandbox store into the drop folder; return its config, file counts and the
     last day of data. `as_of` drops only what the channels knew by then (to replay days)."""
-    from connectors.sandbox import generate_store, write_drops
+    from sandbox import generate_store, write_drops
 
     cfg = parse_config(demo_config_dict(), source="demo config", base_dir=project_dir)
     store = generate_store(seed=seed, scale=scale, end_date=end_date)
@@ -133,7 +133,7 @@ def api_demo_config_dict(
     endpoints, channels: tuple[str, ...] = API_DEMO_CHANNELS, **kwargs: str
 ) -> dict:
     """The sandbox configuration with `channels` as `source: api` channels pointing at running
-    emulators (`connectors.sandbox.emulators.Endpoints`)."""
+    emulators (`sandbox.emulators.Endpoints`)."""
     data = demo_config_dict(**kwargs)
     for ch in data["channels"]:
         if ch["name"] in channels:
@@ -160,8 +160,8 @@ def demo_session(
     import os
     import shutil
 
-    from connectors.sandbox import generate_store, write_drops
-    from connectors.sandbox.emulators import run_emulators
+    from sandbox import generate_store, write_drops
+    from sandbox.emulators import run_emulators
 
     store = generate_store(seed=seed, scale=scale, end_date=end_date)
     with run_emulators(store, channels=channels) as eps:

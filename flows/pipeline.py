@@ -26,7 +26,7 @@ from prefect.tasks import exponential_backoff
 
 from flows.checks import CheckReport, check_marts, record_outcomes
 from flows.config import Config, load_config
-from flows.dbt import DbtReport, run_dbt
+from flows.dbt_runner import DbtReport, run_dbt
 from flows.notify import notify
 from flows.planning import PlanningReport, run_planning
 from flows.progress import tick

@@ -748,7 +748,7 @@ def _build_file(case: Case, n: int, tpl: Path) -> tuple[bytes, int]:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from flows.dbt import run_dbt
+    from flows.dbt_runner import run_dbt
     from flows.sync import sync_files
 
     project = tmp_path_factory.mktemp("corpus")

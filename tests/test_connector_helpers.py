@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from connectors.sandbox import generate_store
-from connectors.sandbox.emulators import Faults, run_emulators
+from sandbox import generate_store
+from sandbox.emulators import Faults, run_emulators
 from flows.config import parse_config
 from flows.demo import demo_config_dict
 from flows.warehouse import connection

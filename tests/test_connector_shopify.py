@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 
 from connectors.http import ChannelAuthError
-from connectors.sandbox import render
-from connectors.sandbox.emulators import Faults
-from connectors.sandbox.emulators.shopify import (
+from sandbox import render
+from sandbox.emulators import Faults
+from sandbox.emulators.shopify import (
     rest_customer_to_graphql,
     rest_order_to_graphql,
     rest_product_to_graphql,
@@ -131,7 +131,7 @@ def test_rest_fixtures_and_graphql_shape_land_the_same_staging_fields():
 def test_sandbox_orders_round_trip_through_graphql_unchanged_for_staging():
     """Every sandbox order version, rendered as the REST file drop has it and as the GraphQL API
     returns it, gives the same staging fields (money exact, both currencies kept)."""
-    from connectors.sandbox.emulators.book import ChannelBook
+    from sandbox.emulators.book import ChannelBook
 
     store = tiny_store()
     b = ChannelBook(store, "shop")

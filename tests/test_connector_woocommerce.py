@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from connectors.http import ChannelAuthError
-from connectors.sandbox.emulators import Faults
+from sandbox.emulators import Faults
 from flows.api_sync import sync_api
 from tests.test_connector_helpers import (
     api_config,

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.dbt import DBT_PROJECT_DIR, dbt_vars
+from flows.dbt_runner import DBT_PROJECT_DIR, dbt_vars
 from flows.demo import prepare_demo
 from flows.sync import sync_files
 
@@ -30,7 +30,7 @@ LATE_MONTH = "2026-06"
 
 
 def dbt(cfg, work: Path, *args: str) -> None:
-    from flows.dbt import invoke
+    from flows.dbt_runner import invoke
 
     os.environ["OMS_WAREHOUSE"] = str(Path(cfg.warehouse).resolve())
     result = invoke(

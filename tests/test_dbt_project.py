@@ -22,7 +22,7 @@ import pytest
 from flows.warehouse import all_raw_tables
 
 dbt_main = pytest.importorskip("dbt.cli.main")
-from flows.dbt import invoke as invoke_dbt  # noqa: E402
+from flows.dbt_runner import invoke as invoke_dbt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_DIR = ROOT / "dbt_project"

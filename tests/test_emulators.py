@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from connectors.sandbox.emulators import Faults, run_emulators
+from sandbox.emulators import Faults, run_emulators
 from tests.test_connector_helpers import tiny_store
 
 Q = "query Sync($first: Int!, $after: String, $query: String) { orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) { nodes { id } pageInfo { hasNextPage endCursor } } }"

@@ -64,7 +64,7 @@ def test_hourly_sync_lands_new_orders_and_updates_the_marts(project):
     assert summary.dbt is not None and summary.dbt.models_built > 0
     after = _scalar(cfg, "select count(*) from marts.orders")
     assert after > before
-    from connectors.sandbox import generate_store
+    from sandbox import generate_store
 
     truth = generate_store(seed=11, scale="tiny", end_date=END).truth["orders"]
     with connection(cfg.warehouse, read_only=True) as con:
@@ -114,7 +114,7 @@ def test_a_run_that_cannot_get_the_lock_is_skipped_with_a_clear_message(project)
 
 def test_a_failing_dbt_model_fails_the_flow_with_its_name(project, tmp_path, monkeypatch):
     _, cfg = project
-    from flows.dbt import DBT_PROJECT_DIR, DbtFailed
+    from flows.dbt_runner import DBT_PROJECT_DIR, DbtFailed
 
     broken = tmp_path / "dbt_project"
     shutil.copytree(DBT_PROJECT_DIR, broken, ignore=shutil.ignore_patterns("target", "logs"))
@@ -195,7 +195,7 @@ def test_a_killed_run_is_completed_by_the_next(tmp_path, prefect_harness):
             if "processed" not in p.parts and "rejected" not in p.parts
         ]
     assert statuses == ["crashed", "success"] and not pending
-    from connectors.sandbox import generate_store
+    from sandbox import generate_store
 
     truth = generate_store(seed=11, scale="tiny", end_date=END).truth["demand"]
     assert (

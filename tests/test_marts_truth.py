@@ -1,7 +1,7 @@
 """The marts against the sandbox's ground truth (`store.truth`), to the unit and to the cent.
 
 One tiny sandbox store (seed 11, ending 2026-06-30) is written as drop files, landed through
-`flows.sync.sync_files` and built with `flows.dbt.run_dbt` once per module; each test then
+`flows.sync.sync_files` and built with `flows.dbt_runner.run_dbt` once per module; each test then
 compares one mart with what the generator says really happened. The truth frames are registered
 in an in-memory DuckDB next to the (read-only attached) warehouse, so every comparison is one SQL
 query with exact decimal arithmetic.
@@ -27,8 +27,8 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from connectors.sandbox import generate_store
-from flows.dbt import run_dbt
+from sandbox import generate_store
+from flows.dbt_runner import run_dbt
 from flows.demo import prepare_demo
 from flows.sync import sync_files
 

@@ -42,7 +42,7 @@ def demo_run(tmp_path_factory, prefect_harness):
     # Run it again as `oms demo` does: regenerate the same store, land, build, plan.
     prepare_demo(project, seed=11, scale="tiny", end_date=END)
     second = pipeline_flow(cfg=cfg, run_date=run_date)
-    from connectors.sandbox import generate_store
+    from sandbox import generate_store
 
     truth = generate_store(seed=11, scale="tiny", end_date=END).truth
     return {
@@ -138,7 +138,7 @@ def test_buyer_files_are_written(demo_run):
 
 
 def test_dbt_docs_are_generated_for_analysts(demo_run):
-    from flows.dbt import generate_docs
+    from flows.dbt_runner import generate_docs
 
     page = generate_docs(demo_run["cfg"])
     text = page.read_text()

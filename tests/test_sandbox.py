@@ -1,4 +1,4 @@
-"""Tests of the sandbox store generator (connectors/sandbox).
+"""Tests of the sandbox store generator (sandbox).
 
 Drops are rendered from the `tiny` preset; realism statistics use `demo` truth (generation only,
 under a second) because two years of history are needed for yearly seasonality.
@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from connectors.sandbox import PRESETS, Scale, generate_store, write_drops
+from sandbox import PRESETS, Scale, generate_store, write_drops
 
 END = dt.date(2026, 11, 24)
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -475,7 +475,7 @@ def test_stock_files_match_truth(drop, tiny):
     d = tiny.truth["demand"]
     assert st.height == d.height == PRESETS["tiny"].n_skus * 4 * PRESETS["tiny"].days
     # Files count the shelf: stock after the day's shipments plus units ordered but not shipped.
-    from connectors.sandbox.drops import _unshipped_units
+    from sandbox.drops import _unshipped_units
 
     held = _unshipped_units(tiny)["held"].sum()
     assert held > 0

@@ -71,8 +71,8 @@ def test_constant_demand_never_stocks_out() -> None:
 
 
 def test_tiny_sandbox_runs_fast_and_is_consistent() -> None:
-    from connectors.sandbox import generate_store
-    from connectors.sandbox.catalog import BOOK_RATE
+    from sandbox import generate_store
+    from sandbox.catalog import BOOK_RATE
 
     started = time.perf_counter()
     store = generate_store(seed=7, scale="tiny", end_date=END)

@@ -13,7 +13,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from connectors.sandbox.catalog import (
+from sandbox.catalog import (
     CHANNELS,
     COUNTRIES,
     LOCATIONS,
@@ -26,9 +26,9 @@ from connectors.sandbox.catalog import (
     make_customers,
     products_frame,
 )
-from connectors.sandbox.demand import expected_rate, make_fx, make_promotions, sample_demand
-from connectors.sandbox.orders import DAY, OrderBook, build_orders, day_starts
-from connectors.sandbox.simulate import Simulation, simulate
+from sandbox.demand import expected_rate, make_fx, make_promotions, sample_demand
+from sandbox.orders import DAY, OrderBook, build_orders, day_starts
+from sandbox.simulate import Simulation, simulate
 
 PO_STATUS = np.array(["open", "partial", "received", "cancelled"])
 

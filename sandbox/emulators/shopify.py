@@ -25,11 +25,11 @@ import time
 import orjson
 import polars as pl
 
-from connectors.sandbox import render
-from connectors.sandbox.catalog import BOOK_RATE, LOCATION_META, SHOPIFY_LOCATION_IDS
-from connectors.sandbox.emulators.base import Emulator, Faults, Reply, Request
-from connectors.sandbox.emulators.book import ChannelBook
-from connectors.sandbox.store import Store
+from sandbox import render
+from sandbox.catalog import BOOK_RATE, LOCATION_META, SHOPIFY_LOCATION_IDS
+from sandbox.emulators.base import Emulator, Faults, Reply, Request
+from sandbox.emulators.book import ChannelBook
+from sandbox.store import Store
 
 ROOT_RE = re.compile(r"\{\s*(?:\w+\s*:\s*)?(orders|customers|products|locations|inventoryLevels)\b")
 SINCE_RE = re.compile(r"updated_at:>=?\s*'?\"?([0-9T:\-+.Z]+)")

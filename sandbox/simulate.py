@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from connectors.sandbox.catalog import CATEGORY_RETURN_RATE, Catalog
+from sandbox.catalog import CATEGORY_RETURN_RATE, Catalog
 
 REVIEW_DAYS = 7
 SERVICE_Z = 0.3

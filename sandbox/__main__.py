@@ -1,4 +1,4 @@
-"""`python -m connectors.sandbox --scale demo --seed 7 --out data/drop [--end-date 2026-11-24]`.
+"""`python -m sandbox --scale demo --seed 7 --out data/drop [--end-date 2026-11-24]`.
 
 A convenience for trying the sandbox by hand and for benchmarks; flows use the Python API.
 """
@@ -10,7 +10,7 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from connectors.sandbox import PRESETS, generate_store, write_drops
+from sandbox import PRESETS, generate_store, write_drops
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
-from connectors.sandbox.catalog import (
+from sandbox.catalog import (
     BUSINESS_TZ,
     CH_AMAZON,
     CH_SHOP,
@@ -35,8 +35,8 @@ from connectors.sandbox.catalog import (
     Customers,
     email_variant,
 )
-from connectors.sandbox.demand import PROMO_CODES, Promotions
-from connectors.sandbox.simulate import Simulation
+from sandbox.demand import PROMO_CODES, Promotions
+from sandbox.simulate import Simulation
 
 P_NEW_LINE = np.array([0.75, 0.85, 0.12, 0.7])  # per channel: a unit starts a new line
 P_NEW_ORDER = np.array([0.6, 0.75, 0.4, 0.5])  # per channel: a line starts a new order

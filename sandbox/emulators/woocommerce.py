@@ -15,10 +15,10 @@ import re
 
 import polars as pl
 
-from connectors.sandbox import render
-from connectors.sandbox.emulators.base import Emulator, Faults, Reply, Request
-from connectors.sandbox.emulators.book import ChannelBook
-from connectors.sandbox.store import Store
+from sandbox import render
+from sandbox.emulators.base import Emulator, Faults, Reply, Request
+from sandbox.emulators.book import ChannelBook
+from sandbox.store import Store
 
 PREFIX = "/wp-json/wc/v3"
 

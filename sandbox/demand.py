@@ -12,7 +12,7 @@ import datetime as dt
 
 import numpy as np
 
-from connectors.sandbox.catalog import (
+from sandbox.catalog import (
     CATEGORIES,
     LOC_LON,
     Catalog,

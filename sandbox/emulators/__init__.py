@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
-from connectors.sandbox.emulators.base import Emulator, Faults
-from connectors.sandbox.emulators.shopify import ShopifyEmulator
-from connectors.sandbox.store import Store
+from sandbox.emulators.base import Emulator, Faults
+from sandbox.emulators.shopify import ShopifyEmulator
+from sandbox.store import Store
 
 ENV = {
     "shop": {"access_token": "OMS_SHOP_ACCESS_TOKEN"},
@@ -72,13 +72,13 @@ def start_emulator(store: Store, channel: str, faults: Faults | None = None, **k
         return Endpoint("shop", emu, emu.base_url, {"access_token": emu.token},
                         {"api_version": "2025-01"})  # fmt: skip
     if channel == "woo":
-        from connectors.sandbox.emulators.woocommerce import WooEmulator
+        from sandbox.emulators.woocommerce import WooEmulator
 
         emu = WooEmulator(store, faults=faults, **kw).start()
         return Endpoint("woo", emu, emu.base_url,
                         {"consumer_key": emu.key, "consumer_secret": emu.secret})  # fmt: skip
     if channel == "amazon":
-        from connectors.sandbox.emulators.amazon import AmazonEmulator
+        from sandbox.emulators.amazon import AmazonEmulator
 
         emu = AmazonEmulator(store, faults=faults, **kw).start()
         return Endpoint("amazon", emu, emu.base_url,

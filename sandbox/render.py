@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.sandbox.catalog import BUSINESS_TZ, SHOPIFY_LOCATION_IDS, TILL_TZ
+from sandbox.catalog import BUSINESS_TZ, SHOPIFY_LOCATION_IDS, TILL_TZ
 
 Row = dict[str, Any]
 

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from connectors.sandbox import render
-from connectors.sandbox.catalog import CH_SHOP, CH_WOO, COUNTRIES, email_variant
-from connectors.sandbox.store import Store
+from sandbox import render
+from sandbox.catalog import CH_SHOP, CH_WOO, COUNTRIES, email_variant
+from sandbox.store import Store
 
 REFUND_REASONS = ("damaged", "wrong size", "not as described", "changed mind", "arrived late")
 
@@ -327,7 +327,7 @@ def _unshipped_units(store: Store) -> pl.DataFrame:
 
 def _write_stock(store: Store, drop: Path, last_day: dt.date) -> int:
     """End-of-day on-hand for every SKU x location x day, one file per location and month."""
-    from connectors.sandbox.orders import DAY, day_starts
+    from sandbox.orders import DAY, day_starts
 
     days = store.scale.days
     ends = day_starts(store.start_date, days) + DAY - 1

@@ -1,7 +1,7 @@
 """The sandbox Store as a channel's API sees it at a point in time (the emulator's clock).
 
 Orders, lines and refunds come from the Store's order book (the same rows the file drops are
-rendered from, see `connectors/sandbox/drops.py`), so the API and the files always agree. An order
+rendered from, see `sandbox/drops.py`), so the API and the files always agree. An order
 is visible once placed; its current version is its latest change (edit, fulfilment, cancellation,
 refund) at or before the clock. `add_refund` and `touch` change old orders between syncs.
 """
@@ -14,10 +14,10 @@ import threading
 import numpy as np
 import polars as pl
 
-from connectors.sandbox import render
-from connectors.sandbox.catalog import CH_SHOP, CH_WOO, COUNTRIES, email_variant
-from connectors.sandbox.drops import REFUND_REASONS
-from connectors.sandbox.store import Store
+from sandbox import render
+from sandbox.catalog import CH_SHOP, CH_WOO, COUNTRIES, email_variant
+from sandbox.drops import REFUND_REASONS
+from sandbox.store import Store
 
 Row = dict
 

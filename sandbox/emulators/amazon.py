@@ -24,10 +24,10 @@ from urllib.parse import parse_qs
 
 import polars as pl
 
-from connectors.sandbox import render
-from connectors.sandbox.emulators.base import Emulator, Faults, Reply, Request
-from connectors.sandbox.emulators.book import ChannelBook
-from connectors.sandbox.store import Store
+from sandbox import render
+from sandbox.emulators.base import Emulator, Faults, Reply, Request
+from sandbox.emulators.book import ChannelBook
+from sandbox.store import Store
 
 MARKETPLACES = ("A1PA6795UKMFR9", "A1F83G8C2ARO7P")
 # (requests/s, burst) per operation. Far above Amazon's real limits (getOrders 0.0167/s, burst 20;
