@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export UV_COMPILE_BYTECODE := 1
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: demo test bench bench-venv lint format setup clean
+.PHONY: demo test test-fast bench bench-venv lint typecheck format setup clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,10 @@ demo: setup
 
 test: setup
 	$(BIN)/pytest
+
+# Quick feedback (under 2 minutes): pure forecasting, the landing gate, connectors on recorded pages.
+test-fast: setup
+	$(BIN)/pytest -m fast -q
 
 # Benchmarks (minutes each on the large sandbox; results in bench/results/*.json).
 bench: setup bench-venv
@@ -45,6 +49,10 @@ bench-venv: .venv-bench/.installed
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# mypy over flows/, connectors/ and forecasting/ (the files list is in pyproject.toml).
+typecheck: setup
+	$(BIN)/mypy
 
 format: setup
 	$(BIN)/ruff check --fix .
