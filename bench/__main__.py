@@ -52,6 +52,7 @@ GATE = Stopwatch()  # time inside the landing gate itself
 
 
 def ours(drop: Path, work: Path, gate: bool = True) -> int:
+    import flows.landing as landing
     import flows.sync as sync
     from flows.config import parse_config
     from flows.demo import demo_config_dict
@@ -59,7 +60,7 @@ def ours(drop: Path, work: Path, gate: bool = True) -> int:
     cfg = parse_config(
         demo_config_dict(str(work / "oms.duckdb"), str(drop), str(work / "out")), base_dir=work
     )
-    with timing(sync, "gate_groups", GATE):
+    with timing(landing, "gate_groups", GATE):
         report = sync.sync_files(cfg, gate=gate)
     return report.rows_landed + report.rows_quarantined
 

@@ -6,10 +6,11 @@ Order of events per landing batch (consecutive API pages of one stream, about
 1. the connector yields pages (records it could read + records it could not), read one or two
    ahead in a thread so HTTP waits overlap landing; each page is serialised there to canonical
    JSON text (`flows.staged`), so a batch of 10,000 orders is ~25 MB of text, not parsed dicts;
-2. the landing gate (`flows.quality.gate`, one GX validation per batch) splits each stream's
-   records into good and bad;
-3. one transaction appends the new versions (`flows.warehouse.land_staged`, deduplicated by
-   payload hash), quarantines the bad ones and advances `ops.sync_state` to the page's cursor.
+2. the landing gate (`flows.landing.judge`, one GX validation per batch, against the same context
+   as files: currencies, locations, known SKUs) splits each stream's records into good and bad;
+3. one transaction (`flows.landing.commit`, the same as for a file) appends the new versions
+   (deduplicated by payload hash), quarantines the bad ones and advances `ops.sync_state` to the
+   page's cursor.
 A crash before 3 commits lands nothing of the batch; the next run starts from the last committed
 cursor minus the look-back window and reads it again. Re-reading lands nothing twice.
 
@@ -22,30 +23,16 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from connectors.http import ChannelError, Page, RetryPolicy
 from flows.config import API_EXTRA_STREAMS, CHANNEL_STREAMS, Channel, Config
-from flows.quality import GateContext, gate
-from flows.staged import StagedRecords, concat, stage
-from flows.sync import SyncReport
-from flows.warehouse import (
-    advance_cursor,
-    all_raw_tables,
-    connection,
-    init_warehouse,
-    land_staged,
-    quarantine,
-)
+from flows.landing import Part, SyncReport, Unit, commit, gate_context, judge
+from flows.staged import concat, stage
+from flows.sync import CATALOGUE_FIRST
+from flows.warehouse import all_raw_tables, connection, init_warehouse
 
 DUCKDB_MEMORY_LIMIT = "256MB"
-
-
-@dataclass
-class ApiSyncReport(SyncReport):
-    pages_landed: int = 0
-    skipped_streams: list[str] = field(default_factory=list)
 
 
 def api_channels(cfg: Config, only_channel: str | None = None) -> list[Channel]:
@@ -96,9 +83,11 @@ def _streams(ch: Channel) -> list[str]:
 
 
 def _primary_streams(ch: Channel) -> list[str]:
-    """Streams queried on their own (the rest arrive inside another stream's pages)."""
+    """Streams queried on their own (the rest arrive inside another stream's pages), the
+    catalogue first, so the orders of the same sync are checked against its SKUs."""
     inside = {"woocommerce": {"refunds"}, "amazon": {"order_items"}}.get(ch.kind, set())
-    return [s for s in _streams(ch) if s not in inside]
+    own = [s for s in _streams(ch) if s not in inside]
+    return sorted(own, key=lambda s: CATALOGUE_FIRST.get(f"{ch.name}__{s}", 9))
 
 
 def _cursor(con, channel: str, stream: str) -> str | None:
@@ -117,40 +106,29 @@ def _since(cursor: str | None, ch: Channel) -> datetime | None:
     return None
 
 
-@dataclass
-class StagedPage:
-    """One or more consecutive API pages of a stream, serialised for landing (`flows.staged`):
-    per raw stream, the records to judge and the ones the connector could not read."""
-
-    stream: str
-    cursor: str | None
-    batches: dict[str, tuple[StagedRecords, list[tuple[str | None, str, str]]]]
-
-    @property
-    def n_records(self) -> int:
-        return sum(len(s) + len(bad) for s, bad in self.batches.values())
+def stage_page(ch: Channel, page: Page, known: set[str]) -> Unit:
+    """A connector page as a landing unit, serialised once (a landing batch holds text, not
+    parsed dicts). Records of a stream without a raw table are not kept (docs/channels.md)."""
+    parts = [
+        Part(stream, f"{ch.name}__{stream}", stage(b.records), list(b.bad))
+        for stream, b in page.batches.items()
+        if f"{ch.name}__{stream}" in known
+    ]
+    return Unit(ch.name, page.stream, "", parts, cursor=page.cursor)
 
 
-def stage_page(page: Page) -> StagedPage:
-    """Serialise a connector page once, so a landing batch holds text, not parsed dicts."""
-    return StagedPage(
-        page.stream,
-        page.cursor,
-        {k: (stage(b.records), list(b.bad)) for k, b in page.batches.items()},
-    )
-
-
-def _load_id(ch: Channel, page: StagedPage) -> str:
+def _load_id(unit: Unit) -> str:
+    """A page batch's id: the same records give the same id, so a re-read batch is recognisable
+    in raw's `_load_id` and quarantine ids stay unique per batch."""
     h = hashlib.sha256()
-    for stream in sorted(page.batches):
-        staged, bad = page.batches[stream]
-        ids = staged.table.column("_source_id").to_pylist()
-        times = staged.table.column("_source_updated_at").to_pylist()
+    for part in sorted(unit.parts, key=lambda p: p.stream):
+        ids = part.staged.table.column("_source_id").to_pylist()
+        times = part.staged.table.column("_source_updated_at").to_pylist()
         for sid, ts in zip(ids, times, strict=True):  # one version = (id, updated time)
-            h.update(f"{stream}\x1f{sid}\x1f{ts}\x1e".encode())
-        for sid, _, text in bad:
-            h.update(f"{stream}{sid}{text}".encode())
-    return f"api:{ch.name}:{page.stream}:{h.hexdigest()[:24]}"
+            h.update(f"{part.stream}\x1f{sid}\x1f{ts}\x1e".encode())
+        for sid, _, text in part.unreadable:
+            h.update(f"{part.stream}{sid}{text}".encode())
+    return f"api:{unit.channel}:{unit.cursor_stream}:{h.hexdigest()[:24]}"
 
 
 def sync_api(
@@ -171,7 +149,7 @@ def sync_api(
     `report` (e.g. the file sync's) is extended in place and returned. `on_page` is called with
     each page before it lands (progress; the tests raise from it to simulate a crash).
     `gate_on=False` skips the landing checks; it exists only so `make bench` can measure them."""
-    report = report if report is not None else ApiSyncReport()
+    report = report if report is not None else SyncReport()
     known = set(all_raw_tables())
     failures: list[Exception] = []
     for ch in api_channels(cfg, only_channel):
@@ -201,28 +179,28 @@ def _sync_channel(
                     continue
                 if f"{ch.name}__{stream}" not in known:
                     # API-only stream without a raw table yet (docs/channels.md).
-                    if isinstance(report, ApiSyncReport):
-                        report.skipped_streams.append(f"{ch.name}__{stream}")
+                    report.skipped_streams.append(f"{ch.name}__{stream}")
                     continue
                 since = since_override or _since(_cursor(con, ch.name, stream), ch)
-                pending: StagedPage | None = None
-                for page, staged in prefetch(_staged_pages(connector.pages(stream, since))):
+                pending: Unit | None = None
+                pages = _staged_pages(ch, connector.pages(stream, since), known)
+                for page, staged in prefetch(pages):
                     if on_page:
                         on_page(page)
                     pending = merge_pages(pending, staged)
-                    if pending.n_records >= ch.api.landing_batch:
-                        land_page(con, cfg, ch, pending, report, known, gate_on)
+                    if pending.total >= ch.api.landing_batch:
+                        land_page(con, cfg, pending, report, gate_on)
                         pending = None
                 if pending is not None:
-                    land_page(con, cfg, ch, pending, report, known, gate_on)
+                    land_page(con, cfg, pending, report, gate_on)
     finally:
         connector.close()
 
 
-def _staged_pages(pages):
+def _staged_pages(ch: Channel, pages, known: set[str]):
     """(page, its staged form): serialising in the prefetch thread overlaps it with landing."""
     for page in pages:
-        yield page, stage_page(page)
+        yield page, stage_page(ch, page, known)
 
 
 def prefetch(pages, depth: int = 2):
@@ -265,85 +243,34 @@ def prefetch(pages, depth: int = 2):
         thread.join(timeout=5)
 
 
-def merge_pages(a: StagedPage | None, b: StagedPage) -> StagedPage:
+def merge_pages(a: Unit | None, b: Unit) -> Unit:
     """Consecutive API pages of one stream, landed together (the landing gate has a fixed cost
     per call, so landing thousands of records at a time is much faster than 250 at a time).
     The cursor is the later one: pages come in cursor order, and a source whose pages cannot
     advance the cursor (None) sets it only on its last page."""
     if a is None:
         return b
-    batches = dict(a.batches)
-    for k, (staged, bad) in b.batches.items():
-        if k in batches:
-            before, before_bad = batches[k]
-            batches[k] = (concat([before, staged]), before_bad + bad)
+    parts = {p.stream: p for p in a.parts}
+    for p in b.parts:
+        if p.stream in parts:
+            before = parts[p.stream]
+            parts[p.stream] = Part(p.stream, p.table, concat([before.staged, p.staged]),
+                                   before.unreadable + p.unreadable)  # fmt: skip
         else:
-            batches[k] = (staged, list(bad))
+            parts[p.stream] = p
     cursors = [c for c in (a.cursor, b.cursor) if c]
-    return StagedPage(b.stream, max(cursors) if cursors else None, batches)
+    return Unit(b.channel, b.cursor_stream, "", list(parts.values()),
+                cursor=max(cursors) if cursors else None)  # fmt: skip
 
 
-def land_page(
-    con,
-    cfg: Config,
-    ch: Channel,
-    page: StagedPage,
-    report: SyncReport,
-    known: set[str],
-    gate_on: bool = True,
-) -> None:
+def land_page(con, cfg: Config, unit: Unit, report: SyncReport, gate_on: bool = True) -> None:
     """Gate and land one batch of pages, its quarantine and its cursor, in one transaction."""
-    load_id = _load_id(ch, page)
-    ctx = GateContext(
-        tuple(sorted(cfg.currencies)),
-        max_bad_share=cfg.quality.max_bad_share,
-        future_tolerance_hours=cfg.quality.future_tolerance_hours,
-    )
-    gated = {}
-    refused: list[str] = []
-    for stream, (staged, unreadable) in page.batches.items():
-        table = f"{ch.name}__{stream}"
-        if table not in known:
-            continue
-        if not gate_on:
-            gated[stream] = (staged, unreadable, [])
-            continue
-        verdict = gate(table, staged, ctx, extra_bad=len(unreadable))
-        if verdict.refused is not None:
-            exc = verdict.refused
-            refused.append(f"{table} page {load_id}: {exc}")
-            bad = [
-                (sid, f"page refused: {exc}", text)
-                for sid, text in zip(staged.source_ids(), staged.payload_texts(), strict=True)
-            ] + unreadable
-            gated[stream] = (staged.take([]), bad, verdict.outcomes)
-        else:
-            gated[stream] = (verdict.good, verdict.bad + unreadable, verdict.outcomes)
-    con.execute("begin")
-    try:
-        landed_total = bad_total = 0
-        for stream, (good, bad, _) in gated.items():
-            table = f"{ch.name}__{stream}"
-            landed = land_staged(con, table, good, load_id)
-            n_bad = quarantine(con, f"{load_id}:{stream}", ch.name, stream, bad)
-            report.by_table[table] = report.by_table.get(table, 0) + landed
-            landed_total += landed
-            bad_total += n_bad
-        advance_cursor(con, ch.name, page.stream, page.cursor)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    report.rows_landed += landed_total
-    report.rows_quarantined += bad_total
-    report.rejected.extend(refused)
-    for _, _, outcomes in gated.values():
-        report.outcomes.extend(outcomes)
-    if isinstance(report, ApiSyncReport):
-        report.pages_landed += 1
+    unit.load_id = _load_id(unit)
+    ctx = gate_context(con, cfg) if gate_on else None
+    commit(con, unit, judge([unit], ctx)[0], report)
 
 
-__all__ = ["sync_api", "land_page", "make_connector", "ApiSyncReport", "ChannelError"]
+__all__ = ["sync_api", "land_page", "make_connector", "ChannelError"]
 
 
 def backfill_channel(cfg: Config, channel: str, start: date, end: date | None = None) -> SyncReport:

@@ -1,10 +1,11 @@
-"""Land dropped files into `raw`: read, gate, land and record each file in one transaction.
+"""Land dropped files into `raw`: find, read and move them; `flows.landing` lands them.
 
 Order of events per file, chosen so a crash anywhere loses and duplicates nothing:
 1. read and parse (a file that cannot be read at all is refused with a reason);
 2. the landing gate splits good records from bad ones (bad ones are quarantined, never dropped);
-3. one transaction appends the new record versions, the quarantined rows, the file's entry in
-   `ops.file_loads` (keyed by content hash) and the stream's cursor in `ops.sync_state`;
+   the pending files of a stream are judged together (`flows.landing.judge`);
+3. one transaction (`flows.landing.commit`) appends the new record versions, the quarantined
+   rows, the file's entry in `ops.file_loads` (keyed by content hash) and the stream's cursor;
 4. only then is the file moved to `processed/` (or `rejected/`). A crash between 3 and 4 leaves the
    file in the inbox; the next run sees its hash is already landed and just moves it.
 """
@@ -13,16 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
+
 from connectors.files.inbox import UnsafePath, move_handled, pending_files
-from connectors.files.reader import FileRejected, read_file
+from connectors.files.reader import FileRejected, content_hash, read_file
 from connectors.files.streams import STREAMS, StreamSpec
 from flows.config import CHANNEL_STREAMS, REFERENCE_STREAMS, Config
-from flows.quality import GateContext, GateResult, PageRejected, gate_groups
-from flows.staged import StagedRecords, stage
-from flows.warehouse import advance_cursor, connection, init_warehouse, land_staged, quarantine
+from flows.landing import FileEntry, Part, SyncReport, Unit, commit, gate_context, judge, refuse
+from flows.staged import empty, stage
+from flows.warehouse import connection, init_warehouse
 
 
 @dataclass
@@ -33,18 +35,6 @@ class Source:
     folder: str
     mapping: dict[str, str] = field(default_factory=dict)
     extra: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class SyncReport:
-    files_landed: int = 0
-    files_skipped: int = 0
-    files_rejected: int = 0
-    rows_landed: int = 0
-    rows_quarantined: int = 0
-    by_table: dict[str, int] = field(default_factory=dict)
-    rejected: list[str] = field(default_factory=list)
-    outcomes: list[dict] = field(default_factory=list)
 
 
 def sources(cfg: Config, only_channel: str | None = None) -> list[Source]:
@@ -75,56 +65,16 @@ def sources(cfg: Config, only_channel: str | None = None) -> list[Source]:
 CATALOGUE_FIRST = {"shop__products": 0, "files__supplier_terms": 1}
 
 
-def known_skus(con) -> frozenset[str]:
-    """Every SKU the catalogue (Shopify variants) or a supplier's terms name."""
-    rows = con.execute(
-        """select distinct unnest(json_extract_string(_payload, '$.variants[*].sku')) from raw.shop__products
-           union select distinct _payload->>'sku' from raw.files__supplier_terms"""
-    ).fetchall()
-    return frozenset(r[0] for r in rows if r[0])
-
-
-def _already_landed(con, digest: str) -> bool:
+def _already_landed(con: duckdb.DuckDBPyConnection, digest: str) -> bool:
     rows = con.execute(
         "select 1 from ops.file_loads where content_hash = ? and status = 'landed'", [digest]
     ).fetchall()
     return bool(rows)
 
 
-def _record_file(con, digest, path, spec, status, reason, landed, quarantined) -> None:
-    con.execute(
-        "insert or replace into ops.file_loads values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            digest,
-            str(path),
-            spec.channel,
-            spec.stream,
-            status,
-            reason,
-            landed,
-            quarantined,
-            datetime.now(UTC),
-        ],
-    )
-
-
 # Files of one stream judged in one GX validation, up to this many records (GX costs ~0.1 s per
 # validation however small, and a drop folder often holds hundreds of small files).
 GATE_CHUNK_RECORDS = 200_000
-
-
-@dataclass
-class _ReadFile:
-    """A file read and serialised, waiting for its stream's gate."""
-
-    path: Path
-    content_hash: str
-    staged: StagedRecords
-    unreadable: list[tuple[str | None, str, str]]  # rows the reader could not parse
-
-    @property
-    def total(self) -> int:
-        return len(self.staged) + len(self.unreadable)
 
 
 def sync_files(
@@ -151,123 +101,72 @@ def sync_files(
                 report.rejected.append(str(exc))
                 report.files_rejected += 1
                 continue
-            chunk: list[_ReadFile] = []
+            chunk: list[Unit] = []
             for path in files:
                 if on_file:
                     on_file(path)
-                read = _read_one(con, root, src, path, report)
-                if read is None:
+                unit = _read_one(con, root, src, path, report)
+                if unit is None:
                     continue
-                chunk.append(read)
-                if sum(f.total for f in chunk) >= GATE_CHUNK_RECORDS:
-                    _land_chunk(con, cfg, root, src, chunk, report, gate)
+                chunk.append(unit)
+                if sum(u.total for u in chunk) >= GATE_CHUNK_RECORDS:
+                    _land_chunk(con, cfg, root, chunk, report, gate)
                     chunk = []
             if chunk:
-                _land_chunk(con, cfg, root, src, chunk, report, gate)
+                _land_chunk(con, cfg, root, chunk, report, gate)
     return report
 
 
-def _read_one(con, root: Path, src: Source, path: Path, report: SyncReport) -> _ReadFile | None:
-    """Read and serialise one file; a file that cannot be read, or was landed before, is handled
-    (moved, recorded) here and yields None."""
+def _unit(spec: StreamSpec, path: Path, digest: str, part: Part) -> Unit:
+    return Unit(spec.channel, spec.stream, digest, [part], cursor_from_landed=True,
+                file=FileEntry(digest, path))  # fmt: skip
+
+
+def _read_one(
+    con: duckdb.DuckDBPyConnection, root: Path, src: Source, path: Path, report: SyncReport
+) -> Unit | None:
+    """Read and serialise one file into a landing unit; a file that cannot be read, or was
+    landed before, is handled (recorded, moved) here and yields None."""
     spec = src.spec
     try:
         batch = read_file(spec, path, src.mapping, src.extra)
     except FileRejected as exc:
         digest = _hash_or_name(path)
-        _record_file(con, digest, path, spec, "rejected", str(exc), 0, 0)
+        refuse(con, _unit(spec, path, digest, Part(spec.stream, spec.table, empty())), str(exc),
+               report)  # fmt: skip
         move_handled(root, path, digest, str(exc))
-        report.files_rejected += 1
-        report.rejected.append(f"{path.name}: {exc}")
         return None
     if _already_landed(con, batch.content_hash):
         move_handled(root, path, batch.content_hash)
         report.files_skipped += 1
         return None
     unreadable = [(b.source_id, b.reason, b.text) for b in batch.bad]
-    return _ReadFile(path, batch.content_hash, stage(batch.records), unreadable)
+    part = Part(spec.stream, spec.table, stage(batch.records), unreadable)
+    return _unit(spec, path, batch.content_hash, part)
 
 
 def _land_chunk(
-    con, cfg: Config, root: Path, src: Source, chunk: list[_ReadFile], report, gate_on: bool
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    root: Path,
+    chunk: list[Unit],
+    report: SyncReport,
+    gate_on: bool,
 ) -> None:
     """Judge the chunk's files together, then land each file in its own transaction."""
-    spec = src.spec
-    if gate_on:
-        ctx = GateContext(
-            tuple(sorted(cfg.currencies)),
-            tuple(sorted(loc.id for loc in cfg.locations)),
-            known_skus(con),
-            cfg.quality.max_bad_share,
-            cfg.quality.future_tolerance_hours,
-        )
-        verdicts = gate_groups(
-            spec.table, [f.staged for f in chunk], ctx, [len(f.unreadable) for f in chunk]
-        )
-    else:
-        verdicts = [GateResult(f.staged, []) for f in chunk]
-    for read, verdict in zip(chunk, verdicts, strict=True):
-        if _already_landed(con, read.content_hash):  # the same file twice in one chunk
-            move_handled(root, read.path, read.content_hash)
+    verdicts = judge(chunk, gate_context(con, cfg) if gate_on else None)
+    for unit, verdict in zip(chunk, verdicts, strict=True):
+        assert unit.file is not None
+        digest, path = unit.file.content_hash, unit.file.path
+        if _already_landed(con, digest):  # the same file twice in one chunk
+            move_handled(root, path, digest)
             report.files_skipped += 1
             continue
-        if verdict.refused is None and read.unreadable:
-            share = (len(verdict.bad) + len(read.unreadable)) / max(read.total, 1)
-            if share > cfg.quality.max_bad_share:
-                verdict.refused = PageRejected(
-                    f"{len(verdict.bad) + len(read.unreadable)} of {read.total} rows unreadable or "
-                    f"invalid (more than {cfg.quality.max_bad_share:.0%}; first: "
-                    f"{read.unreadable[0][1]}); nothing landed from this file"
-                )
-        if verdict.refused is not None:
-            _refuse_file(con, root, spec, read, verdict.refused, report)
-            continue
-        _land_file(con, root, spec, read, verdict, report)
-
-
-def _refuse_file(con, root: Path, spec: StreamSpec, read: _ReadFile, exc, report) -> None:
-    reason = f"{read.path.name}: {exc}"
-    held = [
-        (sid, f"page refused: {exc}", text)
-        for sid, text in zip(read.staged.source_ids(), read.staged.payload_texts(), strict=True)
-    ]
-    con.execute("begin")
-    try:
-        _record_file(con, read.content_hash, read.path, spec, "rejected", reason, 0, 0)
-        quarantine(con, read.content_hash, spec.channel, spec.stream, held + read.unreadable)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    move_handled(root, read.path, read.content_hash, reason)
-    report.files_rejected += 1
-    report.rejected.append(reason)
-
-
-def _land_file(con, root: Path, spec: StreamSpec, read: _ReadFile, verdict, report) -> None:
-    bad = verdict.bad + read.unreadable
-    con.execute("begin")
-    try:
-        landed = land_staged(con, spec.table, verdict.good, read.content_hash)
-        n_bad = quarantine(con, read.content_hash, spec.channel, spec.stream, bad)
-        _record_file(con, read.content_hash, read.path, spec, "landed", None, landed, n_bad)
-        cursor = verdict.good.max_updated_at()
-        advance_cursor(con, spec.channel, spec.stream, cursor.isoformat() if cursor else None)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    move_handled(root, read.path, read.content_hash)
-    report.files_landed += 1
-    report.rows_landed += landed
-    report.rows_quarantined += n_bad
-    report.by_table[spec.table] = report.by_table.get(spec.table, 0) + landed
-    report.outcomes.extend(verdict.outcomes)
+        refused = commit(con, unit, verdict, report)
+        move_handled(root, path, digest, refused)
 
 
 def _hash_or_name(path: Path) -> str:
-    from connectors.files.reader import content_hash
-
     try:
         return content_hash(path.read_bytes())
     except OSError:

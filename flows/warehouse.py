@@ -288,3 +288,16 @@ def writer_lock(warehouse: str | Path, timeout_seconds: float) -> Iterator[None]
         yield
     finally:
         lock.release()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """`begin` … `commit`, or `rollback` when the block raises: what one landing unit (a page
+    batch or a file) and its cursor commit inside, so a crash lands all of it or none."""
+    con.execute("begin")
+    try:
+        yield con
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")

@@ -1,0 +1,268 @@
+"""One landing path: how records from any source (a dropped file, an API page batch) reach `raw`.
+
+Every source hands over *landing units*: the records that must commit together (one file, or a
+batch of consecutive API pages of one stream, possibly several raw tables when records arrive
+nested in another stream's pages), the records the reader could not even parse, and what to
+record with them (the stream's cursor; for a file, its row in `ops.file_loads`). This module is
+the only place that:
+
+1. builds the gate's context (`gate_context`: configured currencies and locations, the SKUs the
+   catalogue knows, the thresholds), the same for files and APIs;
+2. judges units (`judge`: one GX validation per raw table for all units handed over together, so
+   the fixed cost of a validation is paid once for many small files or pages);
+3. commits a unit (`commit`) or refuses it (`refuse`), each in one transaction
+   (`flows.warehouse.transaction`): new record versions, quarantined records with their reasons,
+   the file's entry and the cursor. A crash before the commit lands nothing of the unit; re-reading
+   it lands nothing twice (raw keeps one row per (source id, payload hash)).
+
+`flows/sync.py` only finds, reads and moves files; `flows/api_sync.py` only pages. Both fill the
+same `SyncReport`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from flows.config import Config
+from flows.quality import GateContext, GateResult, PageRejected, gate_groups
+from flows.staged import StagedRecords
+from flows.warehouse import advance_cursor, land_staged, quarantine, transaction
+
+# (source_id, reason, payload text): a record that is held back rather than landed.
+Held = tuple[str | None, str, str]
+
+
+@dataclass
+class SyncReport:
+    """What a sync did, for the CLI summary, `ops.runs`, the Prefect artifact and dbt's
+    selection of what to rebuild (`by_table`). One type for files and APIs."""
+
+    files_landed: int = 0
+    files_skipped: int = 0
+    files_rejected: int = 0
+    rows_landed: int = 0
+    rows_quarantined: int = 0
+    pages_landed: int = 0
+    by_table: dict[str, int] = field(default_factory=dict)
+    rejected: list[str] = field(default_factory=list)
+    skipped_streams: list[str] = field(default_factory=list)
+    outcomes: list[dict] = field(default_factory=list)
+
+    def merge(self, other: SyncReport) -> None:
+        """Add another report's counts into this one (a run syncs channels concurrently)."""
+        self.files_landed += other.files_landed
+        self.files_skipped += other.files_skipped
+        self.files_rejected += other.files_rejected
+        self.rows_landed += other.rows_landed
+        self.rows_quarantined += other.rows_quarantined
+        self.pages_landed += other.pages_landed
+        for table, n in other.by_table.items():
+            self.by_table[table] = self.by_table.get(table, 0) + n
+        self.rejected.extend(other.rejected)
+        self.skipped_streams.extend(other.skipped_streams)
+        self.outcomes.extend(other.outcomes)
+
+
+@dataclass
+class Part:
+    """The records of one raw table inside a unit: the ones read, and the ones that could not be."""
+
+    stream: str
+    table: str
+    staged: StagedRecords
+    unreadable: list[Held] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.staged) + len(self.unreadable)
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file being landed: recorded in `ops.file_loads` by its content hash."""
+
+    content_hash: str
+    path: Path
+
+
+@dataclass
+class Unit:
+    """What commits together. `cursor` is the source's own cursor after this unit (API pages);
+    `cursor_from_landed` sets it instead to the newest landed record's time (files, whose rows
+    carry their times but no paging cursor)."""
+
+    channel: str
+    cursor_stream: str
+    load_id: str
+    parts: list[Part]
+    cursor: str | None = None
+    cursor_from_landed: bool = False
+    file: FileEntry | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(p.total for p in self.parts)
+
+    def quarantine_load_id(self, part: Part) -> str:
+        """A file's quarantine rows carry its content hash (as its raw rows do); a page batch's
+        carry the batch id and the stream, since one batch may hold several streams."""
+        return self.load_id if self.file is not None else f"{self.load_id}:{part.stream}"
+
+
+def known_skus(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """Every SKU the catalogue (Shopify variants) or a supplier's terms name."""
+    rows = con.execute(
+        """select distinct unnest(json_extract_string(_payload, '$.variants[*].sku'))
+           from raw.shop__products
+           union select distinct _payload->>'sku' from raw.files__supplier_terms"""
+    ).fetchall()
+    return frozenset(r[0] for r in rows if r[0])
+
+
+def gate_context(con: duckdb.DuckDBPyConnection, cfg: Config) -> GateContext:
+    """What every landing is judged against, whatever the source: built here and only here."""
+    return GateContext(
+        tuple(sorted(cfg.currencies)),
+        tuple(sorted(loc.id for loc in cfg.locations)),
+        known_skus(con),
+        cfg.quality.max_bad_share,
+        cfg.quality.future_tolerance_hours,
+    )
+
+
+def judge(units: list[Unit], ctx: GateContext | None) -> list[list[GateResult]]:
+    """The gate's verdict on every part of every unit (None: no gate, everything read lands;
+    only `make bench` measures that). One validation per raw table over all the units."""
+    verdicts: list[list[GateResult | None]] = [[None] * len(u.parts) for u in units]
+    by_table: dict[str, list[tuple[int, int]]] = {}
+    for i, unit in enumerate(units):
+        for j, part in enumerate(unit.parts):
+            by_table.setdefault(part.table, []).append((i, j))
+    for table, where in by_table.items():
+        parts = [units[i].parts[j] for i, j in where]
+        if ctx is None:
+            results = [GateResult(p.staged, []) for p in parts]
+        else:
+            results = gate_groups(
+                table, [p.staged for p in parts], ctx, [len(p.unreadable) for p in parts]
+            )
+            for part, result in zip(parts, results, strict=True):
+                _refuse_if_mostly_unreadable(part, result, ctx.max_bad_share)
+        for (i, j), result in zip(where, results, strict=True):
+            verdicts[i][j] = result
+    return [[v for v in row if v is not None] for row in verdicts]
+
+
+def _refuse_if_mostly_unreadable(part: Part, verdict: GateResult, max_bad_share: float) -> None:
+    """The gate counts unreadable records towards a part's bad share only when it judged some
+    records; a part that is mostly or only unreadable is refused here by the same rule."""
+    if verdict.refused is not None or not part.unreadable:
+        return
+    n_bad = len(verdict.bad) + len(part.unreadable)
+    if n_bad / max(part.total, 1) > max_bad_share:
+        verdict.refused = PageRejected(
+            f"{n_bad} of {part.total} rows unreadable or invalid (more than {max_bad_share:.0%}; "
+            f"first: {part.unreadable[0][1]}); nothing landed from it"
+        )
+        verdict.good = verdict.good.take([])
+
+
+def _held_whole(part: Part, reason: str) -> list[Held]:
+    """Every record of a refused part, held with the refusal (unreadable ones keep their own)."""
+    texts = part.staged.payload_texts()
+    return [
+        (sid, f"page refused: {reason}", text)
+        for sid, text in zip(part.staged.source_ids(), texts, strict=True)
+    ] + part.unreadable
+
+
+def _record_file(
+    con: duckdb.DuckDBPyConnection,
+    unit: Unit,
+    status: str,
+    reason: str | None,
+    landed: int,
+    quarantined: int,
+) -> None:
+    assert unit.file is not None
+    con.execute(
+        "insert or replace into ops.file_loads values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [unit.file.content_hash, str(unit.file.path), unit.channel, unit.cursor_stream, status,
+         reason, landed, quarantined, datetime.now(UTC)],
+    )  # fmt: skip
+
+
+def commit(
+    con: duckdb.DuckDBPyConnection, unit: Unit, verdicts: list[GateResult], report: SyncReport
+) -> str | None:
+    """Land a judged unit in one transaction; when it is refused instead, return why.
+
+    A file is refused whole when one of its parts is (it moves to `rejected/`). A page batch
+    keeps going: a refused part's records are all quarantined with the refusal as their reason
+    and the cursor still advances, because the records are kept and re-reading the same pages
+    would only refuse them again."""
+    refusals = [v.refused for v in verdicts if v.refused is not None]
+    if unit.file is not None and refusals:
+        return refuse(con, unit, str(refusals[0]), report)
+    landed_by_table: dict[str, int] = {}
+    n_landed = n_held = 0
+    with transaction(con):
+        for part, verdict in zip(unit.parts, verdicts, strict=True):
+            if verdict.refused is not None:
+                held = _held_whole(part, str(verdict.refused))
+                good = verdict.good.take([])
+            else:
+                held, good = verdict.bad + part.unreadable, verdict.good
+            landed = land_staged(con, part.table, good, unit.load_id)
+            n_held += quarantine(
+                con, unit.quarantine_load_id(part), unit.channel, part.stream, held
+            )
+            landed_by_table[part.table] = landed_by_table.get(part.table, 0) + landed
+            n_landed += landed
+        if unit.file is not None:
+            _record_file(con, unit, "landed", None, n_landed, n_held)
+        advance_cursor(con, unit.channel, unit.cursor_stream, _cursor(unit, verdicts))
+    for part, verdict in zip(unit.parts, verdicts, strict=True):
+        if verdict.refused is not None:
+            report.rejected.append(f"{part.table} page {unit.load_id}: {verdict.refused}")
+        report.outcomes.extend(verdict.outcomes)
+    for table, n in landed_by_table.items():
+        report.by_table[table] = report.by_table.get(table, 0) + n
+    report.rows_landed += n_landed
+    report.rows_quarantined += n_held
+    if unit.file is not None:
+        report.files_landed += 1
+    else:
+        report.pages_landed += 1
+    return None
+
+
+def _cursor(unit: Unit, verdicts: list[GateResult]) -> str | None:
+    if not unit.cursor_from_landed:
+        return unit.cursor
+    times = [t for v in verdicts if (t := v.good.max_updated_at()) is not None]
+    return max(times).isoformat() if times else None
+
+
+def refuse(con: duckdb.DuckDBPyConnection, unit: Unit, reason: str, report: SyncReport) -> str:
+    """Quarantine every record of a unit with `reason` (nothing of it lands, the cursor stays),
+    and for a file record it as rejected, in one transaction; return the reason as reported."""
+    label = f"{unit.file.path.name}: {reason}" if unit.file is not None else reason
+    n_held = 0
+    with transaction(con):
+        for part in unit.parts:
+            held = _held_whole(part, reason)
+            n_held += quarantine(
+                con, unit.quarantine_load_id(part), unit.channel, part.stream, held
+            )
+        if unit.file is not None:
+            _record_file(con, unit, "rejected", label, 0, n_held)
+    report.rows_quarantined += n_held
+    if unit.file is not None:
+        report.files_rejected += 1
+    report.rejected.append(label)
+    return label
