@@ -155,10 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import polars as pl
 
-    from sandbox import generate_store
     from forecasting.engine import ForecastSettings, accuracy_summary, forecast_all
     from forecasting.models import seasonal_naive
     from forecasting.series import build_series, series_matrix
+    from sandbox import generate_store
 
     t0 = time.perf_counter()
     store = generate_store(seed=args.seed, scale=args.scale, end_date=END_DATE)

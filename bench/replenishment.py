@@ -64,10 +64,10 @@ def main(argv: list[str] | None = None) -> dict:
     )
     args = parser.parse_args(argv)
 
-    from sandbox import generate_store
-    from sandbox.catalog import BOOK_RATE
     from forecasting.settings import ReplenishmentSettings
     from forecasting.simulation import simulate_replenishment
+    from sandbox import generate_store
+    from sandbox.catalog import BOOK_RATE
 
     started = time.perf_counter()
 
@@ -109,16 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
         "warmup_weeks": args.warmup_weeks,
         "start": "empty" if args.start_empty else "store stock and open POs",
         "measured_errors": not args.no_measured_errors,
-        "settings": {
-            "service_level_by_abc": dict(settings.service_level_by_abc),
-            "default_service_level": settings.default_service_level,
-            "review_period_days": settings.review_period_days,
-            "horizon_days": settings.horizon_days,
-            "max_days_of_cover": settings.max_days_of_cover,
-            "forecast_level_days": settings.forecast_level_days,
-            "error_history_days": settings.error_history_days,
-            "error_prior_weight": settings.error_prior_weight,
-        },
+        "settings": settings.model_dump(mode="json", exclude={"output_dir"}),
         **result.as_dict(),
         "targets": {
             "csl_within_2_points": abs(

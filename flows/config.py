@@ -280,20 +280,9 @@ class QualitySettings(_Strict):
     volume_z: Annotated[float, Field(gt=0)] = 4
 
 
-class ReplenishmentConfig(_Strict):
-    service_levels: dict[Literal["A", "B", "C"], Annotated[float, Field(gt=0.5, lt=1)]] = Field(
-        default_factory=lambda: {"A": 0.98, "B": 0.95, "C": 0.90}
-    )
-    default_service_level: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
-    review_period_days: Annotated[int, Field(ge=1, le=90)] = 7
-    horizon_days: Annotated[int, Field(ge=7, le=365)] = 56
-    max_days_of_cover: Annotated[int, Field(ge=1, le=730)] = 120
-    forecast_level_days: Annotated[int, Field(ge=1, le=365)] | None = 28
-    # safety stock from forecast errors measured per SKU over this much history, weighed
-    # against the forecast's own spread as if it were this many measured intervals
-    error_history_days: Annotated[int, Field(ge=1, le=730)] = 365
-    error_prior_weight: Annotated[float, Field(ge=0)] = 2.0
-    output_dir: str = "out"
+# The `replenishment:` section is the planner's own settings model, declared and validated once
+# in forecasting/settings.py (a frozen pydantic model that forbids unknown keys, like _Strict).
+from forecasting.settings import ReplenishmentSettings  # noqa: E402
 
 
 class Config(_Strict):
@@ -306,7 +295,7 @@ class Config(_Strict):
     channels: list[Channel]
     files: FilesSettings = FilesSettings()
     quality: QualitySettings = QualitySettings()
-    replenishment: ReplenishmentConfig = ReplenishmentConfig()
+    replenishment: ReplenishmentSettings = ReplenishmentSettings()
 
     @field_validator("base_currency")
     @classmethod

@@ -18,57 +18,25 @@ from flows.config import Config
 from flows.progress import tick
 from flows.warehouse import connection
 
-PLANNING_DDL = """
-create table if not exists planning.demand_forecast (
-    run_date date, sku varchar, location_id varchar, period_start date,
-    mean double, p10 double, p50 double, p90 double, model varchar);
-create table if not exists planning.forecast_accuracy (
-    run_date date, sku varchar, location_id varchar, model varchar,
-    mase double, wape double, bias double, coverage_p10_p90 double, chosen boolean);
-create table if not exists planning.replenishment (
-    run_date date, sku varchar, location_id varchar, policy varchar,
-    lead_time_demand double, safety_stock double, reorder_point double, order_up_to double,
-    inventory_position bigint, service_level double);
-create table if not exists planning.po_suggestions (
-    run_date date, supplier_id varchar, supplier_name varchar, location_id varchar, sku varchar,
-    suggested_qty bigint, unit_cost decimal(18,4), currency varchar, line_value decimal(18,4),
-    reason varchar, projected_stockout_date date, days_of_cover double,
-    inventory_position bigint, reorder_point double, order_up_to double);
-create table if not exists planning.needs_attention (
-    run_date date, sku varchar, location_id varchar, reason varchar);
-"""
-
-# Columns added since the first version; `add column if not exists` upgrades old warehouses.
-PLANNING_COLUMNS = {
-    "demand_forecast": {"period_days": "integer"},
-    "forecast_accuracy": {"demand_class": "varchar", "n_points": "bigint", "actual_sum": "double"},
-    "replenishment": {
-        "demand_class": "varchar",
-        "safety_stock_method": "varchar",
-        "lead_time_days": "integer",
-        "review_period_days": "integer",
-        "on_hand": "bigint",
-        "committed": "bigint",
-        "on_order": "bigint",
-    },
-    "po_suggestions": {
-        "days_of_cover_after": "double",
-        "on_hand": "bigint",
-        "committed": "bigint",
-        "on_order": "bigint",
-        "lead_time_days": "integer",
-        "expected_receipt_date": "date",
-        "moq": "bigint",
-        "case_pack": "bigint",
-    },
-}
-
 
 def ensure_planning_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(PLANNING_DDL)
-    for table, cols in PLANNING_COLUMNS.items():
-        for col, typ in cols.items():
-            con.execute(f"alter table planning.{table} add column if not exists {col} {typ}")
+    """Create the planning tables (forecasting/schemas.py), adding columns older ones lack."""
+    from forecasting.schemas import PLANNING_TABLES, sql_type
+
+    for table in PLANNING_TABLES:
+        con.execute(table.ddl())
+        have = {
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_catalog = current_database() and table_schema = 'planning' "
+                "and table_name = ?",
+                [table.name],
+            ).fetchall()
+        }
+        for col, dtype in table.schema.items():
+            if col not in have:
+                con.execute(f"alter table planning.{table.name} add column {col} {sql_type(dtype)}")
 
 
 @dataclass
@@ -151,19 +119,8 @@ def run_planning(
         write_buyer_files,
     )
     from forecasting.replenishment import measure_demand_errors
-    from forecasting.settings import ReplenishmentSettings
 
-    rs = cfg.replenishment
-    settings = ReplenishmentSettings(
-        service_level_by_abc=dict(rs.service_levels),
-        default_service_level=rs.default_service_level,
-        review_period_days=rs.review_period_days,
-        horizon_days=rs.horizon_days,
-        max_days_of_cover=rs.max_days_of_cover,
-        forecast_level_days=rs.forecast_level_days,
-        error_history_days=rs.error_history_days,
-        error_prior_weight=rs.error_prior_weight,
-    )
+    settings = cfg.replenishment
     with connection(cfg.warehouse, read_only=True) as con:
         demand = _read(
             con,
@@ -192,7 +149,7 @@ def run_planning(
         )
         abc = _read(con, "select sku, abc_class from marts.products")
         products = _read(con, "select sku, category from marts.products")
-    fs = ForecastSettings.for_horizon_days(rs.horizon_days)
+    fs = ForecastSettings.for_horizon_days(settings.horizon_days)
     if forecast_fn is None:
         weekly, accuracy = forecast_all(
             demand, run_date, fs, workers=workers, products=products,
@@ -200,7 +157,7 @@ def run_planning(
         )  # fmt: skip
     else:
         weekly, accuracy = forecast_fn(demand, run_date, fs, products)
-    daily = to_daily(weekly, run_date, rs.horizon_days, weekday_profile(demand, run_date))
+    daily = to_daily(weekly, run_date, settings.horizon_days, weekday_profile(demand, run_date))
     chosen = accuracy.filter(pl.col("chosen")).select("sku", "location_id", "demand_class")
     daily = daily.join(chosen, on=["sku", "location_id"], how="left")
     # Safety stock from how wrong the forecast level was over each SKU's own lead time plus
@@ -230,7 +187,9 @@ def run_planning(
             plan.needs_attention.with_columns(pl.lit(run_date).alias("run_date")),
         )
         con.execute("commit")
-    files = write_buyer_files(plan, Path(rs.output_dir), run_date, history=demand, forecast=daily)
+    files = write_buyer_files(
+        plan, Path(settings.output_dir), run_date, history=demand, forecast=daily
+    )
     return PlanningReport(
         series=weekly.select("sku", "location_id").unique().height,
         forecast_rows=weekly.height,
@@ -240,7 +199,7 @@ def run_planning(
         if plan.po_suggestions.height
         else 0,
         files=files,
-        folder=Path(rs.output_dir) / "reorder" / run_date.isoformat(),
+        folder=Path(settings.output_dir) / "reorder" / run_date.isoformat(),
         suggestion_rows=[
             {
                 k: (str(v) if v is not None and not isinstance(v, int | float | str) else v)

@@ -35,48 +35,11 @@ from openpyxl.writer.excel import ExcelWriter
 
 from forecasting.replenishment import ReplenishmentPlan
 from forecasting.report_html import render_report
+from forecasting.schemas import BUYER_COLUMNS, PO_SCHEMA
 
-# Column order of the buyer files: what to decide first, the approval next to the suggestion, the
-# long reason last so it does not push the numbers off screen.
-BUYER_COLUMNS: list[str] = [
-    "run_date",
-    "supplier_id",
-    "supplier_name",
-    "location_id",
-    "sku",
-    "suggested_qty",
-    "approved_qty",
-    "unit_cost",
-    "currency",
-    "line_value",
-    "projected_stockout_date",
-    "days_of_cover",
-    "days_of_cover_after",
-    "inventory_position",
-    "reorder_point",
-    "order_up_to",
-    "on_hand",
-    "committed",
-    "on_order",
-    "lead_time_days",
-    "expected_receipt_date",
-    "moq",
-    "case_pack",
-    "reason",
-]
-
-# Types of the buyer columns, so a plan from an older caller (fewer columns) still writes.
-_BUYER_TYPES: dict[str, pl.DataType] = {
-    "days_of_cover_after": pl.Float64(),
-    "on_hand": pl.Int64(),
-    "committed": pl.Int64(),
-    "on_order": pl.Int64(),
-    "lead_time_days": pl.Int64(),
-    "expected_receipt_date": pl.Date(),
-    "moq": pl.Int64(),
-    "case_pack": pl.Int64(),
-    "approved_qty": pl.Int64(),
-}
+# Column order of the buyer files (the plan's po_suggestions columns in the order a buyer
+# decides in) and their types, so a plan from an older caller (fewer columns) still writes.
+_BUYER_TYPES: dict[str, pl.DataType] = PO_SCHEMA
 
 REPORT_HTML = "report.html"
 

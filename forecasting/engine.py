@@ -29,36 +29,41 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from forecasting import classify as cl
 from forecasting import models as M
-from forecasting.baseline import ACCURACY_COLUMNS as BASELINE_ACCURACY_COLUMNS
-from forecasting.baseline import ACCURACY_SCHEMA
 from forecasting.models.ets import ets_filter, fit_params
 from forecasting.quantiles import count_quantiles, dispersion, inside_band
+from forecasting.schemas import (
+    ACCURACY_COLUMNS,
+    DEMAND_FORECAST,
+    FORECAST_ACCURACY,
+    FORECAST_COLUMNS,
+    SERIES_KEYS,
+)
 from forecasting.series import FREQ_DAYS, build_series, first_forecast_period, series_matrix
 
-SERIES_KEYS = ["sku", "location_id"]
-
-FORECAST_COLUMNS = [
-    "run_date",
-    "sku",
-    "location_id",
-    "period_start",
-    "period_days",
-    "mean",
-    "p10",
-    "p50",
-    "p90",
-    "model",
+__all__ = [
+    "ACCURACY_COLUMNS",
+    "CANDIDATES",
+    "FORECAST_COLUMNS",
+    "NAIVE_MODELS",
+    "ForecastSettings",
+    "accuracy_summary",
+    "forecast_all",
+    "forecast_batch",
+    "iter_batches",
+    "naive_forecast",
+    "to_daily",
+    "weekday_profile",
 ]
-# The baseline's accuracy columns, plus what the engine knows about each series.
-ACCURACY_COLUMNS = [*BASELINE_ACCURACY_COLUMNS, "demand_class", "n_points", "actual_sum"]
 
 # Which models compete for each demand class (seasonal naive is in every set).
 _REGULAR = [
@@ -105,11 +110,16 @@ UNSCORED_DEFAULT: dict[str, str] = {
     cl.NEW: M.CATEGORY_PROFILE,
 }
 ETS_MODELS = (M.ETS_SES, M.ETS_DAMPED, M.ETS_SEASONAL)
+# The engine restricted to these is the naive baseline (:func:`naive_forecast`).
+NAIVE_MODELS: tuple[str, ...] = (M.SEASONAL_NAIVE, M.MOVING_AVERAGE)
+# The level models the ensemble averages (ETS seasonal aside: its season is in the index).
+_ENSEMBLE_MEMBERS = (M.SBA, M.TSB, M.MOVING_AVERAGE, M.ETS_SES, M.ETS_DAMPED)
 
 
 @dataclass(frozen=True)
 class ForecastSettings:
-    """Knobs of the forecast. Period counts default per frequency (weekly / daily).
+    """Knobs of the forecast. Period counts left at 0 take the frequency's default (weekly /
+    daily), filled in on construction.
 
     ``horizon_periods``: periods forecast from the run date. ``backtest_horizon``: periods
     scored after each of ``n_origins`` origins, ``origin_step`` periods apart. ``season``:
@@ -117,24 +127,28 @@ class ForecastSettings:
     series and spec, the costly part) only for smooth/erratic series selling at least this many
     units per period on average, where a better level and trend pays. ``refit_final``: re-estimate ETS parameters on the whole history
     for the forecast (default: reuse the ones estimated before the first backtest origin).
+    ``models``: restrict the candidates to these (``None``: every model of
+    :data:`CANDIDATES`); seasonal naive is always computed and reported, and is the choice for a
+    class none of whose candidates is allowed. Models that are not needed are not computed.
     """
 
     freq: str = "W"
-    horizon_periods: int | None = None
-    backtest_horizon: int | None = None
+    horizon_periods: int = 0
+    backtest_horizon: int = 0
     n_origins: int = 3
-    origin_step: int | None = None
-    season: int | None = None
-    ma_window: int | None = None
-    new_periods: int | None = None
-    inactive_periods: int | None = None
-    min_train_periods: int | None = None
-    min_ets_periods: int | None = None
+    origin_step: int = 0
+    season: int = 0
+    ma_window: int = 0
+    new_periods: int = 0
+    inactive_periods: int = 0
+    min_train_periods: int = 0
+    min_ets_periods: int = 0
     history_days: int | None = 800
     batch_size: int = 1000
     refit_final: bool = False
     ets_min_mean: float = 6.0
     ets_specs: tuple[str, ...] = (M.ETS_SES, M.ETS_DAMPED, M.ETS_SEASONAL)
+    models: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.freq not in FREQ_DAYS:
@@ -151,10 +165,10 @@ class ForecastSettings:
             "min_ets_periods": 26 if weekly else 56,
         }
         for name, value in defaults.items():
-            if getattr(self, name) is None:
+            if not getattr(self, name):  # 0 (or None): the frequency's default
                 object.__setattr__(self, name, value)
-        if self.origin_step is None:
-            object.__setattr__(self, "origin_step", max(1, int(self.backtest_horizon) // 3))
+        if not self.origin_step:
+            object.__setattr__(self, "origin_step", max(1, self.backtest_horizon // 3))
         if self.n_origins < 1 or self.horizon_periods < 1 or self.batch_size < 1:
             raise ValueError("n_origins, horizon_periods and batch_size must be >= 1")
 
@@ -163,7 +177,7 @@ class ForecastSettings:
         return FREQ_DAYS[self.freq]
 
     @classmethod
-    def for_horizon_days(cls, horizon_days: int, freq: str = "W", **kw) -> ForecastSettings:
+    def for_horizon_days(cls, horizon_days: int, freq: str = "W", **kw: Any) -> ForecastSettings:
         """Settings covering ``horizon_days`` days (e.g. ``ReplenishmentSettings.horizon_days``)."""
         step = FREQ_DAYS[freq]
         # +1 period: a weekly forecast starts on the Monday of the run date's week.
@@ -175,31 +189,23 @@ class ForecastSettings:
 
 
 def _empty_forecast() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "run_date": pl.Date,
-            "sku": pl.String,
-            "location_id": pl.String,
-            "period_start": pl.Date,
-            "period_days": pl.Int32,
-            "mean": pl.Float64,
-            "p10": pl.Float64,
-            "p50": pl.Float64,
-            "p90": pl.Float64,
-            "model": pl.String,
-        }
-    )
+    return DEMAND_FORECAST.empty()
 
 
 def _empty_accuracy() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            **ACCURACY_SCHEMA,
-            "demand_class": pl.String,
-            "n_points": pl.Int64,
-            "actual_sum": pl.Float64,
-        }
-    )
+    return FORECAST_ACCURACY.empty()
+
+
+def _needed_models(s: ForecastSettings) -> set[str] | None:
+    """The models to compute (``None``: all): the allowed ones and what they are built from."""
+    if s.models is None:
+        return None
+    need = {*s.models, M.SEASONAL_NAIVE}
+    if M.ENSEMBLE in need:
+        need |= set(_ENSEMBLE_MEMBERS)
+    if M.MA_SEASONAL in need:
+        need.add(M.MOVING_AVERAGE)
+    return need
 
 
 def _fit_ets(
@@ -233,21 +239,33 @@ def _all_forecasts(
     origins: list[int],
     h: int,
     s: ForecastSettings,
-    fail: set[str] = frozenset(),
+    fail: AbstractSet[str] = frozenset(),
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Forecast means per model: ``{model: (mean (origins, n, h), available (n,))}``."""
     n = y.shape[0]
     everyone = np.ones(n, dtype=bool)
+    wanted = _needed_models(s)
+
+    def need(*models: str) -> bool:
+        return wanted is None or any(m in wanted for m in models)
+
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {
         M.SEASONAL_NAIVE: (M.seasonal_naive(y, filled, origins, h, s.season), everyone),
-        M.MOVING_AVERAGE: (M.moving_average(y, filled, origins, h, s.ma_window), everyone),
-        M.ZERO: (M.zero(n, origins, h), everyone),
-        M.CATEGORY_PROFILE: (M.category_profile(y, origins, h, cat_level), everyone),
     }
-    cro = M.croston_family(y, origins, h)
-    out[M.CROSTON] = (cro["croston"].mean, everyone)
-    out[M.SBA] = (cro["sba"].mean, everyone)
-    out[M.TSB] = (M.tsb(y, origins, h).mean, everyone)
+    if need(M.MOVING_AVERAGE):
+        out[M.MOVING_AVERAGE] = (M.moving_average(y, filled, origins, h, s.ma_window), everyone)
+    if need(M.ZERO):
+        out[M.ZERO] = (M.zero(n, origins, h), everyone)
+    if need(M.CATEGORY_PROFILE):
+        out[M.CATEGORY_PROFILE] = (M.category_profile(y, origins, h, cat_level), everyone)
+    if need(M.CROSTON, M.SBA):
+        cro = M.croston_family(y, origins, h)
+        out[M.CROSTON] = (cro["croston"].mean, everyone)
+        out[M.SBA] = (cro["sba"].mean, everyone)
+    if need(M.TSB):
+        out[M.TSB] = (M.tsb(y, origins, h).mean, everyone)
+    if not need(M.MA_SEASONAL, M.ENSEMBLE):
+        return out
     index = M.seasonal_index(cat, origins, h, s.season, s.ma_window)
     out[M.MA_SEASONAL] = (out[M.MOVING_AVERAGE][0] * index, everyone)
 
@@ -262,6 +280,8 @@ def _all_forecasts(
         & (np.nan_to_num(level) >= s.ets_min_mean)
     )
     for spec in s.ets_specs:
+        if not need(spec):
+            continue
         avail = np.zeros(n, dtype=bool)
         mean = np.zeros((len(origins), n, h))
         rows = np.flatnonzero(eligible)
@@ -282,7 +302,9 @@ def _all_forecasts(
         out[spec] = (mean, avail)
     # ensemble: the average of the level models (ETS where fitted), times the category's
     # seasonal index - combining forecasts is more robust than picking one on a short backtest
-    members = [M.SBA, M.TSB, M.MOVING_AVERAGE, *[e for e in s.ets_specs if e != M.ETS_SEASONAL]]
+    if not need(M.ENSEMBLE):
+        return out
+    members = [m for m in _ENSEMBLE_MEMBERS if m in out]
     total = np.zeros_like(out[M.MOVING_AVERAGE][0])
     count = np.zeros(n)
     for m in members:
@@ -408,10 +430,11 @@ def _forecast_batch(
     rank = {m: k for k, m in enumerate(M.FALLBACK_ORDER)}
     chosen_idx = np.full(n, names.index(M.SEASONAL_NAIVE))
     allowed = np.zeros((n_models, n), dtype=bool)
-    for c, cands in CANDIDATES.items():
-        in_c = cls == c
+    for klass, cands in CANDIDATES.items():
+        in_c = cls == klass
         for m in cands:
-            allowed[names.index(m)] |= in_c & fcs[m][1]
+            if m in fcs and (s.models is None or m in s.models):
+                allowed[names.index(m)] |= in_c & fcs[m][1]
     # the key: scored MAE (same order as MASE within a series), then the fallback order
     score = np.where(allowed & scored[None, :], mae, np.inf)
     prio = np.array([rank[m] for m in names], dtype=float)[:, None] * np.ones((1, n))
@@ -419,8 +442,10 @@ def _forecast_batch(
     has_score = np.isfinite(score).any(axis=0)
     chosen_idx = np.where(has_score, best, chosen_idx)
     # unscored (or new): the class default if it is available, else the best by fallback order
-    for c, default in UNSCORED_DEFAULT.items():
-        sel = (cls == c) & ~has_score
+    for klass, default in UNSCORED_DEFAULT.items():
+        if default not in fcs or (s.models is not None and default not in s.models):
+            continue  # restricted away: seasonal naive stands in
+        sel = (cls == klass) & ~has_score
         j = names.index(default)
         chosen_idx = np.where(sel & fcs[default][1], j, chosen_idx)
     # ---- outputs ----------------------------------------------------------------------------
@@ -544,6 +569,31 @@ def forecast_all(
                     on_batch()
     forecast = pl.concat([r[0] for r in results]).sort([*SERIES_KEYS, "period_start"])
     accuracy = pl.concat([r[1] for r in results]).sort([*SERIES_KEYS, "model"])
+    return forecast, accuracy
+
+
+def naive_forecast(
+    daily_demand: pl.DataFrame,
+    run_date: date,
+    horizon_days: int = 56,
+    *,
+    freq: str = "D",
+    models: tuple[str, ...] = NAIVE_MODELS,
+    products: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The engine restricted to its naive models: the baseline other forecasts must beat.
+
+    Daily by default: per series, seasonal naive (the same weekday a week before; the 4-day
+    average while the series is younger than a week) or a 28-day moving average, whichever has
+    the lower rolling-origin backtest error, with the engine's censoring, selection and
+    negative-binomial quantiles. Returns ``(forecast, accuracy)`` like :func:`forecast_all`; a
+    daily forecast covers ``[run_date, run_date + horizon_days)``. In one process: the series
+    of a simulation or a test are few, and this runs at every simulated review.
+    """
+    s = ForecastSettings.for_horizon_days(horizon_days, freq=freq, models=models)
+    forecast, accuracy = forecast_all(daily_demand, run_date, s, workers=1, products=products)
+    if freq == "D":
+        forecast = forecast.filter(pl.col("period_start") < run_date + timedelta(days=horizon_days))
     return forecast, accuracy
 
 

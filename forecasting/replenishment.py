@@ -59,9 +59,26 @@ from statistics import NormalDist
 import numpy as np
 import polars as pl
 
+from forecasting.schemas import (
+    NEEDS_ATTENTION_COLUMNS,
+    PO_COLUMNS,
+    REPLENISHMENT_COLUMNS,
+    SERIES_KEYS,
+)
 from forecasting.settings import ReplenishmentSettings
 
-SERIES_KEYS: list[str] = ["sku", "location_id"]
+__all__ = [
+    "NEEDS_ATTENTION_COLUMNS",
+    "PO_COLUMNS",
+    "REPLENISHMENT_COLUMNS",
+    "SERIES_KEYS",
+    "ReplenishmentPlan",
+    "choose_supplier_terms",
+    "demand_error_variance",
+    "measure_demand_errors",
+    "plan_replenishment",
+]
+
 POLICY = "periodic_review_order_up_to"
 # p90 - p10 of a normal distribution is 2 * 1.2816 = 2.563 standard deviations.
 P10_P90_SIGMAS = 2.563
@@ -72,55 +89,6 @@ NORMAL = "normal"
 QUANTILE = "quantile"
 DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "new", "inactive")
 QUANTILE_CLASSES = ("intermittent", "lumpy")
-
-REPLENISHMENT_COLUMNS: list[str] = [
-    "run_date",
-    "sku",
-    "location_id",
-    "policy",
-    "lead_time_demand",
-    "safety_stock",
-    "reorder_point",
-    "order_up_to",
-    "inventory_position",
-    "service_level",
-    "demand_class",
-    "safety_stock_method",
-    "lead_time_days",
-    "review_period_days",
-    "on_hand",
-    "committed",
-    "on_order",
-]
-
-PO_COLUMNS: list[str] = [
-    "run_date",
-    "supplier_id",
-    "supplier_name",
-    "location_id",
-    "sku",
-    "suggested_qty",
-    "unit_cost",
-    "currency",
-    "line_value",
-    "reason",
-    "projected_stockout_date",
-    "days_of_cover",
-    "days_of_cover_after",
-    "inventory_position",
-    "reorder_point",
-    "order_up_to",
-    "on_hand",
-    "committed",
-    "on_order",
-    "lead_time_days",
-    "expected_receipt_date",
-    "moq",
-    "case_pack",
-    "approved_qty",
-]
-
-NEEDS_ATTENTION_COLUMNS: list[str] = ["sku", "location_id", "reason"]
 
 PROJECTION_COLUMNS: list[str] = [
     "sku",
@@ -293,7 +261,7 @@ def _service_levels(
         out = series.join(classes, on="sku", how="left")
     else:
         out = series.with_columns(abc_class=pl.lit(None, dtype=pl.String))
-    mapping = {k: float(v) for k, v in settings.service_level_by_abc.items()}
+    mapping = {k: float(v) for k, v in settings.service_levels.items()}
     out = out.with_columns(
         service_level=pl.col("abc_class").replace_strict(
             mapping, default=float(settings.default_service_level), return_dtype=pl.Float64

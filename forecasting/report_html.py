@@ -88,12 +88,12 @@ def weekly_history(
     """``sku, location_id, week (0 = the week before run_date, 1 = before that...), units,
     stockout`` from a ``daily_demand``-shaped frame (``date, sku, location_id, units_ordered,
     is_stockout``)."""
-    schema = {
-        "sku": pl.String,
-        "location_id": pl.String,
-        "week": pl.Int64,
-        "units": pl.Float64,
-        "stockout": pl.Boolean,
+    schema: dict[str, pl.DataType] = {
+        "sku": pl.String(),
+        "location_id": pl.String(),
+        "week": pl.Int64(),
+        "units": pl.Float64(),
+        "stockout": pl.Boolean(),
     }
     if history is None or history.height == 0:
         return pl.DataFrame(schema=schema)
@@ -114,20 +114,20 @@ def weekly_history(
         .group_by([*SERIES_KEYS, "week"])
         .agg(units=pl.col("_u").sum(), stockout=pl.col("_s").any())
         .select(list(schema))
-        .cast(schema)
+        .with_columns(pl.col(c).cast(t) for c, t in schema.items())
         .sort([*SERIES_KEYS, "week"])
     )
 
 
 def weekly_forecast(forecast: pl.DataFrame | None, run_date: date) -> pl.DataFrame:
     """``sku, location_id, week (0 = the week from run_date), mean, lo, hi`` (p10-p90 band)."""
-    schema = {
-        "sku": pl.String,
-        "location_id": pl.String,
-        "week": pl.Int64,
-        "mean": pl.Float64,
-        "lo": pl.Float64,
-        "hi": pl.Float64,
+    schema: dict[str, pl.DataType] = {
+        "sku": pl.String(),
+        "location_id": pl.String(),
+        "week": pl.Int64(),
+        "mean": pl.Float64(),
+        "lo": pl.Float64(),
+        "hi": pl.Float64(),
     }
     if forecast is None or forecast.height == 0:
         return pl.DataFrame(schema=schema)
@@ -148,7 +148,7 @@ def weekly_forecast(forecast: pl.DataFrame | None, run_date: date) -> pl.DataFra
         )
         .filter(pl.col("n") == 7)  # whole weeks only
         .select(list(schema))
-        .cast(schema)
+        .with_columns(pl.col(c).cast(t) for c, t in schema.items())
         .sort([*SERIES_KEYS, "week"])
     )
 
@@ -178,7 +178,7 @@ def line_chart(
     chart_id: str = "c",
 ) -> str:
     """The SVG of one suggested line (see module docstring); ``chart_id`` keeps ids unique."""
-    fc_weeks = int(fc["week"].max()) + 1 if fc.height else 0
+    fc_weeks = int(fc.select(pl.col("week").max()).item()) + 1 if fc.height else 0
     proj_days = proj.height
     future_weeks = max(fc_weeks, math.ceil(proj_days / 7), 1)
     total_weeks = history_weeks + future_weeks

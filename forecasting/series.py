@@ -24,10 +24,14 @@ category_level``
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import TYPE_CHECKING, TypedDict
 
 import polars as pl
 
-from forecasting.baseline import SERIES_KEYS, history_grid
+from forecasting.schemas import SERIES_KEYS
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SERIES_COLUMNS: list[str] = [
     "sku",
@@ -45,6 +49,23 @@ SERIES_COLUMNS: list[str] = [
 FREQ_DAYS = {"W": 7, "D": 1}
 
 
+class SeriesMatrices(TypedDict):
+    """The numpy view of a batch of series (:func:`series_matrix`)."""
+
+    y: np.ndarray
+    filled: np.ndarray
+    start: np.ndarray
+    cat: np.ndarray
+
+
+def column_date(frame: pl.DataFrame, column: str, how: str = "max") -> date:
+    """The earliest (``how="min"``) or latest date of a non-empty frame's date column."""
+    value = frame.select(getattr(pl.col(column), how)()).item()
+    if not isinstance(value, date):
+        raise ValueError(f"{column}: expected dates, got {value!r}")
+    return value
+
+
 def period_start_of(d: date, freq: str = "W") -> date:
     """Start of the period containing ``d`` (Monday for weekly)."""
     if freq == "D":
@@ -55,6 +76,49 @@ def period_start_of(d: date, freq: str = "W") -> date:
 def first_forecast_period(run_date: date, freq: str = "W") -> date:
     """The first period forecast on ``run_date``: the (possibly partial) period containing it."""
     return period_start_of(run_date, freq)
+
+
+def history_grid(daily_demand: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
+    """Dense series x day grid of demand over ``[start, end)``.
+
+    Columns: ``sku, location_id, date, units`` where ``units`` is null when the day is censored
+    by a stockout. Only series with any row before ``end`` appear, and only from their first day.
+    Why dense: marts may omit zero-demand days, and both seasonal averages and accuracy metrics
+    need those zeros.
+    """
+    before_end = daily_demand.filter(pl.col("date") < end)
+    first_seen = before_end.group_by(SERIES_KEYS).agg(first_date=pl.col("date").min())
+    if start >= end or first_seen.height == 0:
+        return pl.DataFrame(
+            schema={
+                "sku": pl.String,
+                "location_id": pl.String,
+                "date": pl.Date,
+                "units": pl.Int64,
+            }
+        )
+    days = pl.DataFrame({"date": pl.date_range(start, end - timedelta(days=1), "1d", eager=True)})
+    observed = (
+        before_end.filter(pl.col("date") >= start)
+        .group_by([*SERIES_KEYS, "date"])
+        .agg(
+            units=pl.col("units_ordered").sum().cast(pl.Int64),
+            is_stockout=pl.col("is_stockout").fill_null(False).any(),
+        )
+    )
+    return (
+        first_seen.join(days, how="cross")
+        .filter(pl.col("date") >= pl.col("first_date"))
+        .join(observed, on=[*SERIES_KEYS, "date"], how="left")
+        .select(
+            *SERIES_KEYS,
+            "date",
+            units=pl.when(pl.col("is_stockout").fill_null(False))
+            .then(None)
+            .otherwise(pl.col("units").fill_null(0).clip(lower_bound=0)),
+        )
+        .sort([*SERIES_KEYS, "date"])
+    )
 
 
 def build_series(
@@ -78,7 +142,7 @@ def build_series(
     first = daily_demand.filter(pl.col("date") < hist_end)
     if first.height == 0:
         return _empty_series()
-    start = first["date"].min()
+    start = column_date(first, "date", "min")
     if history_days is not None:
         start = max(start, hist_end - timedelta(days=history_days))
     grid = history_grid(daily_demand, start, hist_end)
@@ -165,7 +229,7 @@ def _with_category(
     )
 
 
-def series_matrix(series: pl.DataFrame) -> tuple[pl.DataFrame, list[date], dict[str, object]]:
+def series_matrix(series: pl.DataFrame) -> tuple[pl.DataFrame, list[date], SeriesMatrices]:
     """Wide numpy view of a batch: keys frame, common calendar, and matrices (n x T).
 
     Returns ``keys`` (``sku, location_id, category, category_level`` in row order), the list of
@@ -177,7 +241,8 @@ def series_matrix(series: pl.DataFrame) -> tuple[pl.DataFrame, list[date], dict[
 
     step = int(series["period_days"][0]) if series.height else 7
     if series.height:
-        lo, hi = series["period_start"].min(), series["period_start"].max()
+        lo = column_date(series, "period_start", "min")
+        hi = column_date(series, "period_start", "max")
         periods = [lo + timedelta(days=step * k) for k in range((hi - lo).days // step + 1)]
     else:
         periods = []

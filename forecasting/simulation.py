@@ -4,8 +4,9 @@ Two policies are compared on the same demand, the same starting stock and pipeli
 same sampled lead times (common random numbers):
 
 - ``policy``: :func:`forecasting.replenishment.plan_replenishment` itself, run at every weekly
-  review on a forecast made that day (baseline seasonal naive or moving average per series,
-  whichever won a backtest at the start), with the open purchase orders of the simulation and
+  review on a forecast made that day (the forecast engine restricted to its naive models,
+  :func:`forecasting.engine.naive_forecast`: daily seasonal naive or a 28-day moving average per
+  series, whichever wins the engine's backtest that day), with the open purchase orders of the simulation and
   the demand errors measured per series on the year of recorded history before the review
   (``measure_errors``; :func:`forecasting.replenishment.demand_error_variance`).
 - ``days_of_cover``: the rule many merchants use: at every review, if the inventory position is
@@ -45,6 +46,7 @@ from forecasting.replenishment import (
     demand_error_variance,
     plan_replenishment,
 )
+from forecasting.series import column_date
 from forecasting.settings import ReplenishmentSettings
 
 ForecastFn = Callable[[pl.DataFrame, date, int], pl.DataFrame]
@@ -136,25 +138,18 @@ class SimulationResult:
         }
 
 
-def baseline_forecaster(chosen: pl.DataFrame | None = None) -> ForecastFn:
-    """Seasonal naive or moving average per series (``chosen``: ``sku, location_id, model``)."""
-    from forecasting.baseline import (
-        MOVING_AVERAGE,
-        moving_average_forecast,
-        seasonal_naive_forecast,
-    )
+def baseline_forecaster(models: tuple[str, ...] | None = None) -> ForecastFn:
+    """The engine restricted to its naive models (or ``models``), as a simulation forecaster.
+
+    At each review the engine backtests the candidates on the history recorded so far and
+    forecasts every series with the one that won (:func:`forecasting.engine.naive_forecast`).
+    """
+    from forecasting.engine import NAIVE_MODELS, naive_forecast
+
+    chosen = NAIVE_MODELS if models is None else models
 
     def forecast(history: pl.DataFrame, run_date: date, horizon: int) -> pl.DataFrame:
-        sn = seasonal_naive_forecast(history, run_date, horizon_days=horizon)
-        if chosen is None or chosen.height == 0:
-            return sn
-        ma_keys = chosen.filter(pl.col("model") == MOVING_AVERAGE).select(SERIES_KEYS)
-        if ma_keys.height == 0:
-            return sn
-        ma = moving_average_forecast(history, run_date, horizon_days=horizon).join(
-            ma_keys, on=SERIES_KEYS, how="semi"
-        )
-        return pl.concat([sn.join(ma_keys, on=SERIES_KEYS, how="anti"), ma])
+        return naive_forecast(history, run_date, horizon, models=chosen)[0]
 
     return forecast
 
@@ -196,7 +191,7 @@ def _prepare(
     start_empty: bool = False,
 ) -> _Inputs:
     review = settings.review_period_days
-    end = demand["date"].max()
+    end = column_date(demand, "date", "max")
     days = (weeks + warmup_weeks) * review
     sim_start = end - timedelta(days=days - 1)
     history_start = sim_start - timedelta(days=28)
@@ -230,7 +225,7 @@ def _prepare(
     t = series.join(terms, on="sku", how="left").sort("idx")
     rate = t["currency"].replace_strict(fx, default=1.0, return_dtype=pl.Float64).to_numpy()
     unit_cost = t["unit_cost"].cast(pl.Float64).to_numpy() * rate
-    mapping = {k: float(v) for k, v in settings.service_level_by_abc.items()}
+    mapping = {k: float(v) for k, v in settings.service_levels.items()}
     if abc_class is not None:
         classes = series.join(
             abc_class.select("sku", pl.col("abc_class").cast(pl.String)).unique("sku"),
@@ -449,17 +444,7 @@ def simulate_replenishment(
         )
     )
     if forecaster is None:
-        from forecasting.baseline import backtest_accuracy
-
-        first = inp.sim_start
-        acc = backtest_accuracy(
-            history.filter(
-                (pl.col("date") < first) & (pl.col("date") >= first - timedelta(days=240))
-            ),
-            first,
-            scale_days=120,
-        )
-        forecaster = baseline_forecaster(acc.filter(pl.col("chosen")).select(*SERIES_KEYS, "model"))
+        forecaster = baseline_forecaster()
     horizon = settings.horizon_days
     d_bar = np.zeros((len(inp.review_days), n))
     terms = choose_supplier_terms(supplier_terms).join(
@@ -469,7 +454,7 @@ def simulate_replenishment(
     # The recorded history as a (day, series) matrix, NaN on censored or unrecorded days, for
     # the demand errors measured per series at each review (the same numbers
     # measure_demand_errors computes from the frame, without re-pivoting it every week).
-    h0 = history["date"].min()
+    h0 = column_date(history, "date", "min")
     hgrid = history.join(idx_of, on=SERIES_KEYS, how="inner").with_columns(
         t=(pl.col("date") - pl.lit(h0)).dt.total_days()
     )

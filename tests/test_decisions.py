@@ -10,13 +10,13 @@ import openpyxl
 import polars as pl
 import pytest
 
-from forecasting.buyer_files import BUYER_COLUMNS, write_buyer_files
-from forecasting.decisions import (
+from connectors.files.decisions import (
     PURCHASE_ORDER_COLUMNS,
     DecisionError,
     parse_buyer_decisions,
     purchase_order_id,
 )
+from forecasting.buyer_files import BUYER_COLUMNS, write_buyer_files
 from forecasting.replenishment import plan_replenishment
 from forecasting.settings import ReplenishmentSettings
 from tests.test_replenishment import RUN, forecast, inventory, terms

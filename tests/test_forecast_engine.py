@@ -9,7 +9,6 @@ import polars as pl
 import pytest
 
 from forecasting import models as M
-from forecasting.baseline import seasonal_naive_forecast
 from forecasting.engine import (
     ACCURACY_COLUMNS,
     FORECAST_COLUMNS,
@@ -18,6 +17,7 @@ from forecasting.engine import (
     forecast_all,
     forecast_batch,
     iter_batches,
+    naive_forecast,
     to_daily,
     weekday_profile,
 )
@@ -241,7 +241,7 @@ def test_to_daily_keeps_the_daily_contract(mixed):
     daily, _, fc, _ = mixed
     run = after(104) + timedelta(days=2)  # a Wednesday: the week's first two days are past
     d = to_daily(fc, run, 56, weekday_profile(daily, run))
-    base = seasonal_naive_forecast(daily, run, horizon_days=56)
+    base, _ = naive_forecast(daily, run, 56)
     assert set(base.columns) <= set(d.columns)
     assert d["period_start"].min() == run
     assert d.group_by("sku", "location_id").len()["len"].unique().to_list() == [56]

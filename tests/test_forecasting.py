@@ -1,4 +1,8 @@
-"""Baseline forecasts and backtest on synthetic series with a known answer."""
+"""The naive baseline: the forecast engine restricted to seasonal naive and moving average.
+
+Daily series with a known answer (``forecasting.engine.naive_forecast``, the simulation's
+forecaster), and the dense demand grid the series are built from (censoring, quiet days).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from forecasting.baseline import (
-    ACCURACY_COLUMNS,
-    FORECAST_COLUMNS,
-    backtest_accuracy,
-    history_grid,
-    moving_average_forecast,
-    poisson_quantile,
-    seasonal_naive_forecast,
-)
+from forecasting.engine import NAIVE_MODELS, naive_forecast
+from forecasting.schemas import ACCURACY_COLUMNS, FORECAST_COLUMNS
+from forecasting.series import history_grid
 
 RUN = date(2026, 11, 25)  # a Wednesday
 START = date(2026, 6, 1)
@@ -50,18 +48,26 @@ def periodic(sku: str = "P", loc: str = "W1") -> list[tuple[date, str, str, int,
 
 
 def test_periodic_series_forecast_repeats_weekly_pattern() -> None:
-    fc = seasonal_naive_forecast(demand(periodic()), RUN, horizon_days=56)
+    fc, acc = naive_forecast(demand(periodic()), RUN, 56)
     assert fc.columns == FORECAST_COLUMNS
     assert fc.height == 56
     assert fc["period_start"].to_list() == [RUN + timedelta(days=i) for i in range(56)]
     expected = [float(PATTERN[d.weekday()]) for d in fc["period_start"].to_list()]
     assert fc["mean"].to_list() == pytest.approx(expected)
-    # No noise: the interval collapses onto the pattern.
-    assert fc["p50"].to_list() == pytest.approx(expected)
-    assert fc["p10"].to_list() == pytest.approx(expected)
-    assert fc["p90"].to_list() == pytest.approx(expected)
     assert set(fc["model"]) == {"seasonal_naive"}
     assert set(fc["run_date"]) == {RUN}
+    assert (fc["period_days"] == 1).all()
+    # No forecast error: the band is the count's own (Poisson) spread around the pattern.
+    assert ((fc["p10"] <= fc["mean"]) & (fc["mean"] <= fc["p90"])).all()
+    assert acc.columns == ACCURACY_COLUMNS
+
+
+def test_only_the_naive_models_compete() -> None:
+    rng = np.random.default_rng(5)
+    rows = [(d, "N", "W1", int(rng.poisson(3)), False) for d in days()]
+    _, acc = naive_forecast(demand(rows + periodic()), RUN, 28)
+    assert set(acc["model"]) == set(NAIVE_MODELS)
+    assert acc.group_by("sku").agg(pl.col("chosen").sum())["chosen"].to_list() == [1, 1]
 
 
 def test_stockout_days_are_missing_not_zero() -> None:
@@ -69,33 +75,31 @@ def test_stockout_days_are_missing_not_zero() -> None:
     # The last two Fridays (Friday demand is 20) were stockouts with almost no sales.
     fridays = {RUN - timedelta(days=5), RUN - timedelta(days=12)}
     rows = [(d, s, loc, 1 if d in fridays else u, d in fridays) for d, s, loc, u, _ in rows]
-    fc = seasonal_naive_forecast(demand(rows), RUN)
-    friday = fc.filter(pl.col("period_start").dt.weekday() == 5)
-    assert friday["mean"].to_list() == pytest.approx([20.0] * friday.height)
-    # Treated as zero it would have been (20 + 20 + 0 + 0) / 4 = 10 or (20+20+1+1)/4.
     grid = history_grid(demand(rows), RUN - timedelta(days=28), RUN)
     censored = grid.filter(pl.col("date").is_in(list(fridays)))
     assert censored["units"].null_count() == 2
+    fc, acc = naive_forecast(demand(rows), RUN, 14)
+    # The Friday a week back was censored: its imputed demand (the mean of the observed days
+    # among the 8 before it: Thursday back to Thursday, the censored Friday skipped) stands
+    # in, not the 1 unit sold.
+    friday = fc.filter(pl.col("period_start").dt.weekday() == 5)
+    imputed = sum(PATTERN[w] for w in (3, 2, 1, 0, 6, 5, 3)) / 7
+    assert friday["mean"].to_list() == pytest.approx([imputed] * friday.height)
+    # Scored on observed days only: the pattern is still forecast without error.
+    sn = acc.filter(pl.col("model") == "seasonal_naive").row(0, named=True)
+    assert sn["chosen"] is True
 
 
 def test_missing_days_are_zero_demand_after_first_sale() -> None:
     # Sparse mart: only Saturdays appear (30 units); other days are zero-demand days.
     rows = [(d, "S", "W1", 30, False) for d in days() if d.weekday() == 5]
-    fc = seasonal_naive_forecast(demand(rows), RUN)
+    grid = history_grid(demand(rows), RUN - timedelta(days=28), RUN)
+    assert grid.height == 28 and grid["units"].sum() == 4 * 30
+    fc, _ = naive_forecast(demand(rows), RUN, 56)
     sat = fc.filter(pl.col("period_start").dt.weekday() == 6)
     other = fc.filter(pl.col("period_start").dt.weekday() != 6)
     assert sat["mean"].to_list() == pytest.approx([30.0] * sat.height)
     assert other["mean"].to_list() == pytest.approx([0.0] * other.height)
-
-
-def test_all_recent_days_stocked_out_falls_back_to_long_run_mean() -> None:
-    rows = [(d, "X", "W1", 6, False) for d in days()]
-    rows = [
-        (d, s, loc, 0 if d >= RUN - timedelta(days=28) else u, d >= RUN - timedelta(days=28))
-        for d, s, loc, u, _ in rows
-    ]
-    fc = seasonal_naive_forecast(demand(rows), RUN)
-    assert fc["mean"].to_list() == pytest.approx([6.0] * fc.height)
 
 
 def test_quantiles_ordered_and_non_negative() -> None:
@@ -105,38 +109,28 @@ def test_quantiles_ordered_and_non_negative() -> None:
         rows.append((d, "HI", "W1", int(rng.poisson(3 * PATTERN[d.weekday()])), False))
         rows.append((d, "LO", "W1", int(rng.poisson(0.3)), False))
         rows.append((d, "NB", "W2", int(rng.negative_binomial(1, 0.1)), bool(rng.random() < 0.1)))
-    fc = seasonal_naive_forecast(demand(rows), RUN)
+    fc, _ = naive_forecast(demand(rows), RUN, 56)
     assert fc.height == 3 * 56
-    for model_fc in (fc, moving_average_forecast(demand(rows), RUN)):
-        assert model_fc.filter(pl.col("p10") < 0).height == 0
-        assert model_fc.filter(pl.col("p10") > pl.col("p50")).height == 0
-        assert model_fc.filter(pl.col("p50") > pl.col("p90")).height == 0
-        assert model_fc.filter(pl.col("mean") < 0).height == 0
-    # Noisy series get a real interval.
+    assert fc.filter(pl.col("p10") < 0).height == 0
+    assert fc.filter(pl.col("p10") > pl.col("p50")).height == 0
+    assert fc.filter(pl.col("p50") > pl.col("p90")).height == 0
+    assert fc.filter(pl.col("mean") < 0).height == 0
+    # Noisy series get a real interval, in whole units (what a buyer can stock).
     hi = fc.filter(pl.col("sku") == "HI")
     assert (hi["p90"] - hi["p10"]).min() > 0
-    # Low counts use Poisson quantiles: whole units.
-    lo = fc.filter(pl.col("sku") == "LO")
-    assert all(float(v).is_integer() for v in lo["p90"].to_list())
-
-
-def test_poisson_quantile_matches_known_values() -> None:
-    lam = np.array([0.0, 1.0, 4.0])
-    assert poisson_quantile(lam, 0.5).tolist() == [0.0, 1.0, 4.0]
-    assert poisson_quantile(lam, 0.9).tolist() == [0.0, 2.0, 7.0]
-    assert poisson_quantile(lam, 0.1).tolist() == [0.0, 0.0, 2.0]
+    assert all(float(v).is_integer() for v in fc["p90"].to_list())
 
 
 def test_no_history_before_run_date_gives_empty_forecast() -> None:
     rows = [(RUN + timedelta(days=1), "F", "W1", 3, False)]
-    fc = seasonal_naive_forecast(demand(rows), RUN)
-    assert fc.height == 0
+    fc, acc = naive_forecast(demand(rows), RUN)
+    assert fc.height == 0 and acc.height == 0
     assert fc.columns == FORECAST_COLUMNS
+    assert acc.columns == ACCURACY_COLUMNS
 
 
 def test_backtest_chooses_seasonal_naive_for_weekly_series() -> None:
-    acc = backtest_accuracy(demand(periodic()), RUN)
-    assert acc.columns == ACCURACY_COLUMNS
+    _, acc = naive_forecast(demand(periodic()), RUN)
     assert acc.height == 2
     sn = acc.filter(pl.col("model") == "seasonal_naive").row(0, named=True)
     ma = acc.filter(pl.col("model") == "moving_average").row(0, named=True)
@@ -152,24 +146,25 @@ def test_backtest_chooses_seasonal_naive_for_weekly_series() -> None:
 def test_backtest_chooses_moving_average_for_flat_noisy_series() -> None:
     rng = np.random.default_rng(11)
     rows = [(d, "N", "W1", int(rng.poisson(20)), False) for d in days()]
-    acc = backtest_accuracy(demand(rows), RUN)
+    fc, acc = naive_forecast(demand(rows), RUN)
     by_model = {r["model"]: r for r in acc.iter_rows(named=True)}
     assert by_model["moving_average"]["mase"] < by_model["seasonal_naive"]["mase"]
     assert by_model["moving_average"]["chosen"] is True
     assert by_model["seasonal_naive"]["chosen"] is False
-    assert acc.group_by("sku", "location_id").agg(pl.col("chosen").sum())["chosen"].to_list() == [1]
+    assert set(fc["model"]) == {"moving_average"}
+    assert fc["mean"].n_unique() == 1 and 17 < fc["mean"][0] < 23  # flat, near 20
 
 
 def test_backtest_one_choice_per_series_and_handles_all_zero_series() -> None:
     rows = periodic("P") + [(d, "Z", "W1", 0, False) for d in days()]
-    acc = backtest_accuracy(demand(rows), RUN)
+    fc, acc = naive_forecast(demand(rows), RUN)
     chosen = acc.group_by("sku").agg(pl.col("chosen").sum()).sort("sku")
     assert chosen["chosen"].to_list() == [1, 1]
     zero = acc.filter(pl.col("sku") == "Z")
     # Nothing sold and nothing to scale by: metrics undefined rather than divided by zero.
     assert zero["mase"].null_count() == 2
     assert zero["wape"].null_count() == 2
-    assert zero.filter(pl.col("chosen"))["model"].to_list() == ["seasonal_naive"]
+    assert fc.filter(pl.col("sku") == "Z")["p90"].to_list() == [0.0] * 56
 
 
 def test_forecast_is_fast_enough_for_many_series() -> None:
@@ -192,8 +187,7 @@ def test_forecast_is_fast_enough_for_many_series() -> None:
         }
     ).with_columns(pl.col("date").cast(pl.Date), pl.col("units_ordered").cast(pl.Int64))
     t0 = time.perf_counter()
-    fc = seasonal_naive_forecast(frame, RUN)
-    acc = backtest_accuracy(frame, RUN)
+    fc, acc = naive_forecast(frame, RUN)
     assert fc.height == n_series * 56
     assert acc.filter(pl.col("chosen")).height == n_series
     assert time.perf_counter() - t0 < 10

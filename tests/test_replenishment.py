@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from statistics import NormalDist
@@ -180,7 +179,7 @@ def test_order_raised_to_moq_then_case_pack() -> None:
 
 
 def test_order_capped_by_days_of_cover() -> None:
-    settings = replace(BASE, max_days_of_cover=20)
+    settings = BASE.replace(max_days_of_cover=20)
     line = only_line(plan(settings=settings))
     # (100 + qty) / 10 <= 20 -> qty <= 100 -> 8 cases = 96
     assert line["suggested_qty"] == 96
@@ -188,7 +187,7 @@ def test_order_capped_by_days_of_cover() -> None:
 
 
 def test_cap_never_goes_below_moq() -> None:
-    settings = replace(BASE, max_days_of_cover=20)
+    settings = BASE.replace(max_days_of_cover=20)
     line = only_line(plan(st=terms(moq=120), settings=settings))
     assert line["suggested_qty"] == 120
     assert (
@@ -312,8 +311,8 @@ def test_duplicate_forecast_rows_rejected() -> None:
 
 
 def test_settings_validation() -> None:
-    with pytest.raises(ValueError, match="service_level_by_abc.A"):
-        ReplenishmentSettings(service_level_by_abc={"A": 1.2})
+    with pytest.raises(ValueError, match="service_levels.A"):
+        ReplenishmentSettings(service_levels={"A": 1.2})
     with pytest.raises(ValueError, match="review_period_days"):
         ReplenishmentSettings(review_period_days=0)
     s = ReplenishmentSettings()
@@ -323,7 +322,7 @@ def test_settings_validation() -> None:
 
 
 def test_forecast_to_plan_end_to_end() -> None:
-    from forecasting.baseline import seasonal_naive_forecast
+    from forecasting.engine import naive_forecast
 
     start = RUN - timedelta(days=60)
     rows = [
@@ -342,14 +341,17 @@ def test_forecast_to_plan_end_to_end() -> None:
         },
         orient="row",
     )
-    fc = seasonal_naive_forecast(dd, RUN, horizon_days=56)
+    fc, _ = naive_forecast(dd, RUN, 56)
     p = plan(fc=fc)
     rep = p.replenishment.row(0, named=True)
     assert rep["lead_time_demand"] == pytest.approx(210.0)
-    assert rep["safety_stock"] == 0  # constant demand, constant lead time
-    assert rep["order_up_to"] == 210
+    # Constant demand, constant lead time: the engine's band is still Poisson (a count is at
+    # least that variable), p10 6 .. p90 14 a day -> SS = 1.6449 * sqrt(21) * 8 / 2.563 = 23.5.
+    assert fc["p10"].unique().to_list() == [6.0] and fc["p90"].unique().to_list() == [14.0]
+    assert rep["safety_stock"] == 24
+    assert rep["order_up_to"] == 234
     line = only_line(p)
-    assert line["suggested_qty"] == 120  # S = 210, IP = 100 -> 110 -> 10 cases
+    assert line["suggested_qty"] == 144  # S = 234, IP = 100 -> 134 -> 12 cases
 
 
 def test_empty_inputs_give_empty_outputs_with_columns() -> None:
@@ -388,7 +390,7 @@ def test_measured_demand_errors_hand_computed() -> None:
 def test_measure_demand_errors_from_daily_demand() -> None:
     from forecasting.replenishment import demand_error_variance, measure_demand_errors
 
-    settings = replace(BASE, error_history_days=120)
+    settings = BASE.replace(error_history_days=120)
     start = RUN - timedelta(days=150)
     units = [(i % 7) + (i // 30) * 3 for i in range(150)]
     dd = pl.DataFrame(

@@ -67,7 +67,7 @@ def test_intermittent_item_uses_quantile_method_poisson() -> None:
 def test_lumpy_item_negative_binomial_differs_from_normal() -> None:
     # Mean 0.5/day, p90 3: var over 21 days = 21 * (3 / 2.563)^2 = 28.77 > mean 10.5.
     fc = intermittent_forecast(mean=0.5, p90=3.0).with_columns(demand_class=pl.lit("lumpy"))
-    settings = ReplenishmentSettings(service_level_by_abc={"A": 0.98}, forecast_level_days=None)
+    settings = ReplenishmentSettings(service_levels={"A": 0.98}, forecast_level_days=None)
     abc = pl.DataFrame({"sku": ["S1"], "abc_class": ["A"]})
     inv = inventory([("S1", "W1", 0, 0, 0)])
     st = terms(moq=1, case_pack=1)

@@ -47,11 +47,33 @@ def terms(lead: int = 7, std: float = 0.0) -> pl.DataFrame:
     )
 
 
+def exact(level: float = 10.0):
+    """A forecaster that knows the demand: flat ``level``, no spread (p10 = p50 = p90)."""
+
+    def forecast(history: pl.DataFrame, run_date: date, horizon: int) -> pl.DataFrame:
+        keys = history.select("sku", "location_id").unique()
+        days = pl.DataFrame(
+            {"period_start": [run_date + timedelta(days=k) for k in range(horizon)]}
+        )
+        return keys.join(days, how="cross").with_columns(
+            run_date=pl.lit(run_date),
+            period_days=pl.lit(1, dtype=pl.Int32),
+            mean=pl.lit(level),
+            p10=pl.lit(level),
+            p50=pl.lit(level),
+            p90=pl.lit(level),
+            model=pl.lit("exact"),
+        )
+
+    return forecast
+
+
 def test_constant_demand_never_stocks_out() -> None:
-    # S = 10/day * (L 7 + R 7) = 140, no safety stock (no spread, no lead-time variance). Start
-    # with 100: order 40 on day 0, arriving day 7 when 30 are left, then ~70 a week.
+    # With a forecast that knows the demand: S = 10/day * (L 7 + R 7) = 140, no safety stock
+    # (no spread, no lead-time variance). Start with 100: order 40 on day 0, arriving day 7
+    # when 30 are left, then ~70 a week.
     res = simulate_replenishment(
-        synthetic(), terms(), ReplenishmentSettings(), weeks=6, warmup_weeks=2
+        synthetic(), terms(), ReplenishmentSettings(), weeks=6, warmup_weeks=2, forecaster=exact()
     )
     p = res.policy
     assert res.series == 1
@@ -68,6 +90,31 @@ def test_constant_demand_never_stocks_out() -> None:
     assert res.days_of_cover.avg_inventory_value >= p.avg_inventory_value - 1e-9
     d = res.as_dict()
     assert d["policy"]["fill_rate"] == 1.0 and "inventory_reduction" in d
+
+
+def test_constant_demand_with_the_naive_engine_baseline() -> None:
+    # The default forecaster is the engine restricted to its naive models: on constant demand
+    # both forecast 10 a day, but the band stays Poisson (p10 6 .. p90 14: a count is at least
+    # that variable), so the policy carries some safety stock on top of the 30 above.
+    from forecasting.simulation import baseline_forecaster
+
+    fc = baseline_forecaster()(
+        synthetic().select(
+            "date", "sku", "location_id", units_ordered="units_sold", is_stockout="is_stockout"
+        ),
+        END + timedelta(days=1),
+        14,
+    )
+    assert fc["mean"].to_list() == [10.0] * 14
+    assert fc["model"][0] in ("seasonal_naive", "moving_average")
+    assert (fc["p10"] < 10).all() and (fc["p90"] > 10).all()
+    res = simulate_replenishment(
+        synthetic(), terms(), ReplenishmentSettings(), weeks=6, warmup_weeks=2
+    )
+    p = res.policy
+    assert p.fill_rate == 1.0 and p.lost_units == 0 and p.cycle_service_level == 1.0
+    assert 30.0 < p.avg_inventory_units < 30.0 + 2 * 24  # no more than the plan's safety stock
+    assert res.days_of_cover.fill_rate == 1.0
 
 
 def test_tiny_sandbox_runs_fast_and_is_consistent() -> None:

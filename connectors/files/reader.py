@@ -143,20 +143,16 @@ def _read_decisions(spec: StreamSpec, path: Path, data: bytes, batch: FileBatch)
     """A buyer's returned reorder file (CSV or xlsx with approved_qty filled in) -> open POs."""
     from datetime import UTC, datetime
 
-    from forecasting.decisions import (
+    from connectors.files.decisions import (
         DecisionError,
-        _as_date,
+        decision_date,
         decisions_to_purchase_orders,
         read_decision_rows,
     )
 
     try:
         found = read_decision_rows(data, path.name)
-        # The buyer orders on the morning of the plan they approve: date the order by the file's
-        # run date (never later than today), so a file returned a day late is not a day late.
-        run_dates = [d for d in (_as_date(r.get("run_date")) for _, r in found) if d is not None]
-        today = datetime.now(UTC).date()
-        decided = min(max(run_dates), today) if run_dates else today
+        decided = decision_date(found, datetime.now(UTC).date())
         rows = decisions_to_purchase_orders(found, decided, source=path.name)
     except DecisionError as exc:
         raise FileRejected(f"{path.name}: {exc}") from None

@@ -22,10 +22,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SPECS = {
-    "ets_ses": {"trend": None, "damped_trend": False, "seasonal": None},
-    "ets_damped": {"trend": "add", "damped_trend": True, "seasonal": None},
-    "ets_seasonal": {"trend": "add", "damped_trend": True, "seasonal": "add"},
+
+@dataclass(frozen=True)
+class EtsSpec:
+    """The statsmodels ``ExponentialSmoothing`` components of one spec."""
+
+    trend: str | None
+    damped_trend: bool
+    seasonal: str | None
+
+
+SPECS: dict[str, EtsSpec] = {
+    "ets_ses": EtsSpec(trend=None, damped_trend=False, seasonal=None),
+    "ets_damped": EtsSpec(trend="add", damped_trend=True, seasonal=None),
+    "ets_seasonal": EtsSpec(trend="add", damped_trend=True, seasonal="add"),
 }
 
 
@@ -49,17 +59,17 @@ def fit_params(y: np.ndarray, spec: str, season: int = 52) -> EtsParams | None:
     y = np.asarray(y, dtype=float)
     if y.size < 4 or not np.all(np.isfinite(y)):
         return None
-    if cfg["seasonal"] and y.size < 2 * season + 2:
+    if cfg.seasonal and y.size < 2 * season + 2:
         return None
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             model = ExponentialSmoothing(
                 y,
-                trend=cfg["trend"],
-                damped_trend=cfg["damped_trend"],
-                seasonal=cfg["seasonal"],
-                seasonal_periods=season if cfg["seasonal"] else None,
+                trend=cfg.trend,
+                damped_trend=cfg.damped_trend,
+                seasonal=cfg.seasonal,
+                seasonal_periods=season if cfg.seasonal else None,
                 initialization_method="estimated",
             )
             res = model.fit()
@@ -72,7 +82,7 @@ def fit_params(y: np.ndarray, spec: str, season: int = 52) -> EtsParams | None:
         return None
     p = res.params
     seasons = np.asarray(p.get("initial_seasons", np.zeros(1)), dtype=float)
-    if not cfg["seasonal"]:
+    if not cfg.seasonal:
         seasons = np.zeros(1)
 
     def val(key: str, default: float) -> float:
@@ -81,11 +91,11 @@ def fit_params(y: np.ndarray, spec: str, season: int = 52) -> EtsParams | None:
 
     out = EtsParams(
         alpha=val("smoothing_level", 0.1),
-        beta=val("smoothing_trend", 0.0) if cfg["trend"] else 0.0,
-        gamma=val("smoothing_seasonal", 0.0) if cfg["seasonal"] else 0.0,
-        phi=val("damping_trend", 1.0) if cfg["damped_trend"] else 1.0,
+        beta=val("smoothing_trend", 0.0) if cfg.trend else 0.0,
+        gamma=val("smoothing_seasonal", 0.0) if cfg.seasonal else 0.0,
+        phi=val("damping_trend", 1.0) if cfg.damped_trend else 1.0,
         level=val("initial_level", 0.0),
-        trend=val("initial_trend", 0.0) if cfg["trend"] else 0.0,
+        trend=val("initial_trend", 0.0) if cfg.trend else 0.0,
         seasons=seasons,
     )
     numbers = [out.alpha, out.beta, out.gamma, out.phi, out.level, out.trend, *out.seasons]

@@ -20,7 +20,9 @@ file into rows of the DESIGN "open purchase orders" shape::
 
 Reading stops at the first row without a sku (the blank row above the TOTAL rows), and TOTAL
 rows are skipped. The xlsx ``Summary`` and ``Needs attention`` sheets are ignored. Pure: bytes
-in, a polars frame out (the file connector does the file handling).
+in, a polars frame out; ``connectors/files/reader.py`` reads the dropped file and lands the rows
+(stream ``buyer_decisions``). The files themselves are written by ``forecasting/buyer_files.py``
+in the column order of ``forecasting.schemas.BUYER_COLUMNS``.
 """
 
 from __future__ import annotations
@@ -297,6 +299,16 @@ def decisions_to_purchase_orders(
         .select(PURCHASE_ORDER_COLUMNS)
         .sort(["po_id", "sku"])
     )
+
+
+def decision_date(rows: Sequence[tuple[str, dict[str, object]]], today: date) -> date:
+    """The date the buyer ordered: the plan's run date in the file, never later than ``today``.
+
+    The buyer orders on the morning of the plan they approve, so a file returned a day late is
+    not dated a day late; a file without a readable run date is dated ``today``.
+    """
+    run_dates = [d for d in (_as_date(r.get("run_date")) for _, r in rows) if d is not None]
+    return min(max(run_dates), today) if run_dates else today
 
 
 def parse_buyer_decisions(data: bytes, filename: str, decided_at: datetime | date) -> pl.DataFrame:
