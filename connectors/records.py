@@ -1,9 +1,16 @@
-"""The unit every connector yields: one record version as the source sent it."""
+"""The unit every connector yields (one record version as the source sent it), and how a stream
+names its records: source id and updated time (docs/raw-contract.md).
+
+Kept as data so that adding a stream is one entry, not a new parser. Pure Python: no flows, no
+Prefect, no HTTP.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True)
@@ -14,3 +21,92 @@ class RawRecord:
     source_id: str
     source_updated_at: datetime | None
     payload: dict
+
+
+class RecordError(ValueError):
+    """A single record cannot be landed; the message is the quarantine reason."""
+
+
+def parse_timestamp(value: object, tz: str | None = None) -> datetime:
+    """Parse an ISO timestamp into UTC.
+
+    Values without an offset are read in `tz` when given (till exports), else as UTC (WooCommerce
+    `*_gmt`, Amazon `Z`). A value that is not a timestamp raises RecordError.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise RecordError(f"timestamp missing or not text: {value!r}")
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        raise RecordError(f"not an ISO timestamp: {value!r}") from None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=ZoneInfo(tz) if tz else UTC)
+    return ts.astimezone(UTC)
+
+
+# --------------------------------------------------------------------- how a file record is named
+
+
+def id_field(name: str) -> Callable[[dict], str]:
+    """The source id is one field of the record (text, trimmed; missing or odd types fail)."""
+
+    def get(rec: dict) -> str:
+        value = rec.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise RecordError(f"missing id field '{name}'")
+        if isinstance(value, (dict, list, float)):
+            raise RecordError(f"id field '{name}' has the wrong type: {value!r}")
+        return str(value).strip()
+
+    return get
+
+
+def joined_ids(*names: str) -> Callable[[dict], str]:
+    """The source id is several fields joined with ':'."""
+    getters = [id_field(n) for n in names]
+    return lambda rec: ":".join(g(rec) for g in getters)
+
+
+def ts_field(name: str, tz_field: str | None = None) -> Callable[[dict], datetime | None]:
+    """The updated time is an ISO timestamp field (read in the zone named by `tz_field`)."""
+
+    def get(rec: dict) -> datetime | None:
+        return parse_timestamp(rec.get(name), rec.get(tz_field) if tz_field else None)
+
+    return get
+
+
+def date_field(name: str) -> Callable[[dict], datetime | None]:
+    """The updated time is a YYYY-MM-DD date field (midnight UTC)."""
+
+    def get(rec: dict) -> datetime | None:
+        value = rec.get(name)
+        try:
+            d = datetime.strptime(str(value).strip(), "%Y-%m-%d")
+        except ValueError:
+            raise RecordError(f"'{name}' is not a YYYY-MM-DD date: {value!r}") from None
+        return d.replace(tzinfo=UTC)
+
+    return get
+
+
+def no_time(rec: dict) -> datetime | None:
+    """The stream has no updated time (supplier terms)."""
+    return None
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """How the files of one raw stream are read: format, source id, updated time, columns."""
+
+    channel: str
+    stream: str
+    fmt: str  # "jsonl", "table" (csv / parquet rows) or "decisions" (returned reorder files)
+    source_id: Callable[[dict], str]
+    updated_at: Callable[[dict], datetime | None]
+    columns: tuple[str, ...] = ()  # required columns for table files
+
+    @property
+    def table(self) -> str:
+        return f"{self.channel}__{self.stream}"

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import os
 import re
+import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from connectors import registry
+
+if TYPE_CHECKING:
+    from connectors.protocol import ConnectorSettings
 
 DEFAULT_CONFIG_PATH = "oms.yaml"
 
@@ -66,45 +73,15 @@ ISO_CURRENCIES = frozenset(
 ChannelKind = Literal["shopify", "amazon", "woocommerce", "till_export", "stock_report"]
 LocationKind = Literal["own_warehouse", "3pl", "store", "marketplace_fulfilled"]
 
+# Every channel kind is declared once, in connectors/registry.py (its package: connectors/<kind>/).
+# These tables are views of it, kept for the modules that read them.
 # The raw tables of a channel kind (docs/raw-contract.md). dbt's sources read these names, so in
 # this version each kind has one channel and its name is fixed.
-CHANNEL_STREAMS: dict[str, tuple[str, ...]] = {
-    "shopify": ("orders", "customers", "products"),
-    "amazon": ("orders", "order_items", "financial_events"),
-    "woocommerce": ("orders", "refunds", "customers"),
-    "till_export": ("orders",),
-    "stock_report": ("stock",),
-}
-CANONICAL_CHANNEL_NAME = {
-    "shopify": "shop",
-    "amazon": "amazon",
-    "woocommerce": "woo",
-    "till_export": "tills",
-    "stock_report": "tpl",
-}
-REFERENCE_STREAMS = ("supplier_terms", "purchase_orders", "fx_rates", "buyer_decisions")
-TILL_FIELDS = (
-    "order_id",
-    "line_id",
-    "ordered_at",
-    "location_id",
-    "sku",
-    "quantity",
-    "unit_price",
-    "discount",
-    "currency",
-    "customer_email",
-    "cancelled",
-)
-REQUIRED_TILL_FIELDS = (
-    "order_id",
-    "line_id",
-    "ordered_at",
-    "location_id",
-    "sku",
-    "quantity",
-    "unit_price",
-)
+CHANNEL_STREAMS: dict[str, tuple[str, ...]] = {k: s.streams for k, s in registry.REGISTRY.items()}
+CANONICAL_CHANNEL_NAME: dict[str, str] = {k: s.name for k, s in registry.REGISTRY.items()}
+REFERENCE_STREAMS: tuple[str, ...] = registry.REFERENCE.streams
+TILL_FIELDS: tuple[str, ...] = registry.by_kind("till_export").mapping_fields
+REQUIRED_TILL_FIELDS: tuple[str, ...] = registry.by_kind("till_export").required_mapping_fields
 
 
 class ConfigError(ValueError):
@@ -148,17 +125,11 @@ EnvVarName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$", max_length=128)
 
 # Channel kinds that can be pulled from an API, and the credential keys each needs: the value in
 # oms.yaml is the *name* of the environment variable holding the secret, never the secret.
-API_KINDS: dict[str, tuple[str, ...]] = {
-    "shopify": ("access_token",),
-    "woocommerce": ("consumer_key", "consumer_secret"),
-    "amazon": ("refresh_token", "client_id", "client_secret"),
-}
+API_KINDS: dict[str, tuple[str, ...]] = registry.api_kinds()
 # Streams an API channel pulls beyond the raw contract's (they land only where the warehouse has
 # the table: see docs/channels.md).
 API_EXTRA_STREAMS: dict[str, tuple[str, ...]] = {
-    "shopify": ("locations", "inventory_levels"),
-    "woocommerce": ("products",),
-    "amazon": ("inventory",),
+    k: s.extra_streams for k, s in registry.REGISTRY.items() if s.extra_streams
 }
 
 
@@ -219,7 +190,8 @@ class Channel(_Strict):
 
     @model_validator(mode="after")
     def _kind_rules(self) -> Channel:
-        expected = CANONICAL_CHANNEL_NAME[self.kind]
+        spec = registry.by_kind(self.kind)
+        expected = spec.name
         if self.name != expected:
             raise ValueError(
                 f"a '{self.kind}' channel must be named '{expected}' in this version (got '{self.name}')"
@@ -229,14 +201,14 @@ class Channel(_Strict):
         if self.source == "files" and self.api is not None:
             raise ValueError("api: only allowed with `source: api`")
         if self.source == "api":
-            if self.kind not in API_KINDS:
+            if not spec.has_api:
                 raise ValueError(
                     f"source: a '{self.kind}' channel has no API connector "
-                    f"(API channels: {', '.join(API_KINDS)})"
+                    f"(API channels: {', '.join(registry.api_kinds())})"
                 )
             if self.api is None:
                 raise ValueError("api: required when source is 'api' (base_url, credentials, ...)")
-            need = API_KINDS[self.kind]
+            need = spec.credential_keys
             missing = [k for k in need if k not in self.api.credentials]
             unknown = sorted(set(self.api.credentials) - set(need))
             if missing or unknown:
@@ -247,12 +219,13 @@ class Channel(_Strict):
             if self.kind == "amazon" and not self.api.marketplace_ids:
                 raise ValueError("api.marketplace_ids: at least one Amazon marketplace id")
         if self.kind == "till_export":
-            unknown = sorted(set(self.mapping) - set(TILL_FIELDS))
+            allowed = spec.mapping_fields
+            unknown = sorted(set(self.mapping) - set(allowed))
             if unknown:
                 raise ValueError(
-                    f"mapping has unknown field(s) {unknown}; allowed: {', '.join(TILL_FIELDS)}"
+                    f"mapping has unknown field(s) {unknown}; allowed: {', '.join(allowed)}"
                 )
-            missing = [f for f in REQUIRED_TILL_FIELDS if f not in self.mapping]
+            missing = [f for f in spec.required_mapping_fields if f not in self.mapping]
             if missing:
                 raise ValueError(f"mapping is missing required field(s) {missing}")
             if self.timezone is None:
@@ -260,6 +233,38 @@ class Channel(_Strict):
                     "timezone is required for till exports (their times have no offset)"
                 )
         return self
+
+
+def connector_settings(
+    ch: Channel, sleep: Callable[[float], None] = time.sleep
+) -> ConnectorSettings:
+    """What the connector factory of an API channel needs, from its `api:` block
+    (`connectors.registry.make_connector(ch.kind, connector_settings(ch))`)."""
+    from connectors.http import RetryPolicy
+    from connectors.protocol import ConnectorSettings
+
+    api = ch.api
+    if api is None:
+        raise ValueError(f"channel '{ch.name}' has no `api:` block (source: {ch.source})")
+    return ConnectorSettings(
+        channel=ch.name,
+        base_url=api.base_url,
+        credentials=dict(api.credentials),
+        api_version=api.api_version,
+        auth_url=api.auth_url,
+        marketplace_ids=tuple(api.marketplace_ids),
+        page_size=api.page_size,
+        policy=RetryPolicy(
+            max_attempts=api.max_attempts,
+            base_delay=api.retry_base_seconds,
+            max_delay=api.retry_max_seconds,
+            total_seconds=api.retry_total_seconds,
+        ),
+        timeout=api.timeout_seconds,
+        requests_per_second=api.requests_per_second,
+        burst=api.burst,
+        sleep=sleep,
+    )
 
 
 class FilesSettings(_Strict):

@@ -1,7 +1,8 @@
 """The landing gate: Great Expectations suites applied to every page or file before it commits.
 
 Each stream has a list of `Check`s over *features* pulled from its payloads (id, updated time,
-currency, quantities, money, SKUs, locations). DuckDB computes the features from the payload text
+currency, quantities, money, SKUs, locations), declared with its channel
+(`connectors/<kind>/checks.py`, collected by `connectors.registry`). DuckDB computes the features from the payload text
 (one SQL expression per check, vectorised), they become a pandas frame, and GX validates it with
 `result_format="COMPLETE"`, which names the failing rows. Rows failing a
 critical check go to `ops.quarantine` with the check's words as the reason; the rest land. Checks
@@ -22,365 +23,78 @@ import json
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from connectors import registry
+from connectors.checks import (
+    BASIC,
+    ID,
+    MAX_STOCK,
+    MAX_UNITS,
+    MONEY_TOLERANCE,
+    ONE_SKU,
+    TIME,
+    UNREADABLE,
+    Check,
+    OrderLines,
+    V,
+    all_whole,
+    item_ints,
+    item_values,
+    items_ok,
+)
 from flows.config import ISO_CURRENCIES
 from flows.staged import StagedRecords
 
 INT_RE = r"^-?\d+$"
 DECIMAL_RE = r"^\d+(?:\.\d+)?$"  # non-negative
-MAX_UNITS = 10_000  # a line or a count beyond this is a typo, not a sale
-MAX_STOCK = 1_000_000
-MONEY_TOLERANCE = Decimal("0.01")
 
 
 class PageRejected(ValueError):
     """Too many bad records in one page or file: nothing of it lands."""
 
 
-@dataclass(frozen=True)
-class Check:
-    """One expectation on one feature. kind: present | whole | between | decimal | in_set |
-    currencies | iso_currency | locations | gap | known_skus."""
-
-    feature: str
-    kind: str
-    sql: str | None = None  # DuckDB expression over `p` (the payload as JSON); None: built in
-    low: float | None = None
-    high: float | None = None
-    values: tuple[str, ...] = ()
-    critical: bool = True
-
-
-# ----------------------------------------------------------------------------- features in SQL
-#
-# Each check's feature is a DuckDB expression returning text (or null when the value is absent:
-# GX skips nulls, so an absent optional value passes); `_feature_sql` turns it into the type the
-# check's expectation compares. The payload is parsed once per record: `j` is the payload
-# transformed to the stream's STRUCTURE (leaf values as text, lists as lists of structs), and for
-# every list the checks read, `t_<list>` / `e_<list>` hold the JSON type of the list and of each
-# of its elements (a list that is not a list of objects makes its features unreadable, which
-# fails every check that reads them).
-
-UNREADABLE = "<unreadable>"
-
-
-def _txt(*path: str) -> str:
-    """A leaf of `j` as trimmed text (numbers in their JSON spelling)."""
-    return "trim(j" + "".join(f"['{k}']" for k in path) + ")"
-
-
-def _items_ok(key: str) -> str:
-    """Column (of the `derived` CTE): the list is absent, null, or a list of objects."""
-    return f"ok_{key}"
-
-
-def _items(key: str) -> str:
-    return f"coalesce(j['{key}'], [])"
-
-
-def _item_values(key: str, field_name: str) -> str:
-    """One text value per item (null where the item lacks the field)."""
-    return f"list_transform({_items(key)}, lambda i: trim(i['{field_name}']))"
-
-
-def _all_whole(key: str) -> str:
-    """Column: every item's quantity is a whole number (true when there are no items)."""
-    return f"whole_{key}"
-
-
-def _item_ints(key: str) -> str:
-    """Column: the items' quantities as integers."""
-    return f"ints_{key}"
-
-
-# The order lines the order checks read, per stream: (list key, quantity field, SKU field).
-ORDER_LINES = {
-    "shop__orders": ("line_items", "quantity", "sku"),
-    "woo__orders": ("line_items", "quantity", "sku"),
-    "amazon__order_items": ("OrderItems", "QuantityOrdered", "SellerSKU"),
-}
+# The checks of each raw table are declared with their channel (`connectors/<kind>/checks.py`, in
+# the vocabulary of `connectors/checks.py`) and collected by `connectors.registry`; these are the
+# same declarations keyed by raw table.
+ORDER_LINES: dict[str, OrderLines] = registry.order_lines()
+STRUCTURES: dict[str, dict] = registry.structures()
+CHECKS: dict[str, list[Check]] = {t: list(c) for t, c in registry.table_checks().items()}
 
 
 def _derived(table: str) -> list[str]:
-    """Per-record values several checks share, computed once (`derived` CTE)."""
+    """Per-record values several checks share, computed once (`derived` CTE): the columns
+    `items_ok`, `all_whole` and `item_ints` of `connectors.checks` name."""
     out = []
     for key in _lists(table):
         t, e = f"t_{key}", f"e_{key}"
         out.append(
             f"({t} is null or {t} = 'NULL' or ({t} = 'ARRAY' and "
-            f"coalesce(list_bool_and(list_transform({e}, lambda x: x = 'OBJECT')), true))) as ok_{key}"
+            f"coalesce(list_bool_and(list_transform({e}, lambda x: x = 'OBJECT')), true))) "
+            f"as {items_ok(key)}"
         )
     if table in ORDER_LINES:
         key, qty, _ = ORDER_LINES[table]
-        values = _item_values(key, qty)
+        values = item_values(key, qty)
         out.append(
             f"coalesce(list_bool_and(list_transform({values}, "
-            f"lambda q: coalesce(regexp_full_match(q, '-?[0-9]+'), false))), true) as whole_{key}"
+            f"lambda q: coalesce(regexp_full_match(q, '-?[0-9]+'), false))), true) "
+            f"as {all_whole(key)}"
         )
-        out.append(f"list_transform({values}, lambda q: try_cast(q as hugeint)) as ints_{key}")
+        out.append(
+            f"list_transform({values}, lambda q: try_cast(q as hugeint)) as {item_ints(key)}"
+        )
     return out
-
-
-def _qty_whole(key: str) -> str:
-    """Text that is a whole number when every item's quantity is one (the smallest), else not."""
-    return (
-        f"case when not {_items_ok(key)} then '{UNREADABLE}' "
-        f"when len({_items(key)}) = 0 then null "
-        f"when {_all_whole(key)} then cast(list_min({_item_ints(key)}) as varchar) "
-        "else 'not a whole number' end"
-    )
-
-
-def _qty_stat(key: str, stat: str) -> str:
-    """min or max |quantity| over the items; null when some quantity is not whole (the `whole`
-    check reports that), unreadable when the items are not a list of objects."""
-    ints = _item_ints(key)
-    value = (
-        f"list_min({ints})"
-        if stat == "min"
-        else f"list_max(list_transform({ints}, lambda x: abs(x)))"
-    )
-    return (
-        f"case when not {_items_ok(key)} then '{UNREADABLE}' "
-        f"when {_all_whole(key)} then cast({value} as varchar) end"
-    )
-
-
-def _line_count(key: str) -> str:
-    return (
-        f"case when {_items_ok(key)} then cast(len({_items(key)}) as varchar) "
-        f"else '{UNREADABLE}' end"
-    )
-
-
-def _dec(expr: str) -> str:
-    return f"try_cast({expr} as decimal(38, 8))"
-
-
-def _gap(total: str, parts: str) -> str:
-    """|reported total − sum of its parts| as text; 1e9 when the total or any part is not a
-    number. `parts` is a SQL list of decimals (null where a part is unreadable)."""
-    return (
-        f"case when {_dec(total)} is null "
-        f"or coalesce(list_bool_or(list_transform({parts}, lambda x: x is null)), false) "
-        f"then '1e9' else cast(abs({_dec(total)} - coalesce(list_sum({parts}), 0)) as varchar) end"
-    )
-
-
-def _shop_line_parts() -> str:
-    """price × quantity of every Shopify line (null where either is not a number)."""
-    return (
-        f"case when {_items_ok('line_items')} then list_transform({_items('line_items')}, "
-        "lambda i: try_cast(i['price'] as decimal(18, 4)) * "
-        "try_cast(i['quantity'] as decimal(18, 4))) else [null] end"
-    )
-
-
-def _woo_parts() -> str:
-    total = _dec("i['total']")
-    lines = f"list_transform({_items('line_items')}, lambda i: {total})"
-    return (
-        f"case when {_items_ok('line_items')} then list_concat({lines}, "
-        f"[{_dec(_txt('shipping_total'))}, {_dec(_txt('total_tax'))}]) else [null] end"
-    )
-
-
-def _skus(key: str, field_name: str) -> str:
-    """The SKUs a record names (a list; '' where an item has none)."""
-    return (
-        f"case when {_items_ok(key)} then list_transform({_items(key)}, "
-        f"lambda i: coalesce(i['{field_name}'], '')) else [] end"
-    )
-
-
-ONE_SKU = "[coalesce(j['sku'], '')]"
-
-
-def _whole_in_range(name: str, low: float | None = None, high: float | None = None) -> list[Check]:
-    """A count field: a whole number, within sane bounds."""
-    return [
-        Check(name, "whole", _txt(name)),
-        Check(name, "between", _txt(name), low=low, high=high),
-    ]
-
-
-ID = Check("source_id", "present")
-TIME = Check("updated_at", "future")
-
-
-def _order_checks(table: str) -> list[Check]:
-    lines, _, sku = ORDER_LINES[table]
-    return [
-        Check("min_quantity", "whole", _qty_whole(lines)),
-        Check("min_quantity", "between", _qty_stat(lines, "min"), low=1),
-        Check("max_quantity", "between", _qty_stat(lines, "max"), high=MAX_UNITS),
-        Check("line_count", "between", _line_count(lines), low=1),
-        Check("skus", "known_skus", _skus(lines, sku), critical=False),
-    ]
-
-
-V = "VARCHAR"
-
-# What the checks read of each stream's payload (DuckDB `json_transform` structures).
-STRUCTURES: dict[str, dict] = {
-    "shop__orders": {
-        "currency": V, "total_price": V, "total_line_items_price": V,
-        "line_items": [{"quantity": V, "price": V, "sku": V}],
-    },
-    "shop__products": {"variants": [{"sku": V}]},
-    "amazon__orders": {"OrderTotal": {"CurrencyCode": V, "Amount": V}},
-    "amazon__order_items": {
-        "OrderItems": [{"QuantityOrdered": V, "SellerSKU": V, "ItemPrice": {"CurrencyCode": V}}]
-    },
-    "amazon__financial_events": {"EventType": V},
-    "woo__orders": {
-        "currency": V, "total": V, "shipping_total": V, "total_tax": V,
-        "line_items": [{"quantity": V, "total": V, "sku": V}],
-    },
-    "woo__refunds": {"order_id": V, "amount": V},
-    "tills__orders": {"currency": V, "quantity": V, "unit_price": V, "location_id": V, "sku": V},
-    "tpl__stock": {"on_hand": V, "location_id": V, "sku": V},
-    "files__supplier_terms": {
-        "currency": V, "unit_cost": V, "moq": V, "case_pack": V, "lead_time_days": V,
-        "lead_time_std_days": V,
-    },
-    "files__purchase_orders": {
-        "quantity_ordered": V, "quantity_received": V, "status": V, "location_id": V,
-    },
-    "files__buyer_decisions": {"quantity_ordered": V, "location_id": V},
-    "files__fx_rates": {"currency": V, "rate": V},
-}  # fmt: skip
 
 
 def _lists(table: str) -> list[str]:
     """The keys of the stream's lists whose shape the checks need."""
     return [k for k, v in STRUCTURES.get(table, {}).items() if isinstance(v, list)]
-
-
-CHECKS: dict[str, list[Check]] = {
-    "shop__orders": [
-        ID,
-        TIME,
-        Check("currency", "currencies", _txt("currency")),
-        Check("total_price", "decimal", _txt("total_price")),
-        Check("line_total_gap", "gap", _gap(_txt("total_line_items_price"), _shop_line_parts())),
-        *_order_checks("shop__orders"),
-    ],
-    "shop__customers": [ID, TIME],
-    "shop__products": [
-        ID,
-        TIME,
-        Check(
-            "variants_without_sku",
-            "between",
-            f"case when {_items_ok('variants')} then cast(len(list_filter("
-            f"{_item_values('variants', 'sku')}, lambda s: coalesce(s, '') in ('', 'false', '0')"
-            f")) as varchar) else '{UNREADABLE}' end",
-            high=0,
-        ),
-    ],
-    "amazon__orders": [
-        ID,
-        TIME,
-        Check("currency", "currencies", _txt("OrderTotal", "CurrencyCode")),
-        Check("order_total", "decimal", _txt("OrderTotal", "Amount")),
-    ],
-    "amazon__order_items": [
-        ID,
-        TIME,
-        Check(
-            "currency",
-            "currencies",
-            f"case when {_items_ok('OrderItems')} "
-            f"then trim({_items('OrderItems')}[1]['ItemPrice']['CurrencyCode']) "
-            f"else '{UNREADABLE}' end",
-        ),
-        *_order_checks("amazon__order_items"),
-    ],
-    "amazon__financial_events": [
-        ID,
-        TIME,
-        Check("event_type", "in_set", _txt("EventType"), values=("Shipment", "Refund")),
-    ],
-    "woo__orders": [
-        ID,
-        TIME,
-        Check("currency", "currencies", _txt("currency")),
-        Check("total_price", "decimal", _txt("total")),
-        Check("line_total_gap", "gap", _gap(_txt("total"), _woo_parts())),
-        *_order_checks("woo__orders"),
-    ],
-    "woo__refunds": [
-        ID,
-        TIME,
-        Check("order_id", "present", f"nullif({_txt('order_id')}, '')"),
-        Check("amount", "decimal", _txt("amount")),
-    ],
-    "woo__customers": [ID, TIME],
-    "tills__orders": [
-        ID,
-        TIME,
-        Check("currency", "currencies", _txt("currency")),
-        Check("quantity", "whole", _txt("quantity")),
-        Check(
-            "quantity_abs",
-            "between",
-            # absent or unreadable quantities fail here too: a till line without one is no sale
-            f"case when regexp_full_match(coalesce({_txt('quantity')}, ''), '-?[0-9]+') "
-            f"then cast(abs(cast({_txt('quantity')} as hugeint)) as varchar) "
-            f"else '{UNREADABLE}' end",
-            high=MAX_UNITS,
-        ),
-        Check("unit_price", "decimal", _txt("unit_price")),
-        Check("location_id", "locations", _txt("location_id")),
-        Check("skus", "known_skus", ONE_SKU, critical=False),
-    ],
-    "tpl__stock": [
-        ID,
-        TIME,
-        *_whole_in_range("on_hand", low=0, high=MAX_STOCK),
-        Check("location_id", "locations", _txt("location_id")),
-        Check("skus", "known_skus", ONE_SKU, critical=False),
-    ],
-    "files__supplier_terms": [
-        ID,
-        Check("currency", "currencies", _txt("currency")),
-        Check("unit_cost", "decimal", _txt("unit_cost")),
-        *_whole_in_range("moq", low=1, high=MAX_STOCK),
-        *_whole_in_range("case_pack", low=1, high=MAX_STOCK),
-        *_whole_in_range("lead_time_days", low=0, high=730),
-        Check("lead_time_std_days", "decimal", _txt("lead_time_std_days")),
-    ],
-    "files__purchase_orders": [
-        ID,
-        TIME,
-        *_whole_in_range("quantity_ordered", low=0, high=MAX_STOCK),
-        *_whole_in_range("quantity_received", low=0, high=MAX_STOCK),
-        Check(
-            "status", "in_set", _txt("status"), values=("open", "partial", "received", "cancelled")
-        ),
-        Check("location_id", "locations", _txt("location_id")),
-    ],
-    "files__buyer_decisions": [
-        ID,
-        TIME,
-        *_whole_in_range("quantity_ordered", low=1, high=MAX_STOCK),
-        Check("location_id", "locations", _txt("location_id")),
-    ],
-    "files__fx_rates": [
-        ID,
-        TIME,
-        Check("currency", "iso_currency", _txt("currency")),
-        Check("rate", "decimal", _txt("rate")),
-        Check("rate", "between", _txt("rate"), low=1e-9),
-    ],
-}
 
 
 def _num(x: float | None) -> str:
@@ -476,7 +190,7 @@ UNIQUE = "id unique within the page (per updated time)"
 
 @dataclass(frozen=True)
 class _Suite:
-    suite: object
+    suite: Any
     checks: tuple[Check, ...]
     columns: tuple[str, ...]
     names: tuple[str, ...]
@@ -498,7 +212,7 @@ def _suite_locked(table: str, ctx: GateContext) -> _Suite:
     key = (table, ctx.currencies, ctx.locations, ctx.known_skus is None, ctx.future_tolerance_hours)
     if key not in _SUITES:
         gx, _ctx, _ = _validator()
-        checks = tuple(_active(CHECKS.get(table, [ID, TIME]), ctx))
+        checks = tuple(_active(list(CHECKS.get(table, BASIC)), ctx))
         cols = tuple(f"c{n}_{c.feature}" for n, c in enumerate(checks))
         suite = gx.ExpectationSuite(name=f"landing__{table}")
         for c, col in zip(checks, cols, strict=True):
@@ -572,7 +286,9 @@ def _features(
         sku_check = next((c for c in spec.checks if c.kind == "known_skus"), None)
         unknown = "select null::bigint as _row, 0 as n where false"
         if sku_check is not None:
-            con.register("known", pa.table({"sku": pa.array(sorted(ctx.known_skus), pa.string())}))
+            con.register(
+                "known", pa.table({"sku": pa.array(sorted(ctx.known_skus or ()), pa.string())})
+            )
             unknown = f"""
                 select _row, count(*) as n
                 from (select _row, unnest({sku_check.sql}) as sku from payloads)
@@ -706,3 +422,28 @@ def _flat_index(idx: list) -> list[int]:
     return [
         int(i.get("index", next(iter(i.values())))) if isinstance(i, dict) else int(i) for i in idx
     ]
+
+
+__all__ = [
+    "CHECKS",
+    "DECIMAL_RE",
+    "ID",
+    "INT_RE",
+    "MAX_STOCK",
+    "MAX_UNITS",
+    "MONEY_TOLERANCE",
+    "ONE_SKU",
+    "ORDER_LINES",
+    "STRUCTURES",
+    "TIME",
+    "UNIQUE",
+    "UNREADABLE",
+    "V",
+    "Check",
+    "GateContext",
+    "GateResult",
+    "PageRejected",
+    "describe",
+    "gate",
+    "gate_groups",
+]

@@ -18,14 +18,9 @@ import duckdb
 import pyarrow as pa
 from filelock import FileLock, Timeout
 
+from connectors import registry
 from connectors.records import RawRecord
-from flows.config import (
-    API_EXTRA_STREAMS,
-    CANONICAL_CHANNEL_NAME,
-    CHANNEL_STREAMS,
-    REFERENCE_STREAMS,
-    Config,
-)
+from flows.config import Config
 from flows.staged import StagedRecords, stage
 
 RAW_COLUMNS = """
@@ -72,17 +67,7 @@ class WarehouseBusy(RuntimeError):
 
 def all_raw_tables() -> list[str]:
     """Every raw table of the contract; they always exist so dbt's sources always resolve."""
-    tables = [
-        f"{CANONICAL_CHANNEL_NAME[kind]}__{stream}"
-        for kind, streams in CHANNEL_STREAMS.items()
-        for stream in streams
-    ]
-    api_only = [
-        f"{CANONICAL_CHANNEL_NAME[kind]}__{stream}"
-        for kind, streams in API_EXTRA_STREAMS.items()
-        for stream in streams
-    ]
-    return tables + api_only + [f"files__{s}" for s in REFERENCE_STREAMS]
+    return registry.raw_tables()
 
 
 @contextmanager

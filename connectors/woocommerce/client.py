@@ -14,12 +14,11 @@ Page-number pagination over a list that changes while we read it can skip a reco
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 
-from connectors.files.streams import RecordError, parse_timestamp
 from connectors.http import (
     ApiClient,
     Batch,
@@ -30,53 +29,17 @@ from connectors.http import (
     credential,
     iso_cursor,
 )
-from connectors.records import RawRecord
+from connectors.protocol import ConnectorSettings
+from connectors.woocommerce.mapping import (
+    _map,
+    customer_record,
+    order_record,
+    product_record,
+    refund_record,
+)
 
 PREFIX = "/wp-json/wc/v3"
 ALL_STREAMS = ("orders", "customers", "products")
-
-
-def _check_int(value: object, what: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise RecordError(f"{what} is not a whole number: {value!r}")
-
-
-def order_record(o: dict) -> RawRecord:
-    if "id" not in o:
-        raise RecordError("order without id")
-    for li in o.get("line_items") or []:
-        _check_int(li.get("quantity"), "line item quantity")
-    return RawRecord(str(o["id"]), parse_timestamp(o.get("date_modified_gmt")), o)
-
-
-def refund_record(r: dict, order_id: int) -> RawRecord:
-    payload = dict(r, order_id=order_id)
-    for li in payload.get("line_items") or []:
-        _check_int(li.get("quantity"), "refund line quantity")
-    return RawRecord(str(payload["id"]), parse_timestamp(payload.get("date_created_gmt")), payload)
-
-
-def customer_record(c: dict) -> RawRecord:
-    return RawRecord(str(c["id"]), parse_timestamp(c.get("date_modified_gmt")), c)
-
-
-def product_record(p: dict) -> RawRecord:
-    return RawRecord(str(p["id"]), parse_timestamp(p.get("date_modified_gmt")), p)
-
-
-def _map(items: list, fn: Callable[[dict], RawRecord], what: str) -> Batch:
-    batch = Batch()
-    for item in items:
-        try:
-            batch.records.append(fn(item))
-        except (RecordError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            sid = (
-                str(item.get("id"))
-                if isinstance(item, dict) and item.get("id") is not None
-                else None
-            )
-            batch.bad.append((sid, f"unreadable {what}: {exc}", json.dumps(item, sort_keys=True)))
-    return batch
 
 
 class WooConnector:
@@ -144,7 +107,7 @@ class WooConnector:
                     seen.add(rec.source_id)
                     body, _ = self._get(f"/orders/{rec.source_id}/refunds", None, "order refunds")
                     oid = int(rec.source_id)
-                    part = _map(body, lambda r, oid=oid: refund_record(r, oid), "refund")
+                    part = _map(body, partial(refund_record, order_id=oid), "refund")
                     refunds.records += part.records
                     refunds.bad += part.bad
                 cursor = max(
@@ -173,3 +136,19 @@ class WooConnector:
                 yield Page("products", None, {"products": batch})
         else:
             raise ValueError(f"unknown WooCommerce stream {stream!r}")
+
+
+def connect(settings: ConnectorSettings) -> WooConnector:
+    """The connector of a WooCommerce channel (its key and secret read from the environment now)."""
+    return WooConnector(
+        settings.base_url,
+        settings.credentials["consumer_key"],
+        settings.credentials["consumer_secret"],
+        requests_per_second=settings.requests_per_second,
+        burst=settings.burst,
+        channel=settings.channel,
+        page_size=settings.page_size,
+        policy=settings.policy,
+        timeout=settings.timeout,
+        sleep=settings.sleep,
+    )

@@ -18,13 +18,20 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from urllib.parse import urlsplit
 
-from connectors.files.streams import RecordError, parse_timestamp
+from connectors.amazon.mapping import (
+    _safe,
+    _z,
+    event_record,
+    inventory_record,
+    items_record,
+    order_record,
+)
 from connectors.http import (
     ApiClient,
     Batch,
@@ -37,6 +44,7 @@ from connectors.http import (
     iso_cursor,
     parse_json,
 )
+from connectors.protocol import ConnectorSettings
 from connectors.records import RawRecord
 
 DEFAULT_AUTH_URL = "https://api.amazon.com/auth/o2/token"
@@ -48,51 +56,6 @@ DEFAULT_RATES = {
     "getInventorySummaries": (2.0, 2),
 }
 ALL_STREAMS = ("orders", "financial_events", "inventory")
-
-
-def _z(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def order_record(o: dict) -> RawRecord:
-    total = o.get("OrderTotal")
-    if total is not None and not isinstance(total, dict):
-        raise RecordError(f"OrderTotal is not an object: {total!r}")
-    return RawRecord(str(o["AmazonOrderId"]), parse_timestamp(o.get("LastUpdateDate")), o)
-
-
-def items_record(items: dict, order: dict) -> RawRecord:
-    payload = {"AmazonOrderId": order["AmazonOrderId"], "LastUpdateDate": order.get("LastUpdateDate"),
-               **{k: v for k, v in items.items() if k not in ("AmazonOrderId", "NextToken")}}  # fmt: skip
-    for it in payload.get("OrderItems") or []:
-        q = it.get("QuantityOrdered")
-        if isinstance(q, bool) or not isinstance(q, int):
-            raise RecordError(f"QuantityOrdered is not a whole number: {q!r}")
-    return RawRecord(
-        str(order["AmazonOrderId"]), parse_timestamp(order.get("LastUpdateDate")), payload
-    )
-
-
-def event_record(ev: dict, kind: str) -> RawRecord:
-    payload = {"EventType": kind, **ev}
-    sid = f"{kind}:{payload['AmazonOrderId']}:{payload['PostedDate']}"
-    return RawRecord(sid, parse_timestamp(payload.get("PostedDate")), payload)
-
-
-def inventory_record(s: dict, marketplace: str) -> RawRecord:
-    payload = {"marketplaceId": marketplace, **s}
-    return RawRecord(
-        f"{marketplace}:{s['sellerSku']}", parse_timestamp(s.get("lastUpdatedTime")), payload
-    )
-
-
-def _safe(
-    batch: Batch, fn: Callable[[], RawRecord], raw: object, sid: str | None, what: str
-) -> None:
-    try:
-        batch.records.append(fn())
-    except (RecordError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        batch.bad.append((sid, f"unreadable {what}: {exc}", json.dumps(raw, sort_keys=True)))
 
 
 class AmazonConnector:
@@ -157,6 +120,7 @@ class AmazonConnector:
                 f"channel '{self.channel}': Login with Amazon gave no access token; check "
                 f"{' / '.join(self.envs)}"
             )
+        assert isinstance(body, dict)  # a token came in it
         self.client.set_header("x-amz-access-token", token)
         self._token_expires = time.monotonic() + float(body.get("expires_in") or 3600)
         self.token_refreshes += 1
@@ -218,8 +182,13 @@ class AmazonConnector:
             seen: set[str] = set()
             for o in payload.get("Orders") or []:
                 sid = str(o.get("AmazonOrderId")) if isinstance(o, dict) else None
-                _safe(orders, lambda o=o: order_record(o), o, sid, "order")
-                if not orders.records or orders.records[-1].payload is not o or sid in seen:
+                _safe(orders, partial(order_record, o), o, sid, "order")
+                if (
+                    sid is None
+                    or not orders.records
+                    or orders.records[-1].payload is not o
+                    or sid in seen
+                ):
                     continue
                 seen.add(sid)
                 newest = max(
@@ -228,9 +197,7 @@ class AmazonConnector:
                 ib = self._call(
                     "getOrderItems", f"/orders/v0/orders/{sid}/orderItems", None, "getOrderItems"
                 )
-                _safe(
-                    items, lambda o=o, ib=ib: items_record(ib["payload"], o), ib, sid, "order items"
-                )
+                _safe(items, partial(_items_of, ib, o), ib, sid, "order items")
             token = payload.get("NextToken")
             # the cursor moves only when the whole listing has landed (results are unordered)
             yield Page("orders", iso_cursor(newest) if not token else None,
@@ -259,7 +226,7 @@ class AmazonConnector:
                     )
                     _safe(
                         batch,
-                        lambda ev=ev, kind=kind: event_record(ev, kind),
+                        partial(event_record, ev, kind),
                         ev,
                         sid,
                         "financial event",
@@ -289,7 +256,7 @@ class AmazonConnector:
                 for s in body["payload"].get("inventorySummaries") or []:
                     _safe(
                         batch,
-                        lambda s=s, mkt=mkt: inventory_record(s, mkt),
+                        partial(inventory_record, s, mkt),
                         s,
                         s.get("sellerSku"),
                         "inventory summary",
@@ -299,3 +266,26 @@ class AmazonConnector:
                 if not token:
                     break
                 params = {**params, "nextToken": token}
+
+
+def _items_of(answer: dict, order: dict) -> RawRecord:
+    """getOrderItems' answer -> the order's `amazon__order_items` record."""
+    return items_record(answer["payload"], order)
+
+
+def connect(settings: ConnectorSettings) -> AmazonConnector:
+    """The connector of an Amazon channel (its LWA credentials read from the environment now)."""
+    return AmazonConnector(
+        settings.base_url,
+        auth_url=settings.auth_url,
+        marketplace_ids=list(settings.marketplace_ids),
+        refresh_token_env=settings.credentials["refresh_token"],
+        client_id_env=settings.credentials["client_id"],
+        client_secret_env=settings.credentials["client_secret"],
+        requests_per_second=settings.requests_per_second,
+        channel=settings.channel,
+        page_size=settings.page_size,
+        policy=settings.policy,
+        timeout=settings.timeout,
+        sleep=settings.sleep,
+    )

@@ -1,16 +1,4 @@
-"""Shopify GraphQL Admin API connector -> the REST shapes of docs/raw-contract.md.
-
-Streams: `orders` (line items, discounts, shipping lines, refunds + refund line items with their
-restock location, fulfillments, fulfillment orders), `customers`, `products` (variants with their
-inventory item and unit cost), and the API-only `locations` and `inventory_levels` (on_hand,
-committed, available, incoming per location). Incremental by `updated_at` (`query:
-"updated_at:>='<cursor - look-back>'"`, `sortKey: UPDATED_AT`), cursor pagination
-(`pageInfo { hasNextPage endCursor }`). Pages come sorted by updated time, so each page's cursor
-is the greatest `updated_at` it holds and a crash resumes from the last landed page.
-
-Rate limit: Shopify's cost bucket. Every response carries `extensions.cost.throttleStatus`
-(`currentlyAvailable`, `restoreRate`); before a query we wait until the bucket holds the last
-query's cost, and on a `THROTTLED` error we wait exactly (requested - available) / restoreRate.
+"""Shopify GraphQL nodes -> the REST shapes of docs/raw-contract.md.
 
 Each GraphQL node is mapped to the REST object staging reads (money as strings, shop and
 presentment money both kept in `*_set`). A node that cannot be mapped is quarantined; the rest of
@@ -22,87 +10,22 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from connectors.files.streams import RecordError, parse_timestamp
-from connectors.http import (
-    ApiClient,
-    Batch,
-    ChannelError,
-    Page,
-    RetryPolicy,
-    credential,
-    iso_cursor,
-    parse_json,
+from connectors.http import Batch
+from connectors.records import RawRecord, RecordError, parse_timestamp
+from connectors.shopify.queries import (
+    CUSTOMER_FIELDS,
+    LEVELS_QUERY,
+    LOCATIONS_QUERY,
+    ORDER_FIELDS,
+    PRODUCT_FIELDS,
+    _list_query,
 )
-from connectors.records import RawRecord
-
-DEFAULT_API_VERSION = "2025-01"
-MONEY = "amount currencyCode"
-BAG = f"shopMoney {{ {MONEY} }} presentmentMoney {{ {MONEY} }}"
-LOC = "location { id legacyResourceId }"
-
-ORDER_FIELDS = f"""
-id legacyResourceId name email createdAt updatedAt processedAt cancelledAt cancelReason
-currencyCode presentmentCurrencyCode displayFinancialStatus displayFulfillmentStatus taxesIncluded
-subtotalPriceSet {{ {BAG} }} totalDiscountsSet {{ {BAG} }} totalTaxSet {{ {BAG} }}
-totalPriceSet {{ {BAG} }} totalShippingPriceSet {{ {BAG} }}
-customer {{ id legacyResourceId email firstName lastName }}
-shippingAddress {{ countryCodeV2 address1 }}
-discountCodes
-discountApplications(first: 20) {{ nodes {{ __typename
-  ... on DiscountCodeApplication {{ code value {{ __typename
-    ... on PricingPercentageValue {{ percentage }} ... on MoneyV2 {{ {MONEY} }} }} }} }} }}
-shippingLines(first: 20) {{ nodes {{ id title originalPriceSet {{ {BAG} }} }} }}
-lineItems(first: 250) {{ nodes {{ id sku title quantity
-  variant {{ id legacyResourceId }} product {{ id legacyResourceId }}
-  originalUnitPriceSet {{ {BAG} }} totalDiscountSet {{ {BAG} }}
-  taxLines {{ priceSet {{ {BAG} }} rate title }} }} }}
-fulfillmentOrders(first: 20) {{ nodes {{ id status assignedLocation {{ {LOC} }} }} }}
-fulfillments {{ id status createdAt {LOC}
-  fulfillmentLineItems(first: 250) {{ nodes {{ lineItem {{ id }} quantity }} }} }}
-refunds {{ id legacyResourceId createdAt
-  refundLineItems(first: 250) {{ nodes {{ id quantity restockType {LOC}
-    lineItem {{ id sku originalUnitPriceSet {{ {BAG} }} }}
-    subtotalSet {{ {BAG} }} totalTaxSet {{ {BAG} }} }} }}
-  transactions(first: 20) {{ nodes {{ kind amountSet {{ {BAG} }} }} }} }}
-"""
-
-CUSTOMER_FIELDS = """id legacyResourceId email firstName lastName createdAt updatedAt
-defaultAddress { countryCodeV2 }"""
-
-PRODUCT_FIELDS = """id legacyResourceId title productType vendor status createdAt updatedAt
-variants(first: 100) { nodes { id legacyResourceId sku title price createdAt updatedAt
-  inventoryItem { id legacyResourceId unitCost { amount currencyCode } } } }"""
-
-
-def _list_query(root: str, fields: str) -> str:
-    return (
-        f"query Sync($first: Int!, $after: String, $query: String) {{ "
-        f"{root}(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{ "
-        f"nodes {{ {fields} }} pageInfo {{ hasNextPage endCursor }} }} }}"
-    )
-
-
-LOCATIONS_QUERY = (
-    "query Locations($first: Int!, $after: String) { locations(first: $first, after: $after) "
-    "{ nodes { id legacyResourceId name isActive address { countryCode } } "
-    "pageInfo { hasNextPage endCursor } } }"
-)
-LEVELS_QUERY = (
-    "query Levels($locationId: ID!, $first: Int!, $after: String) { inventoryLevels: "
-    "location(id: $locationId) { inventoryLevels(first: $first, after: $after) { nodes { id updatedAt "
-    "location { id legacyResourceId } item { id legacyResourceId sku unitCost { amount currencyCode } } "
-    'quantities(names: ["available", "on_hand", "committed", "incoming"]) { name quantity } } '
-    "pageInfo { hasNextPage endCursor } } } }"
-)
-
-
-# ---------------------------------------------------------------------------------- mapping
 
 
 def legacy_id(value: object) -> int | None:
@@ -148,7 +71,7 @@ def _shop(bag: dict | None) -> str | None:
     return _amount((bag or {}).get("shopMoney"))
 
 
-def _nodes(conn: object) -> list[dict]:
+def _nodes(conn: Any) -> list[dict]:
     if conn is None:
         return []
     if isinstance(conn, list):
@@ -183,7 +106,7 @@ FULFILLMENT_STATUS = {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial"
 def order_to_rest(n: dict) -> dict:
     """A GraphQL `Order` node -> the Shopify REST order of docs/raw-contract.md."""
     oid = legacy_id(n.get("legacyResourceId") or n["id"])
-    line_items = []
+    line_items: list[dict[str, Any]] = []
     for li in _nodes(n.get("lineItems")):
         price_set = _set(li.get("originalUnitPriceSet"))
         line_items.append(
@@ -501,161 +424,3 @@ def map_nodes(stream: str, nodes: list[dict]) -> Batch:
                 (sid, f"unreadable {stream} node: {exc}", json.dumps(node, sort_keys=True))
             )
     return batch
-
-
-# ---------------------------------------------------------------------------------- client
-
-
-class ShopifyConnector:
-    """Pages of one Shopify shop's GraphQL Admin API."""
-
-    channel_kind = "shopify"
-
-    def __init__(
-        self,
-        base_url: str,
-        token_env: str,
-        *,
-        channel: str = "shop",
-        api_version: str | None = None,
-        page_size: int = 100,
-        policy: RetryPolicy | None = None,
-        timeout: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.channel = channel
-        self.version = api_version or DEFAULT_API_VERSION
-        self.page_size = page_size
-        self.sleep = sleep
-        token = credential(channel, token_env)
-        self.client = ApiClient(
-            channel,
-            base_url,
-            credential_env=token_env,
-            headers={"X-Shopify-Access-Token": token, "Content-Type": "application/json"},
-            policy=policy,
-            timeout=timeout,
-            sleep=sleep,
-        )
-        self.path = f"/admin/api/{self.version}/graphql.json"
-        self._available: float | None = None
-        self._restore: float = 50.0
-        self._maximum: float = 0.0
-        self._stamp: float = 0.0
-        self._last_cost: float = 0.0
-        self.throttle_waits: list[float] = []
-
-    def close(self) -> None:
-        self.client.close()
-
-    # ------------------------------------------------------------------ GraphQL + cost bucket
-    def _note_cost(self, ext: dict | None) -> dict:
-        cost = (ext or {}).get("cost") or {}
-        status = cost.get("throttleStatus") or {}
-        if "currentlyAvailable" in status:
-            self._available = float(status["currentlyAvailable"])
-            self._maximum = float(status.get("maximumAvailable") or self._available)
-            self._restore = float(status.get("restoreRate") or self._restore)
-            self._stamp = time.monotonic()
-        return cost
-
-    def graphql(self, query: str, variables: dict, what: str) -> dict:
-        deadline = time.monotonic() + self.client.policy.total_seconds
-        while True:
-            # Wait for the bucket to refill enough for a query like the last one.
-            if self._available is not None:
-                # what the bucket holds now: it refilled at restoreRate since the last answer
-                elapsed = time.monotonic() - self._stamp
-                now_available = min(self._maximum, self._available + elapsed * self._restore)
-                if self._last_cost > now_available:
-                    self._wait_bucket(self._last_cost - now_available)
-            resp = self.client.request(
-                "POST", self.path, json_body={"query": query, "variables": variables}, what=what
-            )
-            body = parse_json(self.channel, resp, what)
-            if not isinstance(body, dict):
-                raise ChannelError(f"channel '{self.channel}': {what}: unexpected answer")
-            cost = self._note_cost(body.get("extensions"))
-            errors = body.get("errors") or []
-            if any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors):
-                requested = float(cost.get("requestedQueryCost") or self._last_cost or 1)
-                self._last_cost = requested
-                available = float(self._available or 0)
-                if time.monotonic() > deadline:
-                    raise ChannelError(
-                        f"channel '{self.channel}': {what} still throttled; giving up"
-                    )
-                self._wait_bucket(max(requested - available, 0) or 1 / self._restore)
-                self._available = None  # the next answer tells us again
-                continue
-            if errors:
-                msgs = "; ".join(str(e.get("message")) for e in errors)[:300]
-                raise ChannelError(f"channel '{self.channel}': {what}: GraphQL errors: {msgs}")
-            self._last_cost = float(
-                cost.get("actualQueryCost") or cost.get("requestedQueryCost") or 0
-            )
-            return body.get("data") or {}
-
-    def _wait_bucket(self, points: float) -> None:
-        seconds = points / self._restore
-        self.throttle_waits.append(seconds)
-        self.client.stats.waited_seconds += seconds
-        self.sleep(seconds)
-
-    # ------------------------------------------------------------------ pages
-    def pages(self, stream: str, since: datetime | None) -> Iterator[Page]:
-        if stream == "locations":
-            yield from self._simple_pages("locations", {}, None)
-            return
-        if stream == "inventory_levels":
-            yield from self._level_pages()
-            return
-        spec = STREAMS[stream]
-        query = None
-        if since is not None:
-            stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            query = f"updated_at:>='{stamp}'"
-        yield from self._simple_pages(stream, {"query": query}, spec)
-
-    def _simple_pages(self, stream: str, extra: dict, spec: StreamDef | None) -> Iterator[Page]:
-        spec = STREAMS[stream]
-        after = None
-        while True:
-            variables = {"first": self.page_size, "after": after, **extra}
-            data = self.graphql(spec.query, variables, f"{stream} query")
-            conn = data.get(spec.root)
-            if conn is None:
-                raise ChannelError(f"channel '{self.channel}': {stream} query returned no data")
-            batch = map_nodes(stream, _nodes(conn))
-            cursor = max(
-                (r.source_updated_at for r in batch.records if r.source_updated_at), default=None
-            )
-            yield Page(stream, iso_cursor(cursor), {stream: batch})
-            info = conn.get("pageInfo") or {}
-            if not info.get("hasNextPage"):
-                return
-            after = info.get("endCursor")
-
-    def _level_pages(self) -> Iterator[Page]:
-        locations = []
-        for page in self._simple_pages("locations", {}, None):
-            locations += [r.payload["id"] for r in page.batches["locations"].records]
-        spec = STREAMS["inventory_levels"]
-        for loc in locations:
-            after = None
-            while True:
-                variables = {
-                    "locationId": f"gid://shopify/Location/{loc}",
-                    "first": self.page_size,
-                    "after": after,
-                }
-                data = self.graphql(spec.query, variables, "inventory levels query")
-                conn = data.get("inventoryLevels") or {}
-                conn = conn.get("inventoryLevels", conn)
-                batch = map_nodes("inventory_levels", _nodes(conn))
-                # Levels are a snapshot, not a change feed: no cursor.
-                yield Page("inventory_levels", None, {"inventory_levels": batch})
-                info = conn.get("pageInfo") or {}
-                if not info.get("hasNextPage"):
-                    break
-                after = info.get("endCursor")

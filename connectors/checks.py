@@ -1,0 +1,154 @@
+"""The vocabulary of the landing gate's checks: pure data and DuckDB SQL text, no GX, no pandas.
+
+Each channel declares the checks of its raw tables with these words (`connectors/<kind>/checks.py`,
+collected by `connectors.registry`); `flows/quality.py` evaluates them with Great Expectations.
+
+A check's feature is a DuckDB expression returning text (or null when the value is absent: GX
+skips nulls, so an absent optional value passes). The payload is parsed once per record: `j` is
+the payload transformed to the stream's STRUCTURE (leaf values as text, lists as lists of
+structs), and for every list the checks read the gate computes, once per record (its `derived`
+CTE), `ok_<list>` (the list is absent, null or a list of objects) and, for the order lines of an
+order stream, `whole_<list>` (every quantity is a whole number) and `ints_<list>` (the quantities
+as integers). A list that is not a list of objects makes its features unreadable, which fails
+every check that reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+MAX_UNITS = 10_000  # a line or a count beyond this is a typo, not a sale
+MAX_STOCK = 1_000_000
+MONEY_TOLERANCE = Decimal("0.01")
+UNREADABLE = "<unreadable>"
+V = "VARCHAR"  # a leaf of a STRUCTURE, read as text
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation on one feature. kind: present | future | whole | between | decimal |
+    in_set | currencies | iso_currency | locations | gap | known_skus."""
+
+    feature: str
+    kind: str
+    sql: str | None = None  # DuckDB expression over `j` (the parsed payload); None: built in
+    low: float | None = None
+    high: float | None = None
+    values: tuple[str, ...] = ()
+    critical: bool = True
+
+
+# What a stream's order lines are, for the order checks: (list key, quantity field, SKU field).
+OrderLines = tuple[str, str, str]
+
+
+def txt(*path: str) -> str:
+    """A leaf of `j` as trimmed text (numbers in their JSON spelling)."""
+    return "trim(j" + "".join(f"['{k}']" for k in path) + ")"
+
+
+def items_ok(key: str) -> str:
+    """Column (of the gate's `derived` CTE): the list is absent, null, or a list of objects."""
+    return f"ok_{key}"
+
+
+def items(key: str) -> str:
+    return f"coalesce(j['{key}'], [])"
+
+
+def item_values(key: str, field_name: str) -> str:
+    """One text value per item (null where the item lacks the field)."""
+    return f"list_transform({items(key)}, lambda i: trim(i['{field_name}']))"
+
+
+def all_whole(key: str) -> str:
+    """Column: every item's quantity is a whole number (true when there are no items)."""
+    return f"whole_{key}"
+
+
+def item_ints(key: str) -> str:
+    """Column: the items' quantities as integers."""
+    return f"ints_{key}"
+
+
+def qty_whole(key: str) -> str:
+    """Text that is a whole number when every item's quantity is one (the smallest), else not."""
+    return (
+        f"case when not {items_ok(key)} then '{UNREADABLE}' "
+        f"when len({items(key)}) = 0 then null "
+        f"when {all_whole(key)} then cast(list_min({item_ints(key)}) as varchar) "
+        "else 'not a whole number' end"
+    )
+
+
+def qty_stat(key: str, stat: str) -> str:
+    """min or max |quantity| over the items; null when some quantity is not whole (the `whole`
+    check reports that), unreadable when the items are not a list of objects."""
+    ints = item_ints(key)
+    value = (
+        f"list_min({ints})"
+        if stat == "min"
+        else f"list_max(list_transform({ints}, lambda x: abs(x)))"
+    )
+    return (
+        f"case when not {items_ok(key)} then '{UNREADABLE}' "
+        f"when {all_whole(key)} then cast({value} as varchar) end"
+    )
+
+
+def line_count(key: str) -> str:
+    return (
+        f"case when {items_ok(key)} then cast(len({items(key)}) as varchar) else '{UNREADABLE}' end"
+    )
+
+
+def dec(expr: str) -> str:
+    return f"try_cast({expr} as decimal(38, 8))"
+
+
+def gap(total: str, parts: str) -> str:
+    """|reported total − sum of its parts| as text; 1e9 when the total or any part is not a
+    number. `parts` is a SQL list of decimals (null where a part is unreadable)."""
+    return (
+        f"case when {dec(total)} is null "
+        f"or coalesce(list_bool_or(list_transform({parts}, lambda x: x is null)), false) "
+        f"then '1e9' else cast(abs({dec(total)} - coalesce(list_sum({parts}), 0)) as varchar) end"
+    )
+
+
+def skus(key: str, field_name: str) -> str:
+    """The SKUs a record names (a list; '' where an item has none)."""
+    return (
+        f"case when {items_ok(key)} then list_transform({items(key)}, "
+        f"lambda i: coalesce(i['{field_name}'], '')) else [] end"
+    )
+
+
+ONE_SKU = "[coalesce(j['sku'], '')]"
+
+
+def whole_in_range(name: str, low: float | None = None, high: float | None = None) -> list[Check]:
+    """A count field: a whole number, within sane bounds."""
+    return [
+        Check(name, "whole", txt(name)),
+        Check(name, "between", txt(name), low=low, high=high),
+    ]
+
+
+ID = Check("source_id", "present")
+TIME = Check("updated_at", "future")
+# The checks of a stream that declares none of its own (API-only streams): id and updated time.
+BASIC: tuple[Check, ...] = (ID, TIME)
+
+
+def order_checks(lines: OrderLines) -> list[Check]:
+    """Quantities whole and within bounds, at least one line, SKUs known (flag only)."""
+    key, _, sku = lines
+    return [
+        Check("min_quantity", "whole", qty_whole(key)),
+        Check("min_quantity", "between", qty_stat(key, "min"), low=1),
+        Check("max_quantity", "between", qty_stat(key, "max"), high=MAX_UNITS),
+        Check("line_count", "between", line_count(key), low=1),
+        Check("skus", "known_skus", skus(key, sku), critical=False),
+    ]

@@ -1,0 +1,47 @@
+"""What every API connector is, and what building one needs.
+
+A connector is a plain object yielding `Page`s (connectors/http.py) of one stream from a time on;
+it never imports flows or Prefect and never touches the warehouse. `ConnectorSettings` carries
+everything a channel's factory (`connectors.registry.ChannelSpec.factory`) needs, independent of
+`flows/config.py` (which builds it from a channel's `api:` block: `flows.config.connector_settings`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from connectors.http import Page, RetryPolicy
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """Pages of one channel's API. `pages(stream, since)` yields the stream's pages updated at or
+    after `since` (None: everything), each with the batches it lands and its cursor; `close()`
+    releases the HTTP clients."""
+
+    def pages(self, stream: str, since: datetime | None) -> Iterator[Page]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ConnectorSettings:
+    """How to reach one channel's API. `credentials` maps a credential key (e.g. `access_token`)
+    to the *name* of the environment variable holding it; the factory reads the value."""
+
+    channel: str
+    base_url: str
+    credentials: Mapping[str, str]
+    api_version: str | None = None
+    auth_url: str | None = None
+    marketplace_ids: tuple[str, ...] = ()
+    page_size: int = 100
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: float = 30.0
+    requests_per_second: float | None = None
+    burst: int = 1
+    sleep: Callable[[float], None] = time.sleep

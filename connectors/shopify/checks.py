@@ -1,0 +1,68 @@
+"""Landing-gate checks of the Shopify streams (vocabulary: `connectors.checks`)."""
+
+from __future__ import annotations
+
+from connectors.checks import (
+    BASIC,
+    ID,
+    TIME,
+    UNREADABLE,
+    Check,
+    OrderLines,
+    V,
+    gap,
+    item_values,
+    items,
+    items_ok,
+    order_checks,
+    txt,
+)
+
+# The order lines the order checks read: (list key, quantity field, SKU field).
+ORDER_LINES: dict[str, OrderLines] = {"orders": ("line_items", "quantity", "sku")}
+
+# What the checks read of each stream's payload (DuckDB `json_transform` structures).
+STRUCTURES: dict[str, dict] = {
+    "orders": {
+        "currency": V, "total_price": V, "total_line_items_price": V,
+        "line_items": [{"quantity": V, "price": V, "sku": V}],
+    },
+    "products": {"variants": [{"sku": V}]},
+}  # fmt: skip
+
+
+def _line_parts() -> str:
+    """price × quantity of every Shopify line (null where either is not a number)."""
+    return (
+        f"case when {items_ok('line_items')} then list_transform({items('line_items')}, "
+        "lambda i: try_cast(i['price'] as decimal(18, 4)) * "
+        "try_cast(i['quantity'] as decimal(18, 4))) else [null] end"
+    )
+
+
+CHECKS: dict[str, tuple[Check, ...]] = {
+    "orders": (
+        ID,
+        TIME,
+        Check("currency", "currencies", txt("currency")),
+        Check("total_price", "decimal", txt("total_price")),
+        Check("line_total_gap", "gap", gap(txt("total_line_items_price"), _line_parts())),
+        *order_checks(ORDER_LINES["orders"]),
+    ),
+    "customers": (ID, TIME),
+    "products": (
+        ID,
+        TIME,
+        Check(
+            "variants_without_sku",
+            "between",
+            f"case when {items_ok('variants')} then cast(len(list_filter("
+            f"{item_values('variants', 'sku')}, lambda s: coalesce(s, '') in ('', 'false', '0')"
+            f")) as varchar) else '{UNREADABLE}' end",
+            high=0,
+        ),
+    ),
+    # API-only streams: id and updated time only
+    "locations": BASIC,
+    "inventory_levels": BASIC,
+}

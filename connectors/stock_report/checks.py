@@ -1,0 +1,17 @@
+"""Landing-gate checks of stock counts (vocabulary: `connectors.checks`)."""
+
+from __future__ import annotations
+
+from connectors.checks import ID, MAX_STOCK, ONE_SKU, TIME, Check, V, txt, whole_in_range
+
+STRUCTURES: dict[str, dict] = {"stock": {"on_hand": V, "location_id": V, "sku": V}}
+
+CHECKS: dict[str, tuple[Check, ...]] = {
+    "stock": (
+        ID,
+        TIME,
+        *whole_in_range("on_hand", low=0, high=MAX_STOCK),
+        Check("location_id", "locations", txt("location_id")),
+        Check("skus", "known_skus", ONE_SKU, critical=False),
+    ),
+}

@@ -1,0 +1,30 @@
+"""Landing-gate checks of till export lines (vocabulary: `connectors.checks`)."""
+
+from __future__ import annotations
+
+from connectors.checks import ID, MAX_UNITS, ONE_SKU, TIME, UNREADABLE, Check, V, txt
+
+STRUCTURES: dict[str, dict] = {
+    "orders": {"currency": V, "quantity": V, "unit_price": V, "location_id": V, "sku": V},
+}
+
+CHECKS: dict[str, tuple[Check, ...]] = {
+    "orders": (
+        ID,
+        TIME,
+        Check("currency", "currencies", txt("currency")),
+        Check("quantity", "whole", txt("quantity")),
+        Check(
+            "quantity_abs",
+            "between",
+            # absent or unreadable quantities fail here too: a till line without one is no sale
+            f"case when regexp_full_match(coalesce({txt('quantity')}, ''), '-?[0-9]+') "
+            f"then cast(abs(cast({txt('quantity')} as hugeint)) as varchar) "
+            f"else '{UNREADABLE}' end",
+            high=MAX_UNITS,
+        ),
+        Check("unit_price", "decimal", txt("unit_price")),
+        Check("location_id", "locations", txt("location_id")),
+        Check("skus", "known_skus", ONE_SKU, critical=False),
+    ),
+}

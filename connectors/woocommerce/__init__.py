@@ -1,0 +1,58 @@
+"""WooCommerce REST API v3 channel.
+
+The package: `mapping.py` (answers -> raw records), `client.py` (`WooConnector`), `streams.py`
+(file specs), `checks.py` (landing gate).
+Its names are importable from here as before; the client (and httpx) is imported only when one
+of them is first used, so the registry can read `checks` and `streams` cheaply.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+_EXPORTS = {
+    "order_record": "mapping",
+    "refund_record": "mapping",
+    "customer_record": "mapping",
+    "product_record": "mapping",
+    "PREFIX": "client",
+    "ALL_STREAMS": "client",
+    "WooConnector": "client",
+    "connect": "client",
+}
+
+if TYPE_CHECKING:
+    from connectors.woocommerce.client import (
+        ALL_STREAMS,
+        PREFIX,
+        WooConnector,
+        connect,
+    )
+    from connectors.woocommerce.mapping import (
+        customer_record,
+        order_record,
+        product_record,
+        refund_record,
+    )
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "ALL_STREAMS",
+    "PREFIX",
+    "WooConnector",
+    "connect",
+    "customer_record",
+    "order_record",
+    "product_record",
+    "refund_record",
+]
