@@ -76,3 +76,49 @@ select used.*
 from used
 where currency_without_fx_rates not in (select currency from rated)
 {% endtest %}
+
+{#- Every non-null value of the column is in the list held by var `var_name` (e.g. the currencies
+    configured in oms.yaml, which the flows pass as vars). A null var checks nothing: the list is
+    not known (dbt run by hand without the flows' vars). Fails with each unexpected value and its
+    row count. -#}
+{% test in_var_list(model, column_name, var_name) %}
+{%- set allowed = var(var_name, none) %}
+with used as (
+    select
+        {{ column_name }} as unexpected_value,
+        count(*) as rows_with_that_value
+    from {{ model }}
+    where {{ column_name }} is not null
+    group by all
+),
+
+final as (
+    select *
+    from used
+    {% if allowed is none -%}
+    where false
+    {%- else -%}
+    where unexpected_value not in (
+        {%- for value in allowed %}'{{ value }}'{{ ", " if not loop.last }}{% endfor -%}
+    )
+    {%- endif %}
+)
+
+select * from final
+{% endtest %}
+
+{#- The model has at least one row (an empty mart after a build usually means nothing landed). -#}
+{% test has_rows(model) %}
+with counted as (
+    select count(*) as row_count
+    from {{ model }}
+),
+
+final as (
+    select *
+    from counted
+    where row_count = 0
+)
+
+select * from final
+{% endtest %}
