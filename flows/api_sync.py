@@ -25,11 +25,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
-from connectors.http import ChannelError, Page, RetryPolicy
-from flows.config import API_EXTRA_STREAMS, CHANNEL_STREAMS, Channel, Config
+from connectors import registry
+from connectors.http import ChannelError, Page
+from connectors.protocol import Connector
+from flows.config import Channel, Config, connector_settings
 from flows.landing import Part, SyncReport, Unit, commit, gate_context, judge
 from flows.staged import concat, stage
-from flows.sync import CATALOGUE_FIRST
 from flows.warehouse import all_raw_tables, connection, init_warehouse
 
 DUCKDB_MEMORY_LIMIT = "256MB"
@@ -43,51 +44,16 @@ def api_channels(cfg: Config, only_channel: str | None = None) -> list[Channel]:
     ]
 
 
-def make_connector(ch: Channel, sleep: Callable[[float], None] = time.sleep):
+def make_connector(ch: Channel, sleep: Callable[[float], None] = time.sleep) -> Connector:
     """The connector object of an API channel (credentials read from the environment now)."""
-    api = ch.api
-    assert api is not None
-    policy = RetryPolicy(
-        max_attempts=api.max_attempts,
-        base_delay=api.retry_base_seconds,
-        max_delay=api.retry_max_seconds,
-        total_seconds=api.retry_total_seconds,
-    )
-    common = dict(channel=ch.name, page_size=api.page_size, policy=policy,
-                  timeout=api.timeout_seconds, sleep=sleep)  # fmt: skip
-    if ch.kind == "shopify":
-        from connectors.shopify import ShopifyConnector
-
-        return ShopifyConnector(api.base_url, api.credentials["access_token"],
-                                api_version=api.api_version, **common)  # fmt: skip
-    if ch.kind == "woocommerce":
-        from connectors.woocommerce import WooConnector
-
-        return WooConnector(api.base_url, api.credentials["consumer_key"],
-                            api.credentials["consumer_secret"],
-                            requests_per_second=api.requests_per_second, burst=api.burst,
-                            **common)  # fmt: skip
-    if ch.kind == "amazon":
-        from connectors.amazon import AmazonConnector
-
-        return AmazonConnector(api.base_url, auth_url=api.auth_url, marketplace_ids=api.marketplace_ids,
-                               refresh_token_env=api.credentials["refresh_token"],
-                               client_id_env=api.credentials["client_id"],
-                               client_secret_env=api.credentials["client_secret"],
-                               requests_per_second=api.requests_per_second, **common)  # fmt: skip
-    raise ValueError(f"no API connector for kind {ch.kind!r}")
-
-
-def _streams(ch: Channel) -> list[str]:
-    return list(CHANNEL_STREAMS[ch.kind]) + list(API_EXTRA_STREAMS.get(ch.kind, ()))
+    return registry.make_connector(ch.kind, connector_settings(ch, sleep))
 
 
 def _primary_streams(ch: Channel) -> list[str]:
     """Streams queried on their own (the rest arrive inside another stream's pages), the
     catalogue first, so the orders of the same sync are checked against its SKUs."""
-    inside = {"woocommerce": {"refunds"}, "amazon": {"order_items"}}.get(ch.kind, set())
-    own = [s for s in _streams(ch) if s not in inside]
-    return sorted(own, key=lambda s: CATALOGUE_FIRST.get(f"{ch.name}__{s}", 9))
+    own = registry.primary_streams(ch.kind)
+    return sorted(own, key=lambda s: registry.landing_order(f"{ch.name}__{s}"))
 
 
 def _cursor(con, channel: str, stream: str) -> str | None:

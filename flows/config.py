@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connectors import registry
+from forecasting.settings import ReplenishmentSettings
 
 if TYPE_CHECKING:
     from connectors.protocol import ConnectorSettings
@@ -287,7 +288,6 @@ class QualitySettings(_Strict):
 
 # The `replenishment:` section is the planner's own settings model, declared and validated once
 # in forecasting/settings.py (a frozen pydantic model that forbids unknown keys, like _Strict).
-from forecasting.settings import ReplenishmentSettings  # noqa: E402
 
 
 class Config(_Strict):

@@ -131,6 +131,9 @@ def gate_context(con: duckdb.DuckDBPyConnection, cfg: Config) -> GateContext:
         known_skus(con),
         cfg.quality.max_bad_share,
         cfg.quality.future_tolerance_hours,
+        location_aliases=tuple(
+            sorted((ch, ext) for loc in cfg.locations for ch, ext in loc.external_ids.items())
+        ),
     )
 
 

@@ -125,6 +125,8 @@ def describe(check: Check, ctx: GateContext) -> str:
         return "currency is an ISO 4217 code"
     if k == "locations":
         return "location_id is a configured location"
+    if k == "channel_locations":
+        return "fulfilment locations are configured locations (locations[].external_ids)"
     if k == "gap":
         return f"{f.replace('_gap', '')}s add up to the total (within {MONEY_TOLERANCE})"
     if k == "known_skus":
@@ -142,6 +144,13 @@ class GateContext:
     max_bad_share: float = 0.2
     future_tolerance_hours: float = 24
     now: datetime | None = None
+    # (channel, the channel's own id of a location): what `channel_locations` checks accept
+    location_aliases: tuple[tuple[str, str], ...] = ()
+
+    def channel_locations(self, channel: str) -> tuple[str, ...]:
+        """The ids a channel may name a location by: its external ids and our own ids."""
+        own = tuple(self.locations or ())
+        return own + tuple(ext for ch, ext in self.location_aliases if ch == channel)
 
 
 @cache
@@ -180,7 +189,7 @@ def _expectation(check: Check, col: str, ctx: GateContext):
         return E.ExpectColumnValuesToBeInSet(column=col, value_set=sorted(ISO_CURRENCIES))
     if k == "locations":
         return E.ExpectColumnValuesToBeInSet(column=col, value_set=list(ctx.locations or ()))
-    if k == "known_skus":
+    if k in ("known_skus", "channel_locations"):  # the feature counts unknown ones
         return E.ExpectColumnValuesToBeBetween(column=col, max_value=0)
     raise ValueError(k)
 
@@ -209,7 +218,8 @@ def _suite(table: str, ctx: GateContext) -> _Suite:
 
 
 def _suite_locked(table: str, ctx: GateContext) -> _Suite:
-    key = (table, ctx.currencies, ctx.locations, ctx.known_skus is None, ctx.future_tolerance_hours)
+    key = (table, ctx.currencies, ctx.locations, ctx.known_skus is None, ctx.future_tolerance_hours,
+           ctx.location_aliases)  # fmt: skip
     if key not in _SUITES:
         gx, _ctx, _ = _validator()
         checks = tuple(_active(list(CHECKS.get(table, BASIC)), ctx))
@@ -224,9 +234,15 @@ def _suite_locked(table: str, ctx: GateContext) -> _Suite:
     return _SUITES[key]
 
 
-def _feature_sql(check: Check, col: str, now: datetime) -> str:
+def _feature_sql(check: Check, col: str, now: datetime, known_locations: tuple[str, ...]) -> str:
     """The check's feature as the column its expectation reads."""
     k = check.kind
+    if k == "channel_locations":
+        known = "[" + ", ".join("'" + x.replace("'", "''") + "'" for x in known_locations) + "]"
+        return (
+            f"cast(len(list_filter(({check.sql}), lambda x: coalesce(x, '') <> '' "
+            f"and not list_contains({known}::varchar[], x))) as double) as {col}"
+        )
     if k == "future":
         return f"(epoch(_source_updated_at) - {now.timestamp()}) / 3600.0 as {col}"
     if k == "present" and check.sql is None:
@@ -255,7 +271,7 @@ def _active(checks: list[Check], ctx: GateContext) -> list[Check]:
     return [
         c
         for c in checks
-        if not (c.kind == "locations" and ctx.locations is None)
+        if not (c.kind in ("locations", "channel_locations") and ctx.locations is None)
         and not (c.kind == "known_skus" and ctx.known_skus is None)
     ]
 
@@ -281,7 +297,8 @@ def _features(
         )
         derived = "".join(f", {d}" for d in _derived(table))
         selects = [
-            _feature_sql(c, col, now) for c, col in zip(spec.checks, spec.columns, strict=True)
+            _feature_sql(c, col, now, ctx.channel_locations(table.split("__")[0]))
+            for c, col in zip(spec.checks, spec.columns, strict=True)
         ]
         sku_check = next((c for c in spec.checks if c.kind == "known_skus"), None)
         unknown = "select null::bigint as _row, 0 as n where false"

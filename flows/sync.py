@@ -18,10 +18,11 @@ from pathlib import Path
 
 import duckdb
 
+from connectors import registry
 from connectors.files.inbox import UnsafePath, move_handled, pending_files
 from connectors.files.reader import FileRejected, content_hash, read_file
-from connectors.files.streams import STREAMS, StreamSpec
-from flows.config import CHANNEL_STREAMS, REFERENCE_STREAMS, Config
+from connectors.records import StreamSpec
+from flows.config import Config
 from flows.landing import FileEntry, Part, SyncReport, Unit, commit, gate_context, judge, refuse
 from flows.staged import empty, stage
 from flows.warehouse import connection, init_warehouse
@@ -45,10 +46,11 @@ def sources(cfg: Config, only_channel: str | None = None) -> list[Source]:
             continue
         if getattr(ch, "source", "files") != "files":
             continue  # API channels land through flows/api_sync.py
-        streams = CHANNEL_STREAMS[ch.kind]
+        kind = registry.by_kind(ch.kind)
+        streams = kind.streams
         for stream in streams:
-            spec = STREAMS[(ch.name, stream)]
-            if ch.kind == "till_export":
+            spec = registry.file_stream(ch.name, stream)
+            if kind.mapping_fields:  # a table export read through the channel's column mapping
                 extra = {"timezone": ch.timezone or "UTC"}
                 out.append(Source(spec, ch.path, dict(ch.mapping), extra))
             elif len(streams) == 1:
@@ -56,13 +58,9 @@ def sources(cfg: Config, only_channel: str | None = None) -> list[Source]:
             else:
                 out.append(Source(spec, f"{ch.path}/{stream}"))
     if only_channel in (None, "files"):
-        for stream in REFERENCE_STREAMS:
-            out.append(Source(STREAMS[("files", stream)], getattr(cfg.files, stream)))
+        for stream in registry.REFERENCE.streams:
+            out.append(Source(registry.file_stream("files", stream), getattr(cfg.files, stream)))
     return out
-
-
-# Catalogue streams land first, so the orders of the same run can be checked against their SKUs.
-CATALOGUE_FIRST = {"shop__products": 0, "files__supplier_terms": 1}
 
 
 def _already_landed(con: duckdb.DuckDBPyConnection, digest: str) -> bool:
@@ -92,7 +90,7 @@ def sync_files(
     with connection(cfg.warehouse) as con:
         init_warehouse(con, cfg)
         ordered = sorted(
-            sources(cfg, only_channel), key=lambda s: CATALOGUE_FIRST.get(s.spec.table, 9)
+            sources(cfg, only_channel), key=lambda s: registry.landing_order(s.spec.table)
         )
         for src in ordered:
             try:

@@ -11,6 +11,7 @@ from flows.api_sync import sync_api
 from flows.landing import SyncReport
 from flows.sync import sync_files
 from flows.warehouse import connection
+from sandbox import render
 from tests.conftest import make_config
 from tests.test_connector_helpers import api_config, emulated, quarantined, raw_rows
 
@@ -37,19 +38,34 @@ def _drop(cfg, stream: str, payloads: list[str]) -> None:
     (folder / f"{stream}.jsonl").write_text("\n".join(payloads) + "\n", encoding="utf-8")
 
 
-def test_the_same_order_through_a_file_and_the_api_lands_the_same_row_and_flags(tmp_path):
+def test_the_same_order_through_a_file_and_the_api_lands_the_same_row_and_flags(
+    tmp_path, monkeypatch
+):
+    # One order names a SKU no catalogue has, another was fulfilled from a Shopify location
+    # that oms.yaml does not map to one of ours.
+    monkeypatch.setitem(render.SHOPIFY_LOCATION_IDS, "WH-UNMAPPED", 71000099)
     with emulated() as eps:
         book = eps.shop.emulator.book
         flagged_order = str(book.orders[5]["source_id"])
         book.lines[5][0]["sku"] = UNKNOWN_SKU
+        held_order = str(book.orders[7]["source_id"])
+        book.orders[7]["location_id"] = "WH-UNMAPPED"
         api_cfg = api_config(tmp_path / "api", eps)
         by_api = sync_api(api_cfg, only_channel="shop", streams=["products", "orders"])
     assert by_api.rows_landed > 0
 
-    # The same payloads, as received, dropped as JSON Lines files for a `source: files` channel.
+    # The same payloads, as received (landed or held), dropped as JSON Lines files for a
+    # `source: files` channel.
     with connection(api_cfg.warehouse, read_only=True) as con:
         payloads = {
-            stream: [p for (p,) in con.execute(f"select _payload::varchar from raw.shop__{stream}")]
+            stream: [
+                p
+                for (p,) in con.execute(
+                    f"""select _payload::varchar from raw.shop__{stream}
+                        union all select payload from ops.quarantine where stream = ?""",
+                    [stream],
+                ).fetchall()
+            ]
             for stream in ("products", "orders")
         }
     file_cfg = make_config(tmp_path / "files")
@@ -66,7 +82,11 @@ def test_the_same_order_through_a_file_and_the_api_lands_the_same_row_and_flags(
     assert api_flags == file_flags
     assert api_flags["SKU is in the catalogue (flag only)"] == 1
     assert flagged_order in {sid for sid, *_ in raw_rows(api_cfg, "shop__orders")}
-    assert quarantined(api_cfg) == quarantined(file_cfg) == []
+    # An order from a location we do not know is held back, with the same reason either way.
+    held = quarantined(api_cfg)
+    assert held == quarantined(file_cfg)
+    assert [(c, s, sid) for c, s, sid, _ in held] == [("shop", "orders", held_order)]
+    assert "fulfilment locations are configured locations" in held[0][3]
 
 
 def test_api_streams_land_the_catalogue_before_the_orders_it_checks(tmp_path):

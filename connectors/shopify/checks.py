@@ -26,6 +26,8 @@ STRUCTURES: dict[str, dict] = {
     "orders": {
         "currency": V, "total_price": V, "total_line_items_price": V,
         "line_items": [{"quantity": V, "price": V, "sku": V}],
+        "fulfillments": [{"location_id": V}],
+        "fulfillment_orders": [{"assigned_location_id": V}],
     },
     "products": {"variants": [{"sku": V}]},
 }  # fmt: skip
@@ -40,6 +42,19 @@ def _line_parts() -> str:
     )
 
 
+def _fulfilment_locations() -> str:
+    """The Shopify locations an order was fulfilled from or assigned to (empty where a list is
+    unreadable: the list checks report that)."""
+    shipped = f"list_transform({items('fulfillments')}, lambda f: trim(f['location_id']))"
+    assigned = (
+        f"list_transform({items('fulfillment_orders')}, lambda f: trim(f['assigned_location_id']))"
+    )
+    return (
+        f"list_concat(case when {items_ok('fulfillments')} then {shipped} else [] end, "
+        f"case when {items_ok('fulfillment_orders')} then {assigned} else [] end)"
+    )
+
+
 CHECKS: dict[str, tuple[Check, ...]] = {
     "orders": (
         ID,
@@ -48,6 +63,7 @@ CHECKS: dict[str, tuple[Check, ...]] = {
         Check("total_price", "decimal", txt("total_price")),
         Check("line_total_gap", "gap", gap(txt("total_line_items_price"), _line_parts())),
         *order_checks(ORDER_LINES["orders"]),
+        Check("fulfillment_locations", "channel_locations", _fulfilment_locations()),
     ),
     "customers": (ID, TIME),
     "products": (
