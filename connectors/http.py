@@ -32,11 +32,34 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class ChannelError(RuntimeError):
-    """The channel's API could not be read (retries exhausted, unexpected answer)."""
+    """The channel's API could not be read (retries exhausted, unexpected answer).
+
+    `status` is the HTTP status of the answer that ended the call, when there was one (None for
+    timeouts, dropped connections and bodies that were not JSON). `retryable` says whether a
+    later attempt can help: the flows retry a channel sync by this, never by the message."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def __reduce__(self):  # keep `status` through pickling (task results, process pools)
+        return (type(self), (str(self), self.status))
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status in RETRY_STATUSES
 
 
 class ChannelAuthError(ChannelError):
-    """The API refused our credentials, or a credential is not set: never retried."""
+    """The API refused our credentials (401/403): never retried."""
+
+    @property
+    def retryable(self) -> bool:
+        return False
+
+
+class ChannelConfigError(ChannelAuthError):
+    """A credential the channel needs is not set in the environment: never retried."""
 
 
 @dataclass
@@ -74,7 +97,7 @@ def credential(channel: str, env_var: str) -> str:
     """Read one credential from the environment; a missing one fails naming the variable."""
     value = os.environ.get(env_var)
     if not value:
-        raise ChannelAuthError(
+        raise ChannelConfigError(
             f"channel '{channel}': environment variable {env_var} is not set "
             "(it must hold the API credential; oms.yaml stores only its name)"
         )
@@ -236,12 +259,14 @@ class ApiClient:
                     raise ChannelAuthError(
                         f"channel '{self.channel}': the API refused the credentials "
                         f"(HTTP {status} on {label}); check the environment variable "
-                        f"{self.credential_env}"
+                        f"{self.credential_env}",
+                        status,
                     ) from None
                 if status not in RETRY_STATUSES:
                     if status >= 400:
                         raise ChannelError(
-                            f"channel '{self.channel}': HTTP {status} on {label}: {_snippet(resp)}"
+                            f"channel '{self.channel}': HTTP {status} on {label}: {_snippet(resp)}",
+                            status,
                         ) from None
                     return resp
                 last = f"HTTP {status}"

@@ -17,6 +17,8 @@ and, because every landing step is idempotent, simply completes the work.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -24,19 +26,24 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
+from connectors.http import ChannelAuthError, ChannelError
 from flows.checks import CheckReport, check_marts, record_outcomes
-from flows.config import Config, load_config
-from flows.dbt_runner import DbtReport, run_dbt
+from flows.config import Config, ConfigError, load_config
+from flows.dbt_runner import DbtReport, build
 from flows.notify import notify
 from flows.planning import PlanningReport, run_planning
 from flows.progress import tick
+from flows.quality import PageRejected
 from flows.sync import SyncReport, sync_files
 from flows.warehouse import (
     WarehouseBusy,
+    all_raw_tables,
     connection,
     finish_run,
     mark_crashed_runs,
+    mark_raw_built,
     new_run_id,
+    raw_tables_pending_build,
     start_run,
     writer_lock,
 )
@@ -62,14 +69,28 @@ class RunSummary:
 # ------------------------------------------------------------------------------------- tasks
 
 
+# What a retry cannot fix: refused or missing credentials, a bad configuration, a page or file
+# refused by the landing gate. Decided by type, never by message text.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (ChannelAuthError, ConfigError, PageRejected)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether retrying a channel sync that raised `exc` can help: network errors (httpx
+    transport errors, timeouts) and 429/5xx answers can; a permanent error (PERMANENT_ERRORS,
+    an HTTP 4xx answer other than 429) cannot; neither can an interrupt."""
+    if not isinstance(exc, Exception) or isinstance(exc, PERMANENT_ERRORS):
+        return False
+    if isinstance(exc, ChannelError):
+        return exc.retryable
+    return True
+
+
 def _retry_network_only(task, task_run, state) -> bool:
-    """Retry a channel sync only when a retry can help: not on bad credentials or bad config."""
+    """Prefect's retry condition for `sync-channel`: retry only when a retry can help."""
     try:
         state.result()
-    except Exception as exc:  # the task's own exception
-        text = f"{type(exc).__name__}: {exc}"
-        permanent = ("401", "403", "credential", "ConfigError", "not set", "PageRejected")
-        return not any(p in text for p in permanent)
+    except BaseException as exc:  # the task's own exception
+        return is_retryable(exc)
     return False
 
 
@@ -114,7 +135,7 @@ def dbt_task(cfg: Config, select: str | None = None, full_refresh: bool = False)
         log.info(line)
         tick("dbt models and tests")
 
-    return run_dbt(cfg, "build", select=select, full_refresh=full_refresh, on_event=on_event)
+    return build(cfg, select=select, full_refresh=full_refresh, on_event=on_event, on_log=log.info)
 
 
 @task(name="data-checks", cache_policy=NO_CACHE, timeout_seconds=1800)
@@ -192,6 +213,8 @@ def merge_reports(reports: list[SyncReport]) -> SyncReport:
         total.files_rejected += r.files_rejected
         total.rows_landed += r.rows_landed
         total.rows_quarantined += r.rows_quarantined
+        total.pages_landed += r.pages_landed
+        total.skipped_streams.extend(r.skipped_streams)
         for t, n in r.by_table.items():
             total.by_table[t] = total.by_table.get(t, 0) + n
         total.rejected.extend(r.rejected)
@@ -199,10 +222,24 @@ def merge_reports(reports: list[SyncReport]) -> SyncReport:
     return total
 
 
+def selector(tables: list[str] | None) -> str | None:
+    """dbt selector of every model downstream of `tables` (None: no selection, build all)."""
+    return " ".join(f"source:raw.{t}+" for t in tables) or None if tables is not None else None
+
+
 def changed_selector(sync: SyncReport) -> str | None:
     """dbt selector for what the new rows feed: every model downstream of a changed raw table."""
-    tables = sorted(t for t, n in sync.by_table.items() if n > 0)
-    return " ".join(f"source:raw.{t}+" for t in tables) or None
+    return selector(sorted(t for t, n in sync.by_table.items() if n > 0))
+
+
+def changed_tables(cfg: Config, sync: SyncReport | None) -> list[str]:
+    """Raw tables an incremental build must cover: those this run landed rows in, and those
+    holding rows no successful build has covered yet (landed by a run whose build failed and was
+    rolled back, or that was killed)."""
+    landed = {t for t, n in (sync.by_table.items() if sync else []) if n > 0}
+    with connection(cfg.warehouse) as con:
+        pending = raw_tables_pending_build(con)
+    return sorted(landed | set(pending))
 
 
 def _counts(cfg: Config) -> dict[str, int]:
@@ -264,6 +301,105 @@ def _artifacts(summary: RunSummary) -> None:
         )
 
 
+# ---------------------------------------------------------------------------- run record
+
+
+def _rows(summary: RunSummary) -> tuple[int, int]:
+    return (summary.sync.rows_landed, summary.sync.rows_quarantined) if summary.sync else (0, 0)
+
+
+@contextmanager
+def run_record(cfg: Config, summary: RunSummary, label: str | None = None) -> Iterator[RunSummary]:
+    """The run's row in `ops.runs`, around its stages (enter it holding the writer lock).
+
+    Marks runs left 'running' by a process that died as 'crashed', writes the reference tables
+    from the config, records this run as 'running', and when the block ends records 'success',
+    'checks_failed' (a critical data check failed) or 'failed' (an exception: its type and message,
+    and a `run_failed` webhook notification)."""
+    log = get_run_logger()
+    summary.crashed_before = mark_crashed_runs(cfg.warehouse, cfg)
+    if summary.crashed_before:
+        log.warning(
+            "%s earlier run(s) had died mid-way; this run completes their work",
+            summary.crashed_before,
+        )
+    start_run(cfg.warehouse, summary.run_id, label or summary.flow, cfg)
+    try:
+        yield summary
+    except BaseException as exc:
+        message = f"{type(exc).__name__}: {exc}"[:2000]
+        try:
+            finish_run(cfg.warehouse, summary.run_id, "failed", *_rows(summary), message)
+        except Exception as record_exc:  # never hide the run's own error behind this one
+            log.error("could not record the failed run: %s", record_exc)
+        notify("run_failed", {"flow": summary.flow, "run_id": summary.run_id, "error": message})
+        raise
+    checks = summary.checks
+    status = "success" if checks is None or checks.ok else "checks_failed"
+    note = None if checks is None or checks.ok else "; ".join(checks.critical_failed)[:2000]
+    finish_run(cfg.warehouse, summary.run_id, status, *_rows(summary), note)
+
+
+# -------------------------------------------------------------------------------- stages
+
+
+def sync_stage(cfg: Config, summary: RunSummary, channel: str | None = None) -> None:
+    """Every channel (or one) as its own task, concurrently; their reports merged."""
+    futures = [sync_channel_task.submit(cfg, unit) for unit in channel_units(cfg, channel)]
+    summary.sync = merge_reports([f.result() for f in futures])
+
+
+def build_stage(
+    cfg: Config, summary: RunSummary, select_changed: bool = False, full_refresh: bool = False
+) -> None:
+    """`dbt build`: everything, or (`select_changed`) only what is downstream of raw tables with
+    rows not yet built (this run's and any a failed or killed earlier build left); skipped when
+    there are none. A failed build leaves the warehouse as it was (flows.dbt_runner.build)."""
+    tables: list[str] | None = None
+    if select_changed:
+        tables = changed_tables(cfg, summary.sync)
+        if not tables:
+            get_run_logger().info("no new rows: dbt build skipped")
+            return
+    started = datetime.now(UTC)
+    summary.dbt = dbt_task(cfg, select=selector(tables), full_refresh=full_refresh)
+    with connection(cfg.warehouse) as con:
+        mark_raw_built(con, tables if tables is not None else all_raw_tables(), started)
+
+
+def check_stage(cfg: Config, summary: RunSummary, as_of: datetime) -> None:
+    outcomes = summary.sync.outcomes if summary.sync else []
+    summary.checks = check_task(cfg, summary.run_id, outcomes, as_of)
+
+
+def forecast_stage(cfg: Config, summary: RunSummary) -> None:
+    # On a Dask cluster the forecast batches are mapped as tasks across its workers; on one
+    # machine a local process pool inside the task is faster than threads.
+    if _on_a_cluster():
+        summary.planning = run_planning(cfg, summary.run_date, forecast_fn=forecast_on_tasks)
+    else:
+        summary.planning = planning_task(cfg, summary.run_date)
+
+
+def _publish(summary: RunSummary) -> None:
+    """After the lock is released: the stock-out alert and the Prefect artifacts."""
+    if summary.planning and summary.planning.stockout_alerts:
+        notify(
+            "stockout_risk",
+            {"run_date": summary.run_date.isoformat(), "items": summary.planning.stockout_alerts},
+        )
+    try:
+        _artifacts(summary)
+    except Exception as exc:  # artifacts are a convenience; never fail a landed run for them
+        get_run_logger().warning("could not write Prefect artifacts: %s", exc)
+
+
+def _skipped(summary: RunSummary, exc: WarehouseBusy) -> RunSummary:
+    get_run_logger().warning("skipped: %s", exc)
+    summary.skipped = str(exc)
+    return summary
+
+
 def _run(
     cfg: Config,
     flow_name: str,
@@ -273,84 +409,28 @@ def _run(
     full_refresh: bool = False,
     select_changed: bool = False,
 ) -> RunSummary:
-    """The body every flow shares: lock, record, run the stages, summarise, notify."""
-    log = get_run_logger()
+    """The body the flows share: the chosen stages in order, under the lock, recorded."""
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {unknown}; the stages are {list(STAGES)}")
     # Freshness is judged at the run date's start when one is given (a planning run for that
     # morning), else now (an hourly sync).
     as_of = datetime.combine(run_date, time(0), tzinfo=UTC) if run_date else datetime.now(UTC)
-    run_date = run_date or date.today()
-    run_id = new_run_id()
-    summary = RunSummary(run_id, run_date, cfg.warehouse, flow=flow_name)
+    summary = RunSummary(new_run_id(), run_date or date.today(), cfg.warehouse, flow=flow_name)
     try:
-        lock = writer_lock(cfg.warehouse, cfg.lock_timeout_seconds)
-        lock.__enter__()
-    except WarehouseBusy as exc:
-        log.warning("skipped: %s", exc)
-        summary.skipped = str(exc)
-        return summary
-    try:
-        summary.crashed_before = mark_crashed_runs(cfg.warehouse)
-        if summary.crashed_before:
-            log.warning(
-                "%s earlier run(s) had died mid-way; this run completes their work",
-                summary.crashed_before,
-            )
-        start_run(cfg.warehouse, run_id, flow_name)
-        try:
+        with writer_lock(cfg.warehouse, cfg.lock_timeout_seconds), run_record(cfg, summary):
             if "sync" in stages:
-                futures = [
-                    sync_channel_task.submit(cfg, unit) for unit in channel_units(cfg, channel)
-                ]
-                summary.sync = merge_reports([f.result() for f in futures])
+                sync_stage(cfg, summary, channel)
             if "build" in stages:
-                select = changed_selector(summary.sync) if select_changed and summary.sync else None
-                if select_changed and select is None:
-                    log.info("no new rows: dbt build skipped")
-                else:
-                    summary.dbt = dbt_task(cfg, select=select, full_refresh=full_refresh)
+                build_stage(cfg, summary, select_changed, full_refresh)
             if "check" in stages:
-                outcomes = summary.sync.outcomes if summary.sync else []
-                summary.checks = check_task(cfg, run_id, outcomes, as_of)
+                check_stage(cfg, summary, as_of)
             if "forecast" in stages:
-                # On a Dask cluster the forecast batches are mapped as tasks across its workers;
-                # on one machine a local process pool inside the task is faster than threads.
-                if _on_a_cluster():
-                    summary.planning = run_planning(cfg, run_date, forecast_fn=forecast_on_tasks)
-                else:
-                    summary.planning = planning_task(cfg, run_date)
+                forecast_stage(cfg, summary)
             summary.counts = _counts(cfg)
-        except BaseException as exc:
-            message = f"{type(exc).__name__}: {exc}"[:2000]
-            finish_run(
-                cfg.warehouse,
-                run_id,
-                "failed",
-                summary.sync.rows_landed if summary.sync else 0,
-                summary.sync.rows_quarantined if summary.sync else 0,
-                message,
-            )
-            notify("run_failed", {"flow": flow_name, "run_id": run_id, "error": message})
-            raise
-        status = "success" if not summary.checks or summary.checks.ok else "checks_failed"
-        finish_run(
-            cfg.warehouse,
-            run_id,
-            status,
-            summary.sync.rows_landed if summary.sync else 0,
-            summary.sync.rows_quarantined if summary.sync else 0,
-            None if status == "success" else "; ".join(summary.checks.critical_failed)[:2000],
-        )
-    finally:
-        lock.__exit__(None, None, None)
-    if summary.planning and summary.planning.stockout_alerts:
-        notify(
-            "stockout_risk",
-            {"run_date": run_date.isoformat(), "items": summary.planning.stockout_alerts},
-        )
-    try:
-        _artifacts(summary)
-    except Exception as exc:  # artifacts are a convenience; never fail a landed run for them
-        log.warning("could not write Prefect artifacts: %s", exc)
+    except WarehouseBusy as exc:  # only the lock raises it: nothing ran, nothing was recorded
+        return _skipped(summary, exc)
+    _publish(summary)
     return summary
 
 
@@ -407,26 +487,20 @@ def backfill(
     from flows.api_sync import backfill_channel
 
     cfg = cfg or load_config(config_path)
-    log = get_run_logger()
     summary = RunSummary(new_run_id(), date.today(), cfg.warehouse, flow="backfill")
-    with writer_lock(cfg.warehouse, cfg.lock_timeout_seconds):
-        start_run(cfg.warehouse, summary.run_id, f"backfill:{channel}")
-        try:
+    try:
+        with (
+            writer_lock(cfg.warehouse, cfg.lock_timeout_seconds),
+            run_record(cfg, summary, label=f"backfill:{channel}"),
+        ):
             summary.sync = backfill_channel(cfg, channel, start, end)
-            log.info("backfill %s: %s new record versions", channel, summary.sync.rows_landed)
-            select = changed_selector(summary.sync)
-            if select:
-                summary.dbt = dbt_task(cfg, select=select)
-        except BaseException as exc:
-            finish_run(cfg.warehouse, summary.run_id, "failed", message=str(exc)[:2000])
-            raise
-        finish_run(
-            cfg.warehouse,
-            summary.run_id,
-            "success",
-            summary.sync.rows_landed,
-            summary.sync.rows_quarantined,
-        )
+            get_run_logger().info(
+                "backfill %s: %s new record versions", channel, summary.sync.rows_landed
+            )
+            build_stage(cfg, summary, select_changed=True)
+    except WarehouseBusy as exc:
+        return _skipped(summary, exc)
+    _publish(summary)
     return summary
 
 

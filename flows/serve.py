@@ -2,6 +2,13 @@
 
 Reading prefect.yaml keeps one source of truth for schedules and parameters: the production path
 (`prefect deploy --all` + a worker) and the local path run the same definitions.
+
+Entrypoints are module paths (`flows.pipeline.hourly_sync`), and served deployments are made
+with module-path entrypoints too, so `oms`, `prefect deploy`, a worker and `oms serve` all import
+the flows the same way: as the module `flows.pipeline`. A file-path entrypoint
+(`flows/pipeline.py:hourly_sync`) would make Prefect execute the file as a separate module and put
+`flows/` first on `sys.path` for the rest of the process, where a module of ours could shadow a
+dependency (as `flows/dbt.py` once shadowed `dbt`).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -30,21 +38,25 @@ def load_deployments(prefect_file: Path) -> list[dict]:
 
 
 def entrypoint_flow(entrypoint: str):
-    """`flows/pipeline.py:hourly_sync` -> the flow object (imported as a module, not a file)."""
-    path, _, name = entrypoint.partition(":")
-    module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
-    return getattr(module, name)
+    """The flow object of an entrypoint, imported as a module: `flows.pipeline.hourly_sync`
+    (what prefect.yaml uses), or `flows/pipeline.py:hourly_sync` read as that same module path."""
+    if ":" in entrypoint:
+        path, _, name = entrypoint.rpartition(":")
+        module_path = path.removesuffix(".py").replace("/", ".")
+    else:
+        module_path, _, name = entrypoint.rpartition(".")
+    return getattr(importlib.import_module(module_path), name)
 
 
 def schedules_of(dep: dict) -> list:
     from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 
-    out = []
+    out: list[CronSchedule | IntervalSchedule] = []
     for s in dep.get("schedules") or []:
         if "cron" in s:
             out.append(CronSchedule(cron=s["cron"], timezone=s.get("timezone", "UTC")))
         elif "interval" in s:
-            out.append(IntervalSchedule(interval=float(s["interval"])))
+            out.append(IntervalSchedule(interval=timedelta(seconds=float(s["interval"]))))
     return out
 
 
@@ -95,6 +107,7 @@ def local_prefect_server(console: Console) -> Iterator[str | None]:
 
 def serve_deployments(prefect_file: Path, console: Console) -> None:
     from prefect import serve
+    from prefect.deployments.runner import EntrypointType
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     runnable = []
@@ -106,6 +119,7 @@ def serve_deployments(prefect_file: Path, console: Console) -> None:
                 description=dep.get("description"),
                 parameters=dep.get("parameters") or {},
                 schedules=schedules,
+                entrypoint_type=EntrypointType.MODULE_PATH,
             )
         )
         when = (

@@ -52,12 +52,14 @@ create table if not exists ops.file_loads (
     content_hash varchar primary key, path varchar not null, channel varchar not null,
     stream varchar not null, status varchar not null, reason varchar, rows_landed bigint,
     rows_quarantined bigint, loaded_at timestamptz not null);
-create or replace table ops.locations (
+create table if not exists ops.locations (
     location_id varchar primary key, name varchar, country varchar, kind varchar);
-create or replace table ops.location_aliases (
+create table if not exists ops.location_aliases (
     channel varchar not null, external_id varchar not null, location_id varchar not null);
-create or replace table ops.channels (
+create table if not exists ops.channels (
     channel varchar primary key, kind varchar, currency varchar, default_location_id varchar);
+create table if not exists ops.dbt_built (
+    raw_table varchar primary key, built_at timestamptz not null);
 """
 
 
@@ -214,9 +216,12 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
 
 
-def start_run(path: str | Path, run_id: str, flow: str) -> None:
+def start_run(path: str | Path, run_id: str, flow: str, cfg: Config | None = None) -> None:
+    """Record a run as 'running'; with `cfg`, (re)write the reference tables from it first, so
+    every stage of the run (a build without a sync included) sees the configured channels and
+    locations."""
     with connection(path) as con:
-        init_warehouse(con)
+        init_warehouse(con, cfg)
         con.execute(
             "insert into ops.runs (run_id, flow, started_at, status) values (?, ?, ?, 'running')",
             [run_id, flow, datetime.now(UTC)],
@@ -239,12 +244,12 @@ def finish_run(
         )
 
 
-def mark_crashed_runs(path: str | Path) -> int:
+def mark_crashed_runs(path: str | Path, cfg: Config | None = None) -> int:
     """Runs still 'running' while we hold the writer lock died mid-way (killed, machine lost):
     say so in `ops.runs`. Their landed work is consistent (every step is idempotent), so the
     current run simply completes it."""
     with connection(path) as con:
-        init_warehouse(con)
+        init_warehouse(con, cfg)
         n = con.execute("select count(*) from ops.runs where status = 'running'").fetchall()[0][0]
         if n:
             con.execute(
@@ -254,6 +259,30 @@ def mark_crashed_runs(path: str | Path) -> int:
                 [datetime.now(UTC)],
             )
     return n
+
+
+def raw_tables_pending_build(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Raw tables holding rows loaded after the last successful dbt build that covered them: what
+    an hourly build must include besides this run's new rows (rows landed by a run whose build
+    failed, was rolled back or was killed)."""
+    built = dict(con.execute("select raw_table, built_at from ops.dbt_built").fetchall())
+    pending = []
+    for table in all_raw_tables():
+        last = con.execute(f"select max(_loaded_at) from raw.{table}").fetchall()[0][0]
+        if last is not None and (table not in built or last > built[table]):
+            pending.append(table)
+    return pending
+
+
+def mark_raw_built(
+    con: duckdb.DuckDBPyConnection, tables: Iterable[str], started_at: datetime
+) -> None:
+    """A dbt build that started at `started_at` succeeded for everything downstream of `tables`."""
+    con.executemany(
+        """insert into ops.dbt_built values (?, ?)
+           on conflict (raw_table) do update set built_at = greatest(built_at, excluded.built_at)""",
+        [(t, started_at) for t in tables],
+    )
 
 
 @contextmanager

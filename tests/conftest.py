@@ -1,5 +1,6 @@
 """Shared test fixtures: one Prefect test harness per session (a fresh Prefect database costs
-~15 s to start), and helpers that build a real configuration on a temporary folder."""
+~15 s to start), a check that no process the suite started outlives it, and helpers that build a
+real configuration on a temporary folder."""
 
 from __future__ import annotations
 
@@ -13,6 +14,53 @@ os.environ.setdefault("PREFECT_HOME", str(Path(__file__).resolve().parent.parent
 import flows  # noqa: E402,F401  (Prefect environment defaults)
 from flows.config import parse_config  # noqa: E402
 from flows.demo import demo_config_dict  # noqa: E402
+
+# Helpers Python itself keeps for the life of the process (not ours to stop).
+_INTERPRETER_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_outlives_the_suite():
+    """Set up before (so torn down after) every other session fixture: at the end of the session
+    no child process of pytest may survive (a Prefect server, a worker, an `oms` subprocess and
+    its ephemeral Prefect server...). Survivors are named, killed, and fail the session."""
+    yield
+    import psutil
+
+    me = psutil.Process()
+
+    def survivors() -> list[psutil.Process]:
+        out = []
+        for child in me.children(recursive=True):
+            try:
+                cmdline = " ".join(child.cmdline())
+                if child.status() == psutil.STATUS_ZOMBIE or any(
+                    h in cmdline for h in _INTERPRETER_HELPERS
+                ):
+                    continue
+            except psutil.NoSuchProcess:
+                continue
+            out.append(child)
+        return out
+
+    left = survivors()
+    if left:  # give processes told to stop a moment to exit
+        psutil.wait_procs(left, timeout=10)
+        left = survivors()
+    if not left:
+        return
+    described = []
+    for child in left:
+        try:
+            described.append(f"pid {child.pid}: {' '.join(child.cmdline())[:300]}")
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    pytest.fail(
+        "processes started by the test suite were still running at its end (now killed):\n  "
+        + "\n  ".join(described),
+        pytrace=False,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ name, a killed run is completed by the next one, and prefect.yaml's entrypoints 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -26,6 +27,20 @@ from flows.warehouse import connection
 
 END = date(2026, 6, 30)
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def kill_process_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    """Signal a process started with `start_new_session=True` and everything it started; what
+    has not ended 30 s later is killed."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=30)
+    with contextlib.suppress(ProcessLookupError):
+        if sig != signal.SIGKILL:
+            time.sleep(1)  # children stopping on `sig` get a moment before SIGKILL
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def _scalar(cfg, sql):
@@ -165,12 +180,15 @@ def test_a_killed_run_is_completed_by_the_next(tmp_path, prefect_harness):
     write_demo_config(tmp_path / "oms.yaml")
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / ".prefect"), "PYTHONUNBUFFERED": "1"}
     env.pop("PREFECT_API_URL", None)
+    # Its own process group: SIGKILL then reaches the ephemeral Prefect server it started too
+    # (a killed parent cannot stop its children; they would outlive the suite).
     proc = subprocess.Popen(
         [sys.executable, "-m", "flows.cli", "sync"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     processed = Path(cfg.files.drop_dir) / "processed"
     deadline = time.monotonic() + 240
@@ -178,9 +196,9 @@ def test_a_killed_run_is_completed_by_the_next(tmp_path, prefect_harness):
         if processed.exists() and sum(1 for p in processed.rglob("*") if p.is_file()) >= 5:
             break
         time.sleep(0.05)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    finished_early = proc.poll() is not None
+    kill_process_group(proc)
+    assert not finished_early, "the run finished before it could be killed"
     summary = pipeline_flow(cfg=cfg, run_date=date(2026, 7, 1))
     assert summary.crashed_before == 1
     assert summary.checks.ok
@@ -227,13 +245,50 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _wait_for_health(url: str, proc: subprocess.Popen, seconds: float = 180) -> None:
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the Prefect server exited"
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"the Prefect server at {url} did not answer within {seconds:g} s")
+
+
+def _runs_by_flow(cfg) -> dict[str, list[tuple[str, object]]]:
+    with connection(cfg.warehouse, read_only=True) as con:
+        rows = con.execute("select flow, status, started_at from ops.runs").fetchall()
+    out: dict[str, list[tuple[str, object]]] = {}
+    for flow_name, status, started in rows:
+        out.setdefault(flow_name, []).append((status, started))
+    return out
+
+
+def _recent_store(root: Path):
+    """A tiny sandbox whose history ends yesterday, so an hourly run's checks judge it fresh."""
+    cfg, _, end = prepare_demo(root, seed=11, scale="tiny", end_date=date.today() - timedelta(1))
+    write_demo_config(root / "oms.yaml")
+    return cfg, end
+
+
 @pytest.mark.slow
-def test_prefect_yaml_deploys_against_a_local_prefect_server(tmp_path):
+def test_prefect_yaml_deploys_and_a_worker_runs_the_flows(tmp_path):
+    """`prefect deploy --all` against a local server, then a process worker runs hourly-sync and
+    daily-replenishment (their real dbt build) from the project folder: both complete."""
+    import httpx
+
+    cfg, _ = _recent_store(tmp_path)
     port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
     env = {
         **os.environ,
         "PREFECT_HOME": str(tmp_path / ".prefect"),
-        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_API_URL": api,
         "OMS_PROJECT_DIR": str(ROOT),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
@@ -243,21 +298,14 @@ def test_prefect_yaml_deploys_against_a_local_prefect_server(tmp_path):
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
-        import httpx
+        _wait_for_health(api, server)
 
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(1)
-
-        def run(*args: str) -> subprocess.CompletedProcess:
+        def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
             return subprocess.run([prefect, *args], env=env, cwd=ROOT, capture_output=True,
-                                  text=True, timeout=300)  # fmt: skip
+                                  text=True, timeout=timeout)  # fmt: skip
 
         made = run("work-pool", "create", "oms-process", "--type", "process")
         assert made.returncode == 0, made.stdout + made.stderr
@@ -266,33 +314,37 @@ def test_prefect_yaml_deploys_against_a_local_prefect_server(tmp_path):
         listed = run("deployment", "ls")
         for name in ("hourly-sync", "daily-replenishment", "full-refresh", "backfill"):
             assert name in listed.stdout, listed.stdout
+        config = f"config_path={tmp_path / 'oms.yaml'}"
+        for deployment in ("hourly-sync/hourly-sync", "daily-replenishment/daily-replenishment"):
+            started = run("deployment", "run", deployment, "--param", config)
+            assert started.returncode == 0, started.stdout + started.stderr
+        worker = run("worker", "start", "--pool", "oms-process", "--run-once", "--limit", "2",
+                     timeout=900)  # fmt: skip
+        assert worker.returncode == 0, worker.stdout[-3000:] + worker.stderr[-3000:]
+        flow_runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=30).json()
+        states = {r["name"]: r["state"]["type"] for r in flow_runs}
+        assert len(flow_runs) >= 2 and set(states.values()) == {"COMPLETED"}, (
+            states, worker.stdout[-3000:], worker.stderr[-3000:])  # fmt: skip
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        kill_process_group(server, signal.SIGINT)
+    runs = _runs_by_flow(cfg)
+    assert [s for s, _ in runs["hourly-sync"]] == ["success"], runs
+    assert [s for s, _ in runs["daily-replenishment"]] == ["success"], runs
 
 
 @pytest.mark.slow
-def test_oms_serve_runs_a_schedule_on_time_and_stops_on_ctrl_c(tmp_path):
-    cfg, _, _ = prepare_demo(tmp_path, seed=11, scale="tiny", end_date=END)
-    write_demo_config(tmp_path / "oms.yaml")
-    (tmp_path / "serve.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "deployments": [
-                    {
-                        "name": "sync-every-few-seconds",
-                        "entrypoint": "flows/pipeline.py:pipeline_flow",
-                        "parameters": {"stages": ["sync"]},
-                        "schedules": [{"interval": 5}],
-                        "work_pool": {"name": "oms-process"},
-                    }
-                ]
-            }
-        )
-    )
+def test_oms_serve_runs_the_scheduled_flows_and_stops_on_ctrl_c(tmp_path):
+    """`oms serve` runs hourly_sync and daily_replenishment on a short schedule, each with its
+    real dbt build (which imports dbt in the served run's process): every run succeeds."""
+    cfg, _ = _recent_store(tmp_path)
+    flows_dir = ROOT / "prefect.yaml"
+    deployments = {d["name"]: d for d in yaml.safe_load(flows_dir.read_text())["deployments"]}
+    served = []
+    for name in ("hourly-sync", "daily-replenishment"):
+        dep = dict(deployments[name])
+        dep["schedules"] = [{"interval": 30}]
+        served.append(dep)
+    (tmp_path / "serve.yaml").write_text(yaml.safe_dump({"deployments": served}))
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / ".prefect"), "PYTHONUNBUFFERED": "1"}
     env.pop("PREFECT_API_URL", None)
     proc = subprocess.Popen(
@@ -302,28 +354,44 @@ def test_oms_serve_runs_a_schedule_on_time_and_stops_on_ctrl_c(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
+    decided = None
     try:
-        deadline = time.monotonic() + 480  # a fresh Prefect server migrates its database first
-        ran = False
-        while time.monotonic() < deadline and not ran:
-            time.sleep(2)
+        deadline = time.monotonic() + 600  # a fresh Prefect server migrates its database first
+        while time.monotonic() < deadline:
+            time.sleep(3)
             try:
-                ran = _scalar(cfg, "select count(*) from ops.runs where status = 'success'") > 0
-            except Exception:  # the served run holds the file; look again
+                runs = _runs_by_flow(cfg)
+            except Exception:  # no warehouse yet, or a served run holds the file; look again
                 continue
-        if not ran:
+            done = all(
+                any(s == "success" for s, _ in runs.get(name, []))
+                for name in ("hourly-sync", "daily-replenishment")
+            )
+            if done:
+                decided = datetime.now(UTC)
+                break
+        if decided is None:
             proc.send_signal(signal.SIGINT)
-            pytest.fail("no scheduled run completed:\n" + proc.communicate(timeout=60)[0][-3000:])
+            pytest.fail("the served flows did not both succeed:\n"
+                        + proc.communicate(timeout=60)[0][-4000:])  # fmt: skip
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
         try:
-            out, _ = proc.communicate(timeout=60)
+            out, _ = proc.communicate(timeout=90)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            kill_process_group(proc)
             out, _ = proc.communicate()
+        kill_process_group(proc)  # whatever it started and did not stop
     assert proc.returncode is not None, out[-2000:]  # it stopped on Ctrl-C
-    assert "serving sync-every-few-seconds: every 5 s" in out
+    assert "serving hourly-sync: every 30 s" in out and "serving daily-replenishment" in out
+    runs = _runs_by_flow(cfg)
+    for name, rows in runs.items():
+        for status, started in rows:
+            # a run the Ctrl-C interrupted may be left 'running' (the next run marks it crashed)
+            interrupted = status == "running" and started >= decided
+            assert status == "success" or interrupted, (name, status, out[-3000:])
 
 
 def test_backfill_rereads_an_api_channel_without_duplicates_or_moving_the_cursor(
