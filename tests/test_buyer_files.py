@@ -21,6 +21,8 @@ from forecasting.replenishment import (
     ReplenishmentPlan,
 )
 
+pytestmark = pytest.mark.fast  # make test-fast
+
 RUN = date(2026, 11, 25)
 
 

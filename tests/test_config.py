@@ -13,6 +13,8 @@ from flows.config import ConfigError, load_config, parse_config
 from flows.demo import demo_config_dict
 from flows.starter import STARTER_YAML
 
+pytestmark = pytest.mark.fast  # make test-fast
+
 
 def _parse(data):
     return parse_config(data, source="oms.yaml")

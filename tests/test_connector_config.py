@@ -7,6 +7,8 @@ import pytest
 from flows.config import ConfigError, parse_config
 from flows.demo import demo_config_dict
 
+pytestmark = pytest.mark.fast  # make test-fast
+
 SHOP_API = {
     "base_url": "https://shop.example.com",
     "credentials": {"access_token": "SHOPIFY_TOKEN"},

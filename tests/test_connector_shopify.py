@@ -13,6 +13,8 @@ import polars as pl
 import pytest
 
 from connectors.http import ChannelAuthError
+from connectors.shopify import ShopifyConnector, customer_to_rest, order_to_rest, product_to_rest
+from flows.api_sync import sync_api
 from sandbox import render
 from sandbox.emulators import Faults
 from sandbox.emulators.shopify import (
@@ -20,8 +22,6 @@ from sandbox.emulators.shopify import (
     rest_order_to_graphql,
     rest_product_to_graphql,
 )
-from connectors.shopify import ShopifyConnector, customer_to_rest, order_to_rest, product_to_rest
-from flows.api_sync import sync_api
 from tests.test_connector_helpers import (
     api_config,
     cursors,
@@ -93,6 +93,7 @@ def _fixture(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text())
 
 
+@pytest.mark.fast
 def test_rest_fixtures_and_graphql_shape_land_the_same_staging_fields():
     order = _fixture("order.json")["order"]
     refund = _fixture("refund.json")["refund"]
@@ -128,6 +129,7 @@ def test_rest_fixtures_and_graphql_shape_land_the_same_staging_fields():
             assert pv[k] == fv[k], k
 
 
+@pytest.mark.fast
 def test_sandbox_orders_round_trip_through_graphql_unchanged_for_staging():
     """Every sandbox order version, rendered as the REST file drop has it and as the GraphQL API
     returns it, gives the same staging fields (money exact, both currencies kept)."""

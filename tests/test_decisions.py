@@ -21,6 +21,8 @@ from forecasting.replenishment import plan_replenishment
 from forecasting.settings import ReplenishmentSettings
 from tests.test_replenishment import RUN, forecast, inventory, terms
 
+pytestmark = pytest.mark.fast  # make test-fast
+
 DECIDED = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 
 

@@ -8,6 +8,8 @@ import pytest
 from sandbox.emulators import Faults, run_emulators
 from tests.test_connector_helpers import tiny_store
 
+pytestmark = pytest.mark.fast  # make test-fast
+
 Q = "query Sync($first: Int!, $after: String, $query: String) { orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) { nodes { id } pageInfo { hasNextPage endCursor } } }"
 
 

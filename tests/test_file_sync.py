@@ -11,6 +11,8 @@ from connectors.files.inbox import UnsafePath, pending_files, safe_path
 from flows.sync import sync_files
 from flows.warehouse import connection
 
+pytestmark = pytest.mark.fast  # make test-fast
+
 ORDER = {
     "id": 5100000001,
     "name": "#1001",

@@ -23,6 +23,8 @@ from forecasting.engine import (
 )
 from forecasting.series import build_series
 
+pytestmark = pytest.mark.fast  # make test-fast
+
 FIRST_MONDAY = date(2023, 1, 2)
 
 

@@ -12,6 +12,8 @@ from forecasting.models import croston_family, moving_average, seasonal_naive, t
 from forecasting.models.ets import ets_filter, fit_params
 from forecasting.quantiles import count_quantiles, dispersion, inside_band
 
+pytestmark = pytest.mark.fast  # make test-fast
+
 
 def _local_level(alpha: float, n: int, seed: int, level: float = 50.0) -> np.ndarray:
     rng = np.random.default_rng(seed)

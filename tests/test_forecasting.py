@@ -17,6 +17,8 @@ from forecasting.engine import NAIVE_MODELS, naive_forecast
 from forecasting.schemas import ACCURACY_COLUMNS, FORECAST_COLUMNS
 from forecasting.series import history_grid
 
+pytestmark = pytest.mark.fast  # make test-fast
+
 RUN = date(2026, 11, 25)  # a Wednesday
 START = date(2026, 6, 1)
 PATTERN = [5, 8, 10, 12, 20, 30, 15]  # Monday .. Sunday

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from connectors.records import RawRecord
 from flows.quality import GateContext, gate, gate_groups
 from flows.staged import stage
+
+pytestmark = pytest.mark.fast  # make test-fast
 
 T = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -18,6 +18,8 @@ from connectors.protocol import Connector, ConnectorSettings
 from connectors.records import StreamSpec, id_field, ts_field
 from connectors.registry import REGISTRY, ChannelSpec
 
+pytestmark = pytest.mark.fast  # make test-fast
+
 # all_raw_tables() as flows/warehouse.py computed it before the registry (commit 0d15ed4).
 EXPECTED_RAW_TABLES = [
     "shop__orders",

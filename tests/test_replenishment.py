@@ -19,6 +19,8 @@ from forecasting.replenishment import (
 )
 from forecasting.settings import ReplenishmentSettings
 
+pytestmark = pytest.mark.fast  # make test-fast
+
 RUN = date(2026, 11, 25)
 # The hand-computed cases check the daily-noise and lead-time terms; the forecast level term has
 # its own test (test_forecast_level_uncertainty_term).

@@ -18,6 +18,8 @@ from forecasting.replenishment import (
 from forecasting.settings import ReplenishmentSettings
 from tests.test_replenishment import BASE, RUN, forecast, inventory, terms
 
+pytestmark = pytest.mark.fast  # make test-fast
+
 
 def intermittent_forecast(mean: float = 0.2, p90: float = 1.0, days: int = 56) -> pl.DataFrame:
     return pl.DataFrame(

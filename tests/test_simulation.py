@@ -12,6 +12,8 @@ import pytest
 from forecasting.settings import ReplenishmentSettings
 from forecasting.simulation import simulate_replenishment
 
+pytestmark = pytest.mark.fast  # make test-fast
+
 END = date(2026, 10, 31)
 
 
