@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 from connectors.http import ChannelAuthError
-from sandbox.emulators import Faults
 from flows.api_sync import sync_api
+from sandbox.emulators import Faults
 from tests.test_connector_helpers import (
     api_config,
     emulated,

@@ -8,11 +8,11 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from sandbox import generate_store
-from sandbox.emulators import Faults, run_emulators
 from flows.config import parse_config
 from flows.demo import demo_config_dict
 from flows.warehouse import connection
+from sandbox import generate_store
+from sandbox.emulators import Faults, run_emulators
 
 END = dt.date(2026, 6, 30)
 

@@ -27,10 +27,10 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from sandbox import generate_store
 from flows.dbt_runner import run_dbt
 from flows.demo import prepare_demo
 from flows.sync import sync_files
+from sandbox import generate_store
 
 SEED, SCALE, END = 11, "tiny", date(2026, 6, 30)
 HALF_CENT = Decimal("0.005")
