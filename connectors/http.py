@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -222,7 +223,7 @@ class ApiClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, object] | None = None,
+        params: Mapping[str, Any] | None = None,
         json_body: object | None = None,
         data: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
@@ -290,13 +291,13 @@ class ApiClient:
 
     def get_json(self, path: str, **kwargs: object) -> tuple[object, httpx.Response]:
         resp = self.request("GET", path, **kwargs)  # type: ignore[arg-type]
-        return parse_json(self.channel, resp, kwargs.get("what") or f"GET {path}"), resp
+        return parse_json(self.channel, resp, str(kwargs.get("what") or f"GET {path}")), resp
 
 
 try:  # orjson parses API pages several times faster than json (bench/connectors.py)
     from orjson import loads as _loads
 except ImportError:  # pragma: no cover
-    _loads = json.loads
+    _loads = json.loads  # type: ignore[assignment]  # same call shape for what we pass
 
 
 def parse_json(channel: str, resp: httpx.Response, label: str) -> object:

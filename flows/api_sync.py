@@ -66,7 +66,8 @@ def _cursor(con, channel: str, stream: str) -> str | None:
 def _since(cursor: str | None, ch: Channel) -> datetime | None:
     if cursor:
         ts = datetime.fromisoformat(cursor)
-        return ts - timedelta(days=ch.api.lookback_days)
+        lookback = ch.api.lookback_days if ch.api is not None else 0
+        return ts - timedelta(days=lookback)
     if ch.start_date:
         return datetime.combine(ch.start_date, datetime.min.time(), UTC)
     return None

@@ -46,6 +46,7 @@ def sources(cfg: Config, only_channel: str | None = None) -> list[Source]:
             continue
         if getattr(ch, "source", "files") != "files":
             continue  # API channels land through flows/api_sync.py
+        assert ch.path is not None  # the config requires a folder for `source: files`
         kind = registry.by_kind(ch.kind)
         streams = kind.streams
         for stream in streams:

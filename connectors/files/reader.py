@@ -38,6 +38,13 @@ class FileBatch:
     records: list[RawRecord] = field(default_factory=list)
     bad: list[BadRow] = field(default_factory=list)
 
+    def add(self, item: RawRecord | BadRow) -> None:
+        """Keep a row: as a record to land, or as a bad row with its reason."""
+        if isinstance(item, BadRow):
+            self.bad.append(item)
+        else:
+            self.records.append(item)
+
     @property
     def total(self) -> int:
         return len(self.records) + len(self.bad)
@@ -79,7 +86,7 @@ def _read_jsonl(spec: StreamSpec, path: Path, text: str, batch: FileBatch) -> No
             batch.bad.append(BadRow(None, f"line {n}: expected a JSON object", line))
             continue
         item = _to_record(spec, payload, line)
-        (batch.bad if isinstance(item, BadRow) else batch.records).append(item)
+        batch.add(item)
 
 
 def _table_rows(path: Path, data: bytes) -> tuple[list[str], list[dict[str, str]]]:
@@ -136,7 +143,7 @@ def _read_table(
             payload = dict(row)
         payload.update(extra)
         item = _to_record(spec, payload, text)
-        (batch.bad if isinstance(item, BadRow) else batch.records).append(item)
+        batch.add(item)
 
 
 def _read_decisions(spec: StreamSpec, path: Path, data: bytes, batch: FileBatch) -> None:
@@ -159,7 +166,7 @@ def _read_decisions(spec: StreamSpec, path: Path, data: bytes, batch: FileBatch)
     for row in rows.to_dicts():
         payload = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
         item = _to_record(spec, payload, json.dumps(payload, sort_keys=True, default=str))
-        (batch.bad if isinstance(item, BadRow) else batch.records).append(item)
+        batch.add(item)
 
 
 def read_file(
