@@ -195,18 +195,20 @@ def write_drops(store: Store, drop_dir: Path | str, as_of: dt.date | None = None
                     mon = month(v)
                     b.add("woo__orders", drop / "woo" / "orders" / f"orders_{mon}.jsonl", (v, k),
                           _dumps(rec), mon)  # fmt: skip
-                for ev in render.refund_events(rs, end_ts):
-                    rec = render.render_woo_refund(o, ev)
-                    ts = ev[0]["refunded_ts"]
+                for refund_ev in render.refund_events(rs, end_ts):
+                    rec = render.render_woo_refund(o, refund_ev)
+                    ts = refund_ev[0]["refunded_ts"]
                     mon = month(ts)
                     b.add("woo__refunds", drop / "woo" / "refunds" / f"refunds_{mon}.jsonl",
                           (ts, int(rec["id"])), _dumps(rec), mon)  # fmt: skip
             else:
                 for row in render.render_till_rows(o, ls):
                     till_rows.append(((o["placed_ts"], int(row[0]), int(row[1])), row))
-                for ev in render.refund_events(rs, end_ts):
-                    for row in render.render_till_return_rows(o, ev):
-                        till_rows.append(((ev[0]["refunded_ts"], int(row[0]), int(row[1])), row))
+                for refund_ev in render.refund_events(rs, end_ts):
+                    for row in render.render_till_return_rows(o, refund_ev):
+                        till_rows.append(
+                            ((refund_ev[0]["refunded_ts"], int(row[0]), int(row[1])), row)
+                        )
     b.flush()
 
     # Customers.

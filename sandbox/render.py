@@ -102,7 +102,7 @@ def _set(shop_cents: int, pres_cents: int, pres_cur: str) -> Row:
 
 
 def render_shopify_order(
-    order: Row, lines: list[Row], refunds: list[Row], as_of: int, customer: Row
+    order: Row, lines: list[Row], refunds: list[Row], as_of: int, customer: Row | None
 ) -> Row:
     """Shopify REST Admin order (webhook shape) as it looked at `as_of`."""
     cancelled = order["cancelled"] and order["cancelled_ts"] <= as_of

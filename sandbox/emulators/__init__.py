@@ -74,18 +74,18 @@ def start_emulator(store: Store, channel: str, faults: Faults | None = None, **k
     if channel == "woo":
         from sandbox.emulators.woocommerce import WooEmulator
 
-        emu = WooEmulator(store, faults=faults, **kw).start()
-        return Endpoint("woo", emu, emu.base_url,
-                        {"consumer_key": emu.key, "consumer_secret": emu.secret})  # fmt: skip
+        woo = WooEmulator(store, faults=faults, **kw).start()
+        return Endpoint("woo", woo, woo.base_url,
+                        {"consumer_key": woo.key, "consumer_secret": woo.secret})  # fmt: skip
     if channel == "amazon":
         from sandbox.emulators.amazon import AmazonEmulator
 
-        emu = AmazonEmulator(store, faults=faults, **kw).start()
-        return Endpoint("amazon", emu, emu.base_url,
-                        {"refresh_token": emu.refresh_token, "client_id": emu.client_id,
-                         "client_secret": emu.client_secret},
-                        {"auth_url": emu.base_url + "/auth/o2/token",
-                         "marketplace_ids": list(emu.marketplace_ids)})  # fmt: skip
+        amz = AmazonEmulator(store, faults=faults, **kw).start()
+        return Endpoint("amazon", amz, amz.base_url,
+                        {"refresh_token": amz.refresh_token, "client_id": amz.client_id,
+                         "client_secret": amz.client_secret},
+                        {"auth_url": amz.base_url + "/auth/o2/token",
+                         "marketplace_ids": list(amz.marketplace_ids)})  # fmt: skip
     raise ValueError(f"no emulator for channel {channel!r}")
 
 

@@ -20,6 +20,7 @@ import json
 import secrets
 import threading
 import time
+from typing import Any
 from urllib.parse import parse_qs
 
 import polars as pl
@@ -40,17 +41,21 @@ DEFAULT_RATES = {
 }
 
 
+def _ts(text: str) -> int:
+    return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
 def _parse(text: str | None) -> int | None:
     if not text:
         return None
-    return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+    return _ts(text)
 
 
 def _tok(obj: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode()
 
 
-def _untok(text: str) -> object:
+def _untok(text: str) -> Any:  # the JSON state _tok encoded
     return json.loads(base64.urlsafe_b64decode(text.encode()))
 
 
@@ -210,9 +215,8 @@ class AmazonEmulator(Emulator):
                 out.append(rec)
                 if len(out) >= size:
                     break
-        more = last is not None and rows and last != rows[-1]
         payload = {"Orders": self.maybe_duplicate(out), "LastUpdatedBefore": render.ts_z(before)}
-        if more:
+        if last is not None and rows and last != rows[-1]:  # more to come
             payload["NextToken"] = _tok(
                 {"after": after, "before": before, "key": list(last), "m": mkts}
             )
@@ -231,15 +235,15 @@ class AmazonEmulator(Emulator):
         rec.pop("LastUpdateDate")  # the API has no time; the connector copies the order's
         return Reply(200, {"payload": rec})
 
-    def _all_events(self, now: int) -> list[tuple[int, int, dict]]:
+    def _all_events(self, now: int) -> list[tuple[int, int, dict[str, Any]]]:
         b = self.book
-        out = []
+        out: list[tuple[int, int, dict[str, Any]]] = []
         with b.lock:
             for i, o in enumerate(b.orders):
                 if o["placed_ts"] > now:
                     continue
                 for ev in render.render_amazon_financial_events(o, b.lines[i], b.refunds[i], now):
-                    out.append((_parse(ev["PostedDate"]), i, ev))
+                    out.append((_ts(ev["PostedDate"]), i, ev))
         out.sort(key=lambda t: (t[0], t[1], t[2]["EventType"], t[2]["EventSeq"]))
         return out
 
@@ -253,12 +257,13 @@ class AmazonEmulator(Emulator):
             after, before, pos = _parse(req.arg("PostedAfter")) or 0, now, 0
         events = [e for e in self._all_events(before) if e[0] >= after]
         chunk = events[pos : pos + size]
-        ship, refund = [], []
+        ship: list[dict[str, Any]] = []
+        refund: list[dict[str, Any]] = []
         for _, _, ev in chunk:
             ev = dict(ev)
             kind = ev.pop("EventType")
             (ship if kind == "Shipment" else refund).append(ev)
-        payload = {
+        payload: dict[str, Any] = {
             "FinancialEvents": {
                 "ShipmentEventList": self.maybe_duplicate(ship),
                 "RefundEventList": refund,
@@ -278,7 +283,8 @@ class AmazonEmulator(Emulator):
             )
             .sort("sku")
         )
-        start = int(_untok(req.arg("nextToken"))) if req.arg("nextToken") else 0
+        next_token = req.arg("nextToken")
+        start = int(_untok(next_token)) if next_token else 0
         rows = d.slice(start, 50).to_dicts()
         sku_idx = {s: i for i, s in enumerate(store.catalog.skus)}
         stamp = render.ts_z(min(now, store.end_ts))

@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self, overload
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -43,6 +44,10 @@ class Request:
     headers: dict[str, str]
     body: bytes
 
+    @overload
+    def arg(self, name: str, default: str) -> str: ...
+    @overload
+    def arg(self, name: str, default: None = None) -> str | None: ...
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
         return values[0] if values else default
@@ -75,7 +80,7 @@ class Emulator:
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> Emulator:
+    def start(self) -> Self:
         emu = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -117,6 +122,7 @@ class Emulator:
     def base_url(self) -> str:
         assert self._server is not None, "emulator not started"
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # AF_INET: always a str (typeshed allows bytes too)
         return f"http://{host}:{port}"
 
     # ------------------------------------------------------------------ faults

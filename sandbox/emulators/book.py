@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -64,7 +65,9 @@ class ChannelBook:
         self._index: list[tuple[int, int]] = []
         self.generation = 0
         self._next_event = (
-            int(store.book.refunds["event"].max() or 0) + 1 if store.book.refunds.height else 1
+            int(cast("int | None", store.book.refunds["event"].max()) or 0) + 1
+            if store.book.refunds.height
+            else 1
         )
         self._next_refund = 0
 

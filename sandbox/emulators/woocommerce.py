@@ -97,16 +97,16 @@ class WooEmulator(Emulator):
             b = self.book
             with b.lock:
                 idx = b.since(now, None, None if after is None else after + 1)  # strictly after
-                rows = self._paged(idx, page, per_page)
+                chunk, total, pages = self._paged(idx, page, per_page)
                 items = []
-                for v, i in rows[0]:
+                for v, i in chunk:
                     o = render.render_woo_order(
                         b.orders[i], b.lines[i], b.refunds[i], v, b.woo_customer(i)
                     )
                     if str(o["id"]) in self.malformed:
                         o["line_items"][0]["quantity"] = "two"
                     items.append(o)
-            return self._list(items, *rows[1:])
+            return self._list(items, total, pages)
         m = re.fullmatch(r"/orders/(\d+)/refunds", path)
         if m:
             b = self.book
@@ -129,13 +129,12 @@ class WooEmulator(Emulator):
                     out.append(r)
             return Reply(200, out, {"X-WP-Total": str(len(out)), "X-WP-TotalPages": "1"})
         if path == "/customers":
-            rows = [render.render_woo_customer(c) for c in self.book.customers(now)]
-            rows.sort(key=lambda c: c["id"])
-            chunk, total, pages = self._paged(rows, page, per_page)
+            customers = [render.render_woo_customer(c) for c in self.book.customers(now)]
+            customers.sort(key=lambda c: c["id"])
+            chunk, total, pages = self._paged(customers, page, per_page)
             return self._list(chunk, total, pages)
         if path == "/products":
-            rows = self._products(now)
-            chunk, total, pages = self._paged(rows, page, per_page)
+            chunk, total, pages = self._paged(self._products(now), page, per_page)
             return self._list(chunk, total, pages)
         if re.fullmatch(r"/products/\d+/variations", path):
             return Reply(200, [], {"X-WP-Total": "0", "X-WP-TotalPages": "0"})
