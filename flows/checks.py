@@ -34,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+from connectors import registry
 from flows.config import Config
 from flows.dbt_runner import DbtFailed, dbt_vars, invoke, project_dir
 from flows.quality import _validator
@@ -60,25 +61,13 @@ Suite = tuple[str, pd.DataFrame, list[tuple[Any, bool, str]]]
 FRESHNESS_COLUMNS = ["channel", "source", "max_loaded_at", "lag_hours", "allowed", "status"]
 
 
-def check_vars(cfg: Config) -> dict[str, Any]:
-    """The dbt vars of the checks dbt owns (to merge into `flows.dbt_runner.dbt_vars`): the
-    freshness allowances of `dbt source freshness` and the configured currencies of the
-    `in_var_list` test on `orders.currency`."""
-    q = cfg.quality
-    return {
-        "freshness_hours": q.freshness_hours,
-        "freshness_hours_by_channel": dict(q.freshness_hours_by_channel),
-        "currencies": list(cfg.currencies),
-    }
-
-
 def freshness_sources(cfg: Config) -> dict[str, str]:
     """Channel -> the raw table whose `_loaded_at` says whether it is fresh (its order table);
     disabled channels and the stock report are not judged."""
     return {
         ch.name: f"{ch.name}__orders"
         for ch in cfg.channels
-        if ch.enabled and ch.kind != "stock_report"
+        if ch.enabled and "orders" in registry.by_kind(ch.kind).streams
     }
 
 
@@ -90,7 +79,7 @@ def _source_freshness(cfg: Config) -> pd.DataFrame:
     os.environ["OMS_WAREHOUSE"] = str(Path(cfg.warehouse).resolve())
     args = [
         "source", "freshness", "--project-dir", str(project_dir()),
-        "--profiles-dir", str(project_dir()), "--vars", json.dumps(dbt_vars(cfg) | check_vars(cfg)),
+        "--profiles-dir", str(project_dir()), "--vars", json.dumps(dbt_vars(cfg)),
         "--quiet", "--select", *(f"source:raw.{t}" for t in tables.values()),
     ]  # fmt: skip
     result = invoke(args)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flows.config import Config
 
@@ -49,8 +50,19 @@ class DbtReport:
     snapshot_seconds: float = 0.0
 
 
-def dbt_vars(cfg: Config) -> dict[str, str]:
-    return {"base_currency": cfg.base_currency, "business_timezone": cfg.business_timezone}
+def dbt_vars(cfg: Config) -> dict[str, Any]:
+    """Every var the dbt project reads from oms.yaml, the same for build, freshness and docs (a
+    change of vars makes dbt re-parse the whole project): money and dates, the configured
+    currencies of the `in_var_list` test on `orders.currency`, and the freshness allowances
+    of `dbt source freshness`."""
+    q = cfg.quality
+    return {
+        "base_currency": cfg.base_currency,
+        "business_timezone": cfg.business_timezone,
+        "currencies": list(cfg.currencies),
+        "freshness_hours": q.freshness_hours,
+        "freshness_hours_by_channel": dict(q.freshness_hours_by_channel),
+    }
 
 
 def run_dbt(

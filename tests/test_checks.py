@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.checks import check_marts, check_vars, freshness_sources
+from flows.checks import check_marts, freshness_sources
 from flows.dbt_runner import dbt_vars, invoke, project_dir, run_dbt
 from flows.demo import demo_config_dict, prepare_demo
 from flows.sync import sync_files
@@ -118,7 +118,7 @@ def test_disabled_channel_and_stock_report_are_not_judged(tmp_path):
     assert freshness_sources(cfg) == {
         "shop": "shop__orders", "amazon": "amazon__orders", "tills": "tills__orders",
     }  # fmt: skip
-    assert check_vars(cfg)["freshness_hours_by_channel"] == {"woo": 168, "tills": 72}
+    assert dbt_vars(cfg)["freshness_hours_by_channel"] == {"woo": 168, "tills": 72}
 
 
 def test_volume_spike_is_a_warning_not_a_failure(built, tmp_path):
@@ -141,7 +141,7 @@ def _dbt_test(cfg, select: str):
 
     os.environ["OMS_WAREHOUSE"] = str(Path(cfg.warehouse).resolve())
     args = ["test", "--project-dir", str(project_dir()), "--profiles-dir", str(project_dir()),
-            "--vars", json.dumps(dbt_vars(cfg) | check_vars(cfg)), "--quiet", "--select", select]  # fmt: skip
+            "--vars", json.dumps(dbt_vars(cfg)), "--quiet", "--select", select]  # fmt: skip
     result = invoke(args)
     return {r.node.name: str(r.status) for r in result.result.results}
 
