@@ -288,6 +288,37 @@ def status(config: ConfigOpt = None) -> None:
     print_status(_load(config), console)
 
 
+@app.command()
+def dashboard(
+    config: ConfigOpt = None,
+    run_date: Annotated[
+        str | None,
+        typer.Option("--run-date", help="show this date's PO plan (YYYY-MM-DD; default newest)"),
+    ] = None,
+) -> None:
+    """Write the operations dashboard, one offline HTML page, to <output_dir>/dashboard/."""
+    import duckdb
+
+    from flows.dashboard import build_dashboard
+
+    cfg = _load(config)
+    try:
+        page, data = build_dashboard(cfg, _parse_date(run_date))
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    except duckdb.IOException as exc:  # a run holds the file for writing
+        _fail(f"the warehouse is busy, try again after the run: {exc}", code=3)
+    t = Table(title="oms dashboard", show_header=False)
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("warehouse", data.warehouse)
+    t.add_row("data to", f"{data.as_of or 'no orders yet'} (the last day with orders)")
+    asked = data.requested_plan_date
+    t.add_row("PO plan", str(data.plan_date or (f"none for {asked}" if asked else "none yet")))
+    t.add_row("page", f"{page.resolve().as_uri()} (one file; opens offline)")
+    console.print(t)
+
+
 quarantine_app = typer.Typer(help="Records the landing gate held back.", no_args_is_help=False)
 app.add_typer(quarantine_app, name="quarantine")
 
