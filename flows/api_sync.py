@@ -29,7 +29,7 @@ from connectors import registry
 from connectors.http import ChannelError, Page
 from connectors.protocol import Connector
 from flows.config import Channel, Config, connector_settings
-from flows.landing import Part, SyncReport, Unit, commit, gate_context, judge
+from flows.landing import Part, SyncReport, Unit, commit, cursor_limit, gate_context, judge
 from flows.staged import concat, stage
 from flows.warehouse import all_raw_tables, connection, init_warehouse
 
@@ -63,11 +63,18 @@ def _cursor(con, channel: str, stream: str) -> str | None:
     return rows[0][0] if rows else None
 
 
+# APIs filter by whole seconds and some exclusively (WooCommerce's `modified_after`): reading
+# from one second before the cursor makes every read inclusive of the records that share the
+# cursor's second (a page boundary can split them); raw's payload hash drops the repeats.
+INCLUSIVE_MARGIN = timedelta(seconds=1)
+
+
 def _since(cursor: str | None, ch: Channel) -> datetime | None:
+    """Where a stream's next read starts: the cursor, inclusively, minus the look-back window."""
     if cursor:
         ts = datetime.fromisoformat(cursor)
         lookback = ch.api.lookback_days if ch.api is not None else 0
-        return ts - timedelta(days=lookback)
+        return ts - timedelta(days=lookback) - INCLUSIVE_MARGIN
     if ch.start_date:
         return datetime.combine(ch.start_date, datetime.min.time(), UTC)
     return None
@@ -234,7 +241,7 @@ def land_page(con, cfg: Config, unit: Unit, report: SyncReport, gate_on: bool = 
     """Gate and land one batch of pages, its quarantine and its cursor, in one transaction."""
     unit.load_id = _load_id(unit)
     ctx = gate_context(con, cfg) if gate_on else None
-    commit(con, unit, judge([unit], ctx)[0], report)
+    commit(con, unit, judge([unit], ctx)[0], report, cursor_limit(cfg))
 
 
 __all__ = ["sync_api", "land_page", "make_connector", "ChannelError"]

@@ -22,7 +22,7 @@ same `SyncReport`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -91,9 +91,11 @@ class FileEntry:
 
 @dataclass
 class Unit:
-    """What commits together. `cursor` is the source's own cursor after this unit (API pages);
-    `cursor_from_landed` sets it instead to the newest landed record's time (files, whose rows
-    carry their times but no paging cursor)."""
+    """What commits together. `cursor` is the source's own cursor after this unit (API pages;
+    None while the source says the cursor must not move yet, e.g. an unordered listing before
+    its last page); `cursor_from_landed` makes the newest landed record's time the cursor (files,
+    whose rows carry their times but no paging cursor). Either way the cursor never passes the
+    newest record that landed (see `next_cursor`)."""
 
     channel: str
     cursor_stream: str
@@ -200,7 +202,11 @@ def _record_file(
 
 
 def commit(
-    con: duckdb.DuckDBPyConnection, unit: Unit, verdicts: list[GateResult], report: SyncReport
+    con: duckdb.DuckDBPyConnection,
+    unit: Unit,
+    verdicts: list[GateResult],
+    report: SyncReport,
+    cursor_limit: datetime | None = None,
 ) -> str | None:
     """Land a judged unit in one transaction; when it is refused instead, return why.
 
@@ -228,7 +234,8 @@ def commit(
             n_landed += landed
         if unit.file is not None:
             _record_file(con, unit, "landed", None, n_landed, n_held)
-        advance_cursor(con, unit.channel, unit.cursor_stream, _cursor(unit, verdicts))
+        cursor = next_cursor(unit, verdicts, cursor_limit)
+        advance_cursor(con, unit.channel, unit.cursor_stream, cursor)
     for part, verdict in zip(unit.parts, verdicts, strict=True):
         if verdict.refused is not None:
             report.rejected.append(f"{part.table} page {unit.load_id}: {verdict.refused}")
@@ -244,11 +251,45 @@ def commit(
     return None
 
 
-def _cursor(unit: Unit, verdicts: list[GateResult]) -> str | None:
-    if not unit.cursor_from_landed:
-        return unit.cursor
-    times = [t for v in verdicts if (t := v.good.max_updated_at()) is not None]
-    return max(times).isoformat() if times else None
+def cursor_limit(cfg: Config, now: datetime | None = None) -> datetime:
+    """No cursor moves beyond now plus the future tolerance, whatever a source reports."""
+    return (now or datetime.now(UTC)) + timedelta(hours=cfg.quality.future_tolerance_hours)
+
+
+def next_cursor(
+    unit: Unit, verdicts: list[GateResult], limit: datetime | None = None
+) -> str | None:
+    """Where the unit's stream cursor may move (None: it stays), by the rule of
+    docs/channels.md: to the greatest updated time among the records of the cursor's stream that
+    *landed* (passed the gate), never beyond what the source reports for the unit, never beyond
+    `limit` (now plus the tolerance). A record held back (future-dated, unreadable, invalid) never
+    moves it, so a record the clock or a typo put in the future cannot make later ones be
+    skipped, and one quarantined as "future" because our clock was behind is read again.
+    A unit holding no record of its stream (an empty last page that closes a listing) moves it
+    to the source's cursor, capped at `limit`."""
+    if unit.cursor is None and not unit.cursor_from_landed:
+        return None
+    held = landed = False
+    newest: datetime | None = None
+    for part, verdict in zip(unit.parts, verdicts, strict=True):
+        if part.stream != unit.cursor_stream:
+            continue
+        held = held or part.total > 0
+        t = verdict.good.max_updated_at()
+        if len(verdict.good):
+            landed = True
+        if t is not None and (newest is None or t > newest):
+            newest = t
+    bounds: list[datetime] = []
+    if unit.cursor is not None and not unit.cursor_from_landed:
+        bounds.append(datetime.fromisoformat(unit.cursor))
+    if held or unit.cursor_from_landed:
+        if not landed or newest is None:
+            return None
+        bounds.append(newest)
+    if limit is not None:
+        bounds.append(limit)
+    return min(bounds).astimezone(UTC).isoformat() if bounds else None
 
 
 def refuse(con: duckdb.DuckDBPyConnection, unit: Unit, reason: str, report: SyncReport) -> str:

@@ -23,7 +23,17 @@ from connectors.files.inbox import UnsafePath, move_handled, pending_files
 from connectors.files.reader import FileRejected, content_hash, read_file
 from connectors.records import StreamSpec
 from flows.config import Config
-from flows.landing import FileEntry, Part, SyncReport, Unit, commit, gate_context, judge, refuse
+from flows.landing import (
+    FileEntry,
+    Part,
+    SyncReport,
+    Unit,
+    commit,
+    cursor_limit,
+    gate_context,
+    judge,
+    refuse,
+)
 from flows.staged import empty, stage
 from flows.warehouse import connection, init_warehouse
 
@@ -161,7 +171,7 @@ def _land_chunk(
             move_handled(root, path, digest)
             report.files_skipped += 1
             continue
-        refused = commit(con, unit, verdict, report)
+        refused = commit(con, unit, verdict, report, cursor_limit(cfg))
         move_handled(root, path, digest, refused)
 
 

@@ -1,0 +1,143 @@
+"""Edge cases of landing (issue #19): records that must never be lost or poison what follows.
+
+Each case asserts where every record ends (raw, quarantine, or refused with its reason) and
+where the stream's cursor ends. Landing-level cases drive `flows.landing` directly on a real
+DuckDB warehouse; channel cases go through the emulated APIs on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from connectors.records import RawRecord
+from flows.api_sync import sync_api
+from flows.landing import (
+    Part,
+    SyncReport,
+    Unit,
+    commit,
+    cursor_limit,
+    gate_context,
+    judge,
+)
+from flows.staged import stage
+from flows.warehouse import connection, init_warehouse
+from tests.conftest import make_config
+from tests.test_connector_helpers import api_config, cursors, emulated, latest, tiny_store
+
+NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
+
+
+def _customer(i: int, updated: datetime) -> RawRecord:
+    """A Shopify customer (checked for id and updated time only)."""
+    return RawRecord(str(i), updated, {"id": i, "updated_at": updated.isoformat()})
+
+
+def _land(cfg, records: list[RawRecord], source_cursor: str | None, now: datetime = NOW):
+    """One API page batch of shop customers through the one landing path, judged at `now`."""
+    unit = Unit("shop", "customers", f"test:{source_cursor}",
+                [Part("customers", "shop__customers", stage(records))], cursor=source_cursor)  # fmt: skip
+    report = SyncReport()
+    with connection(cfg.warehouse) as con:
+        init_warehouse(con, cfg)
+        ctx = replace(gate_context(con, cfg), now=now)
+        commit(con, unit, judge([unit], ctx)[0], report, cursor_limit(cfg, now))
+    return report
+
+
+def _cursor(cfg) -> str | None:
+    return cursors(cfg).get(("shop", "customers"))
+
+
+def test_a_future_dated_record_is_held_and_does_not_move_the_cursor(tmp_path):
+    cfg = make_config(tmp_path)
+    times = [NOW - timedelta(hours=h) for h in range(12, 3, -1)]  # nine ordinary records
+    future = datetime(2099, 1, 1, tzinfo=UTC)
+    records = [_customer(i, t) for i, t in enumerate(times)] + [_customer(99, future)]
+    report = _land(cfg, records, source_cursor=future.isoformat())
+    assert (report.rows_landed, report.rows_quarantined) == (9, 1)
+    assert _cursor(cfg) == times[-1].isoformat()
+    # A later record is not skipped by the next read.
+    later = NOW + timedelta(hours=1)
+    _land(cfg, [_customer(5, later)], later.isoformat(), now=later)
+    assert "5" in latest(cfg, "shop__customers") and _cursor(cfg) == later.isoformat()
+
+
+def test_records_held_as_future_because_our_clock_is_behind_are_read_again(tmp_path):
+    """The API's clock is 3 days ahead of ours: its newest records look 'future' and are held;
+    the cursor stays at the newest record that landed, so once the clock is right they land."""
+    cfg = make_config(tmp_path)
+    api_now = NOW + timedelta(days=3)
+    ok = [_customer(i, NOW - timedelta(hours=10 - i)) for i in range(9)]
+    ahead = [_customer(20, api_now - timedelta(hours=1)), _customer(21, api_now)]
+    report = _land(cfg, ok + ahead, source_cursor=api_now.isoformat())
+    assert (report.rows_landed, report.rows_quarantined) == (9, 2)
+    assert _cursor(cfg) == ok[-1].source_updated_at.isoformat()
+    # The clock is fixed: a re-read from the cursor finds the held records and lands them.
+    again = _land(cfg, ahead, source_cursor=api_now.isoformat(), now=api_now)
+    assert again.rows_landed == 2 and _cursor(cfg) == api_now.isoformat()
+
+
+def test_a_source_cursor_beyond_what_landed_is_capped_at_the_newest_landed(tmp_path):
+    cfg = make_config(tmp_path)
+    t = NOW - timedelta(hours=2)
+    _land(cfg, [_customer(1, t)], source_cursor=(NOW - timedelta(minutes=1)).isoformat())
+    assert _cursor(cfg) == t.isoformat()
+
+
+def test_a_page_whose_source_says_not_yet_never_moves_the_cursor(tmp_path):
+    """Unordered listings (Amazon) move the cursor only with their last page."""
+    cfg = make_config(tmp_path)
+    _land(cfg, [_customer(1, NOW - timedelta(hours=2))], source_cursor=None)
+    assert _cursor(cfg) is None
+    assert "1" in latest(cfg, "shop__customers")
+
+
+def test_a_page_of_only_held_records_never_moves_the_cursor(tmp_path):
+    cfg = make_config(tmp_path)
+    future = datetime(2099, 1, 1, tzinfo=UTC)
+    report = _land(cfg, [_customer(1, future)], source_cursor=future.isoformat())
+    assert report.rows_quarantined == 1 and _cursor(cfg) is None
+
+
+def test_an_empty_closing_page_moves_the_cursor_to_the_source_but_never_past_now(tmp_path):
+    cfg = make_config(tmp_path)
+    _land(cfg, [], source_cursor=datetime(2099, 1, 1, tzinfo=UTC).isoformat())
+    limit = NOW + timedelta(hours=cfg.quality.future_tolerance_hours)
+    assert _cursor(cfg) == limit.isoformat()
+
+
+@pytest.mark.parametrize("lookback_days", [0, 2])
+def test_ties_at_a_page_boundary_survive_a_crash_whatever_the_lookback(tmp_path, lookback_days):
+    """Forty WooCommerce orders share one `modified` second across a page boundary; the sync
+    dies after the first page. `modified_after` is exclusive, so the resumed read starts one
+    second before the cursor: every order lands, none twice."""
+    store = tiny_store()
+    with emulated(channels=("woo",)) as eps:
+        emu = eps.woo.emulator
+        emu.set_time(store.end_ts)
+        cfg = api_config(tmp_path, eps, channels=("woo",), page_size=25, landing_batch=1,
+                         lookback_days=lookback_days)  # fmt: skip
+        sync_api(cfg)  # the backfill
+        tie = store.end_ts + 600
+        ids = [str(o["source_id"]) for o in emu.book.orders[:40]]
+        for oid in ids:  # forty orders change within one second after the backfill
+            emu.book.touch(oid, tie)
+        emu.set_time(store.end_ts + 3600)
+        pages = {"n": 0}
+
+        def crash_after_first_page(page) -> None:
+            pages["n"] += 1
+            if pages["n"] == 2:
+                raise RuntimeError("killed")
+
+        with pytest.raises(RuntimeError, match="killed"):
+            sync_api(cfg, on_page=crash_after_first_page)
+        tie_text = datetime.fromtimestamp(tie, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        assert cursors(cfg)[("woo", "orders")].startswith(tie_text)
+        sync_api(cfg)
+        got = latest(cfg, "woo__orders")
+    assert [oid for oid in ids if got[oid]["date_modified_gmt"] != tie_text] == []
