@@ -361,6 +361,10 @@ def build_stage(
         if not tables:
             get_run_logger().info("no new rows: dbt build skipped")
             return
+        with connection(cfg.warehouse, read_only=True) as con:
+            never_built = not con.execute("select count(*) from ops.dbt_built").fetchall()[0][0]
+        if never_built:  # a first build: models not downstream of raw (stg_ops__*) are missing
+            tables = None
     started = datetime.now(UTC)
     summary.dbt = dbt_task(cfg, select=selector(tables), full_refresh=full_refresh)
     with connection(cfg.warehouse) as con:
