@@ -41,7 +41,7 @@ _CSS = """
 *{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#222;background:#f6f7f9}
 header{background:#1f2937;color:#fff;padding:14px 24px}
-header h1{font-size:20px;margin:0 0 4px}header p{margin:0;font-size:13px;color:#d1d5db}
+header h1{font-size:20px;margin:0 0 4px}header p{margin:0;font-size:13px;color:#d1d5db}header .bad{color:#fca5a5}
 nav{font-size:13px;margin-top:6px}nav a{color:#93c5fd;margin-right:12px}
 main{padding:8px 24px 32px;max-width:1280px}
 section{background:#fff;border:1px solid #e5e7eb;border-radius:6px;padding:12px 16px;margin:14px 0}
@@ -51,7 +51,7 @@ table{border-collapse:collapse;font-size:12.5px;margin:6px 0}
 th,td{border-bottom:1px solid #e5e7eb;padding:3px 8px;text-align:left;vertical-align:top;white-space:nowrap}
 th{background:#f3f4f6;font-weight:600}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .tiles{display:flex;flex-wrap:wrap;gap:10px;margin:6px 0 10px}
-.tile{border:1px solid #e5e7eb;border-radius:6px;padding:8px 12px;min-width:170px;background:#fafafa}
+.tile{border:1px solid #e5e7eb;border-radius:6px;padding:8px 12px;min-width:170px;max-width:300px;background:#fafafa}
 .tile .k{font-size:12px;color:#555}.tile .v{font-size:20px;font-weight:600;margin:2px 0}
 .tile .d{font-size:12px}
 .up{color:#15803d}.down{color:#b91c1c}.flat{color:#555}
@@ -207,9 +207,9 @@ class _Html(str):
     """A table cell that is already HTML (not escaped again)."""
 
 
-def _legend(names: Sequence[str]) -> str:
+def _legend(names: Sequence[str], colours: Sequence[str] = PALETTE) -> str:
     items = "".join(
-        f'<span><i style="background:{PALETTE[i % len(PALETTE)]}"></i>{_e(n)}</span>'
+        f'<span><i style="background:{colours[i % len(colours)]}"></i>{_e(n)}</span>'
         for i, n in enumerate(names)
     )
     return f'<div class="legend">{items}</div>'
@@ -260,8 +260,9 @@ def line_chart(
     for i, label in enumerate(x_labels):
         # every few labels, and the last one unless it would touch the one before it
         if i == n - 1 or (i % every == 0 and n - 1 - i > every // 2):
+            anchor = "end" if i == n - 1 and n > 1 else "middle"
             parts.append(
-                f'<text x="{_num(x(i))}" y="{height - 8}" text-anchor="middle">{_e(label)}</text>'
+                f'<text x="{_num(x(i))}" y="{height - 8}" text-anchor="{anchor}">{_e(label)}</text>'
             )
     for s, (label, vs) in enumerate(series.items()):
         colour = PALETTE[s % len(PALETTE)]
@@ -285,6 +286,7 @@ def bar_chart(
     items: Sequence[tuple[str, Sequence[float]]],
     unit: str,
     stack_labels: Sequence[str] = ("",),
+    colours: Sequence[str] = PALETTE,
     width: int = 600,
     bar_height: int = 18,
 ) -> str:
@@ -321,7 +323,7 @@ def bar_chart(
             what = f"{label} · {stack_labels[s]}" if stack_labels[s] else label
             parts.append(
                 f'<rect class="mk" x="{_num(bx)}" y="{by}" width="{_num(max(w, 1.0))}" '
-                f'height="{bar_height}" fill="{PALETTE[s % len(PALETTE)]}">'
+                f'height="{bar_height}" fill="{colours[s % len(colours)]}">'
                 f"<title>{_e(what)}: {_money(v)} {_e(unit)}</title></rect>"
             )
             bx += w
@@ -330,7 +332,7 @@ def bar_chart(
             f"{_money(sum(float(v) for v in vs))}</text>"
         )
     parts.append("</svg>")
-    legend = _legend(stack_labels) if len(stack_labels) > 1 else ""
+    legend = _legend(stack_labels, colours) if len(stack_labels) > 1 else ""
     return "".join(parts) + legend
 
 
@@ -556,7 +558,13 @@ def _stock_section(d: DashboardData) -> str:
         ]  # fmt: skip
         out.append(f"<h3>Stock value per location ({cur})</h3>")
         out.append(
-            bar_chart("stock-value-by-location", items, d.currency, ("healthy", "excess", "dead"))
+            bar_chart(
+                "stock-value-by-location",
+                items,
+                d.currency,
+                ("healthy", "excess", "dead"),
+                colours=("#009E73", "#E69F00", "#B91C1C"),
+            )
         )
     else:
         out.append(_no_data("stock counts"))
@@ -762,20 +770,49 @@ def _ts(v: object) -> str:
     return f"{v:%Y-%m-%d %H:%M}" if isinstance(v, datetime) else ("" if v is None else str(v))
 
 
+def _freshness_verdict(r: dict, now: datetime) -> tuple[str, str]:
+    """(fresh | stale | not judged, its HTML) for one row of `freshness`."""
+    age = _age(r["last_loaded_at"], now)
+    if not r["judged"]:
+        return "not judged", '<span class="flat">not judged</span>'
+    if age is None:
+        return "stale", '<span class="bad">nothing landed</span>'
+    if age > float(r["allowed_hours"]):
+        return "stale", f'<span class="bad">stale (&gt; {r["allowed_hours"]:g} h)</span>'
+    return "fresh", '<span class="ok">fresh</span>'
+
+
+def _health_banner(d: DashboardData) -> str:
+    """One line for the header: stale channels, quarantined records, the last run."""
+    stale = [
+        str(r["channel"])
+        for r in d.freshness.iter_rows(named=True)
+        if _freshness_verdict(r, d.generated_at)[0] == "stale"
+    ]
+    parts = [
+        f'<span class="bad">stale: {_e(", ".join(stale))}</span>'
+        if stale
+        else f"{d.freshness.height} channels fresh"
+    ]
+    n_q = int(d.quarantine["records"].sum() or 0) if d.quarantine.height else 0
+    parts.append(f"{n_q:,} records quarantined")
+    if d.runs.height:
+        last = d.runs.row(0, named=True)
+        parts.append(
+            f"last run {_e(last['flow'])}: {_e(last['status'])} ({_ts(last['started_at'])})"
+        )
+    else:
+        parts.append("no runs recorded")
+    return '<a href="#health" style="color:inherit">Data health</a>: ' + " · ".join(parts)
+
+
 def _health_section(d: DashboardData) -> str:
     out = ['<section id="health"><h2>Data health</h2><div class="grid"><div>']
     out.append("<h3>Freshness per channel</h3>")
     rows = []
     for r in d.freshness.iter_rows(named=True):
         age = _age(r["last_loaded_at"], d.generated_at)
-        if not r["judged"]:
-            verdict = _Html('<span class="flat">not judged</span>')
-        elif age is None:
-            verdict = _Html('<span class="bad">nothing landed</span>')
-        elif age > float(r["allowed_hours"]):
-            verdict = _Html(f'<span class="bad">stale (&gt; {r["allowed_hours"]:g} h)</span>')
-        else:
-            verdict = _Html('<span class="ok">fresh</span>')
+        verdict = _Html(_freshness_verdict(r, d.generated_at)[1])
         rows.append(
             [r["channel"], _ts(r["last_loaded_at"]), "" if age is None else f"{age:,.1f}",
              verdict, _ts(r["newest_record_at"]), _int(r["records"])]
@@ -852,10 +889,10 @@ def render_dashboard(d: DashboardData) -> str:
         for a, t in (
             ("sales", "Sales"),
             ("trend", "Over time"),
-            ("bestsellers", "Bestsellers"),
             ("stock", "Stock"),
-            ("customers", "Customers"),
             ("purchase-orders", "Purchase orders"),
+            ("bestsellers", "Bestsellers"),
+            ("customers", "Customers"),
             ("health", "Data health"),
         )
     )
@@ -867,18 +904,18 @@ def render_dashboard(d: DashboardData) -> str:
         f"<style>{_CSS}</style></head><body>",
         "<header><h1>Operations dashboard</h1>",
         f"<p>Data to <b>{_e(as_of)}</b> (the last day with orders) · money in "
-        f"<b>{_e(d.currency)}</b> · written {_e(_ts(d.generated_at))} UTC"
-        + (f" from {_e(d.warehouse)}" if d.warehouse else "")
-        + "</p>",
+        f"<b>{_e(d.currency)}</b> · written {_e(_ts(d.generated_at))} UTC</p>",
+        f"<p>{_health_banner(d)}</p>",
         f"<nav>{nav}</nav></header><main>",
         _sales_section(d),
         _trend_section(d),
-        _bestsellers_section(d),
         _stock_section(d),
-        _customers_section(d),
         _po_section(d),
+        _bestsellers_section(d),
+        _customers_section(d),
         _health_section(d),
         "</main><footer>",
+        f"<p>From the warehouse {_e(d.warehouse)}.</p>" if d.warehouse else "",
         "<p>Periods end on the last day with orders, not today. Net sales = gross sales − "
         "discounts − refunds, without shipping and the tax a channel charges on top; sales dated "
         "by order date, refunds by refund date (marts.sales_daily). Orders: placed in the period, "
