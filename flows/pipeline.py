@@ -208,17 +208,7 @@ def channel_units(cfg: Config, channel: str | None = None) -> list[str]:
 def merge_reports(reports: list[SyncReport]) -> SyncReport:
     total = SyncReport()
     for r in reports:
-        total.files_landed += r.files_landed
-        total.files_skipped += r.files_skipped
-        total.files_rejected += r.files_rejected
-        total.rows_landed += r.rows_landed
-        total.rows_quarantined += r.rows_quarantined
-        total.pages_landed += r.pages_landed
-        total.skipped_streams.extend(r.skipped_streams)
-        for t, n in r.by_table.items():
-            total.by_table[t] = total.by_table.get(t, 0) + n
-        total.rejected.extend(r.rejected)
-        total.outcomes.extend(r.outcomes)
+        total.merge(r)
     return total
 
 
