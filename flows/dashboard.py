@@ -316,8 +316,10 @@ def read_dashboard(
             segments=_frame(con, SEGMENTS_SQL),
             suppliers=empty,
             freshness=_freshness(con, cfg, have),
-            quarantine=_frame(con, QUARANTINE_SQL, [LIST_LIMIT]),
-            runs=_frame(con, RUNS_SQL, [RUNS_SHOWN]),
+            quarantine=_frame(con, QUARANTINE_SQL, [LIST_LIMIT])
+            if "ops.quarantine" in have
+            else empty,
+            runs=_frame(con, RUNS_SQL, [RUNS_SHOWN]) if "ops.runs" in have else empty,
             excess_days=settings.max_days_of_cover,
             dead_days=DEAD_DAYS,
             warehouse=str(db),
@@ -326,10 +328,12 @@ def read_dashboard(
             a = as_of
             data.kpis = _frame(con, KPI_SQL, [list(WINDOWS), a, a, a, a, a, a])
             data.sales_weekly = _frame(con, WEEKLY_SQL, [a, a, a, 26, a])
-            data.bestsellers = _frame(con, BESTSELLERS_SQL, [a, BESTSELLER_DAYS, a, TOP_N])
+            if {"marts.order_lines", "marts.products"} <= have:
+                data.bestsellers = _frame(con, BESTSELLERS_SQL, [a, BESTSELLER_DAYS, a, TOP_N])
             stock = [a, DEAD_DAYS, a, settings.max_days_of_cover, DEAD_DAYS]
-            data.stock_by_location = _frame(con, STOCK_BY_LOCATION_SQL, stock)
-            data.stockouts = _frame(con, STOCKOUTS_SQL, [*stock, LIST_LIMIT])
+            if {"marts.inventory_levels", "marts.daily_demand", "marts.products"} <= have:
+                data.stock_by_location = _frame(con, STOCK_BY_LOCATION_SQL, stock)
+                data.stockouts = _frame(con, STOCKOUTS_SQL, [*stock, LIST_LIMIT])
             if data.stock_by_location.height:
                 data.stockouts_total = int(data.stock_by_location["stockouts"].sum())
         plan = _plan_date(con, run_date, have)
