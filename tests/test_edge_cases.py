@@ -113,8 +113,9 @@ def test_an_empty_closing_page_moves_the_cursor_to_the_source_but_never_past_now
 @pytest.mark.parametrize("lookback_days", [0, 2])
 def test_ties_at_a_page_boundary_survive_a_crash_whatever_the_lookback(tmp_path, lookback_days):
     """Forty WooCommerce orders share one `modified` second across a page boundary; the sync
-    dies after the first page. `modified_after` is exclusive, so the resumed read starts one
-    second before the cursor: every order lands, none twice."""
+    dies after the first page, then completes; then ten more orders change within that same
+    second. `modified_after` is exclusive, so every read starts one second before the cursor:
+    every order lands, none twice, whatever the look-back."""
     store = tiny_store()
     with emulated(channels=("woo",)) as eps:
         emu = eps.woo.emulator
@@ -137,7 +138,57 @@ def test_ties_at_a_page_boundary_survive_a_crash_whatever_the_lookback(tmp_path,
         with pytest.raises(RuntimeError, match="killed"):
             sync_api(cfg, on_page=crash_after_first_page)
         tie_text = datetime.fromtimestamp(tie, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        assert cursors(cfg)[("woo", "orders")][:19] <= tie_text  # never past what is unread
+        sync_api(cfg)
         assert cursors(cfg)[("woo", "orders")].startswith(tie_text)
+        # More orders change within the cursor's very second, after it was read: the next read
+        # (exclusive `modified_after`, no look-back) must still see them.
+        late = [str(o["source_id"]) for o in emu.book.orders[40:50]]
+        for oid in late:
+            emu.book.touch(oid, tie)
         sync_api(cfg)
         got = latest(cfg, "woo__orders")
-    assert [oid for oid in ids if got[oid]["date_modified_gmt"] != tie_text] == []
+    assert [oid for oid in ids + late if got[oid]["date_modified_gmt"] != tie_text] == []
+
+
+def test_orders_edited_while_a_backfill_pages_through_them_all_land(tmp_path):
+    """WooCommerce pages by page number. While the server serves a backfill's pages, orders it
+    already served change (the emulated clock moving on). Ordered by `modified`, every later
+    order would move up one place and one per edit would never be seen; ordered by id, with the
+    changes since the listing started read once more, every order lands at its latest version,
+    with no look-back at all."""
+    store = tiny_store()
+    with emulated(channels=("woo",)) as eps:
+        emu = eps.woo.emulator
+        now = store.end_ts
+        emu.set_time(now)
+        cfg = api_config(tmp_path, eps, channels=("woo",), page_size=10, lookback_days=0)
+        edited: list[str] = []
+        served = emu.handle
+        by_id = sorted(int(o["source_id"]) for o in emu.book.orders)
+
+        def edit_while_serving(req):
+            """As the server serves page n > 1 of a listing, an order of its first page changes."""
+            if req.path.endswith("/orders") and int(req.arg("page", "1")) > 1 and len(edited) < 6:
+                at = now + 10 * (len(edited) + 1)
+                emu.set_time(at)
+                oid = str(by_id[len(edited)])
+                emu.book.touch(oid, at)
+                edited.append(oid)
+            return served(req)
+
+        emu.handle = edit_while_serving  # type: ignore[method-assign]
+        sync_api(cfg)
+        got = latest(cfg, "woo__orders")
+        b, end = emu.book, emu.server_time()
+        expected = {str(o["source_id"]): b.version_at(i, end) for i, o in enumerate(b.orders)}
+    expected = {k: v for k, v in expected.items() if v is not None}
+    assert len(edited) == 6
+    assert set(got) == set(expected)
+    stale = [
+        oid
+        for oid, v in expected.items()
+        if got[oid]["date_modified_gmt"]
+        != datetime.fromtimestamp(v, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    ]
+    assert stale == []

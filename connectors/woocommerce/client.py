@@ -1,6 +1,6 @@
 """WooCommerce REST API v3 connector.
 
-Streams: `orders` by `modified_after` (`orderby=modified&order=asc`, `page`/`per_page`, the page
+Streams: `orders` by `modified_after` (`orderby=id&order=asc`, `page`/`per_page`, the page
 count from `X-WP-TotalPages`), with each order's refunds (`GET orders/<id>/refunds`, `order_id`
 added) landed in the same transaction as the order page that listed them; `customers` (the API
 has no modified filter: read whole, deduplicated by payload hash on landing); `products` with
@@ -8,15 +8,20 @@ their variations and `stock_quantity` (API-only stream). Auth: HTTP Basic with t
 and secret (over HTTPS in production), never in the URL. WooCommerce sends no rate-limit headers;
 `requests_per_second` caps us client-side, and 429/5xx are retried with back-off.
 
-Page-number pagination over a list that changes while we read it can skip a record that moved
-(an order modified mid-sync jumps to the end): the look-back window re-reads those next time.
+Page-number paging over a list that changes while we read it skips records when it is ordered by
+a field that changes (`orderby=modified`: an order edited mid-listing jumps to the end and every
+later order moves up one place, so one is never seen). The listing is therefore ordered by id,
+which never changes (new orders append at the end), its cursor moves only when the listing is
+complete, and the orders that changed while it ran are read once more (`modified_after` the
+server's time when it started, from its `Date` header) before the cursor moves.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from functools import partial
 
 from connectors.http import (
@@ -73,13 +78,24 @@ class WooConnector:
         self.client.close()
 
     def _get(self, path: str, params: dict | None, what: str) -> tuple[list, int]:
+        body, pages, _ = self._get_dated(path, params, what)
+        return body, pages
+
+    def _get_dated(
+        self, path: str, params: dict | None, what: str
+    ) -> tuple[list, int, datetime | None]:
+        """The list, its page count, and the server's time of the answer (`Date` header)."""
         body, resp = self.client.get_json(
             PREFIX + path, params=params, bucket=self.bucket, what=what
         )
         if not isinstance(body, list):
             raise ChannelError(f"channel '{self.channel}': {what}: expected a JSON list")
         pages = int(resp.headers.get("x-wp-totalpages") or 1)
-        return body, pages
+        try:
+            served_at: datetime | None = parsedate_to_datetime(resp.headers["date"])
+        except (KeyError, TypeError, ValueError):
+            served_at = None
+        return body, pages, served_at
 
     def _paged(self, path: str, params: dict, what: str) -> Iterator[list]:
         page = 1
@@ -92,29 +108,52 @@ class WooConnector:
                 return
             page += 1
 
+    def _order_pages(self, since: datetime | None) -> Iterator[tuple[Page, datetime | None]]:
+        """One listing of the orders modified after `since`, by id; each page with the server's
+        time of its answer. Pages carry no cursor (the listing is not in time order)."""
+        params = {"orderby": "id", "order": "asc", "dates_are_gmt": "true"}
+        if since is not None:
+            params["modified_after"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        page = 1
+        while True:
+            items, pages, served_at = self._get_dated(
+                "/orders", {**params, "page": page, "per_page": self.page_size}, "orders list"
+            )
+            orders = _map(items, order_record, "order")
+            refunds = Batch()
+            seen: set[str] = set()
+            for rec in orders.records:
+                if not rec.payload.get("refunds") or rec.source_id in seen:
+                    continue
+                seen.add(rec.source_id)
+                body, _ = self._get(f"/orders/{rec.source_id}/refunds", None, "order refunds")
+                part = _map(body, partial(refund_record, order_id=int(rec.source_id)), "refund")
+                refunds.records += part.records
+                refunds.bad += part.bad
+            yield Page("orders", None, {"orders": orders, "refunds": refunds}), served_at
+            if page >= pages or not items:
+                return
+            page += 1
+
     def pages(self, stream: str, since: datetime | None) -> Iterator[Page]:
         if stream == "orders":
-            params = {"orderby": "modified", "order": "asc", "dates_are_gmt": "true"}
-            if since is not None:
-                params["modified_after"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-            for items in self._paged("/orders", params, "orders list"):
-                orders = _map(items, order_record, "order")
-                refunds = Batch()
-                seen: set[str] = set()
-                for rec in orders.records:
-                    if not rec.payload.get("refunds") or rec.source_id in seen:
-                        continue
-                    seen.add(rec.source_id)
-                    body, _ = self._get(f"/orders/{rec.source_id}/refunds", None, "order refunds")
-                    oid = int(rec.source_id)
-                    part = _map(body, partial(refund_record, order_id=oid), "refund")
-                    refunds.records += part.records
-                    refunds.bad += part.bad
-                cursor = max(
-                    (r.source_updated_at for r in orders.records if r.source_updated_at),
-                    default=None,
-                )
-                yield Page("orders", iso_cursor(cursor), {"orders": orders, "refunds": refunds})
+            newest: datetime | None = None
+            window = since
+            for _listing in ("changed since the cursor", "changed while it was read"):
+                started: datetime | None = None
+                for page, served_at in self._order_pages(window):
+                    started = started or served_at
+                    times = [r.source_updated_at for r in page.batches["orders"].records]
+                    newest = max(
+                        [t for t in times if t] + ([newest] if newest else []), default=None
+                    )
+                    yield page
+                if started is None:  # no Date header: the look-back window re-reads instead
+                    break
+                # `modified_after` is exclusive and counts seconds: one second of margin.
+                window = started - timedelta(seconds=1)
+            # The listing (and its re-read) is complete: now the cursor may move.
+            yield Page("orders", iso_cursor(newest), {"orders": Batch(), "refunds": Batch()})
         elif stream == "customers":
             for items in self._paged(
                 "/customers", {"orderby": "id", "order": "asc"}, "customers list"

@@ -13,6 +13,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self, overload
 from urllib.parse import parse_qs, urlsplit
@@ -173,6 +174,9 @@ class Emulator:
     def _send(self, h: BaseHTTPRequestHandler, reply: Reply, drop: bool) -> None:
         data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
         try:
+            now = self.server_time()
+            if now is not None:  # the Date header tells the emulated clock, as a server's does
+                h.date_time_string = lambda timestamp=None: formatdate(now, usegmt=True)  # type: ignore[method-assign]
             h.send_response(reply.status)
             h.send_header("Content-Type", "application/json")
             h.send_header("Content-Length", str(len(data)))
@@ -190,6 +194,10 @@ class Emulator:
             h.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError, OSError):
             h.close_connection = True
+
+    def server_time(self) -> int | None:
+        """The emulated clock (epoch seconds) for the `Date` header; None: the real clock."""
+        return None
 
     def handle(self, req: Request) -> Reply:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -97,6 +97,7 @@ class WooEmulator(Emulator):
             b = self.book
             with b.lock:
                 idx = b.since(now, None, None if after is None else after + 1)  # strictly after
+                idx = self._ordered(idx, req.arg("orderby", "date"), req.arg("order", "desc"))
                 chunk, total, pages = self._paged(idx, page, per_page)
                 items = []
                 for v, i in chunk:
@@ -139,6 +140,25 @@ class WooEmulator(Emulator):
         if re.fullmatch(r"/products/\d+/variations", path):
             return Reply(200, [], {"X-WP-Total": "0", "X-WP-TotalPages": "0"})
         return Reply(404, {"code": "rest_no_route", "message": "No route", "data": {"status": 404}})
+
+    def _ordered(
+        self, idx: list[tuple[int, int]], orderby: str, order: str
+    ) -> list[tuple[int, int]]:
+        """WooCommerce's `orderby` (date: created, the default; id; modified) and `order` (desc
+        by default). Page-number paging over `modified` shifts records between pages when they
+        change during a listing; over `id` it is stable."""
+        orders = self.book.orders
+        keys = {
+            "date": lambda e: (orders[e[1]]["placed_ts"], int(orders[e[1]]["source_id"])),
+            "id": lambda e: (int(orders[e[1]]["source_id"]),),
+            "modified": lambda e: (e[0], int(orders[e[1]]["source_id"])),
+        }
+        key = keys.get(orderby, keys["date"])
+        return sorted(idx, key=key, reverse=(order != "asc"))
+
+    def server_time(self) -> int:
+        with self.lock:
+            return self.now
 
     @staticmethod
     def _paged(rows: list, page: int, per_page: int) -> tuple[list, int, int]:
