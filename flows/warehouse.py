@@ -184,7 +184,9 @@ def quarantine(
     stream: str,
     items: Iterable[tuple[str | None, str, str]],
 ) -> int:
-    """Keep rejected records (source_id, reason, payload text) so nothing is ever lost."""
+    """Keep rejected records (source_id, reason, payload text) so nothing is ever lost; return
+    how many are held. A record already held (same channel, stream, id, reason and payload, not
+    released) is not held twice: the look-back window re-reads a bad record at every sync."""
     items = list(items)
     if not items:
         return 0
@@ -200,9 +202,15 @@ def quarantine(
     try:
         con.execute(
             """insert or replace into ops.quarantine
-               select quarantine_id, ?, ?, ?, source_id, reason, payload, ?, null
-               from _staged_quarantine""",
-            [load_id, channel, stream, datetime.now(UTC)],
+               select s.quarantine_id, ?, ?, ?, s.source_id, s.reason, s.payload, ?, null
+               from _staged_quarantine as s
+               where not exists (
+                   select 1 from ops.quarantine as q
+                   where q.channel = ? and q.stream = ? and q.released_at is null
+                     and q.source_id is not distinct from s.source_id
+                     and q.reason = s.reason and q.payload = s.payload
+                     and q.load_id <> ?)""",
+            [load_id, channel, stream, datetime.now(UTC), channel, stream, load_id],
         )
     finally:
         con.unregister("_staged_quarantine")

@@ -192,3 +192,21 @@ def test_orders_edited_while_a_backfill_pages_through_them_all_land(tmp_path):
         != datetime.fromtimestamp(v, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     ]
     assert stale == []
+
+
+def test_a_bad_record_reread_by_the_lookback_is_held_once(tmp_path):
+    """The look-back window re-reads an unreadable Shopify order at every sync: it stays one
+    quarantine row (held once by content), and the syncs still count it as held."""
+    with emulated() as eps:
+        emu = eps.shop.emulator
+        bad_id = str(emu.book.orders[5]["source_id"])
+        emu.malformed.add(bad_id)
+        emu.book.touch(bad_id, tiny_store().end_ts - 3600)  # inside every sync's look-back
+        cfg = api_config(tmp_path, eps)
+        reports = [sync_api(cfg, streams=["orders"]) for _ in range(3)]
+    with connection(cfg.warehouse, read_only=True) as con:
+        held = con.execute(
+            "select count(*) from ops.quarantine where source_id = ?", [bad_id]
+        ).fetchall()[0][0]
+    assert held == 1
+    assert [r.rows_quarantined for r in reports] == [1, 1, 1]
