@@ -274,6 +274,10 @@ class FilesSettings(_Strict):
     purchase_orders: str = "purchase_orders"
     fx_rates: str = "fx_rates"
     buyer_decisions: str = "inbox"
+    # A file modified less than this many seconds ago is left for the next run (it may still be
+    # being written); a file that changes while it is landed is never moved (its hash is
+    # compared first).
+    settle_seconds: Annotated[float, Field(ge=0, le=3600)] = 0
 
 
 class QualitySettings(_Strict):

@@ -105,11 +105,17 @@ def sync_files(
         )
         for src in ordered:
             try:
-                files = pending_files(root, src.folder)
+                files, refused = pending_files(root, src.folder, cfg.files.settle_seconds)
             except UnsafePath as exc:
                 report.rejected.append(str(exc))
                 report.files_rejected += 1
                 continue
+            for link, reason in refused:  # moved aside with its reason; the rest still lands
+                digest = f"link:{link.name}"
+                spec = src.spec
+                refuse(con, _unit(spec, link, digest, Part(spec.stream, spec.table, empty())),
+                       reason, report)  # fmt: skip
+                _move(root, link, digest, reason, report)
             chunk: list[Unit] = []
             for path in files:
                 if on_file:
@@ -143,10 +149,10 @@ def _read_one(
         digest = _hash_or_name(path)
         refuse(con, _unit(spec, path, digest, Part(spec.stream, spec.table, empty())), str(exc),
                report)  # fmt: skip
-        move_handled(root, path, digest, str(exc))
+        _move(root, path, digest, str(exc), report)
         return None
     if _already_landed(con, batch.content_hash):
-        move_handled(root, path, batch.content_hash)
+        _move(root, path, batch.content_hash, None, report)
         report.files_skipped += 1
         return None
     unreadable = [(b.source_id, b.reason, b.text) for b in batch.bad]
@@ -168,11 +174,28 @@ def _land_chunk(
         assert unit.file is not None
         digest, path = unit.file.content_hash, unit.file.path
         if _already_landed(con, digest):  # the same file twice in one chunk
-            move_handled(root, path, digest)
+            _move(root, path, digest, None, report)
             report.files_skipped += 1
             continue
         refused = commit(con, unit, verdict, report, cursor_limit(cfg))
-        move_handled(root, path, digest, refused)
+        if _hash_or_name(path) != digest:
+            # Written to while we landed it: what we read is landed; the file stays in the inbox
+            # and the next run lands it again as a new file (its landed rows dedupe by hash).
+            report.rejected.append(
+                f"{path.name}: changed while it was being landed; left in the inbox, the next "
+                "run lands the rest"
+            )
+            continue
+        _move(root, path, digest, refused, report)
+
+
+def _move(root: Path, path: Path, digest: str, reason: str | None, report: SyncReport) -> None:
+    """Move a handled file out of the inbox; a processed/ or rejected/ folder that leads out of
+    the drop folder is reported (the file stays where it is) instead of written through."""
+    try:
+        move_handled(root, path, digest, reason)
+    except UnsafePath as exc:
+        report.rejected.append(f"{path.name}: not moved: {exc}")
 
 
 def _hash_or_name(path: Path) -> str:

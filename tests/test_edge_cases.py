@@ -7,6 +7,7 @@ DuckDB warehouse; channel cases go through the emulated APIs on 127.0.0.1.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -210,3 +211,91 @@ def test_a_bad_record_reread_by_the_lookback_is_held_once(tmp_path):
         ).fetchall()[0][0]
     assert held == 1
     assert [r.rows_quarantined for r in reports] == [1, 1, 1]
+
+
+# ------------------------------------------------------------------------ files in the drop
+
+
+def _stock_csv(path, rows: int, start: int = 0) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["sku,location_id,on_hand,counted_at"] + [
+        f"SKU-{i:04d},WH-AMS,{i},2026-06-01T22:00:00Z" for i in range(start, start + rows)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _raw_count(cfg, table: str) -> int:
+    with connection(cfg.warehouse, read_only=True) as con:
+        return con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]
+
+
+def test_a_symlink_out_of_the_drop_folder_is_moved_aside_and_the_rest_lands(tmp_path):
+    from flows.sync import sync_files
+
+    cfg = make_config(tmp_path)
+    stock = tmp_path / "drop" / "stock"
+    _stock_csv(stock / "counts_1.csv", 5)
+    (tmp_path / "elsewhere.csv").write_text("secret\n")
+    (stock / "counts_0.csv").symlink_to(tmp_path / "elsewhere.csv")
+    report = sync_files(cfg, only_channel="tpl")
+    assert report.files_landed == 1 and _raw_count(cfg, "tpl__stock") == 5
+    moved = tmp_path / "drop" / "rejected" / "stock" / "counts_0.csv"
+    assert moved.is_symlink() and not (stock / "counts_0.csv").exists()
+    assert "outside the drop folder" in (moved.parent / "counts_0.csv.reason.txt").read_text()
+    assert (tmp_path / "elsewhere.csv").read_text() == "secret\n"  # the target is untouched
+    assert any("outside the drop folder" in r for r in report.rejected)
+
+
+def test_a_processed_folder_leading_out_of_the_drop_is_never_written_through(tmp_path):
+    from flows.sync import sync_files
+
+    cfg = make_config(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "drop").mkdir()
+    (tmp_path / "drop" / "processed").symlink_to(outside)
+    _stock_csv(tmp_path / "drop" / "stock" / "counts.csv", 3)
+    report = sync_files(cfg, only_channel="tpl")
+    assert _raw_count(cfg, "tpl__stock") == 3  # landed
+    assert list(outside.iterdir()) == []  # but nothing written outside the drop folder
+    assert (tmp_path / "drop" / "stock" / "counts.csv").exists()
+    assert any("not moved" in r and "outside the drop folder" in r for r in report.rejected)
+
+
+def test_a_file_appended_to_while_it_is_landed_stays_and_lands_the_rest_next_run(
+    tmp_path, monkeypatch
+):
+    import flows.sync as sync
+
+    cfg = make_config(tmp_path)
+    path = tmp_path / "drop" / "stock" / "counts.csv"
+    _stock_csv(path, 4)
+    real_commit = sync.commit
+
+    def commit_while_the_writer_appends(*args, **kwargs):
+        with path.open("a") as fh:  # the 3PL's upload is still running
+            fh.write("SKU-0100,WH-AMS,7,2026-06-01T22:00:00Z\n")
+        return real_commit(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "commit", commit_while_the_writer_appends)
+    first = sync.sync_files(cfg, only_channel="tpl")
+    monkeypatch.setattr(sync, "commit", real_commit)
+    assert path.exists() and _raw_count(cfg, "tpl__stock") == 4
+    assert any("changed while it was being landed" in r for r in first.rejected)
+    second = sync.sync_files(cfg, only_channel="tpl")
+    assert not path.exists() and _raw_count(cfg, "tpl__stock") == 5
+    assert second.rows_landed == 1  # the four landed before are not landed twice
+
+
+def test_a_file_still_being_written_waits_for_the_settle_time(tmp_path):
+    from flows.sync import sync_files
+
+    drop = str(tmp_path / "drop")
+    waiting = make_config(tmp_path, files={"drop_dir": drop, "settle_seconds": 3600})
+    _stock_csv(tmp_path / "drop" / "stock" / "counts.csv", 2)
+    report = sync_files(waiting, only_channel="tpl")
+    assert report.files_landed == 0 and _raw_count(waiting, "tpl__stock") == 0
+    assert (tmp_path / "drop" / "stock" / "counts.csv").exists()
+    settled = make_config(tmp_path, files={"drop_dir": drop, "settle_seconds": 0.5})
+    time.sleep(0.6)
+    assert sync_files(settled, only_channel="tpl").files_landed == 1

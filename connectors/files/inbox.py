@@ -9,6 +9,7 @@ file we do not own. Handled files move to `<root>/processed/` or `<root>/rejecte
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 SUFFIXES = {".jsonl", ".ndjson", ".csv", ".parquet", ".xlsx"}
@@ -28,35 +29,62 @@ def safe_path(root: Path, relative: str | os.PathLike[str]) -> Path:
     return candidate
 
 
-def pending_files(root: Path, folder: str) -> list[Path]:
-    """Files waiting in `<root>/<folder>`, oldest name first (monthly names sort in time order)."""
+def pending_files(
+    root: Path, folder: str, settle_seconds: float = 0, now: float | None = None
+) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Files waiting in `<root>/<folder>`, oldest name first (monthly names sort in time order),
+    and the entries refused with their reason (a symlink leading out of the drop folder), which
+    never stop the files beside them. A file modified less than `settle_seconds` ago is left for
+    the next run: it may still be being written."""
     base = safe_path(root, folder)
     if not base.exists():
-        return []
-    found = []
+        return [], []
+    root_r = root.resolve()
+    moment = time.time() if now is None else now
+    found: list[Path] = []
+    refused: list[tuple[Path, str]] = []
     for p in sorted(base.rglob("*")):
-        if not p.is_file() or p.suffix.lower() not in SUFFIXES or p.name.startswith("."):
+        if p.name.startswith(".") or p.suffix.lower() not in SUFFIXES:
             continue
-        rel_parts = p.relative_to(root.resolve()).parts
+        rel_parts = _unresolved(p).relative_to(root_r).parts
         if rel_parts and rel_parts[0] in HANDLED_DIRS:
             continue
-        safe_path(root, p.relative_to(root.resolve()))  # a symlink leading out is refused here
+        try:
+            safe_path(root, _unresolved(p).relative_to(root_r))  # a symlink leading out
+        except UnsafePath as exc:
+            refused.append((p, str(exc)))
+            continue
+        if not p.is_file():
+            continue
+        if settle_seconds and moment - p.stat().st_mtime < settle_seconds:
+            continue
         found.append(p)
-    return found
+    return found, refused
+
+
+def _unresolved(path: Path) -> Path:
+    """`path` with its folders resolved but not itself (a symlink stays the link)."""
+    return path.parent.resolve() / path.name
 
 
 def _destination(root: Path, path: Path, bucket: str, content_hash: str) -> Path:
-    rel = path.resolve().relative_to(root.resolve())
-    dest = root.resolve() / bucket / rel
-    if dest.exists():
+    root_r = root.resolve()
+    rel = _unresolved(path).relative_to(root_r)
+    dest = root_r / bucket / rel
+    if dest.exists() or dest.is_symlink():
         dest = dest.with_name(f"{dest.stem}.{content_hash[:12]}{dest.suffix}")
+    # processed/ or rejected/ (or a folder in them) symlinked elsewhere must not make us write
+    # outside the drop folder: confine the folder we write into.
+    safe_path(root, dest.parent.relative_to(root_r))
     return dest
 
 
 def move_handled(root: Path, path: Path, content_hash: str, reason: str | None = None) -> Path:
-    """Move a handled file to processed/ (reason None) or rejected/ with a reason file."""
+    """Move a handled file (or a refused link, not its target) to processed/ (reason None) or
+    rejected/ with a reason file; UnsafePath when that folder leads out of the drop folder."""
     dest = _destination(root, path, "rejected" if reason else "processed", content_hash)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    safe_path(root, dest.parent.relative_to(root.resolve()))  # created through a link?
     os.replace(path, dest)
     if reason:
         dest.with_name(dest.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
