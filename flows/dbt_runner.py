@@ -8,11 +8,17 @@ it when dbt returns, so the flows and `oms` commands can open the file again.
 A failed build leaves the warehouse as it was (`build`): dbt commits model by model, so a build
 that fails half-way would otherwise leave some marts new and some old, and an incremental model
 (staging tables, marts.inventory_snapshots, marts.daily_demand) with a half-applied increment
-that every later run builds on. Before the build, every table the build can write is copied into
-the schema `_oms_build_backup` (DuckDB copies in-file: fast), with the list of every relation of
-the model schemas and each view's SQL, in one transaction; on failure, one transaction puts them
-back and drops what the build created. A backup left behind by a killed build is restored by the
-next build before it starts.
+that every later run builds on. The rollback costs what the build changes, not the size of the
+warehouse: before the build, one transaction writes the inventory of every relation of the model
+schemas (each view's SQL, each table's columns) into the schema `_oms_build_backup`; while it
+exists, the project's macros (dbt_project/macros/build_rollback.sql) keep what the build
+replaces: a table rebuilt whole is swapped in by dbt-duckdb, which renames the old one
+`<name>__dbt_backup` and no longer drops it; an increment (delete+insert) first stashes the keys
+it inserts and the rows it replaces into `_oms_build_backup`, in its own transaction. On failure
+one transaction renames the old tables back, undoes the increments from their stashes, drops what
+the build created and recreates changed views; on success one transaction drops what was kept.
+A snapshot left behind by a killed build is restored by the next build before it starts.
+(`snapshot` can also copy tables whole, for changes made outside dbt.)
 """
 
 from __future__ import annotations
@@ -46,8 +52,9 @@ class DbtReport:
     tests_failed: int = 0
     warnings: int = 0
     failures: list[str] = field(default_factory=list)
-    snapshot_tables: int = 0  # tables copied aside before the build (restored had it failed)
-    snapshot_seconds: float = 0.0
+    snapshot_tables: int = 0  # tables kept aside for a rollback (moved aside or stashed from)
+    snapshot_rows: int = 0  # rows the increments stashed (what a rollback would have put back)
+    snapshot_seconds: float = 0.0  # opening and discarding the snapshot
 
 
 def dbt_vars(cfg: Config) -> dict[str, Any]:
@@ -124,6 +131,8 @@ def run_dbt(
 MODEL_SCHEMAS = ("staging", "intermediate", "marts")
 BACKUP_SCHEMA = "_oms_build_backup"
 _INVENTORY = f"{BACKUP_SCHEMA}.__relations"  # written last: its presence means "complete"
+_MOVED_ASIDE = "__dbt_backup"  # dbt-duckdb's name for the table a swap replaced
+_DBT_DEBRIS = ("__dbt_backup", "__dbt_tmp")  # transient relations of dbt-duckdb's swaps
 
 
 def build(
@@ -145,9 +154,8 @@ def build(
     if leftover is not None:
         say(f"an earlier build did not finish; its snapshot: {leftover}")
     started = time.perf_counter()
-    n = snapshot(cfg, None if full_refresh else tables_written_by(select))
+    snapshot(cfg, set())  # copies nothing: the build keeps what it replaces (module docstring)
     took = time.perf_counter() - started
-    say(f"snapshot of {n} tables before the build: {took:.2f} s")
     try:
         report = run_dbt(cfg, "build", select=select, full_refresh=full_refresh, on_event=on_event)
     except BaseException as exc:
@@ -160,65 +168,28 @@ def build(
         exc.add_note(note)
         say(note)
         raise
-    discard_snapshot(cfg)
-    report.snapshot_tables, report.snapshot_seconds = n, took
+    t0 = time.perf_counter()
+    kept, rows = discard_snapshot(cfg)
+    took += time.perf_counter() - t0
+    say(
+        f"rollback snapshot: {kept} tables kept aside, {rows} rows stashed by increments "
+        f"(inventory and discard {took:.2f} s)"
+    )
+    report.snapshot_tables, report.snapshot_rows, report.snapshot_seconds = kept, rows, took
     return report
-
-
-def tables_written_by(select: str | None) -> set[tuple[str, str]] | None:
-    """(schema, table) of every table a `source:raw.X+ …` selection builds, from the manifest of
-    the previous invocation; None (meaning every table) when unsure: no selection, another kind
-    of selector, no manifest, or a project changed since the manifest was written."""
-    if not select:
-        return None
-    manifest_path = project_dir() / "target" / "manifest.json"
-    try:
-        written = manifest_path.stat().st_mtime
-    except FileNotFoundError:
-        return None
-    if _project_changed_since(written):
-        return None
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    sources = {f"{s['source_name']}.{s['name']}": uid for uid, s in manifest["sources"].items()}
-    todo = []
-    for token in select.split():
-        name = token.removeprefix("source:").removesuffix("+")
-        if not token.startswith("source:") or not token.endswith("+") or name not in sources:
-            return None
-        todo.append(sources[name])
-    seen: set[str] = set()
-    while todo:
-        uid = todo.pop()
-        for child in manifest["child_map"].get(uid, []):
-            if child not in seen:
-                seen.add(child)
-                todo.append(child)
-    out = set()
-    for uid in seen:
-        node = manifest["nodes"].get(uid)
-        if node and node["resource_type"] == "model":
-            out.add((node["schema"], node.get("alias") or node["name"]))
-    return out
-
-
-def _project_changed_since(stamp: float) -> bool:
-    root = project_dir()
-    for path in root.rglob("*"):
-        rel = path.relative_to(root).parts
-        if rel and rel[0] in ("target", "logs", "dbt_packages"):
-            continue
-        if path.is_file() and path.stat().st_mtime > stamp:
-            return True
-    return False
 
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _schema_list(schemas: tuple[str, ...] = MODEL_SCHEMAS) -> str:
+    return ", ".join(f"'{s}'" for s in schemas)
+
+
 def _relations(con) -> list[tuple[str, str, str, str | None]]:
     """(schema, name, 'table' | 'view', view sql) of every relation in the model schemas."""
-    schemas = ", ".join(f"'{s}'" for s in MODEL_SCHEMAS)
+    schemas = _schema_list()
     return con.execute(
         f"""select schema_name, table_name, 'table', null from duckdb_tables()
             where database_name = current_database() and schema_name in ({schemas})
@@ -229,13 +200,44 @@ def _relations(con) -> list[tuple[str, str, str, str | None]]:
     ).fetchall()
 
 
+def _columns(con, schema: str, name: str) -> list[tuple[str, str]]:
+    return con.execute(
+        """select column_name, data_type from duckdb_columns()
+           where database_name = current_database() and schema_name = ? and table_name = ?
+           order by column_index""",
+        [schema, name],
+    ).fetchall()
+
+
+def _backup_tables(con) -> set[str]:
+    """The name of every table in the backup schema."""
+    return {
+        name
+        for (name,) in con.execute(
+            """select table_name from duckdb_tables()
+               where database_name = current_database() and schema_name = ?""",
+            [BACKUP_SCHEMA],
+        ).fetchall()
+    }
+
+
 def _backup_name(schema: str, name: str) -> str:
     return f"{BACKUP_SCHEMA}.{_q(schema + '__' + name)}"
 
 
+def _stash_name(schema: str, name: str, part: str) -> str:
+    """The stash of an increment (macros/build_rollback.sql `oms_stash_relation`), unquoted."""
+    return f"{schema}__{name}__stash_{part}"
+
+
 def snapshot(cfg: Config, tables: set[tuple[str, str]] | None = None) -> int:
-    """Copy the model tables a build may write (`tables`; None: all of them) into the backup
-    schema, with the inventory of every model relation, in one transaction. Returns how many."""
+    """Open a rollback snapshot, in one transaction: the inventory of every model relation (each
+    view's SQL, each table's columns), and a copy of the model tables in `tables` (None: all of
+    them) for changes made outside dbt. `build` copies none: while the snapshot is open, dbt's
+    materializations keep the tables they replace and stash the rows increments change
+    (macros/build_rollback.sql), so the cost follows what the build changes. Leftovers of
+    dbt-duckdb's swaps (`*__dbt_backup`, `*__dbt_tmp`) are dropped first. Returns how many tables
+    were copied."""
     from flows.warehouse import connection
 
     with connection(cfg.warehouse) as con:
@@ -243,7 +245,12 @@ def snapshot(cfg: Config, tables: set[tuple[str, str]] | None = None) -> int:
         try:
             con.execute(f"drop schema if exists {BACKUP_SCHEMA} cascade")
             con.execute(f"create schema {BACKUP_SCHEMA}")
-            relations = _relations(con)
+            relations = []
+            for schema, name, kind, sql in _relations(con):
+                if name.endswith(_DBT_DEBRIS):
+                    con.execute(f"drop {kind} {_q(schema)}.{_q(name)}")
+                else:
+                    relations.append((schema, name, kind, sql))
             copied = 0
             inventory = []
             for schema, name, kind, sql in relations:
@@ -253,13 +260,14 @@ def snapshot(cfg: Config, tables: set[tuple[str, str]] | None = None) -> int:
                         f"create table {_backup_name(schema, name)} as from {_q(schema)}.{_q(name)}"
                     )
                     copied += 1
-                inventory.append((schema, name, kind, sql, backed_up))
+                columns = json.dumps(_columns(con, schema, name)) if kind == "table" else None
+                inventory.append((schema, name, kind, sql, backed_up, columns))
             con.execute(
                 f"create table {_INVENTORY} (schema_name varchar, name varchar, kind varchar, "
-                "sql varchar, backed_up boolean)"
+                "sql varchar, backed_up boolean, columns varchar)"
             )
             if inventory:
-                con.executemany(f"insert into {_INVENTORY} values (?, ?, ?, ?, ?)", inventory)
+                con.executemany(f"insert into {_INVENTORY} values (?, ?, ?, ?, ?, ?)", inventory)
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
@@ -268,9 +276,10 @@ def snapshot(cfg: Config, tables: set[tuple[str, str]] | None = None) -> int:
 
 
 def restore_snapshot(cfg: Config) -> str | None:
-    """Put the snapshot back, in one transaction: drop what was created since, copy the backed-up
-    tables back, recreate changed or dropped views; then drop the backup. None when there is no
-    complete snapshot; else a short account of what was done."""
+    """Put the snapshot back, in one transaction: rename back the tables dbt moved aside, undo
+    the increments from their stashes, drop what was created since, copy the copied tables back,
+    recreate changed or dropped views; then drop the backup. None when there is no complete
+    snapshot; else a short account of what was done."""
     from flows.warehouse import connection
 
     if not Path(cfg.warehouse).exists():
@@ -283,10 +292,11 @@ def restore_snapshot(cfg: Config) -> str | None:
         if not exists:
             con.execute(f"drop schema if exists {BACKUP_SCHEMA} cascade")  # an unfinished copy
             return None
-        inventory = con.execute(f"from {_INVENTORY}").fetchall()
-        before = {(s, n): (k, sql, b) for s, n, k, sql, b in inventory}
+        inventory = con.execute(f"from {_INVENTORY}").fetchall()  # columns: since 2026-12
+        before = {(r[0], r[1]): (r[2], r[3], r[4], r[5] if len(r) > 5 else None) for r in inventory}
         con.execute("begin")
         try:
+            restored = _undo_moves_and_increments(con, before)
             now = {(s, n): (k, sql) for s, n, k, sql in _relations(con)}
             dropped = 0
             for (schema, name), (kind, sql) in now.items():
@@ -294,10 +304,9 @@ def restore_snapshot(cfg: Config) -> str | None:
                 if was is None or was[0] != kind or (kind == "view" and was[1] != sql):
                     con.execute(f"drop {kind} {_q(schema)}.{_q(name)}")
                     dropped += 1
-            restored = 0
             order = sorted(before.items(), key=lambda item: (item[1][0] == "view",
                            MODEL_SCHEMAS.index(item[0][0]), item[0][1]))  # fmt: skip
-            for (schema, name), (kind, sql, backed_up) in order:
+            for (schema, name), (kind, sql, backed_up, _) in order:
                 if kind == "table" and backed_up:
                     con.execute(
                         f"create or replace table {_q(schema)}.{_q(name)} as "
@@ -316,11 +325,85 @@ def restore_snapshot(cfg: Config) -> str | None:
     return f"{restored} tables restored, {dropped} relations the build had made dropped"
 
 
-def discard_snapshot(cfg: Config) -> None:
+def _undo_moves_and_increments(con, before: dict[tuple[str, str], tuple]) -> int:
+    """Inside restore's transaction: each inventoried table that a swap moved aside
+    (`<name>__dbt_backup`) is renamed back over whatever replaced it; each increment is undone
+    from its stash (its keys' rows deleted, the stashed rows inserted, columns it added dropped).
+    Returns how many tables were put back."""
+    now = {(s, n): k for s, n, k, _ in _relations(con)}
+    stashes = _backup_tables(con)
+    done = 0
+    for (schema, name), (kind, _, backed_up, columns) in before.items():
+        if kind != "table" or backed_up:
+            continue  # views are recreated from their SQL, copied tables copied back
+        target = f"{_q(schema)}.{_q(name)}"
+        aside = name + _MOVED_ASIDE
+        if now.get((schema, aside)) == "table" and (schema, aside) not in before:
+            if (schema, name) in now:
+                con.execute(f"drop {now[(schema, name)]} {target}")
+            con.execute(f"alter table {_q(schema)}.{_q(aside)} rename to {_q(name)}")
+            done += 1
+            continue
+        keys_table = _stash_name(schema, name, "keys")
+        if keys_table not in stashes or now.get((schema, name)) != "table":
+            continue
+        keys = f"{BACKUP_SCHEMA}.{_q(keys_table)}"
+        rows = f"{BACKUP_SCHEMA}.{_q(_stash_name(schema, name, 'rows'))}"
+        match = " and ".join(
+            f"t.{_q(c)} is not distinct from k.{_q(c)}"
+            for c, _ in _columns(con, BACKUP_SCHEMA, keys_table)
+        )
+        con.execute(
+            f"delete from {target} as t where exists (select 1 from {keys} as k where {match})"
+        )
+        con.execute(f"insert into {target} by name from {rows}")
+        _restore_columns(con, schema, name, columns)
+        done += 1
+    return done
+
+
+def _restore_columns(con, schema: str, name: str, columns: str | None) -> None:
+    """Drop the columns an increment appended (`on_schema_change: append_new_columns`)."""
+    if columns is None:
+        return
+    was = [tuple(c) for c in json.loads(columns)]
+    now = _columns(con, schema, name)
+    if now == was:
+        return
+    if now[: len(was)] != was:
+        raise RuntimeError(
+            f"{schema}.{name}: the build changed its columns beyond appending; cannot restore "
+            f"from its stash (was {was}, now {now})"
+        )
+    for column, _ in now[len(was) :]:
+        con.execute(f"alter table {_q(schema)}.{_q(name)} drop column {_q(column)}")
+
+
+def discard_snapshot(cfg: Config) -> tuple[int, int]:
+    """Close the snapshot after a build that succeeded, in one transaction: drop the tables dbt
+    moved aside and the backup schema. Returns (tables kept aside, rows stashed)."""
     from flows.warehouse import connection
 
     with connection(cfg.warehouse) as con:
-        con.execute(f"drop schema if exists {BACKUP_SCHEMA} cascade")
+        con.execute("begin")
+        try:
+            kept = 0
+            for schema, name, kind, _ in _relations(con):
+                if kind == "table" and name.endswith(_MOVED_ASIDE):
+                    con.execute(f"drop table {_q(schema)}.{_q(name)}")
+                    kept += 1
+            backup = _backup_tables(con)
+            stashed = [t for t in backup if t.endswith("__stash_rows")]
+            rows = sum(
+                con.execute(f"select count(*) from {BACKUP_SCHEMA}.{_q(t)}").fetchall()[0][0]
+                for t in stashed
+            )
+            con.execute(f"drop schema if exists {BACKUP_SCHEMA} cascade")
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    return kept + len(stashed), rows
 
 
 def generate_docs(cfg: Config) -> Path:
@@ -342,9 +425,21 @@ def invoke(args: list[str], callbacks: list | None = None):
     from dbt.cli.main import dbtRunner
 
     try:
-        return dbtRunner(callbacks=callbacks or []).invoke(args)
+        result = dbtRunner(callbacks=callbacks or []).invoke(args)
     finally:
         _release_warehouse()
+    _raise_if_held(result.exception)
+    return result
+
+
+def _raise_if_held(exc: BaseException | None) -> None:
+    """dbt could not open the warehouse because another process holds it (decided by type: a
+    `duckdb.IOException` naming a PID): raise WarehouseHeld, as our own steps do, naming it."""
+    from flows.warehouse import WarehouseHeld, lock_holder
+
+    holder = lock_holder(exc) if exc is not None else None
+    if holder is not None:
+        raise WarehouseHeld(os.environ.get("OMS_WAREHOUSE", "the warehouse"), *holder, 0) from None
 
 
 def _release_warehouse() -> None:

@@ -273,6 +273,77 @@ def test_a_build_killed_midway_is_restored_by_the_next_build(tmp_path, prefect_h
     assert summary.dbt is not None and _fingerprint(cfg.warehouse) == before
 
 
+def test_a_failed_hourly_build_is_undone_from_what_it_changed(
+    tmp_path, prefect_harness, monkeypatch
+):
+    """The rollback of an incremental build costs what the build changed: nothing is copied
+    before it; the old version of each table model is kept by renaming, and each increment
+    stashes the rows it replaces. Left as a killed build leaves them (dbt failed after the
+    increment of daily_demand), they restore the incremental marts row for row."""
+    from flows.dbt_runner import BACKUP_SCHEMA, DbtFailed, restore_snapshot, run_dbt, snapshot
+    from flows.demo import prepare_demo
+    from flows.pipeline import pipeline_flow, selector
+    from flows.warehouse import raw_tables_pending_build
+
+    marts = ("daily_demand", "inventory_snapshots")
+    cfg, _, _ = prepare_demo(tmp_path, seed=11, scale="tiny", end_date=END, as_of=date(2026, 6, 27))
+    pipeline_flow(cfg=cfg, stages=["sync", "build"])
+    prepare_demo(tmp_path, seed=11, scale="tiny", end_date=END)  # three more days of trading
+    pipeline_flow(cfg=cfg, stages=["sync"])
+    before = _fingerprint(cfg.warehouse)
+    with connection(cfg.warehouse) as con:
+        pending = raw_tables_pending_build(con)
+        con.execute("create schema expected")
+        for t in marts:
+            con.execute(f"create table expected.{t} as from marts.{t}")
+        size = {t: con.execute(f"select count(*) from marts.{t}").fetchall()[0][0] for t in marts}
+    assert pending
+
+    monkeypatch.setenv("OMS_DBT_PROJECT_DIR", str(_broken_project(tmp_path)))
+    assert snapshot(cfg, set()) == 0  # what build() opens: an inventory, no copy
+    with pytest.raises(DbtFailed, match="zz_broken"):
+        run_dbt(cfg, "build", select=selector(pending))  # as if killed here: nothing restored
+    with connection(cfg.warehouse, read_only=True) as con:
+        assert (
+            con.execute("select max(demand_date) from marts.daily_demand").fetchall()[0][0] == END
+        )
+        backup = {
+            name: con.execute(f'select count(*) from {BACKUP_SCHEMA}."{name}"').fetchall()[0][0]
+            for (name,) in con.execute(
+                "select table_name from duckdb_tables() where schema_name = ?", [BACKUP_SCHEMA]
+            ).fetchall()
+        }
+        moved_aside = {
+            name
+            for (name,) in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'marts'"
+                " and ends_with(table_name, '__dbt_backup')"
+            ).fetchall()
+        }
+        changed = {
+            t: con.execute(
+                f"select count(*) from (from marts.{t} except all from expected.{t})"
+            ).fetchall()[0][0]
+            for t in marts
+        }
+    print(f"sizes {size}, changed {changed}, stash {backup}, moved aside {sorted(moved_aside)}")
+    assert "orders__dbt_backup" in moved_aside  # a table mart: renamed, not copied
+    assert not any(f"marts__{t}" in backup for t in marts)  # no copy of the incremental marts
+    for t in marts:
+        stashed = backup[f"marts__{t}__stash_rows"]
+        assert backup[f"marts__{t}__stash_keys"] > 0 and changed[t] > 0
+        # the stash holds the rows the increment replaced: about what changed, not the table
+        assert stashed <= 2 * changed[t] + 100 and stashed < size[t] / 2, (t, stashed, size[t])
+
+    assert restore_snapshot(cfg) is not None  # what the next build does first
+    assert _fingerprint(cfg.warehouse) == before
+    with connection(cfg.warehouse, read_only=True) as con:
+        for t in marts:
+            for a, b in ((f"marts.{t}", f"expected.{t}"), (f"expected.{t}", f"marts.{t}")):
+                extra = con.execute(f"select count(*) from (from {a} except all from {b})")
+                assert extra.fetchall()[0][0] == 0, (a, b)
+
+
 # -------------------------------------------------------------- imports and entrypoints
 
 

@@ -3,7 +3,7 @@
     unique_key=['demand_date', 'sku', 'location_id'],
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    post_hook="delete from {{ this }} where units_ordered is null",
+    post_hook="{{ oms_reversible_delete('units_ordered is null') }}",
 ) }}
 -- Demand per day x SKU x location, dense (zero-demand days included) from the first activity of
 -- the pair (sale, return or stock count) to the last day of data. Units ordered exclude cancelled
