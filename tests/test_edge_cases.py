@@ -7,9 +7,11 @@ DuckDB warehouse; channel cases go through the emulated APIs on 127.0.0.1.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -299,3 +301,102 @@ def test_a_file_still_being_written_waits_for_the_settle_time(tmp_path):
     settled = make_config(tmp_path, files={"drop_dir": drop, "settle_seconds": 0.5})
     time.sleep(0.6)
     assert sync_files(settled, only_channel="tpl").files_landed == 1
+
+
+# ------------------------------------------------------------------ records that are not JSON
+
+
+def _drop_orders(cfg, lines: list[str], name: str = "orders.jsonl"):
+    folder = Path(cfg.files.drop_dir) / "shop" / "orders"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _shop_order(i: int) -> dict:
+    return {
+        "id": 7100 + i, "updated_at": "2026-06-01T10:00:00+00:00", "currency": "EUR",
+        "total_price": "10.00", "total_line_items_price": "10.00",
+        "line_items": [{"id": i, "sku": "SKU-0001", "quantity": 1, "price": "10.00"}],
+    }  # fmt: skip
+
+
+NOT_JSON = {
+    "nan": ('{"id": 9001, "updated_at": "2026-06-01T10:00:00+00:00", "total_price": NaN}', "NaN"),
+    "infinity": ('{"id": 9001, "updated_at": "2026-06-01T10:00:00+00:00", "x": Infinity}', "Infinity"),
+    "repeated key": ('{"id": 9001, "updated_at": "2026-06-01T10:00:00+00:00", "id": 7101}', "twice"),
+    "deep nesting": ('{"id": 9001, "x": ' + "[" * 3000 + "]" * 3000 + "}", "nested too deeply"),
+    "lone surrogate": ('{"id": 9001, "updated_at": "2026-06-01T10:00:00+00:00", "note": "\\ud800"}', "surrogate"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(NOT_JSON))
+def test_a_record_that_is_not_json_is_held_and_the_rest_of_its_file_lands(tmp_path, case):
+    """Python's json reads NaN/Infinity (they would land as null), lets a repeated key win
+    silently (a second `id` makes the record a version of another order), keeps lone
+    surrogates (which cannot be stored) and gives up on deep nesting: each is this record's
+    fault, held with its reason; the file's other records land."""
+    from flows.sync import sync_files
+
+    cfg = make_config(tmp_path)
+    line, reason = NOT_JSON[case]
+    good = [json.dumps(_shop_order(i)) for i in range(9)]
+    _drop_orders(cfg, [*good[:4], line, *good[4:]])
+    report = sync_files(cfg, only_channel="shop")
+    assert report.files_rejected == 0, report.rejected
+    assert _raw_count(cfg, "shop__orders") == 9
+    with connection(cfg.warehouse, read_only=True) as con:
+        held = con.execute("select reason, payload from ops.quarantine").fetchall()
+    assert len(held) == 1 and reason in held[0][0] and held[0][1] == line
+    assert _raw_ids(cfg).count(("7101",)) == 1  # a repeated `id` never became 7101's version
+
+
+def _raw_ids(cfg):
+    with connection(cfg.warehouse, read_only=True) as con:
+        return con.execute("select _source_id from raw.shop__orders").fetchall()
+
+
+def _drop_stock(cfg, text: str, name: str = "counts.csv"):
+    folder = Path(cfg.files.drop_dir) / "stock"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text, encoding="utf-8")
+
+
+def test_a_csv_with_a_repeated_column_is_refused_naming_it(tmp_path):
+    from flows.sync import sync_files
+
+    cfg = make_config(tmp_path)
+    _drop_stock(
+        cfg,
+        "sku,location_id,on_hand,on_hand,counted_at\nSKU-0001,WH-AMS,5,7,2026-06-01T22:00:00Z\n",
+    )
+    report = sync_files(cfg, only_channel="tpl")
+    assert report.files_rejected == 1 and _raw_count(cfg, "tpl__stock") == 0
+    assert any("['on_hand'] appear more than once" in r for r in report.rejected)
+
+
+def test_a_field_longer_than_any_value_holds_its_row_and_the_rest_lands(tmp_path):
+    from flows.sync import sync_files
+
+    cfg = make_config(tmp_path)
+    rows = [f"SKU-{i:04d},WH-AMS,{i},2026-06-01T22:00:00Z" for i in range(9)]
+    rows.insert(3, "SKU-0100,WH-AMS," + "9" * 200_000 + ",2026-06-01T22:00:00Z")
+    _drop_stock(cfg, "sku,location_id,on_hand,counted_at\n" + "\n".join(rows) + "\n")
+    report = sync_files(cfg, only_channel="tpl")
+    assert report.files_rejected == 0 and _raw_count(cfg, "tpl__stock") == 9
+    with connection(cfg.warehouse, read_only=True) as con:
+        ((reason, payload),) = con.execute("select reason, payload from ops.quarantine").fetchall()
+    assert "200,000 characters" in reason and "9" * 200_000 in payload
+
+
+def test_a_spreadsheet_in_a_csv_folder_is_refused_saying_to_export_csv(tmp_path):
+    from flows.sync import sync_files
+
+    cfg = make_config(tmp_path)
+    folder = Path(cfg.files.drop_dir) / "stock"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "counts.xlsx").write_bytes(b"PK\x03\x04" + b"\x00" * 64)
+    report = sync_files(cfg, only_channel="tpl")
+    assert report.files_rejected == 1
+    assert any("export it as CSV" in r for r in report.rejected), report.rejected

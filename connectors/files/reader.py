@@ -19,6 +19,12 @@ import pyarrow.parquet as pq
 from connectors.files.streams import RecordError, StreamSpec
 from connectors.records import RawRecord
 
+# A field longer than this is not a value (a broken quote swallowing the rest of the file, an
+# embedded document): its row is held with the reason. Python's csv refuses fields beyond its
+# limit with an error that would stop the whole file, so the limit is raised and we judge here.
+MAX_FIELD_CHARS = 131_072
+csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
+
 
 class FileRejected(ValueError):
     """The file as a whole cannot be landed; the message is the reason written next to it."""
@@ -74,13 +80,52 @@ def _to_record(spec: StreamSpec, payload: dict, text: str) -> RawRecord | BadRow
     return RawRecord(sid, updated, payload)
 
 
+class _NotJson(ValueError):
+    """A line that Python's json would read but that is not JSON (or not one record)."""
+
+
+def _reject_constant(name: str) -> object:
+    raise _NotJson(f"{name} is not a JSON number")
+
+
+def _no_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        keys = [k for k, _ in pairs]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        raise _NotJson(f"key(s) {twice} appear twice in one object")
+    return out
+
+
+def parse_record(line: str) -> object:
+    """One JSON Lines record, strictly: NaN/Infinity (they would land as null), a key given twice
+    (the second would silently win, and with `id` make this another order's version), a lone
+    UTF-16 surrogate (not text: it cannot be stored) and nesting deeper than Python can follow
+    are errors of this record, not of the file."""
+    try:
+        payload = json.loads(
+            line, parse_constant=_reject_constant, object_pairs_hook=_no_repeated_keys
+        )
+    except RecursionError:
+        raise _NotJson("nested too deeply") from None
+    if "\\ud" in line.lower():  # only then can a string hold a surrogate (\ud800-\udfff)
+        try:
+            json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise _NotJson("a lone UTF-16 surrogate in a string") from None
+    return payload
+
+
 def _read_jsonl(spec: StreamSpec, path: Path, text: str, batch: FileBatch) -> None:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     for n, line in enumerate(lines, start=1):
         try:
-            payload = json.loads(line)
+            payload = parse_record(line)
         except json.JSONDecodeError as exc:
             batch.bad.append(BadRow(None, f"line {n}: malformed JSON ({exc.msg})", line))
+            continue
+        except _NotJson as exc:
+            batch.bad.append(BadRow(None, f"line {n}: not valid JSON: {exc}", line))
             continue
         if not isinstance(payload, dict):
             batch.bad.append(BadRow(None, f"line {n}: expected a JSON object", line))
@@ -99,11 +144,21 @@ def _table_rows(path: Path, data: bytes) -> tuple[list[str], list[dict[str, str]
             {k: ("" if v is None else str(v)) for k, v in row.items()} for row in table.to_pylist()
         ]
         return table.column_names, rows
+    if data[:4] == b"PK\x03\x04" or path.suffix.lower() in (".xlsx", ".xls"):
+        raise FileRejected(
+            f"{path.name}: a spreadsheet, not a CSV file: export it as CSV (UTF-8) and drop that"
+        )
     text = _decode(path, data)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
         raise FileRejected(f"{path.name}: empty file (no header row)")
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise FileRejected(
+            f"{path.name}: column(s) {repeated} appear more than once in the header; which one "
+            "is meant cannot be known"
+        )
     reader.fieldnames = header
     rows = []
     for row in reader:
@@ -112,6 +167,9 @@ def _table_rows(path: Path, data: bytes) -> tuple[list[str], list[dict[str, str]
         if any(v is None for v in row.values()):  # fewer cells: a truncated row
             row = {k: v for k, v in row.items() if v is not None}
             row["__short__"] = "1"
+        longest = max((len(v) for v in row.values() if isinstance(v, str)), default=0)
+        if longest > MAX_FIELD_CHARS:
+            row["__long__"] = str(longest)  # held whole, with the reason
         rows.append(row)
     return header, rows
 
@@ -136,6 +194,12 @@ def _read_table(
             continue
         if "__short__" in row:
             batch.bad.append(BadRow(None, f"row {n}: fewer cells than columns (truncated?)", text))
+            continue
+        if "__long__" in row:
+            batch.bad.append(BadRow(
+                None, f"row {n}: a field of {int(row['__long__']):,} characters (more than "
+                f"{MAX_FIELD_CHARS:,}: not a value of this file)", text,
+            ))  # fmt: skip
             continue
         if mapping:
             payload = {ours: row[theirs] for ours, theirs in mapping.items()}
