@@ -253,13 +253,35 @@ def _csv_cell(value: object) -> str:
     return str(value)
 
 
+# Spreadsheet programs evaluate a text cell that starts with one of these as a formula (a
+# supplier name "=HYPERLINK(...)" would be a live link in the buyer's workbook).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: object) -> object:
+    """Text that a spreadsheet would run as a formula, neutralised with a leading apostrophe
+    (shown as text by Excel, LibreOffice and Sheets); numbers and dates are left as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv_bytes(rows: pl.DataFrame) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(BUYER_COLUMNS)
     for row in rows.iter_rows():
-        writer.writerow([_csv_cell(v) for v in row])
+        writer.writerow([_csv_cell(_inert(v)) for v in row])
     return buf.getvalue().encode("utf-8")
+
+
+def _append(ws: Worksheet, values: Sequence[object]) -> None:
+    """A row whose text cells are stored as text, never as formulas (openpyxl would make any
+    string starting with '=' a formula)."""
+    ws.append(list(values))
+    for cell in ws[ws.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
 
 
 # --- xlsx --------------------------------------------------------------------------------------
@@ -272,13 +294,13 @@ def _write_table(
     max_width: int = 60,
 ) -> int:
     """Header + rows with number formats, frozen header and fitted widths; returns last row."""
-    ws.append(list(columns))
+    _append(ws, columns)
     for cell in ws[1]:
         cell.font = _BOLD
     widths = [len(c) for c in columns]
     last = 1
     for row in rows:
-        ws.append(list(row))
+        _append(ws, row)
         last += 1
         for i, value in enumerate(row):
             widths[i] = max(widths[i], len(_csv_cell(value)))
@@ -297,7 +319,7 @@ def _write_totals(ws: Worksheet, columns: Sequence[str], values: dict[str, objec
     # not drag the totals in, and importers can stop at the first row without a sku.
     if ws.cell(row=ws.max_row, column=1).value != TOTAL_LABEL:
         ws.append([])
-    ws.append([values.get(c) for c in columns])
+    _append(ws, [values.get(c) for c in columns])
     row = ws.max_row
     for i, col in enumerate(columns, start=1):
         cell = ws.cell(row=row, column=i)

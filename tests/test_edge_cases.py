@@ -400,3 +400,51 @@ def test_a_spreadsheet_in_a_csv_folder_is_refused_saying_to_export_csv(tmp_path)
     report = sync_files(cfg, only_channel="tpl")
     assert report.files_rejected == 1
     assert any("export it as CSV" in r for r in report.rejected), report.rejected
+
+
+# ------------------------------------------------------------------ the buyer's files
+
+
+def test_text_that_looks_like_a_formula_stays_text_in_the_buyer_files(tmp_path):
+    """A supplier name, SKU or reason starting with =, +, - or @ is written as text: a string
+    cell in the xlsx (never a formula) and a neutralised cell in the CSV."""
+    import csv as csv_module
+
+    import openpyxl
+
+    from forecasting.buyer_files import write_buyer_files
+    from tests.test_buyer_files import RUN, make_plan, po_line
+
+    line = po_line("SUP-1", "+SKU-1", 6, "2.50")
+    line["supplier_name"] = '=HYPERLINK("http://evil.example","click")'
+    line["reason"] = "@SUM(1+1)"
+    paths = write_buyer_files(make_plan([line]), tmp_path, RUN)
+    xlsx = next(p for p in paths if p.suffix == ".xlsx")
+    wb = openpyxl.load_workbook(xlsx)
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+    formulas = [c.coordinate for c in cells if c.data_type == "f"]
+    assert formulas == [], formulas
+    texts = {c.value for c in cells if isinstance(c.value, str)}
+    assert '=HYPERLINK("http://evil.example","click")' in texts and "+SKU-1" in texts
+    rows = list(csv_module.DictReader((p for p in paths if p.suffix == ".csv").__next__().open()))
+    assert rows[0]["supplier_name"].startswith("'=") and rows[0]["sku"] == "'+SKU-1"
+    assert rows[0]["reason"] == "'@SUM(1+1)" and rows[0]["suggested_qty"] == "6"
+
+
+def test_a_neutralised_sku_comes_back_as_itself_from_an_approved_csv(tmp_path):
+    """The buyer approves the line in the CSV and drops it back: '+SKU-1 is +SKU-1 again."""
+    import csv as csv_module
+    import io
+
+    from connectors.files.decisions import parse_buyer_decisions
+    from forecasting.buyer_files import write_buyer_files
+    from tests.test_buyer_files import RUN, make_plan, po_line
+
+    paths = write_buyer_files(make_plan([po_line("SUP-1", "+SKU-1", 6, "2.50")]), tmp_path, RUN)
+    csv_path = next(p for p in paths if p.suffix == ".csv")
+    header, cells = list(csv_module.reader(io.StringIO(csv_path.read_text())))
+    cells[header.index("approved_qty")] = "6"
+    buf = io.StringIO()
+    csv_module.writer(buf, lineterminator="\n").writerows([header, cells])
+    orders = parse_buyer_decisions(buf.getvalue().encode(), "SUP-1.csv", RUN)
+    assert orders["sku"].to_list() == ["+SKU-1"]

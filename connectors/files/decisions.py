@@ -223,7 +223,12 @@ def _as_int(value: object) -> int | None:
 
 
 def _text(value: object) -> str:
-    return "" if value is None else str(value).strip()
+    """A text cell as the buyer files wrote it: their CSVs neutralise text that a spreadsheet
+    would run as a formula with a leading apostrophe ('=…, '+…), which is taken off again."""
+    text = "" if value is None else str(value).strip()
+    if text[:1] == "'" and text[1:2] in ("=", "+", "-", "@"):
+        return text[1:]
+    return text
 
 
 def decisions_to_purchase_orders(
