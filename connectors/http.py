@@ -18,6 +18,7 @@ import email.utils
 import json
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -32,15 +33,44 @@ from connectors.records import RawRecord
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
+# Credentials as the platforms shape them, redacted wherever they appear even when we did not
+# hand them out (a proxy quoting another token): Shopify access tokens, Login-with-Amazon refresh
+# tokens and client secrets, WooCommerce consumer keys and secrets.
+SECRET_SHAPES = re.compile(
+    r"shp(?:at|ca|pa|ss)_[0-9A-Za-z]{16,}|Atzr\|[0-9A-Za-z_\-|]{16,}"
+    r"|amzn1\.oa2-cs\.v1\.[0-9A-Za-z]{16,}|c[ks]_[0-9a-f]{20,}"
+)
+# Every credential value read from the environment in this process (`credential()`).
+_KNOWN_SECRETS: set[str] = set()
+REDACTED = "[redacted]"
+
+
+def known_secrets() -> frozenset[str]:
+    """The credential values this process has read (for redacting what it writes)."""
+    return frozenset(_KNOWN_SECRETS)
+
+
+def redact(text: str) -> str:
+    """`text` with every credential we know and everything shaped like one replaced. Applied to
+    error bodies and exception messages before they reach a log, the Prefect database,
+    `ops.runs`, artifacts, quarantine or raw: an API that echoes the request's token back in an
+    error must not make us store it."""
+    for secret in sorted(_KNOWN_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return SECRET_SHAPES.sub(REDACTED, text)
+
+
 class ChannelError(RuntimeError):
     """The channel's API could not be read (retries exhausted, unexpected answer).
 
     `status` is the HTTP status of the answer that ended the call, when there was one (None for
     timeouts, dropped connections and bodies that were not JSON). `retryable` says whether a
-    later attempt can help: the flows retry a channel sync by this, never by the message."""
+    later attempt can help: the flows retry a channel sync by this, never by the message. The
+    message is redacted (`redact`) when the error is made."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))
         self.status = status
 
     def __reduce__(self):  # keep `status` through pickling (task results, process pools)
@@ -102,7 +132,15 @@ def credential(channel: str, env_var: str) -> str:
             f"channel '{channel}': environment variable {env_var} is not set "
             "(it must hold the API credential; oms.yaml stores only its name)"
         )
+    remember_secret(value)
     return value
+
+
+def remember_secret(value: str) -> None:
+    """Redact `value` from everything this process writes from now on (a credential, or a token
+    obtained with one). Values shorter than 8 characters would redact ordinary words."""
+    if len(value) >= 8:
+        _KNOWN_SECRETS.add(value)
 
 
 @dataclass(frozen=True)

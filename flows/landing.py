@@ -26,7 +26,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow.compute as pc
 
+from connectors.http import REDACTED, SECRET_SHAPES, known_secrets, redact
 from flows.config import Config
 from flows.quality import GateContext, GateResult, PageRejected, gate_groups
 from flows.staged import StagedRecords
@@ -113,6 +115,19 @@ class Unit:
         """A file's quarantine rows carry its content hash (as its raw rows do); a page batch's
         carry the batch id and the stream, since one batch may hold several streams."""
         return self.load_id if self.file is not None else f"{self.load_id}:{part.stream}"
+
+
+def redacted(staged: StagedRecords) -> StagedRecords:
+    """The records with every known credential and everything shaped like one replaced in
+    their payload text (`connectors.http.redact`), vectorised: a payload that quotes a token
+    (an API echoing it, a note pasted by a user) must not put it into the warehouse."""
+    if not len(staged):
+        return staged
+    col = staged.table.column("_payload")
+    for secret in sorted(known_secrets(), key=len, reverse=True):
+        col = pc.replace_substring(col, secret, REDACTED)
+    col = pc.replace_substring_regex(col, SECRET_SHAPES.pattern, REDACTED)
+    return StagedRecords(staged.table.set_column(2, "_payload", col))
 
 
 def known_skus(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
@@ -226,7 +241,8 @@ def commit(
                 good = verdict.good.take([])
             else:
                 held, good = verdict.bad + part.unreadable, verdict.good
-            landed = land_staged(con, part.table, good, unit.load_id)
+            held = [(sid, reason, redact(text)) for sid, reason, text in held]
+            landed = land_staged(con, part.table, redacted(good), unit.load_id)
             n_held += quarantine(
                 con, unit.quarantine_load_id(part), unit.channel, part.stream, held
             )
@@ -299,7 +315,7 @@ def refuse(con: duckdb.DuckDBPyConnection, unit: Unit, reason: str, report: Sync
     n_held = 0
     with transaction(con):
         for part in unit.parts:
-            held = _held_whole(part, reason)
+            held = [(sid, why, redact(text)) for sid, why, text in _held_whole(part, reason)]
             n_held += quarantine(
                 con, unit.quarantine_load_id(part), unit.channel, part.stream, held
             )

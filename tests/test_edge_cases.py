@@ -448,3 +448,87 @@ def test_a_neutralised_sku_comes_back_as_itself_from_an_approved_csv(tmp_path):
     csv_module.writer(buf, lineterminator="\n").writerows([header, cells])
     orders = parse_buyer_decisions(buf.getvalue().encode(), "SUP-1.csv", RUN)
     assert orders["sku"].to_list() == ["+SKU-1"]
+
+
+# ------------------------------------------------------------------ credentials never stored
+
+
+class _EchoingGateway:
+    """An API gateway that answers every request 400 with a body quoting the request's token."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                token = self.headers.get("x-shopify-access-token", "")
+                body = json.dumps({"errors": f"invalid request for token {token}"}).encode()
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_token_echoed_back_by_an_api_is_never_written_anywhere(
+    tmp_path, monkeypatch, prefect_harness, capsys, caplog
+):
+    from flows.pipeline import pipeline_flow
+
+    secret = "shpat_" + "0123456789abcdef" * 2  # distinctive, shaped like a Shopify token
+    monkeypatch.setenv("OMS_TEST_SHOP_TOKEN", secret)
+    gateway = _EchoingGateway()
+    try:
+        cfg = make_config(tmp_path)
+        data = cfg.model_dump(mode="json")
+        shop = next(c for c in data["channels"] if c["name"] == "shop")
+        shop.update({"source": "api", "path": None, "api": {
+            "base_url": gateway.url, "api_version": "2025-01",
+            "credentials": {"access_token": "OMS_TEST_SHOP_TOKEN"}, "max_attempts": 1}})  # fmt: skip
+        from flows.config import parse_config
+
+        cfg = parse_config(data, source="test", base_dir=tmp_path)
+        with pytest.raises(Exception) as failed:
+            pipeline_flow(stages=["sync"], channel="shop", cfg=cfg)
+    finally:
+        gateway.close()
+    assert "HTTP 400" in str(failed.value) and secret not in str(failed.value)
+    assert "[redacted]" in str(failed.value)
+    with connection(cfg.warehouse, read_only=True) as con:
+        runs = con.execute("select message from ops.runs").fetchall()
+    assert runs and all(secret not in (m or "") for (m,) in runs)
+    out = capsys.readouterr()
+    assert secret not in out.out + out.err and secret not in caplog.text
+    leaks = [p for p in tmp_path.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    assert leaks == []
+
+
+def test_a_payload_quoting_a_token_lands_with_the_token_redacted(tmp_path):
+    from flows.sync import sync_files
+
+    cfg = make_config(tmp_path)
+    secret = "shpat_" + "fedcba9876543210" * 2
+    order = {**_shop_order(1), "note": f"pasted by mistake: {secret}"}
+    _drop_orders(cfg, [json.dumps(order)] + [json.dumps(_shop_order(i)) for i in range(2, 6)])
+    report = sync_files(cfg, only_channel="shop")
+    assert report.rows_landed == 5
+    with connection(cfg.warehouse, read_only=True) as con:
+        (note,) = con.execute(
+            "select _payload->>'note' from raw.shop__orders where _source_id = '7101'"
+        ).fetchone()
+    assert note == "pasted by mistake: [redacted]"
+    assert secret.encode() not in Path(cfg.warehouse).read_bytes()

@@ -43,6 +43,7 @@ from connectors.http import (
     credential,
     iso_cursor,
     parse_json,
+    remember_secret,
 )
 from connectors.protocol import ConnectorSettings
 from connectors.records import RawRecord
@@ -121,6 +122,7 @@ class AmazonConnector:
                 f"{' / '.join(self.envs)}"
             )
         assert isinstance(body, dict)  # a token came in it
+        remember_secret(str(token))
         self.client.set_header("x-amz-access-token", token)
         self._token_expires = time.monotonic() + float(body.get("expires_in") or 3600)
         self.token_refreshes += 1
