@@ -22,3 +22,27 @@ import warnings  # noqa: E402
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message="This pattern is interpreted as a regular expression")
 warnings.filterwarnings("ignore", message="Boolean Series key will be reindexed")
+
+_USER_DBT_LOG_LEVEL = os.environ.get("DBT_LOG_LEVEL")
+
+
+def configure_console(verbose: bool = False) -> None:
+    """What the `oms` CLI prints besides its own output: nothing from the libraries (Prefect, GX,
+    dbt, Python warnings) unless `verbose`. Their lines still reach each run's log file
+    (`<output_dir>/logs/<run_id>.log`, `flows.pipeline.run_log`) and dbt's own
+    (`dbt_project/logs/dbt.log`); `--verbose` also prints their INFO lines."""
+    if not _USER_DBT_LOG_LEVEL:  # an exported DBT_LOG_LEVEL wins
+        os.environ["DBT_LOG_LEVEL"] = "info" if verbose else "none"
+        os.environ.setdefault("DBT_LOG_LEVEL_FILE", "debug")
+    from prefect.logging.configuration import ensure_logging_setup
+
+    ensure_logging_setup()
+    logging.captureWarnings(not verbose)
+    logging.getLogger("prefect").setLevel(logging.INFO)  # the run's log file gets them
+    silent = logging.CRITICAL + 1
+    for name in ("", "uvicorn", "fastapi", "prefect._internal"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(
+                handler, logging.FileHandler
+            ):
+                handler.setLevel(logging.INFO if verbose else silent)

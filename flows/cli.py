@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import sys
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -20,6 +23,22 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+# Global options (`oms --verbose …`) and the --config a command was given (for the hints it prints).
+_state: dict[str, object] = {"verbose": False, "config": None}
+
+
+@app.callback()
+def _global_options(
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="also print the libraries' log lines (Prefect, dbt, GX)"
+        ),
+    ] = False,
+) -> None:
+    """oms-pipeline: channels -> DuckDB -> dbt marts -> forecasts -> purchase orders."""
+    _state["verbose"] = verbose
+
 
 ConfigOpt = Annotated[
     str | None,
@@ -31,11 +50,19 @@ RunDateOpt = Annotated[
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)  # whole lines: paths copy
     raise typer.Exit(code)
 
 
+def _held(exc, cfg) -> NoReturn:
+    """Exit 3 with one line naming the process that holds the warehouse file."""
+    if getattr(exc, "published", True) is None:
+        exc.published = cfg.published_path()
+    _fail(str(exc), code=3)
+
+
 def _load(config: str | None):
+    _state["config"] = config
     try:
         return load_config(config)
     except ConfigError as exc:
@@ -56,11 +83,12 @@ def _run(cfg, stages, run_date=None, channel=None):
     from flows.pipeline import pipeline_flow
     from flows.warehouse import WarehouseBusy
 
+    flows.configure_console(bool(_state["verbose"]))
     try:
         with progress_bars():
             summary = pipeline_flow(cfg=cfg, stages=stages, run_date=run_date, channel=channel)
     except WarehouseBusy as exc:
-        _fail(str(exc), code=3)
+        _held(exc, cfg)
     except DbtFailed as exc:
         _fail(str(exc), code=1)
     except ValueError as exc:  # e.g. --channel naming no channel
@@ -96,8 +124,7 @@ def print_summary(summary, title: str = "oms run") -> None:
         title=f"{title} · run {summary.run_id} · run date {summary.run_date}", show_header=False
     )
     t.add_column(style="bold")
-    t.add_column()
-    t.add_row("warehouse", str(summary.warehouse))
+    t.add_column(overflow="fold")
     if summary.sync:
         s = summary.sync
         t.add_row(
@@ -112,8 +139,7 @@ def print_summary(summary, title: str = "oms run") -> None:
             "marts",
             f"{d.models_built} models built · {d.tests_passed} tests passed · "
             f"{d.tests_failed} failed\nschema marts: orders, order_lines, customers, "
-            f"inventory_levels, daily_demand, …\ntry: duckdb -readonly {summary.warehouse} "
-            "'from marts.orders limit 5'",
+            "inventory_levels, daily_demand, …",
         )
     if summary.checks:
         c = summary.checks
@@ -137,8 +163,59 @@ def print_summary(summary, title: str = "oms run") -> None:
             f"{p.suggestions} suggested lines for {p.suppliers} suppliers · "
             f"{p.needs_attention} need attention",
         )
-        t.add_row("reorder files", str(p.folder))
+    if summary.published:
+        pub = summary.published
+        t.add_row(
+            "published",
+            f"{pub.tables} tables ({pub.rows:,} rows) in {pub.seconds:.1f} s: the read-only copy "
+            "for analysts and BI tools",
+        )
     console.print(t)
+    # Paths below the table, whole and unwrapped, so they can be copied.
+    paths = [("warehouse", str(summary.warehouse))]
+    if summary.published:
+        paths.append(("published", summary.published.path))
+    if summary.planning:
+        paths.append(("reorder files", str(summary.planning.folder)))
+    if getattr(summary, "log_file", None):
+        paths.append(("run log", str(summary.log_file)))
+    for label, path in paths:
+        console.print(f"{label + ':':<15}{path}", soft_wrap=True, markup=False, highlight=False)
+    hint = sql_hint(summary)
+    if hint:
+        console.print(f"{'try:':<15}{hint}", soft_wrap=True, markup=False, highlight=False)
+
+
+def _oms_program() -> str:
+    """How to call `oms` from here: `oms` when it is on PATH, else its path (`.venv/bin/oms`)."""
+    mine = Path(sys.executable).parent / "oms"
+    found = shutil.which("oms")
+    if found and (not mine.exists() or Path(found).resolve() == mine.resolve()):
+        return "oms"
+    if not mine.exists():
+        return "oms"
+    try:
+        return str(mine.relative_to(Path.cwd()))
+    except ValueError:
+        return str(mine)
+
+
+def sql_hint(summary, query: str = "from marts.orders limit 5") -> str | None:
+    """A command that runs as printed and queries what this run published."""
+    if not getattr(summary, "published", None):
+        return None
+    published = summary.published.path
+    explicit = _state["config"]
+    prefix = f"{_oms_program()} sql"
+    try:
+        same = Path(load_config(explicit).published_path()).resolve() == Path(published).resolve()  # type: ignore[arg-type]
+    except ConfigError:
+        same = False
+    if same and explicit:
+        prefix += f" --config {shlex.quote(str(explicit))}"
+    elif not same:
+        prefix += f" --db {shlex.quote(published)}"
+    return f'{prefix} "{query}"'
 
 
 @app.command()
@@ -212,6 +289,7 @@ def build(
     if full_refresh:
         from flows.pipeline import full_refresh as full_refresh_flow
 
+        flows.configure_console(bool(_state["verbose"]))
         summary = full_refresh_flow(cfg=cfg)
         if summary.skipped:
             _fail(summary.skipped, code=3)
@@ -231,7 +309,7 @@ def docs(config: ConfigOpt = None) -> None:
         with writer_lock(cfg.warehouse, cfg.lock_timeout_seconds):
             page = generate_docs(cfg)
     except WarehouseBusy as exc:
-        _fail(str(exc), code=3)
+        _held(exc, cfg)
     except DbtFailed as exc:
         _fail(str(exc), code=1)
     console.print(f"dbt docs: {page} (one file; open it in a browser, no server needed)")
@@ -284,8 +362,62 @@ def run(config: ConfigOpt = None, run_date: RunDateOpt = None) -> None:
 def status(config: ConfigOpt = None) -> None:
     """Last runs, cursors per channel, quarantine counts and the last reorder files."""
     from flows.status import print_status
+    from flows.warehouse import WarehouseHeld
 
-    print_status(_load(config), console)
+    cfg = _load(config)
+    try:
+        print_status(cfg, console)
+    except WarehouseHeld as exc:
+        _held(exc, cfg)
+
+
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, csv or json")]
+
+
+@app.command()
+def sql(
+    query: Annotated[
+        str | None, typer.Argument(help="SQL to run; without it, an interactive prompt")
+    ] = None,
+    config: ConfigOpt = None,
+    fmt: FormatOpt = "table",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write the rows here")] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="query this DuckDB file instead (read-only)")
+    ] = None,
+) -> None:
+    """Query the published warehouse (read-only; never blocks or is blocked by a run)."""
+    import duckdb
+
+    from flows import sqlshell
+    from flows.warehouse import WarehouseHeld, connection, reader_connection
+
+    if fmt not in sqlshell.FORMATS:
+        _fail(f"--format: '{fmt}' is not one of {', '.join(sqlshell.FORMATS)}")
+    cfg = None if db else _load(config)
+    try:
+        if query is None:
+            if cfg is not None:
+                with reader_connection(cfg) as (_, path):
+                    pass
+                history = Path(cfg.replenishment.output_dir) / ".oms_sql_history"
+            else:
+                path, history = str(Path(db).resolve()), None  # type: ignore[arg-type]
+            sqlshell.repl(path, console, fmt, history)
+            return
+        if cfg is not None:
+            with reader_connection(cfg) as (con, _):
+                result = sqlshell.run_query(con, query)
+        else:
+            with connection(db, read_only=True) as con:  # type: ignore[arg-type]
+                result = sqlshell.run_query(con, query)
+    except WarehouseHeld as exc:
+        _held(exc, cfg)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    except duckdb.Error as exc:
+        _fail(str(exc).replace("\n", " "), code=1)
+    sqlshell.render(result, fmt, console, out)
 
 
 @app.command()
@@ -335,8 +467,13 @@ def quarantine_list(
     if ctx.invoked_subcommand is not None:
         return
     from flows.quarantine import list_quarantine
+    from flows.warehouse import WarehouseHeld
 
-    rows = list_quarantine(_load(config), channel, released, limit)
+    cfg = _load(config)
+    try:
+        rows = list_quarantine(cfg, channel, released, limit)
+    except WarehouseHeld as exc:
+        _held(exc, cfg)
     t = Table(title=f"quarantined records ({len(rows)} shown)")
     for col in ("id", "channel", "stream", "source id", "reason", "quarantined", "released"):
         t.add_column(col, overflow="fold")
@@ -364,12 +501,13 @@ def quarantine_release(
     from flows.quarantine import ReleaseError, release
     from flows.warehouse import WarehouseBusy
 
+    cfg = _load(config)
     try:
-        landed = release(_load(config), quarantine_id)
+        landed = release(cfg, quarantine_id)
     except ReleaseError as exc:
         _fail(str(exc), code=1)
     except WarehouseBusy as exc:
-        _fail(str(exc), code=3)
+        _held(exc, cfg)
     console.print(
         f"released {quarantine_id}: "
         + (

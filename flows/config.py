@@ -296,6 +296,11 @@ class QualitySettings(_Strict):
 
 class Config(_Strict):
     warehouse: str = "data/oms.duckdb"
+    published_warehouse: str | None = Field(
+        default=None,
+        description="the read-only copy for analysts and BI tools, replaced whole after every "
+        "run (default: <warehouse name>_read.duckdb beside the warehouse)",
+    )
     base_currency: Currency = "EUR"
     currencies: list[Currency] = Field(default_factory=lambda: ["EUR"])
     business_timezone: str = "Europe/Amsterdam"
@@ -358,12 +363,23 @@ class Config(_Strict):
         return self.model_copy(
             update={
                 "warehouse": anchor(self.warehouse),
+                "published_warehouse": (
+                    anchor(self.published_warehouse) if self.published_warehouse else None
+                ),
                 "files": self.files.model_copy(update={"drop_dir": anchor(self.files.drop_dir)}),
                 "replenishment": self.replenishment.model_copy(
                     update={"output_dir": anchor(self.replenishment.output_dir)}
                 ),
             }
         )
+
+    def published_path(self) -> str:
+        """The published, read-only copy of the warehouse (`published_warehouse`, or
+        `<warehouse stem>_read.duckdb` beside the warehouse)."""
+        if self.published_warehouse:
+            return self.published_warehouse
+        w = Path(self.warehouse)
+        return str(w.with_name(f"{w.stem}_read{w.suffix or '.duckdb'}"))
 
     def channel(self, kind: str) -> Channel | None:
         return next((c for c in self.channels if c.kind == kind and c.enabled), None)

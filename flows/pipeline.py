@@ -9,6 +9,10 @@
   commits its cursor).
 * `pipeline_flow`: any list of stages; what the CLI commands and the tests call.
 
+Every run ends by publishing the marts, planning and ops tables into the read-only copy analysts
+and BI tools open (`publish_stage`, `published_warehouse` in oms.yaml), replaced atomically; a run
+that also forecasts publishes once more before the forecast, so new marts are readable sooner.
+
 Every flow holds the warehouse writer lock for its whole run. A run that cannot get it within
 `lock_timeout_seconds` is skipped with a clear log line (the next hourly run catches up). A run
 that died (killed, machine lost) leaves `ops.runs` at 'running'; the next run marks it 'crashed'
@@ -17,10 +21,13 @@ and, because every landing step is idempotent, simply completes the work.
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -36,13 +43,16 @@ from flows.progress import tick
 from flows.quality import PageRejected
 from flows.sync import SyncReport, sync_files
 from flows.warehouse import (
+    PublishReport,
     WarehouseBusy,
+    WarehouseHeld,
     all_raw_tables,
     connection,
     finish_run,
     mark_crashed_runs,
     mark_raw_built,
     new_run_id,
+    publish,
     raw_tables_pending_build,
     start_run,
     writer_lock,
@@ -64,6 +74,8 @@ class RunSummary:
     counts: dict[str, int] = field(default_factory=dict)
     skipped: str | None = None  # why the run did nothing (the lock was held)
     crashed_before: int = 0
+    published: PublishReport | None = None  # the last copy published for readers
+    log_file: str | None = None  # library and flow log lines of this run
 
 
 # ------------------------------------------------------------------------------------- tasks
@@ -71,7 +83,12 @@ class RunSummary:
 
 # What a retry cannot fix: refused or missing credentials, a bad configuration, a page or file
 # refused by the landing gate. Decided by type, never by message text.
-PERMANENT_ERRORS: tuple[type[BaseException], ...] = (ChannelAuthError, ConfigError, PageRejected)
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    ChannelAuthError,
+    ConfigError,
+    PageRejected,
+    WarehouseBusy,  # the file was held for the whole lock timeout already
+)
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -319,7 +336,10 @@ def run_record(cfg: Config, summary: RunSummary, label: str | None = None) -> It
     except BaseException as exc:
         message = f"{type(exc).__name__}: {exc}"[:2000]
         try:
-            finish_run(cfg.warehouse, summary.run_id, "failed", *_rows(summary), message)
+            if isinstance(exc, WarehouseHeld):  # cannot be written: the next run marks it crashed
+                log.error("%s", exc)
+            else:
+                finish_run(cfg.warehouse, summary.run_id, "failed", *_rows(summary), message)
         except Exception as record_exc:  # never hide the run's own error behind this one
             log.error("could not record the failed run: %s", record_exc)
         notify("run_failed", {"flow": summary.flow, "run_id": summary.run_id, "error": message})
@@ -375,6 +395,53 @@ def forecast_stage(cfg: Config, summary: RunSummary) -> None:
         summary.planning = planning_task(cfg, summary.run_date)
 
 
+def publish_stage(cfg: Config, summary: RunSummary) -> None:
+    """Publish the marts, the planning tables and `ops` into the read-only file analysts and BI
+    tools open (`published_warehouse`), replaced atomically (flows.warehouse.publish)."""
+    summary.published = publish(cfg.warehouse, cfg.published_path(), summary.run_id)
+    p = summary.published
+    get_run_logger().info(
+        "published %s tables (%s rows) to %s in %.2f s", p.tables, f"{p.rows:,}", p.path, p.seconds
+    )
+
+
+def _publish_after_failure(cfg: Config, summary: RunSummary) -> None:
+    """A failed run leaves the working file consistent (a failed build is rolled back): publish
+    it anyway, so readers' `ops.runs` shows the failure. Best effort; never hides the error."""
+    try:
+        publish_stage(cfg, summary)
+    except Exception as exc:
+        get_run_logger().warning("could not publish after the failed run: %s", exc)
+
+
+@contextmanager
+def run_log(cfg: Config, summary: RunSummary) -> Iterator[None]:
+    """Every log line of the run (ours, Prefect's, GX's) also goes to
+    `<output_dir>/logs/<run_id>.log`, with the traceback when the run fails; the CLI keeps them
+    off the console unless `--verbose`."""
+    path = Path(cfg.replenishment.output_dir) / "logs" / f"{summary.run_id}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    summary.log_file = str(path)
+    try:
+        yield
+    except BaseException:
+        handler.emit(
+            logging.makeLogRecord(
+                {"name": __name__, "levelno": logging.ERROR, "levelname": "ERROR",
+                 "msg": "the run failed:\n%s", "args": (traceback.format_exc(),)}
+            )
+        )  # fmt: skip
+        raise
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+
+
 def _publish(summary: RunSummary) -> None:
     """After the lock is released: the stock-out alert and the Prefect artifacts."""
     if summary.planning and summary.planning.stockout_alerts:
@@ -412,17 +479,32 @@ def _run(
     as_of = datetime.combine(run_date, time(0), tzinfo=UTC) if run_date else datetime.now(UTC)
     summary = RunSummary(new_run_id(), run_date or date.today(), cfg.warehouse, flow=flow_name)
     try:
-        with writer_lock(cfg.warehouse, cfg.lock_timeout_seconds), run_record(cfg, summary):
-            if "sync" in stages:
-                sync_stage(cfg, summary, channel)
-            if "build" in stages:
-                build_stage(cfg, summary, select_changed, full_refresh)
-            if "check" in stages:
-                check_stage(cfg, summary, as_of)
-            if "forecast" in stages:
-                forecast_stage(cfg, summary)
-            summary.counts = _counts(cfg)
-    except WarehouseBusy as exc:  # only the lock raises it: nothing ran, nothing was recorded
+        with writer_lock(cfg.warehouse, cfg.lock_timeout_seconds), run_log(cfg, summary):
+            try:
+                with run_record(cfg, summary):
+                    if "sync" in stages:
+                        sync_stage(cfg, summary, channel)
+                    if "build" in stages:
+                        build_stage(cfg, summary, select_changed, full_refresh)
+                    if "check" in stages:
+                        check_stage(cfg, summary, as_of)
+                    if "forecast" in stages:
+                        if summary.dbt is not None:  # readers get the new marts while it runs
+                            publish_stage(cfg, summary)
+                        forecast_stage(cfg, summary)
+                    summary.counts = _counts(cfg)
+            except WarehouseBusy:
+                raise
+            except Exception:
+                _publish_after_failure(cfg, summary)
+                raise
+            # After the run is recorded, so readers' ops.runs shows how it ended.
+            publish_stage(cfg, summary)
+    except WarehouseBusy as exc:
+        # The writer lock (nothing ran, nothing was recorded), or the file held open by another
+        # process for the whole lock timeout.
+        if isinstance(exc, WarehouseHeld):
+            exc.published = cfg.published_path()
         return _skipped(summary, exc)
     _publish(summary)
     return summary
@@ -483,16 +565,17 @@ def backfill(
     cfg = cfg or load_config(config_path)
     summary = RunSummary(new_run_id(), date.today(), cfg.warehouse, flow="backfill")
     try:
-        with (
-            writer_lock(cfg.warehouse, cfg.lock_timeout_seconds),
-            run_record(cfg, summary, label=f"backfill:{channel}"),
-        ):
-            summary.sync = backfill_channel(cfg, channel, start, end)
-            get_run_logger().info(
-                "backfill %s: %s new record versions", channel, summary.sync.rows_landed
-            )
-            build_stage(cfg, summary, select_changed=True)
+        with writer_lock(cfg.warehouse, cfg.lock_timeout_seconds), run_log(cfg, summary):
+            with run_record(cfg, summary, label=f"backfill:{channel}"):
+                summary.sync = backfill_channel(cfg, channel, start, end)
+                get_run_logger().info(
+                    "backfill %s: %s new record versions", channel, summary.sync.rows_landed
+                )
+                build_stage(cfg, summary, select_changed=True)
+            publish_stage(cfg, summary)
     except WarehouseBusy as exc:
+        if isinstance(exc, WarehouseHeld):
+            exc.published = cfg.published_path()
         return _skipped(summary, exc)
     _publish(summary)
     return summary

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from connectors.files.streams import STREAMS, RecordError
 from connectors.records import RawRecord
 from flows.config import Config
-from flows.warehouse import connection, land_records, writer_lock
+from flows.warehouse import connection, land_records, publish, reader_connection, writer_lock
 
 
 class ReleaseError(ValueError):
@@ -40,7 +40,7 @@ def list_quarantine(
     where = ["(? is null or channel = ?)"]
     if not include_released:
         where.append("released_at is null")
-    with connection(cfg.warehouse, read_only=True) as con:
+    with reader_connection(cfg) as (con, _):  # the published copy: works while a run writes
         rows = con.execute(
             f"""select quarantine_id, channel, stream, source_id, reason, quarantined_at,
                        released_at, payload
@@ -52,8 +52,16 @@ def list_quarantine(
 
 
 def release(cfg: Config, quarantine_id: str) -> int:
-    """Re-land one quarantined record as received; return 1 if a new version landed, else 0."""
-    with writer_lock(cfg.warehouse, cfg.lock_timeout_seconds), connection(cfg.warehouse) as con:
+    """Re-land one quarantined record as received; return 1 if a new version landed, else 0.
+    The published copy is refreshed after it, so `oms quarantine` no longer lists it."""
+    with writer_lock(cfg.warehouse, cfg.lock_timeout_seconds):
+        landed = _release(cfg, quarantine_id)
+        publish(cfg.warehouse, cfg.published_path(), f"release:{quarantine_id}")
+    return landed
+
+
+def _release(cfg: Config, quarantine_id: str) -> int:
+    with connection(cfg.warehouse) as con:
         rows = con.execute(
             "select channel, stream, payload, released_at from ops.quarantine where quarantine_id = ?",
             [quarantine_id],

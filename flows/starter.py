@@ -4,7 +4,9 @@ STARTER_YAML = """\
 # oms-pipeline configuration. Every key is checked when a command starts: a misspelt key or a
 # wrong value stops the run with a message naming it. Relative paths are relative to this file.
 
-warehouse: data/oms.duckdb          # the DuckDB file everything lands in
+warehouse: data/oms.duckdb          # the DuckDB file everything lands in (the pipeline's own)
+published_warehouse: data/oms_read.duckdb  # read-only copy for analysts and BI tools: open this
+                                    # one; replaced whole (atomically) after every run
 base_currency: EUR                  # marts report money in this currency
 currencies: [EUR, GBP, USD]         # currencies you accept; anything else is quarantined
 business_timezone: Europe/Amsterdam # order dates (order_date, daily marts) use this zone

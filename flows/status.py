@@ -1,4 +1,7 @@
-"""`oms status`: what ran, how fresh each stream is, what is quarantined, where the files are."""
+"""`oms status`: what ran, how fresh each stream is, what is quarantined, where the files are.
+
+It reads the published copy (flows.warehouse.reader_connection), so it works while a run writes;
+the working file only until something has been published."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flows.config import Config
-from flows.warehouse import connection
+from flows.warehouse import reader_connection
 
 
 def _table(title: str, columns: list[str], rows: list[tuple]) -> Table:
@@ -23,10 +26,15 @@ def _table(title: str, columns: list[str], rows: list[tuple]) -> Table:
 
 
 def print_status(cfg: Config, console: Console) -> None:
-    if not Path(cfg.warehouse).exists():
+    if not Path(cfg.warehouse).exists() and not Path(cfg.published_path()).exists():
         console.print(f"no warehouse at {cfg.warehouse} yet: run `oms run` (or `oms demo`)")
         return
-    with connection(cfg.warehouse, read_only=True) as con:
+    with reader_connection(cfg) as (con, path):
+        publication = []
+        if path != cfg.warehouse:
+            publication = con.execute(
+                "select run_id, published_at::varchar from ops.publication"
+            ).fetchall()
         runs = con.execute(
             """select flow, status, started_at::varchar, finished_at::varchar, rows_landed,
                       rows_quarantined, coalesce(message, '')
@@ -53,4 +61,10 @@ def print_status(cfg: Config, console: Console) -> None:
     console.print(_table("quarantined records", ["channel", "stream", "records"], quarantine))
     reorder = Path(cfg.replenishment.output_dir) / "reorder"
     folders = sorted(p for p in reorder.glob("*") if p.is_dir()) if reorder.exists() else []
-    console.print(f"last reorder files: {folders[-1] if folders else '(none yet)'}")
+    console.print(f"last reorder files: {folders[-1] if folders else '(none yet)'}", soft_wrap=True)
+    if publication:
+        run_id, at = publication[0]
+        read = f"published copy {path} (run {run_id}, published {at})"
+    else:
+        read = f"working file {path} (nothing published yet)"
+    console.print(f"read from: {read}", soft_wrap=True, markup=False, highlight=False)

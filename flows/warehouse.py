@@ -8,11 +8,16 @@ held for the whole run, so an hourly sync and a daily build never interleave.
 
 from __future__ import annotations
 
+import os
+import re
+import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -67,20 +72,96 @@ class WarehouseBusy(RuntimeError):
     """Another run holds the writer lock for longer than we were willing to wait."""
 
 
+class WarehouseHeld(WarehouseBusy):
+    """Another process (a notebook, a BI tool, a DuckDB CLI) has the DuckDB file open, so DuckDB
+    refuses us its lock; we waited for it as long as a run waits for the writer lock. `published`
+    (set by whoever knows the configuration) is the file such readers should open instead."""
+
+    def __init__(
+        self, path: str | Path, pid: int, program: str, waited: float, published: str | None = None
+    ) -> None:
+        self.path, self.pid, self.program, self.waited = str(path), pid, program, waited
+        self.published = published
+        super().__init__(str(path))
+
+    def __str__(self) -> str:
+        readers = (
+            f"readers should open the published copy {self.published} instead (`oms sql`)"
+            if self.published
+            else "readers should open the published copy instead (`oms sql`)"
+        )
+        return (
+            f"{self.path} is held open by another process (PID {self.pid}, {self.program})"
+            + (f"; waited {self.waited:g} s" if self.waited else "")
+            + f". Close it there, or leave it: the next run will catch up; {readers}."
+        )
+
+
+# DuckDB's message when another process has the file: '... Conflicting lock is held in
+# /usr/bin/python3 (PID 1234) ...'. The exception type is what decides; the PID is what we report.
+_HOLDER = re.compile(r"held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def lock_holder(exc: BaseException) -> tuple[int, str] | None:
+    """(pid, program) of the process holding a DuckDB file, when `exc` is DuckDB refusing us the
+    file's lock (a `duckdb.IOException` naming a PID); else None."""
+    if not isinstance(exc, duckdb.IOException):
+        return None
+    m = _HOLDER.search(str(exc)) or re.search(r"\(PID (?P<pid>\d+)\)", str(exc))
+    if m is None:
+        return None
+    program = m.groupdict().get("program") or "unknown program"
+    return int(m.group("pid")), program
+
+
+# How long opening the warehouse waits for a file another process holds: `writer_lock` sets it
+# to the run's `lock_timeout_seconds` while it is held (every writing step runs under it); outside
+# a run (read-only commands) we do not wait.
+_open_wait_seconds = 0.0
+
+_T = TypeVar("_T")
+
+
+def wait_for_file(path: str | Path, open_fn: Callable[[], _T], wait: float | None = None) -> _T:
+    """`open_fn()`, retried while another process holds the DuckDB file `path`, for up to `wait`
+    seconds (default: the run's lock timeout); then WarehouseHeld naming the holder."""
+    wait = _open_wait_seconds if wait is None else wait
+    deadline = time.monotonic() + wait
+    delay = 0.1
+    while True:
+        try:
+            return open_fn()
+        except duckdb.IOException as exc:
+            holder = lock_holder(exc)
+            if holder is None:
+                raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WarehouseHeld(path, holder[0], holder[1], wait) from None
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 2.0)
+
+
 def all_raw_tables() -> list[str]:
     """Every raw table of the contract; they always exist so dbt's sources always resolve."""
     return registry.raw_tables()
 
 
 @contextmanager
-def connection(path: str | Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse for one step and always close it (dbt needs the file between steps)."""
+def connection(
+    path: str | Path, read_only: bool = False, wait: float | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse for one step and always close it (dbt needs the file between steps).
+
+    When another process has the file open (DuckDB allows one writer, or many readers), wait for
+    it up to `wait` seconds (default: the lock timeout of the run we are in, else none), then
+    raise WarehouseHeld naming its PID."""
     p = Path(path)
     if not read_only:
         p.parent.mkdir(parents=True, exist_ok=True)
     elif not p.exists():
         raise FileNotFoundError(f"{p}: no warehouse yet (run `oms sync` or `oms demo` first)")
-    con = duckdb.connect(str(p), read_only=read_only)
+    con = wait_for_file(p, lambda: duckdb.connect(str(p), read_only=read_only), wait)
     try:
         con.execute("set timezone = 'UTC'")
         con.execute("set enable_progress_bar = false")
@@ -306,9 +387,12 @@ def writer_lock(warehouse: str | Path, timeout_seconds: float) -> Iterator[None]
             f"another oms run is writing to {warehouse} (lock {lock_path}); waited "
             f"{timeout_seconds:g} s. Nothing was changed; the next run will catch up."
         ) from None
+    global _open_wait_seconds
+    saved, _open_wait_seconds = _open_wait_seconds, timeout_seconds
     try:
         yield
     finally:
+        _open_wait_seconds = saved
         lock.release()
 
 
@@ -323,3 +407,119 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("rollback")
         raise
     con.execute("commit")
+
+
+# ------------------------------------------------------------------------------ publishing
+
+# What readers get: the marts, the planning tables and the run records `oms status` reads.
+# Views (staging, intermediate) and raw stay in the working file.
+PUBLISHED_SCHEMAS = ("marts", "planning", "ops")
+
+
+@dataclass
+class PublishReport:
+    path: str
+    tables: int
+    rows: int
+    seconds: float
+    bytes: int
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def publish(working: str | Path, published: str | Path, run_id: str | None = None) -> PublishReport:
+    """Copy the tables of PUBLISHED_SCHEMAS from the working file into a new DuckDB file beside
+    `published`, then `os.replace` it over `published`.
+
+    A reader therefore sees the previous complete snapshot or the new one, never half of one, and
+    a connection opened before the swap keeps reading the snapshot it opened (the old file lives
+    on, unlinked, until its last reader closes). The working file is attached read-only and the
+    published file is never opened in place, so no lock on it is ever needed. DuckDB copies the
+    tables in one transaction, in parallel. `ops.publication` in the copy says which run made it.
+    """
+    started = time.perf_counter()
+    target = Path(published)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    for stale in (tmp, Path(f"{tmp}.wal")):
+        stale.unlink(missing_ok=True)
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("set enable_progress_bar = false")
+        wait_for_file(
+            working, lambda: con.execute(f"attach {_sql_str(str(working))} as w (read_only)")
+        )
+        con.execute(f"attach {_sql_str(str(tmp))} as p")
+        schemas = ", ".join(_sql_str(s) for s in PUBLISHED_SCHEMAS)
+        tables = con.execute(
+            f"""select schema_name, table_name, estimated_size from duckdb_tables()
+                where database_name = 'w' and schema_name in ({schemas})
+                order by schema_name, table_name"""
+        ).fetchall()
+        con.execute("begin")
+        for schema in PUBLISHED_SCHEMAS:
+            con.execute(f"create schema if not exists p.{_ident(schema)}")
+        for schema, name, _ in tables:
+            con.execute(
+                f"create table p.{_ident(schema)}.{_ident(name)} as "
+                f"from w.{_ident(schema)}.{_ident(name)}"
+            )
+        con.execute(
+            "create or replace table p.ops.publication (run_id varchar, published_at "
+            "timestamptz, source varchar, tables integer)"
+        )
+        con.execute(
+            "insert into p.ops.publication values (?, ?, ?, ?)",
+            [run_id, datetime.now(UTC), str(working), len(tables)],
+        )
+        con.execute("commit")
+        con.execute("detach p")
+        con.execute("detach w")
+    except BaseException:
+        con.close()
+        for stale in (tmp, Path(f"{tmp}.wal")):
+            stale.unlink(missing_ok=True)
+        raise
+    con.close()
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    # A WAL beside the published file belongs to someone who wrote to it (it is read-only by
+    # contract); it must not be replayed onto the new snapshot.
+    Path(f"{target}.wal").unlink(missing_ok=True)
+    os.replace(tmp, target)
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return PublishReport(
+        path=str(target),
+        tables=len(tables),
+        rows=sum(int(n or 0) for _, _, n in tables),
+        seconds=time.perf_counter() - started,
+        bytes=target.stat().st_size,
+    )
+
+
+@contextmanager
+def reader_connection(cfg: Config) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
+    """A read-only connection for the read-only commands (`oms status`, `oms quarantine`,
+    `oms sql`), and the file it reads: the published copy, which no run ever locks; the working
+    file (read-only) while nothing has been published yet."""
+    published = cfg.published_path()
+    path = published if Path(published).exists() else cfg.warehouse
+    try:
+        with connection(path, read_only=True) as con:
+            yield con, path
+    except WarehouseHeld as exc:
+        exc.published = published
+        raise

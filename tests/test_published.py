@@ -1,0 +1,404 @@
+"""The published warehouse: analysts and BI tools read a copy the pipeline replaces atomically
+after every run, so neither side ever waits for the other; and a working file held open by
+someone else ends a run with exit 3 and one line naming the holder's PID.
+
+Readers here are other processes where it matters: DuckDB caches one database instance per path
+within a process, so a second connection in the same process would share the first one's file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from datetime import date, timedelta
+from io import StringIO
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+from rich.console import Console
+from typer.testing import CliRunner
+
+from flows.cli import app
+from flows.demo import demo_config_dict, prepare_demo, write_demo_config
+from flows.pipeline import hourly_sync, pipeline_flow
+from flows.warehouse import (
+    WarehouseHeld,
+    connection,
+    init_warehouse,
+    lock_holder,
+    publish,
+)
+
+END = date(2026, 6, 30)
+VENV_BIN = Path(sys.executable).parent
+
+
+def _working(path: Path, orders: int) -> None:
+    """A small working file: marts, planning and ops tables, a staging view and a raw table."""
+    with connection(path) as con:
+        init_warehouse(con)
+        for schema in ("marts", "staging"):
+            con.execute(f"create schema if not exists {schema}")
+        con.execute(
+            "create or replace table marts.orders as select range as order_id, "
+            "(range * 1.5)::decimal(18, 4) as net_sales, date '2026-06-01' + range::int as "
+            f"order_date from range({orders})"
+        )
+        con.execute("create or replace table planning.po as select 'SKU-1' as sku, 3 as qty")
+        con.execute("create or replace view staging.v as select 1 as x")
+        con.execute("delete from ops.runs")
+        con.execute(
+            "insert into ops.runs (run_id, flow, started_at, status) "
+            f"values ('run-{orders}', 'test', now(), 'success')"
+        )
+
+
+def _hold(path: Path | str, read_only: bool = True) -> subprocess.Popen:
+    """Another process holding a DuckDB connection to `path` until killed."""
+    code = textwrap.dedent(f"""
+        import sys, time, duckdb
+        con = duckdb.connect({str(path)!r}, read_only={read_only})
+        print("held", flush=True)
+        time.sleep(600)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.kill()
+    proc.wait()
+
+
+# ------------------------------------------------------------------------ publish, alone
+
+
+def test_publish_copies_marts_planning_and_ops_only(tmp_path):
+    working, published = tmp_path / "oms.duckdb", tmp_path / "oms_read.duckdb"
+    _working(working, 10)
+    report = publish(working, published, "run-1")
+    assert report.path == str(published) and report.tables >= 3 and report.seconds < 30
+    assert not list(tmp_path.glob(".oms_read.duckdb.*"))  # no temporary file left behind
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        schemas = {
+            s for (s,) in con.execute("select distinct schema_name from duckdb_tables()").fetchall()
+        }
+        assert schemas == {"marts", "planning", "ops"}
+        assert con.execute("select count(*) from marts.orders").fetchall() == [(10,)]
+        assert con.execute("select run_id from ops.publication").fetchall() == [("run-1",)]
+        assert not con.execute("select * from duckdb_views() where not internal").fetchall()
+    finally:
+        con.close()
+
+
+def test_a_reader_keeps_its_snapshot_while_a_new_one_is_published(tmp_path):
+    """On Linux an open file survives a rename over it: the old reader goes on reading the
+    snapshot it opened; a new connection sees the new one. A reader that opened the published
+    file read-write (a BI tool without read-only) does not stop the publish either."""
+    working, published = tmp_path / "oms.duckdb", tmp_path / "oms_read.duckdb"
+    _working(working, 10)
+    publish(working, published, "run-10")
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PUBLISHED": str(published)},
+    )
+    try:
+        assert json.loads(reader.stdout.readline()) == ["run-10", 10]
+        _working(working, 25)
+        publish(working, published, "run-25")
+        reader.stdin.write("again\n")
+        reader.stdin.flush()
+        assert json.loads(reader.stdout.readline()) == ["run-10", 10]  # still its snapshot
+        assert _fingerprint(published) == ["run-25", 25]
+        writer = _hold(published, read_only=False)
+        try:
+            _working(working, 7)
+            publish(working, published, "run-7")
+        finally:
+            _stop(writer)
+        assert _fingerprint(published) == ["run-7", 7]
+    finally:
+        _stop(reader)
+
+
+READER = textwrap.dedent("""
+    import json, os, sys, duckdb
+    con = duckdb.connect(os.environ["PUBLISHED"], read_only=True)
+    query = ("select (select run_id from ops.publication), "
+             "(select count(*) from marts.orders)")
+    print(json.dumps(list(con.execute(query).fetchone())), flush=True)
+    for line in sys.stdin:
+        print(json.dumps(list(con.execute(query).fetchone())), flush=True)
+""")
+
+
+def _fingerprint(path: Path | str) -> list:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        row = con.execute(
+            "select (select run_id from ops.publication), (select count(*) from marts.orders)"
+        ).fetchone()
+        return list(row or [])
+    finally:
+        con.close()
+
+
+def test_a_held_working_file_names_the_holder_after_waiting(tmp_path):
+    working = tmp_path / "oms.duckdb"
+    _working(working, 3)
+    holder = _hold(working)
+    try:
+        started = time.monotonic()
+        with pytest.raises(WarehouseHeld) as err, connection(working, wait=1.0):
+            pass
+        assert 0.9 <= time.monotonic() - started < 10
+    finally:
+        _stop(holder)
+    assert err.value.pid == holder.pid
+    assert f"PID {holder.pid}" in str(err.value) and "\n" not in str(err.value)
+    with connection(working):  # free again once the holder is gone
+        pass
+    assert lock_holder(ValueError("Conflicting lock is held in x (PID 12)")) is None  # by type
+
+
+# ------------------------------------------------------------------------------ oms sql
+
+
+@pytest.fixture
+def sql_project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "oms.yaml").write_text(yaml.safe_dump(demo_config_dict()))
+    working = tmp_path / "data" / "oms.duckdb"
+    _working(working, 4)
+    return tmp_path, working, tmp_path / "data" / "oms_read.duckdb"
+
+
+QUERY = "select order_id, net_sales, order_date from marts.orders order by order_id limit 3"
+
+
+def test_oms_sql_reads_the_working_file_until_something_is_published(sql_project):
+    _, working, published = sql_project
+    result = CliRunner().invoke(app, ["sql", "select count(*) as n from marts.orders", "-f", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "n\n4\n"
+    publish(working, published, "run-x")
+    _working(working, 9)  # the working file moves on; readers see the published copy
+    result = CliRunner().invoke(app, ["sql", "select count(*) as n from marts.orders", "-f", "csv"])
+    assert result.output == "n\n4\n"
+
+
+def test_oms_sql_formats_and_out(sql_project):
+    root, working, published = sql_project
+    publish(working, published, "run-x")
+    runner = CliRunner()
+    csv_out = runner.invoke(app, ["sql", QUERY, "--format", "csv"])
+    assert csv_out.exit_code == 0, csv_out.output
+    assert csv_out.output.splitlines() == [
+        "order_id,net_sales,order_date",
+        "0,0.0000,2026-06-01",
+        "1,1.5000,2026-06-02",
+        "2,3.0000,2026-06-03",
+    ]
+    json_out = runner.invoke(app, ["sql", QUERY, "--format", "json"])
+    assert json.loads(json_out.output) == [
+        {"order_id": 0, "net_sales": 0.0, "order_date": "2026-06-01"},
+        {"order_id": 1, "net_sales": 1.5, "order_date": "2026-06-02"},
+        {"order_id": 2, "net_sales": 3.0, "order_date": "2026-06-03"},
+    ]
+    table_out = runner.invoke(app, ["sql", QUERY])
+    assert table_out.exit_code == 0 and "net_sales" in table_out.output
+    assert "2026-06-03" in table_out.output and "3 rows" in table_out.output
+    for fmt, name in (("csv", "o.csv"), ("json", "o.json"), ("table", "o.txt")):
+        out = root / "exports" / name
+        result = runner.invoke(app, ["sql", QUERY, "--format", fmt, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert f"wrote 3 rows to {out}" in result.output
+        text = out.read_text()
+        assert "2026-06-03" in text
+    assert (root / "exports" / "o.csv").read_text() == csv_out.output
+    assert json.loads((root / "exports" / "o.json").read_text()) == json.loads(json_out.output)
+    bad = runner.invoke(app, ["sql", "select nope from marts.orders"])
+    assert bad.exit_code == 1 and "nope" in bad.output and "Traceback" not in bad.output
+    write = runner.invoke(app, ["sql", "delete from marts.orders"])
+    assert write.exit_code == 1 and "read-only" in write.output
+    wrong = runner.invoke(app, ["sql", QUERY, "--format", "xml"])
+    assert wrong.exit_code == 2
+
+
+def test_oms_sql_prompt(sql_project):
+    """The prompt: statements over several lines, dot commands, the newest snapshot each time."""
+    from flows import sqlshell
+
+    _, working, published = sql_project
+    publish(working, published, "run-4")
+    lines = iter(
+        [
+            "select count(*) as n",
+            "from marts.orders;",
+            ".format csv",
+            "select run_id from ops.publication;",
+            "<publish>",
+            "select count(*) as n from marts.orders;",
+            ".quit",
+        ]
+    )
+
+    def read(prompt: str) -> str:
+        line = next(lines)
+        if line == "<publish>":
+            _working(working, 12)
+            publish(working, published, "run-12")
+            return ""
+        return line
+
+    buf = StringIO()
+    console = Console(file=buf, width=120)
+    sqlshell.repl(str(published), console, history=None, read=read)
+    out = buf.getvalue()
+    assert "│ 4 │" in out or "4 │" in out
+    assert "run_id\nrun-4\n" in out and "n\n12\n" in out
+
+
+# ------------------------------------------------------------ the pipeline and its readers
+
+
+def _orders(path: str) -> int:
+    with connection(path, read_only=True) as con:
+        return con.execute("select count(*) from marts.orders").fetchall()[0][0]
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, prefect_harness):
+    """A tiny sandbox landed and built up to 20 days before its end: the snapshot readers hold."""
+    project = tmp_path_factory.mktemp("published")
+    cfg, _, _ = prepare_demo(
+        project, seed=11, scale="tiny", end_date=END, as_of=END - timedelta(20)
+    )
+    summary = pipeline_flow(cfg=cfg, stages=["sync", "build"])
+    assert summary.published is not None, summary
+    return project, cfg, summary, _orders(cfg.warehouse)
+
+
+def test_an_hourly_run_publishes_while_readers_read(first_run):
+    """A reader holds the published file through an hourly run (land, build, check, publish):
+    the run succeeds; every snapshot anyone opens during it is complete (the old one or the new
+    one); the old connection still sees the old snapshot; a new connection sees the new data."""
+    project, cfg, first, n_first = first_run
+    published = cfg.published_path()
+    assert first.published.path == published
+    assert _fingerprint(published) == [first.run_id, n_first]
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PUBLISHED": published},
+    )
+    seen: list[list] = []
+    stop = threading.Event()
+
+    def poll() -> None:  # fresh connections all through the run
+        while not stop.is_set():
+            seen.append(_fingerprint(published))
+            time.sleep(0.05)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    try:
+        assert json.loads(reader.stdout.readline()) == [first.run_id, n_first]
+        prepare_demo(project, seed=11, scale="tiny", end_date=END)  # the last 20 days arrive
+        poller.start()
+        second = hourly_sync(cfg=cfg)
+        stop.set()
+        poller.join()
+        assert second.skipped is None and second.checks.ok and second.dbt.models_built > 0
+        assert second.published is not None and second.published.tables >= 15
+        n_second = _orders(cfg.warehouse)
+        assert n_second > n_first
+        reader.stdin.write("again\n")
+        reader.stdin.flush()
+        assert json.loads(reader.stdout.readline()) == [first.run_id, n_first]
+    finally:
+        stop.set()
+        _stop(reader)
+    assert _fingerprint(published) == [second.run_id, n_second]
+    snapshots = {tuple(s) for s in seen}
+    assert snapshots <= {(first.run_id, n_first), (second.run_id, n_second)}, snapshots
+    assert (second.run_id, n_second) in snapshots or len(seen) == 0
+    with connection(published, read_only=True) as con:  # published after the run was recorded
+        runs = dict(con.execute("select run_id, status from ops.runs").fetchall())
+    assert runs[second.run_id] == "success" and runs[first.run_id] == "success"
+    assert second.log_file and Path(second.log_file).exists()
+
+
+def test_the_summary_hint_runs_as_printed(first_run, monkeypatch):
+    import flows.cli as cli
+
+    project, cfg, summary, n_first = first_run
+    write_demo_config(project / "oms.yaml")
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("PATH", f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    buf = StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=buf, width=80))
+    monkeypatch.setitem(cli._state, "config", None)
+    cli.print_summary(summary, "oms demo")
+    out = buf.getvalue()
+    lines = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in out.splitlines()
+             if line[:1].isalpha()}  # fmt: skip
+    assert lines["try"] == 'oms sql "from marts.orders limit 5"'
+    assert lines["published"] == cfg.published_path()  # whole, on one line
+    assert lines["warehouse"] == cfg.warehouse
+    assert "duckdb -readonly" not in out and "…/" not in out
+    done = subprocess.run(
+        shlex.split(lines["try"]) + ["--format", "csv"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("order_key,") and len(done.stdout.splitlines()) == 6
+    printed = subprocess.run(
+        shlex.split(lines["try"]), cwd=project, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"},
+    )  # fmt: skip
+    assert printed.returncode == 0 and "5 rows" in printed.stdout, printed.stdout + printed.stderr
+
+
+def test_a_run_with_the_working_file_held_exits_3_naming_the_pid(
+    tmp_path, monkeypatch, prefect_harness
+):
+    """An analyst's notebook opened the working file (read-only, even): the run waits
+    `lock_timeout_seconds`, then exits 3 with one line naming the holder's PID and pointing at
+    the published file; no traceback."""
+    monkeypatch.chdir(tmp_path)
+    data = demo_config_dict()
+    data["lock_timeout_seconds"] = 1
+    (tmp_path / "oms.yaml").write_text(yaml.safe_dump(data))
+    working = tmp_path / "data" / "oms.duckdb"
+    with connection(working) as con:
+        init_warehouse(con)
+    holder = _hold(working)
+    try:
+        result = CliRunner().invoke(app, ["sync"])
+    finally:
+        _stop(holder)
+    assert result.exit_code == 3, result.output + repr(result.exception)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error: ") and f"PID {holder.pid}" in lines[0]
+    assert str(tmp_path / "data" / "oms_read.duckdb") in lines[0]
+    assert "Traceback" not in result.output
