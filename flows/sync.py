@@ -178,7 +178,14 @@ def _land_chunk(
             report.files_skipped += 1
             continue
         refused = commit(con, unit, verdict, report, cursor_limit(cfg))
-        if _hash_or_name(path) != digest:
+        now_hash = _current_hash(path)
+        if now_hash is None:
+            report.rejected.append(
+                f"{path.name}: gone from the inbox before it could be moved (renamed or removed "
+                "while it was read); what was read is landed and recorded by its content hash"
+            )
+            continue
+        if now_hash != digest:
             # Written to while we landed it: what we read is landed; the file stays in the inbox
             # and the next run lands it again as a new file (its landed rows dedupe by hash).
             report.rejected.append(
@@ -196,10 +203,20 @@ def _move(root: Path, path: Path, digest: str, reason: str | None, report: SyncR
         move_handled(root, path, digest, reason)
     except UnsafePath as exc:
         report.rejected.append(f"{path.name}: not moved: {exc}")
+    except FileNotFoundError:  # renamed or removed by someone else while we read it
+        report.rejected.append(
+            f"{path.name}: gone from the inbox before it could be moved (renamed or removed "
+            "while it was read); what was read is recorded by its content hash"
+        )
 
 
-def _hash_or_name(path: Path) -> str:
+def _current_hash(path: Path) -> str | None:
+    """The file's content hash now; None when it is no longer there."""
     try:
         return content_hash(path.read_bytes())
     except OSError:
-        return "missing:" + path.name
+        return None
+
+
+def _hash_or_name(path: Path) -> str:
+    return _current_hash(path) or "missing:" + path.name

@@ -532,3 +532,25 @@ def test_a_payload_quoting_a_token_lands_with_the_token_redacted(tmp_path):
         ).fetchone()
     assert note == "pasted by mistake: [redacted]"
     assert secret.encode() not in Path(cfg.warehouse).read_bytes()
+
+
+def test_a_file_renamed_while_it_is_read_is_reported_not_a_crash(tmp_path, monkeypatch):
+    import connectors.files.reader as reader
+    import flows.sync as sync
+
+    cfg = make_config(tmp_path)
+    path = tmp_path / "drop" / "stock" / "counts.csv"
+    _stock_csv(path, 3)
+    _stock_csv(tmp_path / "drop" / "stock" / "counts_2.csv", 2, start=10)
+    real_read = reader.read_file
+
+    def read_then_rename(spec, p, *args, **kwargs):
+        batch = real_read(spec, p, *args, **kwargs)
+        if p.name == "counts.csv":
+            p.rename(p.with_name("renamed.tmp"))  # the uploader renames it mid-way
+        return batch
+
+    monkeypatch.setattr(sync, "read_file", read_then_rename)
+    report = sync.sync_files(cfg, only_channel="tpl")
+    assert _raw_count(cfg, "tpl__stock") == 5  # both files' rows landed
+    assert any("gone from the inbox" in r for r in report.rejected), report.rejected
