@@ -177,6 +177,8 @@ def print_summary(summary, title: str = "oms run") -> None:
         paths.append(("published", summary.published.path))
     if summary.planning:
         paths.append(("reorder files", str(summary.planning.folder)))
+    if summary.dashboard:
+        paths.append(("dashboard", str(summary.dashboard)))
     if getattr(summary, "log_file", None):
         paths.append(("run log", str(summary.log_file)))
     for label, path in paths:

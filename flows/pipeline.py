@@ -75,6 +75,7 @@ class RunSummary:
     skipped: str | None = None  # why the run did nothing (the lock was held)
     crashed_before: int = 0
     published: PublishReport | None = None  # the last copy published for readers
+    dashboard: Path | None = None  # the morning page, written by runs that forecast
     log_file: str | None = None  # library and flow log lines of this run
 
 
@@ -405,6 +406,18 @@ def publish_stage(cfg: Config, summary: RunSummary) -> None:
     )
 
 
+def dashboard_stage(cfg: Config, summary: RunSummary) -> None:
+    """The morning dashboard (`<output_dir>/dashboard/index.html`), from the snapshot just
+    published, so it shows this run's outcome. A convenience page: a failure is logged, never
+    fails the landed and planned run."""
+    from flows.dashboard import write_dashboard
+
+    try:
+        summary.dashboard = write_dashboard(cfg, summary.run_date, path=cfg.published_path())
+    except Exception as exc:
+        get_run_logger().warning("could not write the dashboard: %s", exc)
+
+
 def _publish_after_failure(cfg: Config, summary: RunSummary) -> None:
     """A failed run leaves the working file consistent (a failed build is rolled back): publish
     it anyway, so readers' `ops.runs` shows the failure. Best effort; never hides the error."""
@@ -500,6 +513,8 @@ def _run(
                 raise
             # After the run is recorded, so readers' ops.runs shows how it ended.
             publish_stage(cfg, summary)
+            if "forecast" in stages:
+                dashboard_stage(cfg, summary)
     except WarehouseBusy as exc:
         # The writer lock (nothing ran, nothing was recorded), or the file held open by another
         # process for the whole lock timeout.

@@ -125,6 +125,14 @@ def test_orders_match_the_truth(demo_run):
     assert (extra["channel"] == "tills").all() and (extra["units"] == 0).all()
 
 
+def test_the_daily_run_writes_the_dashboard_from_the_published_copy(demo_run):
+    page = demo_run["second"].dashboard
+    cfg = demo_run["cfg"]
+    assert page == Path(cfg.replenishment.output_dir) / "dashboard" / "index.html"
+    text = page.read_text(encoding="utf-8")
+    assert "data-chart=" in text and demo_run["second"].run_id in text
+
+
 def test_buyer_files_are_written(demo_run):
     folder, run_date = demo_run["folder"], demo_run["run_date"]
     names = {p.name for p in folder.iterdir()}
