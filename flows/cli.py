@@ -79,6 +79,7 @@ def _parse_date(value: str | None) -> date | None:
 
 
 def _run(cfg, stages, run_date=None, channel=None):
+    from connectors.http import ChannelAuthError, ChannelError
     from flows.dbt_runner import DbtFailed
     from flows.pipeline import pipeline_flow
     from flows.warehouse import WarehouseBusy
@@ -91,11 +92,20 @@ def _run(cfg, stages, run_date=None, channel=None):
         _held(exc, cfg)
     except DbtFailed as exc:
         _fail(str(exc), code=1)
+    except ChannelAuthError as exc:  # refused or missing credential: fix the configuration
+        _fail(_one_line(exc), code=2)
+    except ChannelError as exc:  # the API could not be read this time; the next run resumes
+        _fail(_one_line(exc), code=1)
     except ValueError as exc:  # e.g. --channel naming no channel
         _fail(str(exc))
     if summary.skipped:
         _fail(summary.skipped, code=3)
     return summary
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error as one line for the console (the traceback is in the run's log file)."""
+    return " ".join(str(exc).split())
 
 
 @contextmanager

@@ -554,3 +554,37 @@ def test_a_file_renamed_while_it_is_read_is_reported_not_a_crash(tmp_path, monke
     report = sync.sync_files(cfg, only_channel="tpl")
     assert _raw_count(cfg, "tpl__stock") == 5  # both files' rows landed
     assert any("gone from the inbox" in r for r in report.rejected), report.rejected
+
+
+# ------------------------------------------------------------------ failure messages
+
+
+@pytest.mark.parametrize("fault", ["unset", "refused"])
+def test_a_credential_problem_exits_2_with_one_line_naming_the_variable(
+    tmp_path, monkeypatch, prefect_harness, fault
+):
+    """`oms sync` with a Shopify token that is not set, or that Shopify refuses (401): exit 2
+    (configuration), one line naming the channel and the environment variable, no traceback."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+    from flows.demo import demo_config_dict
+
+    monkeypatch.chdir(tmp_path)
+    with emulated() as eps:
+        data = demo_config_dict()
+        shop = next(c for c in data["channels"] if c["name"] == "shop")
+        shop.pop("path", None)
+        shop.update(eps.channel_config("shop", max_attempts=2, retry_base_seconds=0.01))
+        (tmp_path / "oms.yaml").write_text(yaml.safe_dump(data))
+        if fault == "unset":
+            monkeypatch.delenv("OMS_SHOP_ACCESS_TOKEN", raising=False)
+        else:
+            monkeypatch.setenv("OMS_SHOP_ACCESS_TOKEN", "shpat_wrong_token_0000000000000000")
+        result = CliRunner().invoke(app, ["sync", "--channel", "shop"])
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert "Traceback" not in result.output
+    error = [ln for ln in lines if "OMS_SHOP_ACCESS_TOKEN" in ln]
+    assert len(error) == 1 and "shop" in error[0], result.output
