@@ -15,6 +15,12 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
+# The warehouse, the buyer files, reports and logs hold customer data and plans: everything this
+# process creates is owner-only (files 0600, folders 0700) unless OMS_UMASK says otherwise (e.g.
+# OMS_UMASK=027 lets the owner's group, say the analysts, read the published warehouse).
+UMASK = int(os.environ.get("OMS_UMASK", "077"), 8)
+os.umask(UMASK)
+
 # Libraries we call talk more than a scheduler's log needs: keep their warnings, drop their chatter.
 import logging  # noqa: E402
 import warnings  # noqa: E402

@@ -588,3 +588,21 @@ def test_a_credential_problem_exits_2_with_one_line_naming_the_variable(
     assert "Traceback" not in result.output
     error = [ln for ln in lines if "OMS_SHOP_ACCESS_TOKEN" in ln]
     assert len(error) == 1 and "shop" in error[0], result.output
+
+
+def test_files_holding_customer_data_are_owner_only(tmp_path):
+    """Under the usual 022 umask every file would be world-readable; ours are created 0600
+    and folders 0700 (OMS_UMASK=027 would share them with the group)."""
+    import stat
+
+    import flows
+    from flows.sync import sync_files
+
+    assert flows.UMASK == 0o077
+    cfg = make_config(tmp_path)
+    _stock_csv(tmp_path / "drop" / "stock" / "counts.csv", 2)
+    sync_files(cfg, only_channel="tpl")
+    made = [Path(cfg.warehouse), tmp_path / "drop" / "processed" / "stock"]
+    for path in made:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o077 == 0, (path, oct(mode))
