@@ -28,12 +28,16 @@ V = "VARCHAR"  # a leaf of a STRUCTURE, read as text
 @dataclass(frozen=True)
 class Check:
     """One expectation on one feature. kind: present | future | whole | between | decimal |
-    in_set | currencies | iso_currency | locations | channel_locations | gap | known_skus.
+    in_set | currencies | iso_currency | locations | channel_locations | gap | known_skus |
+    suggested.
 
     `channel_locations`: `sql` is a list of the location ids a record names in its channel's own
     ids (e.g. a Shopify fulfilment's location); each must be a configured location or one of
     the channel's `external_ids`, else the record is held back (its demand would otherwise land
-    at the wrong location)."""
+    at the wrong location).
+
+    `suggested`: `sql` is a record's "sku<US>location_id" key, looked up in the purchase-order
+    suggestions the plans made (a flag, for buyer decisions)."""
 
     feature: str
     kind: str

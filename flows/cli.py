@@ -128,6 +128,36 @@ def progress_bars():
             yield
 
 
+def recent_flags(path: str, days: int = 7) -> list[tuple[str, str, int]]:
+    """Flags the landing gate recorded in `ops.validation_results` over the last `days`."""
+    from flows.warehouse import connection
+
+    try:
+        with connection(path, read_only=True) as con:
+            rows = con.execute(
+                f"""select expectation, suite, sum(unexpected_count)::bigint
+                    from ops.validation_results
+                    where suite like 'landing__%' and expectation like '%(flag only)'
+                      and unexpected_count > 0
+                      and validated_at > now() - interval {int(days)} day
+                    group by all order by suite, expectation"""
+            ).fetchall()
+    except Exception:  # no warehouse or no results yet: nothing to show
+        return []
+    return [(e, s, int(n)) for e, s, n in rows]
+
+
+def flagged(outcomes: list[dict]) -> list[tuple[str, int]]:
+    """Records that landed with a flag (a check that is not critical: an unknown SKU, a buyer's
+    approval of a line no plan suggested), summed per check and stream."""
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        if not o.get("critical", True) and o["unexpected_count"]:
+            what = f"{o['expectation']} ({o['suite'].removeprefix('landing__')})"
+            counts[what] = counts.get(what, 0) + int(o["unexpected_count"])
+    return sorted(counts.items())
+
+
 def print_summary(summary, title: str = "oms run") -> None:
     """The one-screen summary every command ends with."""
     t = Table(
@@ -143,6 +173,9 @@ def print_summary(summary, title: str = "oms run") -> None:
             f"{s.files_skipped} already landed · {s.files_rejected} rejected · "
             f"{s.rows_quarantined} quarantined",
         )
+        flags = flagged(s.outcomes)
+        if flags:
+            t.add_row("flagged", "\n".join(f"{n:,} × {what}" for what, n in flags))
     if summary.dbt:
         d = summary.dbt
         t.add_row(
@@ -336,6 +369,16 @@ def check(config: ConfigOpt = None) -> None:
     if c.failed:
         for f in c.failed:
             console.print(f"  [red]✗[/] {f}")
+    recent = recent_flags(
+        summary.warehouse if summary.published is None else summary.published.path
+    )
+    if recent:
+        ft = Table(title="flagged at landing in the last 7 days (landed; check they are meant)")
+        for col in ("check", "stream", "records"):
+            ft.add_column(col)
+        for expectation, suite, n in recent:
+            ft.add_row(expectation, suite.removeprefix("landing__"), f"{n:,}")
+        console.print(ft)
     if c.quarantine_by_reason:
         qt = Table(title="quarantined records (not released)")
         for col in ("channel", "stream", "reason", "records"):

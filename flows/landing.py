@@ -140,6 +140,20 @@ def known_skus(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     return frozenset(r[0] for r in rows if r[0])
 
 
+def suggested_keys(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """ "sku<US>location_id" of every purchase-order suggestion any plan made."""
+    have = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'planning' "
+        "and table_name = 'po_suggestions'"
+    ).fetchall()[0][0]
+    if not have:
+        return frozenset()
+    rows = con.execute(
+        "select distinct sku || chr(31) || location_id from planning.po_suggestions"
+    ).fetchall()
+    return frozenset(r[0] for r in rows if r[0])
+
+
 def gate_context(con: duckdb.DuckDBPyConnection, cfg: Config) -> GateContext:
     """What every landing is judged against, whatever the source: built here and only here."""
     return GateContext(
@@ -151,6 +165,7 @@ def gate_context(con: duckdb.DuckDBPyConnection, cfg: Config) -> GateContext:
         location_aliases=tuple(
             sorted((ch, ext) for loc in cfg.locations for ch, ext in loc.external_ids.items())
         ),
+        suggested=suggested_keys(con),
     )
 
 

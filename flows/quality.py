@@ -131,6 +131,8 @@ def describe(check: Check, ctx: GateContext) -> str:
         return f"{f.replace('_gap', '')}s add up to the total (within {MONEY_TOLERANCE})"
     if k == "known_skus":
         return "SKU is in the catalogue (flag only)"
+    if k == "suggested":
+        return "a plan suggested this SKU for this location (flag only)"
     raise ValueError(k)
 
 
@@ -146,6 +148,8 @@ class GateContext:
     now: datetime | None = None
     # (channel, the channel's own id of a location): what `channel_locations` checks accept
     location_aliases: tuple[tuple[str, str], ...] = ()
+    # "sku<US>location_id" of every purchase-order suggestion made (None: do not flag)
+    suggested: frozenset[str] | None = None
 
     def channel_locations(self, channel: str) -> tuple[str, ...]:
         """The ids a channel may name a location by: its external ids and our own ids."""
@@ -189,7 +193,7 @@ def _expectation(check: Check, col: str, ctx: GateContext):
         return E.ExpectColumnValuesToBeInSet(column=col, value_set=sorted(ISO_CURRENCIES))
     if k == "locations":
         return E.ExpectColumnValuesToBeInSet(column=col, value_set=list(ctx.locations or ()))
-    if k in ("known_skus", "channel_locations"):  # the feature counts unknown ones
+    if k in ("known_skus", "channel_locations", "suggested"):  # the feature counts unknown ones
         return E.ExpectColumnValuesToBeBetween(column=col, max_value=0)
     raise ValueError(k)
 
@@ -219,7 +223,7 @@ def _suite(table: str, ctx: GateContext) -> _Suite:
 
 def _suite_locked(table: str, ctx: GateContext) -> _Suite:
     key = (table, ctx.currencies, ctx.locations, ctx.known_skus is None, ctx.future_tolerance_hours,
-           ctx.location_aliases)  # fmt: skip
+           ctx.location_aliases, ctx.suggested is None)  # fmt: skip
     if key not in _SUITES:
         gx, _ctx, _ = _validator()
         checks = tuple(_active(list(CHECKS.get(table, BASIC)), ctx))
@@ -243,6 +247,8 @@ def _feature_sql(check: Check, col: str, now: datetime, known_locations: tuple[s
             f"cast(len(list_filter(({check.sql}), lambda x: coalesce(x, '') <> '' "
             f"and not list_contains({known}::varchar[], x))) as double) as {col}"
         )
+    if k == "suggested":  # 1 when no plan suggested the record's key (`_suggested` in _features)
+        return f"(case when ({check.sql}) in (select k from _suggested) then 0.0 else 1.0 end) as {col}"
     if k == "future":
         return f"(epoch(_source_updated_at) - {now.timestamp()}) / 3600.0 as {col}"
     if k == "present" and check.sql is None:
@@ -273,6 +279,7 @@ def _active(checks: list[Check], ctx: GateContext) -> list[Check]:
         for c in checks
         if not (c.kind in ("locations", "channel_locations") and ctx.locations is None)
         and not (c.kind == "known_skus" and ctx.known_skus is None)
+        and not (c.kind == "suggested" and ctx.suggested is None)
     ]
 
 
@@ -300,6 +307,9 @@ def _features(
             _feature_sql(c, col, now, ctx.channel_locations(table.split("__")[0]))
             for c, col in zip(spec.checks, spec.columns, strict=True)
         ]
+        if any(c.kind == "suggested" for c in spec.checks):
+            keys = sorted(ctx.suggested or ())
+            con.register("_suggested", pa.table({"k": pa.array(keys, pa.string())}))
         sku_check = next((c for c in spec.checks if c.kind == "known_skus"), None)
         unknown = "select null::bigint as _row, 0 as n where false"
         if sku_check is not None:

@@ -606,3 +606,42 @@ def test_files_holding_customer_data_are_owner_only(tmp_path):
     for path in made:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode & 0o077 == 0, (path, oct(mode))
+
+
+def test_an_approved_line_no_plan_suggested_lands_flagged(tmp_path):
+    """A buyer's returned file approves SKU-0002, which no plan suggested (SKU-0001 was): both
+    become open purchase orders (it may be deliberate), the unsuggested one is flagged."""
+    import csv as csv_module
+    import io
+
+    from flows.cli import flagged
+    from flows.planning import ensure_planning_tables
+    from flows.sync import sync_files
+    from forecasting.buyer_files import write_buyer_files
+    from tests.test_buyer_files import RUN, make_plan, po_line
+
+    cfg = make_config(tmp_path)
+    with connection(cfg.warehouse) as con:
+        init_warehouse(con, cfg)
+        ensure_planning_tables(con)
+        con.execute(
+            "insert into planning.po_suggestions (run_date, supplier_id, location_id, sku, "
+            "suggested_qty) values (?, 'SUP-1', 'WH-AMS', 'SKU-0001', 6)",
+            [RUN],
+        )
+    lines = [po_line("SUP-1", sku, 6, "2.50", loc="WH-AMS") for sku in ("SKU-0001", "SKU-0002")]
+    paths = write_buyer_files(make_plan(lines), tmp_path / "plan", RUN)
+    csv_path = next(p for p in paths if p.suffix == ".csv")
+    header, *rows = list(csv_module.reader(io.StringIO(csv_path.read_text())))
+    for row in rows:
+        row[header.index("approved_qty")] = "6"
+    inbox = Path(cfg.files.drop_dir) / cfg.files.buyer_decisions
+    inbox.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    csv_module.writer(buf, lineterminator="\n").writerows([header, *rows])
+    (inbox / "SUP-1.csv").write_text(buf.getvalue())
+    report = sync_files(cfg, only_channel="files")
+    assert report.rows_landed == 2 and report.rows_quarantined == 0, report.rejected
+    assert flagged(report.outcomes) == [
+        ("a plan suggested this SKU for this location (flag only) (files__buyer_decisions)", 1)
+    ]

@@ -12,7 +12,7 @@ STRUCTURES: dict[str, dict] = {
     "purchase_orders": {
         "quantity_ordered": V, "quantity_received": V, "status": V, "location_id": V,
     },
-    "buyer_decisions": {"quantity_ordered": V, "location_id": V},
+    "buyer_decisions": {"quantity_ordered": V, "location_id": V, "sku": V},
     "fx_rates": {"currency": V, "rate": V},
 }  # fmt: skip
 
@@ -41,6 +41,14 @@ CHECKS: dict[str, tuple[Check, ...]] = {
         TIME,
         *whole_in_range("quantity_ordered", low=1, high=MAX_STOCK),
         Check("location_id", "locations", txt("location_id")),
+        # An approved line no plan ever suggested may be deliberate (the buyer added it): it
+        # lands, and is counted in the run summary and `oms check`.
+        Check(
+            "suggestion",
+            "suggested",
+            f"{txt('sku')} || chr(31) || {txt('location_id')}",
+            critical=False,
+        ),
     ),
     "fx_rates": (
         ID,
