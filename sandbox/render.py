@@ -487,16 +487,26 @@ def render_woo_refund(order: Row, event: list[Row]) -> Row:
         "date_created_gmt": ts_gmt(first["refunded_ts"]),
         "amount": money(sum(r["amount"] for r in event)),
         "reason": first["reason"],
+        # As WooCommerce sends them (order-refunds__list_all_refunds.json): each refund line
+        # item has its own id and names the order line it refunds only in its meta_data
+        # (`_refunded_item_id`); its `sku` may be empty.
         "line_items": [
             {
-                "id": int(r["line_id"]),
+                "id": int(first["refund_id"]) * 100 + k,
                 "sku": r["sku"],
                 "product_id": r["sku_idx"] + 1,
                 "quantity": -r["quantity"],
                 "subtotal": money(-r["subtotal"]),
                 "total": money(-r["subtotal"]),
+                "meta_data": [
+                    {
+                        "id": int(first["refund_id"]) * 100 + k,
+                        "key": "_refunded_item_id",
+                        "value": str(int(r["line_id"])),
+                    }
+                ],
             }
-            for r in event
+            for k, r in enumerate(event)
         ],
     }
 

@@ -1121,3 +1121,46 @@ def test_currency_without_any_fx_rate_fails_the_build(built, tmp_path):
     failed = {r.node.name: r for r in result.result.results if str(r.status) == "fail"}
     assert set(failed) == {"order_currency_has_fx_rates"}, failed
     assert failed["order_currency_has_fx_rates"].failures == 1
+
+
+def test_woo_refund_lines_match_the_order_line_they_name(tmp_path):
+    """A Woo order with two lines of one SKU; the refund names the second line only in its
+    `_refunded_item_id` meta (and, as in Woo's published example, has an empty sku). Matching on
+    the SKU put the 2 refunded units on the 1-unit first line."""
+    warehouse = tmp_path / "woo.duckdb"
+    con = create_warehouse(warehouse)
+    line = {"product_id": 1, "variation_id": 0, "sku": "SKU-0001", "price": 10.0,
+            "total_tax": "0.00"}  # fmt: skip
+    land(con, "woo__orders", "4101", "2025-03-04T09:00:00Z", {
+        "id": 4101, "number": "4101", "status": "completed", "currency": "EUR",
+        "date_created_gmt": "2025-03-01T10:00:00", "date_modified_gmt": "2025-03-04T09:00:00",
+        "discount_total": "0.00", "shipping_total": "0.00", "total_tax": "0.00", "total": "40.00",
+        "billing": {"email": "a@b.co.uk", "country": "GB"}, "shipping": {"country": "GB"},
+        "line_items": [
+            {**line, "id": 311, "quantity": 1, "subtotal": "10.00", "total": "10.00"},
+            {**line, "id": 312, "quantity": 3, "subtotal": "30.00", "total": "30.00"},
+        ],
+        "refunds": [{"id": 724, "reason": "", "total": "-20.00"}],
+    })  # fmt: skip
+    land(con, "woo__refunds", "724", "2025-03-04T09:00:00Z", {
+        "id": 724, "order_id": 4101, "date_created_gmt": "2025-03-04T09:00:00",
+        "amount": "20.00", "reason": "",
+        "line_items": [{
+            "id": 314, "sku": "", "product_id": 1, "quantity": -2, "subtotal": "-20.00",
+            "total": "-20.00", "meta_data": [
+                {"id": 2076, "key": "_refunded_item_id", "value": "312"}],
+        }],
+    })  # fmt: skip
+    con.close()
+    run_dbt(warehouse, tmp_path, "build")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        got = con.execute(
+            "select order_line_key, quantity, quantity_refunded from marts.order_lines "
+            "order by order_line_key"
+        ).fetchall()
+        returns = con.execute("select sku, quantity from marts.returns").fetchall()
+    finally:
+        con.close()
+    assert got == [("woo:4101:311", 1, 0), ("woo:4101:312", 3, 2)]
+    assert returns == [("SKU-0001", 2)]

@@ -31,10 +31,15 @@ till_lines as (
     select * from {{ ref('stg_tills__order_lines') }}
 ),
 
--- Woo refund line items do not reference the order line: match on sku within the order
+-- Woo refund line items name the order line they refund in `_refunded_item_id`; a refund
+-- without it (older stores, hand-made refunds) falls back to the order's first line of the sku
+woo_lines as (
+    select order_id, line_id, sku from {{ ref('stg_woo__order_lines') }}
+),
+
 woo_line_by_sku as (
     select order_id, sku, min(line_id) as line_id
-    from {{ ref('stg_woo__order_lines') }}
+    from woo_lines
     group by all
 ),
 
@@ -82,8 +87,8 @@ woo as (
         r.order_id,
         r.refund_id,
         r.refund_line_id,
-        l.line_id,
-        r.sku,
+        coalesce(by_id.line_id, by_sku.line_id) as line_id,
+        coalesce(r.sku, by_id.sku) as sku,
         r.quantity,
         r.refunded_at,
         r.amount_local,
@@ -91,7 +96,9 @@ woo as (
         cast(null as boolean) as is_restocked,
         cast(null as varchar) as restock_location_id
     from woo_refunds as r
-    left join woo_line_by_sku as l on r.order_id = l.order_id and r.sku = l.sku
+    left join woo_lines as by_id on r.order_id = by_id.order_id and r.refunded_line_id = by_id.line_id
+    left join woo_line_by_sku as by_sku
+        on by_id.line_id is null and r.order_id = by_sku.order_id and r.sku = by_sku.sku
 ),
 
 tills as (

@@ -122,3 +122,11 @@ final as (
 
 select * from final
 {% endtest %}
+
+{#- Rows where the column exceeds an expression of the same row (e.g. units refunded > units sold). -#}
+{% test at_most(model, column_name, expression, where_clause=none) %}
+select *
+from {{ model }}
+where {{ column_name }} > {{ expression }}
+{%- if where_clause %} and ({{ where_clause }}){% endif %}
+{% endtest %}

@@ -25,7 +25,13 @@ final as (
         order_id,
         refund_id,
         refund_id || ':' || cast(line_item ->> 'id' as varchar) as refund_line_id,
-        line_item ->> 'sku' as sku,
+        -- the order line it refunds: only in meta_data `_refunded_item_id` (Woo's published
+        -- refund example has an empty sku)
+        cast(list_filter(
+            {{ json_array('line_item', '$.meta_data') }},
+            lambda m: m ->> 'key' = '_refunded_item_id'
+        )[1] ->> 'value' as varchar) as refunded_line_id,
+        nullif(line_item ->> 'sku', '') as sku,
         cast(line_item ->> 'product_id' as varchar) as product_id,
         abs(coalesce({{ json_int('line_item', '$.quantity') }}, 0)) as quantity,
         refunded_at,
