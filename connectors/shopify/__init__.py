@@ -8,8 +8,9 @@ of them is first used, so the registry can read `checks` and `streams` cheaply.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from connectors.lazy import lazy_getattr
 
 _EXPORTS = {
     "MONEY": "queries",
@@ -71,13 +72,7 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 
 __all__ = [
