@@ -55,6 +55,7 @@ class DbtReport:
     snapshot_tables: int = 0  # tables kept aside for a rollback (moved aside or stashed from)
     snapshot_rows: int = 0  # rows the increments stashed (what a rollback would have put back)
     snapshot_seconds: float = 0.0  # opening and discarding the snapshot
+    written: list[tuple[str, str]] = field(default_factory=list)  # (schema, table) of nodes run
 
 
 def dbt_vars(cfg: Config) -> dict[str, Any]:
@@ -107,6 +108,8 @@ def run_dbt(
     for r in result.result or []:
         node = r.node
         status = str(r.status)
+        if node.resource_type in ("model", "seed", "snapshot"):  # whatever it did, it may write
+            report.written.append((node.schema, node.alias))
         if node.resource_type == "model" and status == "success":
             report.models_built += 1
         elif node.resource_type in ("test", "unit_test"):
@@ -142,8 +145,14 @@ def build(
     on_event: Callable[[str], None] | None = None,
     on_log: Callable[[str], None] | None = None,
 ) -> DbtReport:
-    """`dbt build` that leaves the warehouse as it was when it fails (see module docstring)."""
+    """`dbt build` that leaves the warehouse as it was when it fails (see module docstring).
+
+    What it wrote is recorded for the publication (flows.warehouse.begin_tables_write): every
+    model it ran, or every table when an earlier build's snapshot had to be put back first."""
+    from flows.warehouse import begin_tables_write, end_tables_write
+
     say = on_log or (lambda line: None)
+    begin_tables_write(cfg.warehouse)
     try:
         leftover = restore_snapshot(cfg)
     except Exception as exc:
@@ -161,6 +170,7 @@ def build(
     except BaseException as exc:
         t0 = time.perf_counter()
         restored = restore_snapshot(cfg)
+        end_tables_write(cfg.warehouse, [] if leftover is None else None)  # as it was
         note = (
             f"the warehouse was left as before the build ({restored}, "
             f"{time.perf_counter() - t0:.2f} s)"
@@ -171,6 +181,7 @@ def build(
     t0 = time.perf_counter()
     kept, rows = discard_snapshot(cfg)
     took += time.perf_counter() - t0
+    end_tables_write(cfg.warehouse, report.written if leftover is None else None)
     say(
         f"rollback snapshot: {kept} tables kept aside, {rows} rows stashed by increments "
         f"(inventory and discard {took:.2f} s)"

@@ -398,11 +398,21 @@ def forecast_stage(cfg: Config, summary: RunSummary) -> None:
 
 def publish_stage(cfg: Config, summary: RunSummary) -> None:
     """Publish the marts, the planning tables and `ops` into the read-only file analysts and BI
-    tools open (`published_warehouse`), replaced atomically (flows.warehouse.publish)."""
+    tools open (`published_warehouse`), replaced atomically (flows.warehouse.publish): the
+    tables changed since the previous publication are copied, the others kept from it."""
     summary.published = publish(cfg.warehouse, cfg.published_path(), summary.run_id)
     p = summary.published
     get_run_logger().info(
-        "published %s tables (%s rows) to %s in %.2f s", p.tables, f"{p.rows:,}", p.path, p.seconds
+        "published %s tables (%s rows) to %s in %.2f s: %s copied (%s rows), %s kept (%s rows)%s",
+        p.tables,
+        f"{p.rows:,}",
+        p.path,
+        p.seconds,
+        p.copied,
+        f"{p.copied_rows:,}",
+        p.kept,
+        f"{p.kept_rows:,}",
+        f"; full copy: {p.full_copy}" if p.full_copy else "",
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -414,6 +415,74 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 # What readers get: the marts, the planning tables and the run records `oms status` reads.
 # Views (staging, intermediate) and raw stay in the working file.
 PUBLISHED_SCHEMAS = ("marts", "planning", "ops")
+# Re-copied at every publication (small, and written by more than dbt). The other published
+# schemas (marts) are written by dbt builds only, which record what they wrote (below).
+ALWAYS_COPIED = ("planning", "ops")
+
+# What the dbt builds wrote, so that `publish` re-copies only the marts that may have changed
+# since the previous publication. `flows.dbt_runner.build` calls `begin_tables_write` before it
+# touches anything and `end_tables_write` once the build is over (succeeded, or failed and rolled
+# back): a build still running, or one that died, leaves its `ops.build_in_progress` row, and a
+# publication made while one is there re-copies every table. Every stamp takes the next number of
+# one sequence; a publication records the highest it has seen, and the identity of the working
+# file, so a table stamped with a higher number (or its whole schema, table_name '*') has changed
+# since.
+LEDGER_DDL = """
+create table if not exists ops.warehouse_identity (warehouse_id varchar not null);
+create table if not exists ops.tables_written (
+    schema_name varchar not null, table_name varchar not null, seq bigint not null,
+    written_at timestamptz not null, primary key (schema_name, table_name));
+create table if not exists ops.build_in_progress (seq bigint not null, started_at timestamptz not null);
+"""
+ALL_TABLES = "*"
+BUILD_BACKUP_SCHEMA = "_oms_build_backup"  # flows.dbt_runner.BACKUP_SCHEMA
+
+
+def _next_seq(con: duckdb.DuckDBPyConnection) -> int:
+    return int(
+        con.execute(
+            """select coalesce(max(seq), 0) + 1 from (
+                 select seq from ops.tables_written union all select seq from ops.build_in_progress)"""
+        ).fetchall()[0][0]
+    )
+
+
+def _stamp(con: duckdb.DuckDBPyConnection, tables: Iterable[tuple[str, str]]) -> None:
+    seq, now = _next_seq(con), datetime.now(UTC)
+    rows = sorted({(s.lower(), n.lower()) for s, n in tables})
+    if rows:
+        con.executemany(
+            """insert into ops.tables_written values (?, ?, ?, ?)
+               on conflict (schema_name, table_name) do update set
+                 seq = excluded.seq, written_at = excluded.written_at""",
+            [(s, n, seq, now) for s, n in rows],
+        )
+
+
+def begin_tables_write(path: str | Path) -> None:
+    """A dbt build is about to write (flows.dbt_runner.build): until `end_tables_write`, every
+    publication re-copies every mart. A build left unfinished by an earlier process (its row is
+    still there) may have changed anything: stamped as having written every table."""
+    with connection(path) as con, transaction(con):
+        con.execute("create schema if not exists ops")
+        con.execute(LEDGER_DDL)
+        if not con.execute("select count(*) from ops.warehouse_identity").fetchall()[0][0]:
+            con.execute("insert into ops.warehouse_identity values (?)", [uuid.uuid4().hex])
+        if con.execute("select count(*) from ops.build_in_progress").fetchall()[0][0]:
+            _stamp(con, [(ALL_TABLES, ALL_TABLES)])
+            con.execute("delete from ops.build_in_progress")
+        con.execute(
+            "insert into ops.build_in_progress values (?, ?)", [_next_seq(con), datetime.now(UTC)]
+        )
+
+
+def end_tables_write(path: str | Path, written: Iterable[tuple[str, str]] | None) -> None:
+    """The build begun by `begin_tables_write` is over: stamp the (schema, table) it wrote (None:
+    every table; empty: none, a failed build put back as it was) and clear its row."""
+    with connection(path) as con, transaction(con):
+        con.execute(LEDGER_DDL)
+        _stamp(con, [(ALL_TABLES, ALL_TABLES)] if written is None else written)
+        con.execute("delete from ops.build_in_progress")
 
 
 @dataclass
@@ -423,6 +492,11 @@ class PublishReport:
     rows: int
     seconds: float
     bytes: int
+    copied: int = 0  # tables copied from the working file this time
+    kept: int = 0  # tables kept from the previous publication (unchanged since)
+    copied_rows: int = 0
+    kept_rows: int = 0
+    full_copy: str | None = None  # why every table was copied (None: an incremental publication)
 
 
 def _sql_str(value: str) -> str:
@@ -433,58 +507,225 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _detach(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    attached = {
+        d for (d,) in con.execute("select database_name from duckdb_databases()").fetchall()
+    }
+    if name in attached:
+        con.execute(f"detach {_ident(name)}")
+
+
+def _copy_previous(target: Path, tmp: Path) -> tuple[int | None, str | None]:
+    """Copy the previous publication to `tmp` as the start of the new one: (its mtime in ns, None),
+    or (None, why not). Only a file nobody wrote to since we published it will do: it has the
+    mtime we gave it (`publish` sets it and records it inside), unchanged through the copy, and no
+    WAL (a reader that opened it read-write and wrote)."""
+    try:
+        before = target.stat()
+    except FileNotFoundError:
+        return None, "no previous publication"
+    if Path(f"{target}.wal").exists():
+        return None, "the previous publication has a WAL (someone wrote to it)"
+    shutil.copyfile(target, tmp)
+    after = target.stat()
+    if (after.st_ino, after.st_mtime_ns, after.st_size) != (
+        before.st_ino,
+        before.st_mtime_ns,
+        before.st_size,
+    ):
+        _remove(tmp)
+        return None, "the previous publication changed while it was copied"
+    return before.st_mtime_ns, None
+
+
+def _ledger(con: duckdb.DuckDBPyConnection) -> tuple[str, int, bool, dict] | None:
+    """The working file's record of what builds wrote (attached as `w`): (its identity, the
+    highest stamp, whether a build is in progress or died (its row, or its rollback snapshot), {(schema, table): stamp}); None when it
+    has none (nothing was built since publications became incremental)."""
+    try:
+        ident = con.execute("select warehouse_id from w.ops.warehouse_identity").fetchall()
+        stamps = con.execute(
+            "select schema_name, table_name, seq from w.ops.tables_written"
+        ).fetchall()
+        pending = con.execute("select count(*) from w.ops.build_in_progress").fetchall()[0][0]
+    except duckdb.CatalogException:
+        return None
+    # A rollback snapshot left open: a build is running or died (flows.dbt_runner.build), even
+    # one that did not go through `begin_tables_write`.
+    pending += con.execute(
+        "select count(*) from duckdb_schemas() where database_name = 'w' and schema_name = ?",
+        [BUILD_BACKUP_SCHEMA],
+    ).fetchall()[0][0]
+    if len(ident) != 1:
+        return None
+    written = {(s, n): int(q) for s, n, q in stamps}
+    return ident[0][0], max(written.values(), default=0), bool(pending), written
+
+
+def _base_publication(
+    con: duckdb.DuckDBPyConnection, mtime_ns: int, ledger: tuple
+) -> tuple[int | None, str | None]:
+    """Whether the copy of the previous publication attached as `p` can be built on: (the highest
+    stamp it had seen, None), or (None, why not)."""
+    warehouse_id, seq, _, _ = ledger
+    try:
+        rows = con.execute(
+            "select warehouse_id, ledger_seq, file_mtime_ns from p.ops.publication"
+        ).fetchall()
+    except duckdb.Error:
+        return None, "the previous publication records no ledger"
+    if len(rows) != 1:
+        return None, "the previous publication has no single ops.publication row"
+    base_id, base_seq, base_mtime = rows[0]
+    if base_id is None or base_seq is None:
+        return None, "the previous publication records no ledger"
+    if base_id != warehouse_id:
+        return None, "the previous publication was made from another working file"
+    if base_mtime != mtime_ns:
+        return None, "the previous publication was modified after it was published"
+    if base_seq > seq:
+        return None, "the previous publication is ahead of the working file's ledger"
+    return int(base_seq), None
+
+
+def _tables(con: duckdb.DuckDBPyConnection, db: str, schemas: Iterable[str] | None = None) -> dict:
+    """{(schema, table): estimated rows} of the tables of `db` (in `schemas`, else all)."""
+    where = ""
+    if schemas is not None:
+        where = f"and schema_name in ({', '.join(_sql_str(s) for s in schemas)})"
+    rows = con.execute(
+        f"""select schema_name, table_name, estimated_size from duckdb_tables()
+            where database_name = ? {where} order by schema_name, table_name""",
+        [db],
+    ).fetchall()
+    return {(s, n): int(size or 0) for s, n, size in rows}
+
+
+def _columns_of(con: duckdb.DuckDBPyConnection, db: str, schema: str, table: str) -> list:
+    return con.execute(
+        """select column_name, data_type, is_nullable from duckdb_columns()
+           where database_name = ? and schema_name = ? and table_name = ?
+           order by column_index""",
+        [db, schema, table],
+    ).fetchall()
+
+
+def _unchanged(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, base_seq: int, written: dict
+) -> bool:
+    """Whether `schema.table` of the previous publication (`p`) still equals the working file's
+    (`w`): no build wrote it (nor its schema, nor everything) since, and as a check of the ledger,
+    the same columns and row count."""
+    key = (schema.lower(), table.lower())
+    for k in (key, (key[0], ALL_TABLES), (ALL_TABLES, ALL_TABLES)):
+        if written.get(k, 0) > base_seq:
+            return False
+    if _columns_of(con, "w", schema, table) != _columns_of(con, "p", schema, table):
+        return False
+    rel = f"{_ident(schema)}.{_ident(table)}"
+    counts = con.execute(f"select (select count(*) from w.{rel}), (select count(*) from p.{rel})")
+    n_w, n_p = counts.fetchall()[0]
+    return bool(n_w == n_p)
+
+
 def publish(working: str | Path, published: str | Path, run_id: str | None = None) -> PublishReport:
-    """Copy the tables of PUBLISHED_SCHEMAS from the working file into a new DuckDB file beside
+    """Publish the tables of PUBLISHED_SCHEMAS of the working file into a new DuckDB file beside
     `published`, then `os.replace` it over `published`.
 
     A reader therefore sees the previous complete snapshot or the new one, never half of one, and
     a connection opened before the swap keeps reading the snapshot it opened (the old file lives
     on, unlinked, until its last reader closes). The working file is attached read-only and the
-    published file is never opened in place, so no lock on it is ever needed. DuckDB copies the
-    tables in one transaction, in parallel. `ops.publication` in the copy says which run made it.
+    published file is never opened in place (nor locked): it is only read, by a file copy.
+
+    Incremental: the new file starts as a copy of the previous publication when that is ours,
+    untouched, from this working file (`_copy_previous`, `_base_publication`); then the planning
+    and ops tables are copied again, and of the marts only those a dbt build wrote since the
+    previous publication (the ledger `ops.tables_written`, see `begin_tables_write`) or whose
+    columns or row count differ; the others are kept. Otherwise every table is copied. Either way
+    the result equals a full copy of the working file's published schemas. `ops.publication` in
+    the copy says which run made it and what it built on.
     """
     started = time.perf_counter()
     target = Path(published)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    for stale in (tmp, Path(f"{tmp}.wal")):
-        stale.unlink(missing_ok=True)
+    tmp_wal = Path(f"{tmp}.wal")
+    _remove(tmp, tmp_wal)
     con = duckdb.connect(":memory:")
     try:
         con.execute("set enable_progress_bar = false")
         wait_for_file(
             working, lambda: con.execute(f"attach {_sql_str(str(working))} as w (read_only)")
         )
-        con.execute(f"attach {_sql_str(str(tmp))} as p")
-        schemas = ", ".join(_sql_str(s) for s in PUBLISHED_SCHEMAS)
-        tables = con.execute(
-            f"""select schema_name, table_name, estimated_size from duckdb_tables()
-                where database_name = 'w' and schema_name in ({schemas})
-                order by schema_name, table_name"""
-        ).fetchall()
+        ledger = _ledger(con)
+        base_seq: int | None = None
+        if ledger is None:
+            full_copy: str | None = "the working file has no record of what its builds wrote"
+        elif ledger[2]:
+            full_copy = "a dbt build is in progress or did not finish"
+        else:
+            mtime_ns, full_copy = _copy_previous(target, tmp)
+            if mtime_ns is not None:
+                try:
+                    con.execute(f"attach {_sql_str(str(tmp))} as p")
+                    base_seq, full_copy = _base_publication(con, mtime_ns, ledger)
+                except duckdb.Error as exc:  # not a DuckDB file, or not one of ours
+                    full_copy = f"the previous publication cannot be read ({exc})"
+                if base_seq is None:
+                    _detach(con, "p")
+                    _remove(tmp, tmp_wal)
+        if base_seq is None:
+            con.execute(f"attach {_sql_str(str(tmp))} as p")
         con.execute("begin")
+        tables = _tables(con, "w", PUBLISHED_SCHEMAS)
+        kept: set[tuple[str, str]] = set()
+        if base_seq is not None and ledger is not None:
+            base = _tables(con, "p")
+            kept = {
+                (s, n)
+                for (s, n) in tables
+                if s not in ALWAYS_COPIED
+                and (s, n) in base
+                and _unchanged(con, s, n, base_seq, ledger[3])
+            }
+            for s, n in base:
+                if (s, n) not in kept:
+                    con.execute(f"drop table p.{_ident(s)}.{_ident(n)}")
+            # Committed and checkpointed first, so that the copies reuse the blocks the dropped
+            # tables free and the file does not grow by what it re-copies at every publication.
+            # (The temporary file is nobody's until it is renamed: its own atomicity is moot.)
+            con.execute("commit")
+            con.execute("checkpoint p")
+            con.execute("begin")
         for schema in PUBLISHED_SCHEMAS:
             con.execute(f"create schema if not exists p.{_ident(schema)}")
-        for schema, name, _ in tables:
-            con.execute(
-                f"create table p.{_ident(schema)}.{_ident(name)} as "
-                f"from w.{_ident(schema)}.{_ident(name)}"
-            )
+        for s, n in tables:
+            if (s, n) not in kept:
+                con.execute(
+                    f"create table p.{_ident(s)}.{_ident(n)} as from w.{_ident(s)}.{_ident(n)}"
+                )
+        mtime_ns = time.time_ns()
         con.execute(
             "create or replace table p.ops.publication (run_id varchar, published_at "
-            "timestamptz, source varchar, tables integer)"
+            "timestamptz, source varchar, tables integer, copied integer, kept integer, "
+            "warehouse_id varchar, ledger_seq bigint, file_mtime_ns bigint)"
         )
         con.execute(
-            "insert into p.ops.publication values (?, ?, ?, ?)",
-            [run_id, datetime.now(UTC), str(working), len(tables)],
-        )
+            "insert into p.ops.publication values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, datetime.now(UTC), str(working), len(tables), len(tables) - len(kept),
+             len(kept), ledger[0] if ledger else None, ledger[1] if ledger else None, mtime_ns],
+        )  # fmt: skip
         con.execute("commit")
         con.execute("detach p")
         con.execute("detach w")
     except BaseException:
         con.close()
-        for stale in (tmp, Path(f"{tmp}.wal")):
-            stale.unlink(missing_ok=True)
+        _remove(tmp, tmp_wal)
         raise
     con.close()
     fd = os.open(tmp, os.O_RDONLY)
@@ -492,6 +733,8 @@ def publish(working: str | Path, published: str | Path, run_id: str | None = Non
         os.fsync(fd)
     finally:
         os.close(fd)
+    # The mtime recorded inside: the next publication builds on this file only if it still has it.
+    os.utime(tmp, ns=(mtime_ns, mtime_ns))
     # A WAL beside the published file belongs to someone who wrote to it (it is read-only by
     # contract); it must not be replayed onto the new snapshot.
     Path(f"{target}.wal").unlink(missing_ok=True)
@@ -501,12 +744,19 @@ def publish(working: str | Path, published: str | Path, run_id: str | None = Non
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+    kept_rows = sum(tables[t] for t in kept)
+    rows = sum(tables.values())
     return PublishReport(
         path=str(target),
         tables=len(tables),
-        rows=sum(int(n or 0) for _, _, n in tables),
+        rows=rows,
         seconds=time.perf_counter() - started,
         bytes=target.stat().st_size,
+        copied=len(tables) - len(kept),
+        kept=len(kept),
+        copied_rows=rows - kept_rows,
+        kept_rows=kept_rows,
+        full_copy=full_copy,
     )
 
 

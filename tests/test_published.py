@@ -31,7 +31,9 @@ from flows.demo import demo_config_dict, prepare_demo, write_demo_config
 from flows.pipeline import hourly_sync, pipeline_flow
 from flows.warehouse import (
     WarehouseHeld,
+    begin_tables_write,
     connection,
+    end_tables_write,
     init_warehouse,
     lock_holder,
     publish,
@@ -172,6 +174,170 @@ def test_a_held_working_file_names_the_holder_after_waiting(tmp_path):
     with connection(working):  # free again once the holder is gone
         pass
     assert lock_holder(ValueError("Conflicting lock is held in x (PID 12)")) is None  # by type
+
+
+# ------------------------------------------------------------------ incremental publication
+
+
+def _same_tables(published: Path | str, full: Path | str) -> dict[str, int]:
+    """Assert that two published files hold the same tables, column for column and row for row
+    (`except all` both ways empty), `ops.publication` aside; return {table: rows}."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"attach '{published}' as a (read_only)")
+        con.execute(f"attach '{full}' as b (read_only)")
+
+        def tables(db: str) -> list[tuple[str, str]]:
+            return con.execute(
+                """select schema_name, table_name from duckdb_tables() where database_name = ?
+                   and not (schema_name = 'ops' and table_name = 'publication') order by all""",
+                [db],
+            ).fetchall()
+
+        def columns(db: str, schema: str, name: str) -> list:
+            return con.execute(
+                """select column_name, data_type from duckdb_columns() where database_name = ?
+                   and schema_name = ? and table_name = ? order by column_index""",
+                [db, schema, name],
+            ).fetchall()
+
+        assert tables("a") == tables("b")
+        rows = {}
+        for schema, name in tables("a"):
+            assert columns("a", schema, name) == columns("b", schema, name), (schema, name)
+            t = f'"{schema}"."{name}"'
+            n_a, n_b, a_only, b_only = (
+                con.execute(
+                    f"""select (select count(*) from a.{t}), (select count(*) from b.{t}),
+                           (select count(*) from (from a.{t} except all from b.{t})),
+                           (select count(*) from (from b.{t} except all from a.{t}))"""
+                ).fetchone()
+                or ()
+            )
+            assert (n_a, a_only, b_only) == (n_b, 0, 0), (schema, name, n_a, n_b, a_only, b_only)
+            rows[f"{schema}.{name}"] = n_a
+        return rows
+    finally:
+        con.close()
+
+
+def _equals_a_full_copy(working: Path | str, published: Path | str, tmp_path: Path) -> None:
+    full = tmp_path / f"full-{time.monotonic_ns()}.duckdb"
+    report = publish(working, full, "full")
+    assert report.full_copy is not None and report.kept == 0
+    try:
+        _same_tables(published, full)
+    finally:
+        full.unlink()
+
+
+def _built(working: Path, *tables: str) -> None:
+    """What a dbt build that wrote `tables` (marts) records."""
+    begin_tables_write(working)
+    end_tables_write(working, [("marts", t) for t in tables])
+
+
+def _marts(working: Path, **tables: int) -> None:
+    with connection(working) as con:
+        for name, n in tables.items():
+            con.execute(f"create or replace table marts.{name} as select range as id, "
+                        f"range % 7 as k from range({n})")  # fmt: skip
+
+
+def test_an_incremental_publication_copies_only_what_a_build_wrote(tmp_path):
+    working, published = tmp_path / "oms.duckdb", tmp_path / "oms_read.duckdb"
+    _working(working, 10)
+    _marts(working, big=5000, other=30)
+    _built(working, "orders", "big", "other")
+    first = publish(working, published, "run-1")
+    assert (first.copied, first.kept, first.full_copy) == (
+        first.tables,
+        0,
+        "no previous publication",
+    )
+
+    again = publish(working, published, "run-2")  # nothing built since: every mart kept
+    assert again.full_copy is None and again.kept == 3 and again.copied == again.tables - 3
+    assert again.kept_rows == 5040 and again.copied + again.kept == first.tables
+    _equals_a_full_copy(working, published, tmp_path)
+    assert _fingerprint(published) == ["run-2", 10]
+
+    _working(working, 12)  # a build rewrote orders (and big, to the same rows)
+    _marts(working, big=5000, new_one=4)
+    _built(working, "orders", "big", "new_one")
+    with connection(working) as con:
+        con.execute("drop table marts.other")  # a model removed from the project
+    third = publish(working, published, "run-3")
+    assert third.full_copy is None and third.kept == 0 and third.tables == first.tables
+    _equals_a_full_copy(working, published, tmp_path)
+    assert _fingerprint(published) == ["run-3", 12]
+
+    _built(working)  # a build that failed and was put back: wrote nothing
+    fourth = publish(working, published, "run-4")
+    assert fourth.kept == 3 and fourth.full_copy is None
+    sizes = [published.stat().st_size]
+    for i in range(3):  # re-copying the same tables again and again does not grow the file
+        _marts(working, big=5000 + i)
+        _built(working, "big")
+        assert publish(working, published, f"run-{5 + i}").kept == 2
+        sizes.append(published.stat().st_size)
+    assert max(sizes) <= sizes[0] * 1.5, sizes
+    _equals_a_full_copy(working, published, tmp_path)
+    with connection(published, read_only=True) as con:
+        kept, copied = con.execute("select kept, copied from ops.publication").fetchone() or ()
+    assert kept == 2 and copied == fourth.tables - 2
+
+
+def test_publication_falls_back_to_a_full_copy_when_it_cannot_trust_the_last_one(tmp_path):
+    working, published = tmp_path / "oms.duckdb", tmp_path / "oms_read.duckdb"
+    _working(working, 10)
+    _marts(working, big=3000)
+    # No record of what builds wrote (a file from before it was kept, or marts made by hand).
+    assert publish(working, published, "r").full_copy == (
+        "the working file has no record of what its builds wrote"
+    )
+    _built(working, "orders", "big")
+    assert "records no ledger" in (publish(working, published, "r").full_copy or "")
+    assert publish(working, published, "r").full_copy is None
+
+    # A reader opened the published copy read-write and wrote to it.
+    con = duckdb.connect(str(published))
+    con.execute("insert into marts.big values (-1, -1)")
+    con.close()
+    report = publish(working, published, "r")
+    assert report.kept == 0 and "modified" in (report.full_copy or ""), report.full_copy
+    _equals_a_full_copy(working, published, tmp_path)
+
+    # Not a DuckDB file at all.
+    published.write_bytes(b"not a database" * 1000)
+    report = publish(working, published, "r")
+    assert report.kept == 0 and "cannot be read" in (report.full_copy or ""), report.full_copy
+    _equals_a_full_copy(working, published, tmp_path)
+
+    # A build is running, or died: whatever it touched is copied.
+    begin_tables_write(working)
+    _marts(working, big=17)
+    report = publish(working, published, "r")
+    assert report.kept == 0 and "did not finish" in (report.full_copy or "")
+    _equals_a_full_copy(working, published, tmp_path)
+    end_tables_write(working, [])
+    assert publish(working, published, "r").kept == 2
+
+    # A mart changed with no build recorded (by hand): a row count that differs is caught.
+    with connection(working) as con:
+        con.execute("delete from marts.big where id < 5")
+    report = publish(working, published, "r")
+    assert report.kept == 1 and report.full_copy is None
+    _equals_a_full_copy(working, published, tmp_path)
+
+    # Another working file published to the same place.
+    other = tmp_path / "other.duckdb"
+    _working(other, 3)
+    _built(other, "orders")
+    report = publish(other, published, "r")
+    assert report.kept == 0 and "another working file" in (report.full_copy or "")
+    _equals_a_full_copy(other, published, tmp_path)
+    assert not list(tmp_path.glob(".oms_read.duckdb.*"))
 
 
 # ------------------------------------------------------------------------------ oms sql
@@ -402,3 +568,96 @@ def test_a_run_with_the_working_file_held_exits_3_naming_the_pid(
     assert lines[0].startswith("error: ") and f"PID {holder.pid}" in lines[0]
     assert str(tmp_path / "data" / "oms_read.duckdb") in lines[0]
     assert "Traceback" not in result.output
+
+
+def _broken_dbt_project(tmp_path: Path) -> Path:
+    """The dbt project with one more mart that fails, downstream of the incremental daily_demand:
+    the build fails after most marts took the new rows, and is rolled back."""
+    import shutil
+
+    from flows.dbt_runner import DBT_PROJECT_DIR
+
+    broken = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, broken, ignore=shutil.ignore_patterns("target", "logs"))
+    (broken / "models" / "marts" / "zz_broken.sql").write_text(
+        "select sku, units_ordered / nothing_here as x from {{ ref('daily_demand') }}\n"
+    )
+    return broken
+
+
+def test_incremental_publications_equal_full_copies_through_a_run_history(
+    tmp_path, prefect_harness, monkeypatch
+):
+    """After every run of a history (first build, hourly with new orders, a run with nothing new,
+    a failed build rolled back, the fix, a build killed mid-way and the run after it, a full
+    refresh), the published file equals a full copy of the working file, table for table."""
+    from flows.dbt_runner import DbtFailed, snapshot
+    from flows.pipeline import full_refresh
+
+    cfg, _, _ = prepare_demo(
+        tmp_path, seed=11, scale="tiny", end_date=END, as_of=END - timedelta(20)
+    )
+    published = cfg.published_path()
+    history = []
+
+    def check(label: str, report) -> None:
+        assert report is not None, label
+        _equals_a_full_copy(cfg.warehouse, published, tmp_path)
+        assert report.copied + report.kept == report.tables
+        history.append((label, report.copied, report.kept, report.full_copy))
+
+    first = pipeline_flow(cfg=cfg, stages=["sync", "build"])
+    check("first build", first.published)
+    assert first.published.kept == 0
+    with connection(published, read_only=True) as con:
+        q = "select count(*) from duckdb_tables() where schema_name = 'marts'"
+        n_marts = con.execute(q).fetchall()[0][0]
+    n_other = first.published.tables - n_marts
+
+    prepare_demo(tmp_path, seed=11, scale="tiny", end_date=END, as_of=END - timedelta(14))
+    hourly = hourly_sync(cfg=cfg)
+    assert hourly.dbt is not None and hourly.sync.rows_landed > 0
+    check("hourly, new orders", hourly.published)
+    assert hourly.published.full_copy is None
+
+    idle = hourly_sync(cfg=cfg)
+    assert idle.dbt is None  # nothing new: no build, no mart copied
+    check("hourly, nothing new", idle.published)
+    assert (idle.published.copied, idle.published.kept) == (n_other, n_marts)
+
+    prepare_demo(tmp_path, seed=11, scale="tiny", end_date=END, as_of=END - timedelta(10))
+    monkeypatch.setenv("OMS_DBT_PROJECT_DIR", str(_broken_dbt_project(tmp_path)))
+    with pytest.raises(DbtFailed, match="zz_broken"):
+        hourly_sync(cfg=cfg)
+    monkeypatch.delenv("OMS_DBT_PROJECT_DIR")
+    with connection(published, read_only=True) as con:  # published after the failure
+        publication = con.execute("select kept, copied from ops.publication").fetchone()
+        runs = con.execute("select status from ops.runs order by started_at desc").fetchall()
+    assert runs[0] == ("failed",) and publication == (n_marts, n_other)  # rolled back: kept
+    _equals_a_full_copy(cfg.warehouse, published, tmp_path)
+
+    fixed = hourly_sync(cfg=cfg)  # lands nothing, builds what the failed run landed
+    assert fixed.dbt is not None and fixed.sync.rows_landed == 0
+    check("hourly after the fix", fixed.published)
+
+    # A build killed mid-way: what `build` had recorded and opened, and its half-done work.
+    from flows.warehouse import begin_tables_write as begin
+
+    begin(cfg.warehouse)
+    snapshot(cfg, set())
+    with connection(cfg.warehouse) as con:
+        con.execute("delete from marts.daily_demand where demand_date > ?", [END - timedelta(15)])
+    after_kill = pipeline_flow(cfg=cfg, stages=["sync"])  # publishes the working file as it is
+    check("a sync after a killed build", after_kill.published)
+    assert after_kill.published.kept == 0 and "did not finish" in after_kill.published.full_copy
+
+    prepare_demo(tmp_path, seed=11, scale="tiny", end_date=END)
+    restored = hourly_sync(cfg=cfg)  # puts the killed build's snapshot back, then builds
+    assert restored.dbt is not None
+    check("hourly restoring the killed build", restored.published)
+
+    refreshed = full_refresh(cfg=cfg)
+    assert refreshed.dbt is not None
+    check("full refresh", refreshed.published)
+    assert refreshed.published.full_copy is None and refreshed.published.kept == 0
+    print(history)
