@@ -15,7 +15,6 @@ Connectors are plain Python generators of `Page`s: no Prefect, no DuckDB here.
 from __future__ import annotations
 
 import email.utils
-import json
 import os
 import random
 import re
@@ -27,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
 
 from connectors.records import RawRecord
 
@@ -332,10 +332,9 @@ class ApiClient:
         return parse_json(self.channel, resp, str(kwargs.get("what") or f"GET {path}")), resp
 
 
-try:  # orjson parses API pages several times faster than json (bench/connectors.py)
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover
-    _loads = json.loads  # type: ignore[assignment]  # same call shape for what we pass
+# orjson (a dependency) parses API pages several times faster than json (bench/connectors.py);
+# its JSONDecodeError is a ValueError.
+_loads = orjson.loads
 
 
 def parse_json(channel: str, resp: httpx.Response, label: str) -> object:
