@@ -645,3 +645,29 @@ def test_an_approved_line_no_plan_suggested_lands_flagged(tmp_path):
     assert flagged(report.outcomes) == [
         ("a plan suggested this SKU for this location (flag only) (files__buyer_decisions)", 1)
     ]
+
+
+@pytest.mark.fast
+def test_the_emulated_woo_refund_has_the_published_example_shape():
+    """Woo's own refund example (platform-docs) names the refunded order line only in
+    meta_data `_refunded_item_id`; the emulator's refunds must say it the same way, with no
+    field the published refund line items lack."""
+    published = json.loads(
+        Path(
+            "/work/shared/fixtures/platform-docs/woo/order-refunds__list_all_refunds.json"
+        ).read_text()
+    )
+    example = next(r["line_items"][0] for r in published if r["line_items"])
+    from sandbox.emulators.book import ChannelBook
+    from sandbox.render import refund_events, render_woo_refund
+
+    book = ChannelBook(tiny_store(), "woo")
+    i = next(i for i, rf in enumerate(book.refunds) if rf)
+    ours = render_woo_refund(book.orders[i], refund_events(book.refunds[i], 2**62)[0])
+    line = ours["line_items"][0]
+    assert set(line) <= set(example), set(line) - set(example)
+    keys = {m["key"] for m in example["meta_data"]}
+    assert "_refunded_item_id" in keys and [m["key"] for m in line["meta_data"]] == [
+        "_refunded_item_id"
+    ]
+    assert line["id"] != int(line["meta_data"][0]["value"])  # its own id, not the order line's
