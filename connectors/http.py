@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import orjson
 
+from connectors.jsonstrict import NotStrictJson, Unreadable, loads_page
 from connectors.records import RawRecord
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -100,6 +100,14 @@ class Batch:
 
     records: list[RawRecord] = field(default_factory=list)
     bad: list[tuple[str | None, str, str]] = field(default_factory=list)
+
+    def hold_unreadable(self, item: object, what: str) -> bool:
+        """Hold a record of a page that was not JSON (`jsonstrict.Unreadable`) with its text as
+        received and the rule it broke; True when it was one (the mapping then skips it)."""
+        if not isinstance(item, Unreadable):
+            return False
+        self.bad.append((None, f"{what} is not JSON: {item.reason}", item.text))
+        return True
 
 
 @dataclass
@@ -332,17 +340,17 @@ class ApiClient:
         return parse_json(self.channel, resp, str(kwargs.get("what") or f"GET {path}")), resp
 
 
-# orjson (a dependency) parses API pages several times faster than json (bench/connectors.py);
-# its JSONDecodeError is a ValueError.
-_loads = orjson.loads
-
-
 def parse_json(channel: str, resp: httpx.Response, label: str) -> object:
+    """The body of a page, strictly (connectors/jsonstrict.py): a record that is not JSON
+    (a key given twice, NaN, an integer beyond 64 bits, a lone surrogate, nesting thousands
+    deep) becomes an `Unreadable` in its place, which the mapping quarantines with its text, and
+    the rest of the page lands. Only a body that is not JSON outside its records is an error."""
     try:
-        return _loads(resp.content)
-    except ValueError:
+        return loads_page(resp.content)
+    except NotStrictJson as exc:
         raise ChannelError(
-            f"channel '{channel}': {label} returned a body that is not JSON: {_snippet(resp)}"
+            f"channel '{channel}': {label} returned a body that is not JSON ({exc}): "
+            f"{_snippet(resp)}"
         ) from None
 
 

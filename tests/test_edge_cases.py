@@ -671,3 +671,114 @@ def test_the_emulated_woo_refund_has_the_published_example_shape():
         "_refunded_item_id"
     ]
     assert line["id"] != int(line["meta_data"][0]["value"])  # its own id, not the order line's
+
+
+# --------------------------------------------------------- API pages that are not all JSON
+
+# How one Woo order of a page is spoiled in the body the server sends: (rewrite of that order's
+# JSON text, words the quarantine reason must hold). Each is the fault of that record alone.
+SPOILED_PAGE = {
+    "repeated id": (lambda t, other: t.replace('{"id": ', '{"id": ' + other + ', "id": ', 1),
+                    "appears twice"),
+    "NaN total": (lambda t, other: t.replace('"total": "', '"total": NaN, "was": "', 1),
+                  "NaN is not a JSON number"),
+    "Infinity": (lambda t, other: t.replace('"total": "', '"total": -Infinity, "was": "', 1),
+                 "Infinity is not a JSON number"),
+    "huge integer": (lambda t, other: t.replace('"total": "', '"total": 1' + "0" * 30 + ', "was": "', 1),
+                     "exceeds 64 bits"),
+    "3,000 deep": (lambda t, other: t.replace('"total": "', '"deep": ' + "[" * 3000 + "]" * 3000
+                                              + ', "total": "', 1), "nested too deeply"),
+    "lone surrogate": (lambda t, other: t.replace('"total": "', '"note": "\\ud800", "total": "', 1),
+                       "surrogate"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(SPOILED_PAGE))
+def test_a_record_of_an_api_page_that_is_not_json_is_held_and_the_page_lands(tmp_path, case):
+    """The server answers a Woo orders page in which one order is not JSON (or not JSON we may
+    store). Before, the whole page was 'not JSON' at every sync (so none of its orders ever
+    landed) or, with a repeated `id`, the order landed as a version of *another* order. Now that
+    order is held with its text and the rule it breaks, once however often it is re-read, and
+    every other order lands."""
+    from sandbox.emulators.base import Reply
+
+    spoil, reason = SPOILED_PAGE[case]
+    with emulated(channels=("woo",)) as eps:
+        emu = eps.woo.emulator
+        served = emu.handle
+        orders = sorted(int(o["source_id"]) for o in emu.book.orders)
+        bad, other = orders[3], orders[4]
+
+        def spoiled(req):
+            reply = served(req)
+            if not (req.path.endswith("/orders") and isinstance(reply.body, list)):
+                return reply
+            parts = []
+            for o in reply.body:
+                text = json.dumps(o)
+                parts.append(spoil(text, str(other)) if o.get("id") == bad else text)
+            return Reply(reply.status, ("[" + ", ".join(parts) + "]").encode(), reply.headers)
+
+        emu.handle = spoiled  # type: ignore[method-assign]
+        cfg = api_config(tmp_path, eps, channels=("woo",), page_size=10)
+        reports = [sync_api(cfg, streams=["orders"]) for _ in range(2)]
+    got = latest(cfg, "woo__orders")
+    assert set(got) == {str(i) for i in orders} - {str(bad)}
+    assert got[str(other)]["id"] == other  # a repeated id never made `bad` a version of it
+    with connection(cfg.warehouse, read_only=True) as con:
+        held = con.execute("select reason, payload from ops.quarantine").fetchall()
+    assert len(held) == 1 and reason in held[0][0], held
+    assert f'"id": {bad}' in held[0][1] and "_unreadable" not in held[0][1]  # text as received
+    assert reports[0].rows_quarantined == 1
+
+
+# Where each channel's pages keep their records, with the second of two records spoiled (NaN):
+# reading the page piece by piece must put the marker exactly where that record was.
+PAGE_SHAPES = {
+    "woo list": ('[{"id": 1}, {"id": 2, "t": NaN}]', lambda p: p[1], lambda p: p[0]),
+    "amazon payload": ('{"payload": {"Orders": [{"AmazonOrderId": "1"}, {"AmazonOrderId": "2",'
+                       ' "t": NaN}], "NextToken": "x"}}',
+                       lambda p: p["payload"]["Orders"][1], lambda p: p["payload"]["Orders"][0]),
+    "shopify edges": ('{"data": {"orders": {"edges": [{"cursor": "a", "node": {"id": "1"}},'
+                      ' {"cursor": "b", "node": {"id": "2", "t": NaN}}],'
+                      ' "pageInfo": {"hasNextPage": false}}}, "extensions": {"cost": {}}}',
+                      lambda p: p["data"]["orders"]["edges"][1]["node"],
+                      lambda p: p["data"]["orders"]["edges"][0]["node"]),
+    "shopify nodes": ('{"data": {"orders": {"nodes": [{"id": "1"}, {"id": "2", "t": NaN}]}}}',
+                      lambda p: p["data"]["orders"]["nodes"][1],
+                      lambda p: p["data"]["orders"]["nodes"][0]),
+}  # fmt: skip
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("shape", sorted(PAGE_SHAPES))
+def test_a_spoiled_record_is_confined_to_its_place_in_each_channels_page(shape):
+    from connectors.http import Batch
+    from connectors.jsonstrict import Unreadable, loads_page
+
+    text, spoiled, good = PAGE_SHAPES[shape]
+    page = loads_page(text.encode())
+    marker = spoiled(page)
+    assert isinstance(marker, Unreadable) and "NaN" in marker.reason
+    assert not isinstance(good(page), Unreadable)
+    batch = Batch()
+    assert batch.hold_unreadable(marker, "order") and not batch.hold_unreadable(good(page), "x")
+    ((sid, reason, payload),) = batch.bad
+    assert sid is None and "order is not JSON: NaN" in reason and '"t": NaN' in payload
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize(
+    "body, rule",
+    [
+        ('{"payload": {"NextToken": NaN, "Orders": []}}', "NaN"),  # the wrapper, not a record
+        ('{"data": 1, "data": 2}', "twice"),
+        ("<html>502 Bad Gateway</html>", "malformed JSON"),
+        (b'[{"id": 1, "t": "\xff"}]', "not UTF-8"),
+    ],
+)
+def test_a_page_not_json_outside_its_records_is_refused_naming_the_rule(body, rule):
+    from connectors.jsonstrict import NotStrictJson, loads_page
+
+    with pytest.raises(NotStrictJson, match=rule):
+        loads_page(body.encode() if isinstance(body, str) else body)

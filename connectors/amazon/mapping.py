@@ -52,6 +52,8 @@ def inventory_record(s: dict, marketplace: str) -> RawRecord:
 def _safe(
     batch: Batch, fn: Callable[[], RawRecord], raw: object, sid: str | None, what: str
 ) -> None:
+    if batch.hold_unreadable(raw, what):
+        return
     try:
         batch.records.append(fn())
     except (RecordError, KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -407,6 +407,8 @@ def map_node(stream: str, node: dict) -> RawRecord:
 def map_nodes(stream: str, nodes: list[dict]) -> Batch:
     batch = Batch()
     for node in nodes:
+        if batch.hold_unreadable(node, f"{stream} node"):
+            continue
         try:
             batch.records.append(map_node(stream, node))
         except (

@@ -43,6 +43,8 @@ def product_record(p: dict) -> RawRecord:
 def _map(items: list, fn: Callable[[dict], RawRecord], what: str) -> Batch:
     batch = Batch()
     for item in items:
+        if batch.hold_unreadable(item, what):
+            continue
         try:
             batch.records.append(fn(item))
         except (RecordError, KeyError, TypeError, ValueError, AttributeError) as exc:
