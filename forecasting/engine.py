@@ -48,7 +48,13 @@ from forecasting.schemas import (
     FORECAST_COLUMNS,
     SERIES_KEYS,
 )
-from forecasting.series import FREQ_DAYS, build_series, first_forecast_period, series_matrix
+from forecasting.series import (
+    FREQ_DAYS,
+    build_series,
+    first_forecast_period,
+    parent_shape,
+    series_matrix,
+)
 
 __all__ = [
     "ACCURACY_COLUMNS",
@@ -200,7 +206,9 @@ def _needed_models(s: ForecastSettings) -> set[str] | None:
     """The models to compute (``None``: all): the allowed ones and what they are built from."""
     if s.models is None:
         return None
-    need = {*s.models, M.SEASONAL_NAIVE}
+    # seasonal naive and the baselines are always reported; the moving average is the
+    # fallback where seasonal naive is not available (series younger than a season)
+    need = {*s.models, M.SEASONAL_NAIVE, M.MOVING_AVERAGE, *M.BASELINES}
     if M.ENSEMBLE in need:
         need |= set(_ENSEMBLE_MEMBERS)
     if M.MA_SEASONAL in need:
@@ -249,15 +257,26 @@ def _all_forecasts(
     def need(*models: str) -> bool:
         return wanted is None or any(m in wanted for m in models)
 
+    # Seasonal naive is defined only where the period one season back is in the series, at
+    # every origin (so its backtest and its forecast are the same model): else not available.
+    sn = M.seasonal_naive(y, filled, origins, h, s.season)
+    sn_avail = ~np.isnan(sn).any(axis=(0, 2))
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {
-        M.SEASONAL_NAIVE: (M.seasonal_naive(y, filled, origins, h, s.season), everyone),
+        M.SEASONAL_NAIVE: (np.nan_to_num(sn, nan=0.0), sn_avail),
+        M.MOVING_AVERAGE: (M.moving_average(y, filled, origins, h, s.ma_window), everyone),
+        M.NAIVE: (M.naive(y, filled, origins, h), everyone),
+        M.MOVING_AVERAGE_4: (M.moving_average(y, filled, origins, h, 4), everyone),
     }
-    if need(M.MOVING_AVERAGE):
-        out[M.MOVING_AVERAGE] = (M.moving_average(y, filled, origins, h, s.ma_window), everyone)
+    # The parent's (category, else location) seasonal index: how much busier the coming
+    # periods were than the recent ones a season ago. It needs a season of the *parent's*
+    # history, not of the series', so young series and new items see a Christmas ramp the
+    # store has seen before (top-down); 1 where the calendar is shorter than that.
+    index = M.seasonal_index(cat, origins, h, s.season, s.ma_window)
     if need(M.ZERO):
         out[M.ZERO] = (M.zero(n, origins, h), everyone)
     if need(M.CATEGORY_PROFILE):
-        out[M.CATEGORY_PROFILE] = (M.category_profile(y, origins, h, cat_level), everyone)
+        profile = M.category_profile(y, origins, h, cat_level)
+        out[M.CATEGORY_PROFILE] = (profile * index, everyone)
     if need(M.CROSTON, M.SBA):
         cro = M.croston_family(y, origins, h)
         out[M.CROSTON] = (cro["croston"].mean, everyone)
@@ -266,7 +285,6 @@ def _all_forecasts(
         out[M.TSB] = (M.tsb(y, origins, h).mean, everyone)
     if not need(M.MA_SEASONAL, M.ENSEMBLE):
         return out
-    index = M.seasonal_index(cat, origins, h, s.season, s.ma_window)
     out[M.MA_SEASONAL] = (out[M.MOVING_AVERAGE][0] * index, everyone)
 
     t_len = y.shape[1]
@@ -312,7 +330,35 @@ def _all_forecasts(
         total += np.where(avail[None, :, None], mean, 0.0)
         count += avail
     out[M.ENSEMBLE] = (total / np.maximum(count, 1)[None, :, None] * index, everyone)
+    _young_take_the_parents_season(out, start, t_len, s.season, index)
     return out
+
+
+# Level models: flat forecasts that know nothing of the season.
+_LEVEL_MODELS = (M.MOVING_AVERAGE, M.SBA, M.TSB, M.CROSTON, M.ETS_SES, M.ETS_DAMPED)
+
+
+def _young_take_the_parents_season(
+    out: dict[str, tuple[np.ndarray, np.ndarray]],
+    start: np.ndarray,
+    t_len: int,
+    season: int,
+    index: np.ndarray,
+) -> None:
+    """Series younger than a season carry the parent's seasonal index on their level models.
+
+    Their own history cannot show a Christmas they have not lived through, but the parent
+    (category, else the whole location: ``category_mean``) can: top-down, their level forecasts
+    are multiplied by its index (1 where the parent has no season of history either), in the
+    backtest too, so the selection compares what is forecast. The reported baselines stay plain.
+    """
+    young = (t_len - start) < season
+    if not young.any():
+        return
+    for m in _LEVEL_MODELS:
+        if m in out:
+            mean, avail = out[m]
+            out[m] = (np.where(young[None, :, None], mean * index, mean), avail)
 
 
 def forecast_batch(
@@ -320,9 +366,13 @@ def forecast_batch(
     run_date: date,
     settings: ForecastSettings | None = None,
     *,
+    parent: pl.DataFrame | None = None,
     _fail_models: frozenset[str] = frozenset(),
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Forecast a batch of series (rows of :func:`forecasting.series.build_series`).
+
+    ``parent`` (:func:`forecasting.series.parent_shape` of all the series) gives the batch its
+    parents' seasonal shape over the whole history; without it the batch's own rows are used.
 
     Returns ``(forecast_df, accuracy_df)``:
 
@@ -343,13 +393,17 @@ def forecast_batch(
     # Small per-series optimisations are 10x slower when BLAS spreads them over threads, and
     # batches already run in parallel processes.
     with threadpool_limits(limits=1):
-        return _forecast_batch(series_batch, run_date, s, _fail_models)
+        return _forecast_batch(series_batch, run_date, s, _fail_models, parent)
 
 
 def _forecast_batch(
-    series_batch: pl.DataFrame, run_date: date, s: ForecastSettings, _fail_models: frozenset[str]
+    series_batch: pl.DataFrame,
+    run_date: date,
+    s: ForecastSettings,
+    _fail_models: frozenset[str],
+    parent: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    keys, _periods, mats = series_matrix(series_batch)
+    keys, _periods, mats = series_matrix(series_batch, parent)
     y, filled, start = mats["y"], mats["filled"], mats["start"]
     n, t_len = y.shape
     cat_level = keys["category_level"].to_numpy().astype(float)
@@ -413,9 +467,24 @@ def _forecast_batch(
     # pooled dispersion (per model) for series without backtest points of their own
     pooled = {}
     for j, name in enumerate(names):
-        tot_f = fc_sum[j][scored].sum()
-        pooled[name] = float(dispersion(sq_e[j][scored].sum(), tot_f)) if tot_f > 0 else 1.0
-    disp = np.where(scored[None, :], disp, np.array([pooled[k] for k in names])[:, None])
+        pool = scored & fcs[name][1]
+        tot_f = fc_sum[j][pool].sum()
+        pooled[name] = float(dispersion(sq_e[j][pool].sum(), tot_f)) if tot_f > 0 else 1.0
+    pooled_arr = np.array([pooled[k] for k in names])[:, None]
+    disp = np.where(scored[None, :], disp, pooled_arr)
+    # New items: a few weeks say little about the level, so the band widens (not the mean):
+    # the item's own variance-to-mean ratio (its backtest's where it has one, if larger),
+    # times 1 + 3 / (observed periods + 1). Its own, not the batch's pooled figure, so a new
+    # item's band does not depend on which series share its batch.
+    n_obs = (~np.isnan(y)).sum(axis=1)
+    is_new = cls == cl.NEW
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        own_d = np.nanvar(y, axis=1) / np.nanmean(y, axis=1)
+    own_d = np.clip(np.nan_to_num(own_d, nan=1.0, posinf=1.0), 1.0, None)
+    new_d = np.where(scored[None, :], np.maximum(disp, own_d[None, :]), own_d[None, :])
+    widen = 1.0 + 3.0 / (n_obs + 1.0)
+    disp = np.where(is_new[None, :], new_d * widen[None, :], disp)
     inside = np.zeros((n_models, n))
     if pts_series:
         ps = np.concatenate(pts_series)
@@ -428,7 +497,10 @@ def _forecast_batch(
 
     # ---- selection --------------------------------------------------------------------------
     rank = {m: k for k, m in enumerate(M.FALLBACK_ORDER)}
-    chosen_idx = np.full(n, names.index(M.SEASONAL_NAIVE))
+    sn_ok = fcs[M.SEASONAL_NAIVE][1]
+    chosen_idx = np.where(
+        sn_ok, names.index(M.SEASONAL_NAIVE), names.index(M.MOVING_AVERAGE)
+    ).astype(int)
     allowed = np.zeros((n_models, n), dtype=bool)
     for klass, cands in CANDIDATES.items():
         in_c = cls == klass
@@ -475,8 +547,9 @@ def _forecast_batch(
         schema=_empty_forecast().schema,
     )
     acc_parts = []
+    reported = (M.SEASONAL_NAIVE, M.MOVING_AVERAGE, *M.BASELINES)
     for j, name in enumerate(names):
-        present = allowed[j] | (name == M.SEASONAL_NAIVE)
+        present = (allowed[j] | (name in reported)) & fcs[name][1]
         r = np.flatnonzero(present)
         if r.size == 0:
             continue
@@ -525,8 +598,8 @@ def iter_batches(series: pl.DataFrame, batch_size: int) -> Iterator[pl.DataFrame
 
 
 def _run_batch(args):
-    batch, run_date, settings = args
-    return forecast_batch(batch, run_date, settings)
+    batch, run_date, settings, parent = args
+    return forecast_batch(batch, run_date, settings, parent=parent)
 
 
 def forecast_all(
@@ -550,7 +623,8 @@ def forecast_all(
     batches = list(iter_batches(series, s.batch_size))
     if not batches:
         return _empty_forecast(), _empty_accuracy()
-    jobs = [(b, run_date, s) for b in batches]
+    parent = parent_shape(series)
+    jobs = [(b, run_date, s, parent) for b in batches]
     results = []
     if workers <= 1 or len(batches) == 1:
         for j in jobs:
@@ -682,20 +756,32 @@ def to_daily(
     return daily.select(FORECAST_COLUMNS).sort([*SERIES_KEYS, "period_start"])
 
 
-def accuracy_summary(accuracy: pl.DataFrame) -> pl.DataFrame:
-    """Accuracy of the chosen models and of seasonal naive, overall and by demand class.
+SUMMARY_MODEL_SETS: tuple[str, ...] = (
+    "chosen",
+    M.NAIVE,
+    M.MOVING_AVERAGE_4,
+    M.SEASONAL_NAIVE,
+)
 
-    Columns: ``scope`` (``overall`` or the class), ``model_set`` (``chosen`` /
-    ``seasonal_naive``), ``series``, ``scored``, ``mase_mean``, ``mase_median``, ``wape``
-    (pooled: sum |error| / sum actual), ``bias`` (pooled), ``coverage_p10_p90`` (pooled over
-    backtest points).
+
+def accuracy_summary(accuracy: pl.DataFrame) -> pl.DataFrame:
+    """Accuracy of the chosen models and of the baselines, overall and by demand class.
+
+    Model sets: ``chosen`` (ours), ``naive`` (last period), ``moving_average_4`` (4 periods)
+    and ``seasonal_naive`` (same period a season ago), each on the series where it exists:
+    seasonal naive is not available on series younger than a season, so its ``series`` count
+    can be smaller, and where no series in a scope has a season of history its row says so in
+    ``note`` (with null metrics) instead of standing in with another model.
+
+    Columns: ``scope`` (``overall`` or the class), ``model_set``, ``series``, ``scored``,
+    ``mase_mean``, ``mase_median``, ``wape`` (pooled: sum |error| / sum actual), ``bias``
+    (pooled), ``coverage_p10_p90`` (pooled over backtest points), ``note``.
     """
     rows = pl.concat(
-        [
-            accuracy.filter(pl.col("chosen")).with_columns(model_set=pl.lit("chosen")),
-            accuracy.filter(pl.col("model") == M.SEASONAL_NAIVE).with_columns(
-                model_set=pl.lit(M.SEASONAL_NAIVE)
-            ),
+        [accuracy.filter(pl.col("chosen")).with_columns(model_set=pl.lit("chosen"))]
+        + [
+            accuracy.filter(pl.col("model") == m).with_columns(model_set=pl.lit(m))
+            for m in SUMMARY_MODEL_SETS[1:]
         ]
     )
 
@@ -717,8 +803,39 @@ def accuracy_summary(accuracy: pl.DataFrame) -> pl.DataFrame:
             )
         )
 
-    out = pl.concat([agg(rows, pl.lit("overall")), agg(rows, pl.col("demand_class"))])
-    return out.sort("scope", "model_set")
+    scopes = [agg(rows, pl.lit("overall")), agg(rows, pl.col("demand_class"))]
+    out = pl.concat(scopes).with_columns(note=pl.lit(None, dtype=pl.String))
+    # every scope lists every model set: a baseline that exists nowhere says why
+    grid = (
+        out.select("scope")
+        .unique()
+        .join(pl.DataFrame({"model_set": list(SUMMARY_MODEL_SETS)}), how="cross")
+    )
+    totals = out.filter(pl.col("model_set") == "chosen").select("scope", all_series="series")
+    out = (
+        grid.join(out, on=["scope", "model_set"], how="left")
+        .join(totals, on="scope", how="left")
+        .with_columns(pl.col("series").fill_null(0), pl.col("scored").fill_null(0))
+        .with_columns(
+            note=pl.when(pl.col("series") == 0)
+            .then(pl.lit("not available: no series here has a full season of history"))
+            .when(pl.col("series") < pl.col("all_series"))
+            .then(
+                pl.format(
+                    "on {} of {} series (the others have less than a season of history)",
+                    "series",
+                    "all_series",
+                )
+            )
+        )
+        .drop("all_series")
+    )
+    order = {m: k for k, m in enumerate(SUMMARY_MODEL_SETS)}
+    return (
+        out.with_columns(_o=pl.col("model_set").replace_strict(order, return_dtype=pl.Int64))
+        .sort("scope", "_o")
+        .drop("_o")
+    )
 
 
 def with_settings(settings: ForecastSettings, **changes) -> ForecastSettings:

@@ -12,13 +12,25 @@ category_level``
 - ``imputed`` fills the missing periods for models that need a complete series: the mean of the
   last 8 observed periods (causal), else the next observed value, else 0. Accuracy is always
   measured on observed periods only.
-- A day with no row after a series first appears is a zero-demand day; days before it are not
-  history. Only complete periods before ``run_date`` are history: weekly periods start on Monday,
+- A day with no row after a series first appears is a zero-demand day; periods before the one
+  it first sold in are not history. The days of that first period before the first sale are
+  *not* closed days: the item may well have been on the shelf unsold (a first sale on a Friday
+  says nothing about Monday), so they count as open days with no demand. Scaling the first week
+  by ``7 / open days`` (as this module once did) turned one unit sold on a Friday into 2.33 a
+  week, and a first sale at the weekend into a censored (missing) first week.
+  Only complete periods before ``run_date`` are history: weekly periods start on Monday,
   so the week containing ``run_date`` (unless it starts on it) is the first forecast period.
-- ``category_level``: mean demand per series and period of the SKU's category at the same
-  location over the last ``profile_periods`` periods. New items with little history borrow it.
-- ``category_mean``: the category's (same location) mean demand per series in that period: its
-  seasonal shape, which single series are too noisy to show (``ma_seasonal`` uses it).
+- ``category_level``: what comparable *new* items sold: the median, over the series of the same
+  category and location that were launched during the history (first sale after the history's
+  first period), of their mean demand over their first ``launch_periods`` periods; the same over
+  every launch at the location when the category has fewer than ``min_launches`` of them; 0
+  when the store has seen no launch. New items with little history borrow it. It is never the
+  level of all items: established items sell far more than a newcomer (in a store without
+  categories, the store's average item sold 27 a week where its new items sold 1 or 2).
+- ``category_mean``: the parent's mean demand per series in that period: the category at the
+  same location when it holds at least ``min_parent_series`` series, else the whole location
+  (top-down). It carries the seasonal shape, which single series (and series younger than a
+  year) are too short or too noisy to show (``ma_seasonal``, the ensemble and new items use it).
 """
 
 from __future__ import annotations
@@ -78,16 +90,21 @@ def first_forecast_period(run_date: date, freq: str = "W") -> date:
     return period_start_of(run_date, freq)
 
 
-def history_grid(daily_demand: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
+def history_grid(
+    daily_demand: pl.DataFrame, start: date, end: date, freq: str = "D"
+) -> pl.DataFrame:
     """Dense series x day grid of demand over ``[start, end)``.
 
     Columns: ``sku, location_id, date, units`` where ``units`` is null when the day is censored
     by a stockout. Only series with any row before ``end`` appear, and only from their first day.
     Why dense: marts may omit zero-demand days, and both seasonal averages and accuracy metrics
-    need those zeros.
+    need those zeros. With ``freq="W"`` a series starts on the Monday of its first sale's week
+    (the days before that sale are open days without demand, not closed ones).
     """
     before_end = daily_demand.filter(pl.col("date") < end)
     first_seen = before_end.group_by(SERIES_KEYS).agg(first_date=pl.col("date").min())
+    if freq == "W":
+        first_seen = first_seen.with_columns(pl.col("first_date").dt.truncate("1w"))
     if start >= end or first_seen.height == 0:
         return pl.DataFrame(
             schema={
@@ -128,7 +145,9 @@ def build_series(
     products: pl.DataFrame | None = None,
     history_days: int | None = None,
     min_open_days: int = 3,
-    profile_periods: int = 8,
+    launch_periods: int = 13,
+    min_launches: int = 5,
+    min_parent_series: int = 10,
 ) -> pl.DataFrame:
     """Dense per-series demand history of complete periods before ``run_date``.
 
@@ -142,10 +161,10 @@ def build_series(
     first = daily_demand.filter(pl.col("date") < hist_end)
     if first.height == 0:
         return _empty_series()
-    start = column_date(first, "date", "min")
+    start = period_start_of(column_date(first, "date", "min"), freq)
     if history_days is not None:
         start = max(start, hist_end - timedelta(days=history_days))
-    grid = history_grid(daily_demand, start, hist_end)
+    grid = history_grid(daily_demand, start, hist_end, freq)
     if freq == "W":
         grid = grid.with_columns(period_start=pl.col("date").dt.truncate("1w"))
         agg = grid.group_by([*SERIES_KEYS, "period_start"]).agg(
@@ -169,7 +188,7 @@ def build_series(
         censored=pl.col("units").is_null(),
     )
     series = _impute(series)
-    series = _with_category(series, products, profile_periods)
+    series = _with_category(series, products, launch_periods, min_launches, min_parent_series)
     return series.select(SERIES_COLUMNS).sort([*SERIES_KEYS, "period_start"])
 
 
@@ -203,7 +222,11 @@ def _impute(series: pl.DataFrame) -> pl.DataFrame:
 
 
 def _with_category(
-    series: pl.DataFrame, products: pl.DataFrame | None, profile_periods: int
+    series: pl.DataFrame,
+    products: pl.DataFrame | None,
+    launch_periods: int,
+    min_launches: int,
+    min_parent_series: int,
 ) -> pl.DataFrame:
     if products is not None and "category" in products.columns:
         cats = products.select("sku", pl.col("category").cast(pl.String)).unique("sku")
@@ -211,25 +234,78 @@ def _with_category(
     else:
         series = series.with_columns(category=pl.lit(None, dtype=pl.String))
     series = series.with_columns(pl.col("category").fill_null("(none)"))
-    last = series["period_start"].max()
-    recent = series.filter(
-        pl.col("period_start")
-        > pl.lit(last) - pl.duration(days=int(series["period_days"][0]) * profile_periods)
+    if series.height == 0:
+        return series.with_columns(
+            category_level=pl.lit(0.0), category_mean=pl.lit(None, dtype=pl.Float64)
+        )
+    first_period = series["period_start"].min()
+    step = int(series["period_days"][0])
+    # Launch cohort: series first seen after the history's first period, their first periods.
+    starts = series.group_by(SERIES_KEYS).agg(first=pl.col("period_start").min())
+    launches = (
+        series.join(starts, on=SERIES_KEYS)
+        .filter(
+            (pl.col("first") > pl.lit(first_period))
+            & (pl.col("period_start") < pl.col("first") + pl.duration(days=step * launch_periods))
+        )
+        .group_by([*SERIES_KEYS, "category"])
+        .agg(early=pl.col("units").mean())
+        .drop_nulls("early")
     )
-    level = recent.group_by("category", "location_id").agg(
-        category_level=pl.col("units").mean().fill_null(0.0)
+    by_cat = launches.group_by("category", "location_id").agg(
+        cat_launch=pl.col("early").median(), cat_n=pl.len()
     )
-    per_period = series.group_by("category", "location_id", "period_start").agg(
-        category_mean=pl.col("imputed").mean()
+    by_loc = launches.group_by("location_id").agg(loc_launch=pl.col("early").median())
+    level = (
+        series.select("category", "location_id")
+        .unique()
+        .join(by_cat, on=["category", "location_id"], how="left")
+        .join(by_loc, on="location_id", how="left")
+        .select(
+            "category",
+            "location_id",
+            category_level=pl.when(pl.col("cat_n").fill_null(0) >= min_launches)
+            .then(pl.col("cat_launch"))
+            .otherwise(pl.col("loc_launch"))
+            .fill_null(0.0),
+        )
     )
+    # Parent of the seasonal shape: the category where it is big enough, else the location.
+    per_cat = series.group_by("category", "location_id", "period_start").agg(
+        cat_mean=pl.col("imputed").mean(), cat_series=pl.len()
+    )
+    per_loc = series.group_by("location_id", "period_start").agg(loc_mean=pl.col("imputed").mean())
+    cat_size = series.group_by("category", "location_id").agg(size=pl.col("sku").n_unique())
     return (
         series.join(level, on=["category", "location_id"], how="left")
-        .join(per_period, on=["category", "location_id", "period_start"], how="left")
-        .with_columns(pl.col("category_level").fill_null(0.0))
+        .join(per_cat, on=["category", "location_id", "period_start"], how="left")
+        .join(per_loc, on=["location_id", "period_start"], how="left")
+        .join(cat_size, on=["category", "location_id"], how="left")
+        .with_columns(
+            pl.col("category_level").fill_null(0.0),
+            category_mean=pl.when(pl.col("size") >= min_parent_series)
+            .then(pl.col("cat_mean"))
+            .otherwise(pl.col("loc_mean")),
+        )
     )
 
 
-def series_matrix(series: pl.DataFrame) -> tuple[pl.DataFrame, list[date], SeriesMatrices]:
+def parent_shape(series: pl.DataFrame) -> pl.DataFrame:
+    """``category, location_id, period_start, category_mean``: the parents' seasonal shape.
+
+    Handed to every batch (:func:`series_matrix`'s ``parent``) so a batch of young series still
+    sees the periods its parents lived before the batch's own first period.
+    """
+    return (
+        series.select("category", "location_id", "period_start", "category_mean")
+        .unique(["category", "location_id", "period_start"], keep="first")
+        .sort("category", "location_id", "period_start")
+    )
+
+
+def series_matrix(
+    series: pl.DataFrame, parent: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, list[date], SeriesMatrices]:
     """Wide numpy view of a batch: keys frame, common calendar, and matrices (n x T).
 
     Returns ``keys`` (``sku, location_id, category, category_level`` in row order), the list of
@@ -240,9 +316,17 @@ def series_matrix(series: pl.DataFrame) -> tuple[pl.DataFrame, list[date], Serie
     import numpy as np
 
     step = int(series["period_days"][0]) if series.height else 7
+    if parent is not None and series.height:
+        parent = parent.join(
+            series.select("category", "location_id").unique(),
+            on=["category", "location_id"],
+            how="semi",
+        )
     if series.height:
         lo = column_date(series, "period_start", "min")
         hi = column_date(series, "period_start", "max")
+        if parent is not None and parent.height:
+            lo = min(lo, column_date(parent, "period_start", "min"))
         periods = [lo + timedelta(days=step * k) for k in range((hi - lo).days // step + 1)]
     else:
         periods = []
@@ -273,8 +357,26 @@ def series_matrix(series: pl.DataFrame) -> tuple[pl.DataFrame, list[date], Serie
     cat = np.full((n, t), np.nan)
     y[rows, cols] = keyed["units"].fill_null(float("nan")).to_numpy()
     filled[rows, cols] = keyed["imputed"].to_numpy()
-    if "category_mean" in keyed.columns:
-        cat[rows, cols] = keyed["category_mean"].fill_null(float("nan")).to_numpy()
+    if "category_mean" in keyed.columns and n:
+        # The parent's shape on the whole calendar, also before the series began: that is
+        # where a young series finds the season it has not lived through.
+        source = keyed if parent is None else parent.filter(pl.col("period_start") <= hi)
+        pshape = (
+            source.with_columns(
+                col=(pl.col("period_start") - pl.lit(periods[0])).dt.total_days().floordiv(step)
+            )
+            .select(
+                "category", "location_id", "col", pl.col("category_mean").fill_null(float("nan"))
+            )
+            .unique(["category", "location_id", "col"], keep="first")
+        )
+        groups = keys.select("category", "location_id").unique(maintain_order=True)
+        groups = groups.with_row_index("g")
+        pg = pshape.join(groups, on=["category", "location_id"], how="inner")
+        gmat = np.full((groups.height, t), np.nan)
+        gmat[pg["g"].to_numpy(), pg["col"].to_numpy()] = pg["category_mean"].to_numpy()
+        row_g = keys.join(groups, on=["category", "location_id"], how="left", maintain_order="left")
+        cat = gmat[row_g["g"].to_numpy()]
     present = ~np.isnan(filled)
     start = np.where(present.any(axis=1), present.argmax(axis=1), t)
     return keys, periods, {"y": y, "filled": filled, "start": start, "cat": cat}

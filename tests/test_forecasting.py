@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from forecasting import models as M
 from forecasting.engine import NAIVE_MODELS, naive_forecast
 from forecasting.schemas import ACCURACY_COLUMNS, FORECAST_COLUMNS
 from forecasting.series import history_grid
@@ -68,7 +69,9 @@ def test_only_the_naive_models_compete() -> None:
     rng = np.random.default_rng(5)
     rows = [(d, "N", "W1", int(rng.poisson(3)), False) for d in days()]
     _, acc = naive_forecast(demand(rows + periodic()), RUN, 28)
-    assert set(acc["model"]) == set(NAIVE_MODELS)
+    assert set(acc.filter("chosen")["model"]) <= set(NAIVE_MODELS)
+    # the reported baselines are scored beside them, never chosen
+    assert set(acc["model"]) == {*NAIVE_MODELS, *M.BASELINES}
     assert acc.group_by("sku").agg(pl.col("chosen").sum())["chosen"].to_list() == [1, 1]
 
 
@@ -133,7 +136,7 @@ def test_no_history_before_run_date_gives_empty_forecast() -> None:
 
 def test_backtest_chooses_seasonal_naive_for_weekly_series() -> None:
     _, acc = naive_forecast(demand(periodic()), RUN)
-    assert acc.height == 2
+    assert acc.height == 4  # the two candidates and the two reported baselines
     sn = acc.filter(pl.col("model") == "seasonal_naive").row(0, named=True)
     ma = acc.filter(pl.col("model") == "moving_average").row(0, named=True)
     assert sn["mase"] == pytest.approx(0.0)
@@ -164,8 +167,8 @@ def test_backtest_one_choice_per_series_and_handles_all_zero_series() -> None:
     assert chosen["chosen"].to_list() == [1, 1]
     zero = acc.filter(pl.col("sku") == "Z")
     # Nothing sold and nothing to scale by: metrics undefined rather than divided by zero.
-    assert zero["mase"].null_count() == 2
-    assert zero["wape"].null_count() == 2
+    assert zero["mase"].null_count() == 4
+    assert zero["wape"].null_count() == 4
     assert fc.filter(pl.col("sku") == "Z")["p90"].to_list() == [0.0] * 56
 
 

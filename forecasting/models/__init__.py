@@ -12,6 +12,7 @@ from forecasting.models.intermittent import croston_family, tsb
 from forecasting.models.naive import (
     category_profile,
     moving_average,
+    naive,
     seasonal_index,
     seasonal_naive,
     zero,
@@ -29,6 +30,10 @@ ZERO = "zero"
 CATEGORY_PROFILE = "category_profile"
 MA_SEASONAL = "ma_seasonal"
 ENSEMBLE = "ensemble"
+# Reported baselines, never chosen: the last period, and a 4-period moving average.
+NAIVE = "naive"
+MOVING_AVERAGE_4 = "moving_average_4"
+BASELINES: tuple[str, ...] = (NAIVE, MOVING_AVERAGE_4)
 
 # When a chosen model cannot be fitted (or did not converge), the next one in this order that
 # was scored for the series is used; seasonal naive is always available.
@@ -45,9 +50,12 @@ FALLBACK_ORDER: list[str] = [
     ZERO,
     CATEGORY_PROFILE,
     SEASONAL_NAIVE,
+    NAIVE,
+    MOVING_AVERAGE_4,
 ]
 
 __all__ = [
+    "BASELINES",
     "CATEGORY_PROFILE",
     "CROSTON",
     "ENSEMBLE",
@@ -57,6 +65,8 @@ __all__ = [
     "ETS_SES",
     "FALLBACK_ORDER",
     "MOVING_AVERAGE",
+    "MOVING_AVERAGE_4",
+    "NAIVE",
     "SBA",
     "SEASONAL_NAIVE",
     "TSB",
@@ -64,6 +74,7 @@ __all__ = [
     "category_profile",
     "croston_family",
     "moving_average",
+    "naive",
     "seasonal_index",
     "seasonal_naive",
     "tsb",

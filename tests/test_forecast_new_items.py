@@ -1,0 +1,138 @@
+"""New items, short histories and honest baselines (issue 15), on small hand-made stores.
+
+The store these mimic: no product categories (every SKU in "(none)"), established items selling
+tens a week, and small newcomers selling 1-2 a week. The old engine pulled the newcomers towards
+the store-wide level and scaled a first partial week up to a full one.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from forecasting import models as M
+from forecasting.engine import ForecastSettings, accuracy_summary, forecast_all
+from forecasting.series import build_series
+
+pytestmark = pytest.mark.fast
+
+MONDAY = date(2025, 1, 6)
+SCHEMA = {
+    "date": pl.Date,
+    "sku": pl.String,
+    "location_id": pl.String,
+    "units_ordered": pl.Int64,
+    "is_stockout": pl.Boolean,
+}
+
+
+def _daily(rows: list[tuple[date, str, int]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(d, sku, "WH", u, False) for d, sku, u in rows], schema=SCHEMA, orient="row"
+    )
+
+
+def _store(weeks: int, seed: int = 3) -> list[tuple[date, str, int]]:
+    """Established items selling ~20-40 a week, one row a day, from the first Monday."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(12):
+        rate = (20 + 2 * i) / 7
+        for d in range(7 * weeks):
+            rows.append((MONDAY + timedelta(days=d), f"OLD-{i:02d}", int(rng.poisson(rate))))
+    return rows
+
+
+def test_first_week_is_not_inflated_nor_censored() -> None:
+    run = MONDAY + timedelta(weeks=4)
+    friday = MONDAY + timedelta(days=4)
+    sunday = MONDAY + timedelta(days=6)
+    rows = [(friday, "FRI", 1), (sunday, "SUN", 2)]
+    rows += [(MONDAY + timedelta(weeks=w), sku, 1) for w in (1, 2, 3) for sku in ("FRI", "SUN")]
+    s = build_series(_daily(rows), run)
+    first = s.filter(pl.col("period_start") == MONDAY).sort("sku")
+    # one unit sold on a Friday is one unit that week, not 7 / 3 of it
+    assert first["units"].to_list() == [1.0, 2.0]
+    assert not first["censored"].any()  # a first sale on Sunday is not a censored week
+    assert s.group_by("sku").len()["len"].to_list() == [4, 4]
+
+
+def test_new_small_item_is_forecast_near_what_it_sold() -> None:
+    weeks = 60
+    rows = _store(weeks)
+    run = MONDAY + timedelta(weeks=weeks)
+    # past launches: small items that kept selling about what they sold at first
+    rng = np.random.default_rng(9)
+    for j in range(6):
+        start = 20 + 5 * j
+        for d in range(7 * start, 7 * weeks):
+            rows.append((MONDAY + timedelta(days=d), f"LAUNCH-{j}", int(rng.poisson(2 / 7))))
+    # the newcomers: 1-2 a week over their first 3-5 weeks
+    new_sales = {"NEW-A": [1, 2, 1, 2], "NEW-B": [2, 1, 1], "NEW-C": [1, 1, 2, 1, 2]}
+    for sku, sales in new_sales.items():
+        first = weeks - len(sales)
+        for w, u in enumerate(sales):
+            rows.append((MONDAY + timedelta(weeks=first + w, days=2), sku, u))
+    fc, acc = forecast_all(_daily(rows), run, ForecastSettings(), workers=1)
+    for sku, sales in new_sales.items():
+        sold = float(np.mean(sales))
+        mean = fc.filter(pl.col("sku") == sku)["mean"].mean()
+        assert isinstance(mean, float)
+        assert sold / 1.5 <= mean <= sold * 1.5, (sku, sold, mean)
+        row = acc.filter((pl.col("sku") == sku) & pl.col("chosen"))
+        assert row["demand_class"].item() == "new"
+    # the band is wider than the old items' relative band, the mean is not moved
+    new_fc = fc.filter(pl.col("sku").str.starts_with("NEW")).head(1)
+    assert new_fc["p90"].item() >= 2 * new_fc["mean"].item()
+
+
+def test_forty_weeks_report_seasonal_naive_as_not_available() -> None:
+    weeks = 40
+    rows = _store(weeks)
+    fc, acc = forecast_all(_daily(rows), MONDAY + timedelta(weeks=weeks), workers=1)
+    assert fc.height > 0
+    assert acc.filter(pl.col("model") == M.SEASONAL_NAIVE).height == 0
+    assert not (acc["model"] == M.SEASONAL_NAIVE).any()
+    summary = accuracy_summary(acc)
+    sn = summary.filter((pl.col("scope") == "overall") & (pl.col("model_set") == "seasonal_naive"))
+    assert sn["series"].item() == 0 and sn["mase_mean"].item() is None
+    assert "not available" in sn["note"].item()
+    # the other baselines are always there, with mean and median MASE and WAPE
+    overall = summary.filter(pl.col("scope") == "overall")
+    assert set(overall["model_set"]) == {"chosen", "naive", "moving_average_4", "seasonal_naive"}
+    for m in ("chosen", "naive", "moving_average_4"):
+        r = overall.filter(pl.col("model_set") == m).row(0, named=True)
+        assert r["series"] == 12 and r["mase_mean"] > 0 and r["mase_median"] > 0 and r["wape"] > 0
+
+
+def test_young_item_sees_the_stores_christmas_ramp() -> None:
+    """An item younger than a year takes the store's seasonal shape (top-down index)."""
+    weeks = 100  # the store has seen one Christmas; the run is in early December
+    rng = np.random.default_rng(4)
+    start = date(2024, 12, 30) - timedelta(weeks=weeks)
+    rows = []
+
+    def rate(d: date) -> float:  # a December ramp, three times the rest of the year
+        return 3.0 if d.month == 12 else 1.0
+
+    for i in range(15):
+        for k in range(7 * weeks):
+            d = start + timedelta(days=k)
+            rows.append((d, f"OLD-{i:02d}", int(rng.poisson(rate(d) * 10 / 7))))
+    for k in range(7 * (weeks - 30), 7 * (weeks - 4)):  # 26 weeks old at the run date
+        d = start + timedelta(days=k)
+        rows.append((d, "YOUNG", int(rng.poisson(rate(d) * 10 / 7))))
+    run = start + timedelta(weeks=weeks - 4)  # early December
+    assert run.month == 12 or (run + timedelta(days=7)).month == 12
+    rows = [r for r in rows if r[0] < run]
+    fc, acc = forecast_all(_daily(rows), run, ForecastSettings(horizon_periods=8), workers=1)
+    young = fc.filter(pl.col("sku") == "YOUNG").sort("period_start")
+    december = young.filter(pl.col("period_start").dt.month() == 12)["mean"].mean()
+    january = young.filter(
+        (pl.col("period_start").dt.month() == 1) & (pl.col("period_start").dt.day() > 7)
+    )["mean"].mean()
+    assert isinstance(december, float) and isinstance(january, float)
+    assert december > 1.8 * january, (december, january)
