@@ -442,6 +442,44 @@ def _md_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[s
     return out
 
 
+def _beyond_cover_md(lines: pl.DataFrame) -> list[str]:
+    """The lines only the minimum order (MOQ, case pack) pushes beyond max_days_of_cover.
+
+    A section of their own so the buyer can skip them at a glance: the position is below the
+    reorder point, but the smallest order the supplier takes is months of stock.
+    """
+    if "beyond_max_cover" not in lines.columns:
+        return []
+    beyond = lines.filter(pl.col("beyond_max_cover").fill_null(False))
+    if beyond.height == 0:
+        return []
+    excess = beyond["excess_value"].cast(pl.Float64).sum()
+    out = [
+        "",
+        f"## Beyond the maximum days of cover ({beyond.height} lines, skippable)",
+        "",
+        "The supplier's minimum order (MOQ or case pack) takes these lines beyond the maximum "
+        f"days of cover; the stock beyond it is worth {excess:.2f} in the lines' currencies. "
+        "Set `approved_qty` to 0 to skip one, or ask the supplier for less.",
+        "",
+    ]
+    out += _md_table(
+        ["Supplier", "SKU", "Location", "Qty", "Cover now (days)", "Cover after", "Excess value"],
+        beyond.sort("excess_value", "sku", "location_id", descending=[True, False, False])
+        .select(
+            "supplier_id",
+            "sku",
+            "location_id",
+            "suggested_qty",
+            "days_of_cover",
+            "days_of_cover_after",
+            pl.format("{} {}", pl.col("excess_value").cast(pl.Decimal(38, 2)), "currency"),
+        )
+        .iter_rows(),
+    )
+    return out
+
+
 def _summary_md(lines: pl.DataFrame, needs: pl.DataFrame, run_date: date) -> str:
     stamp = run_date.isoformat()
     n_suppliers = lines["supplier_id"].n_unique()
@@ -487,6 +525,7 @@ def _summary_md(lines: pl.DataFrame, needs: pl.DataFrame, run_date: date) -> str
                 "reason",
             ).iter_rows(),
         )
+        out += _beyond_cover_md(lines)
     else:
         out.append("No purchase orders suggested.")
     out += ["", f"## Needs attention ({needs.height})", ""]

@@ -415,13 +415,71 @@ def demand_error_variance(
     return mse, n_eff
 
 
+def demand_error_level(
+    units: np.ndarray, protection_days: np.ndarray, window_days: int = 28
+) -> np.ndarray:
+    """Mean forecast over each series' protection interval at the origins
+    :func:`demand_error_variance` measures (0 where none): the level its errors were made at.
+    """
+    units = np.asarray(units, dtype=float)
+    days, n = units.shape
+    p_days = np.asarray(protection_days, dtype=np.int64)
+    level = np.zeros(n)
+    if days <= window_days or n == 0:
+        return level
+    valid = ~np.isnan(units)
+    csum = np.zeros((days + 1, n))
+    np.cumsum(np.where(valid, units, 0.0), axis=0, out=csum[1:])
+    ccount = np.zeros((days + 1, n))
+    np.cumsum(valid, axis=0, out=ccount[1:])
+    for p in np.unique(p_days):
+        if p < 1:
+            continue
+        cols = np.nonzero(p_days == p)[0]
+        origins = np.arange(window_days, days - p + 1)
+        if origins.size == 0:
+            continue
+        win_n = ccount[origins][:, cols] - ccount[origins - window_days][:, cols]
+        win_s = csum[origins][:, cols] - csum[origins - window_days][:, cols]
+        act_n = ccount[origins + p][:, cols] - ccount[origins][:, cols]
+        ok = (win_n >= window_days / 2) & (act_n == p)
+        fc = p * win_s / np.maximum(win_n, 1)
+        cnt = ok.sum(axis=0)
+        level[cols] = np.where(cnt > 0, np.where(ok, fc, 0.0).sum(axis=0) / np.maximum(cnt, 1), 0)
+    return level
+
+
+def scaled_error_variance(
+    error_var: pl.Expr, error_level: pl.Expr, d_p: pl.Expr, p_days: pl.Expr, window_days: int = 28
+) -> pl.Expr:
+    """The measured error variance, made comparable with today's forecast over L + R.
+
+    Why (issue 15: intermittent reorder points at months of cover): the raw measure is the
+    mean squared error of a ``window_days`` moving average over the protection interval, over a
+    year. Two things in it are not the uncertainty of today's demand over L + R:
+
+    - the moving average's own sampling noise: its level is off by ``sigma / sqrt(window)`` on
+      every day of the interval, ``P^2 sigma^2 / window`` in all, against ``P sigma^2`` for
+      demand itself; so the MSE is about ``1 + P / window`` times demand's variance (three times
+      it for a 50-day lead time). The forecast's own level error is counted separately
+      (``forecast_level_days``), so it is divided out here;
+    - the level it was measured at: a count's variance grows with its mean, and an item that
+      sold 3 a week in spring and sells 1 now is not as uncertain now as then. The variance is
+      taken per unit of demand forecast at the measured origins (``error_level``) and applied
+      to today's ``d_p``.
+    """
+    per_unit = pl.when(error_level > 0).then(d_p / error_level).otherwise(1.0)
+    return error_var / (1.0 + p_days.cast(pl.Float64) / window_days) * per_unit
+
+
 def measure_demand_errors(
     daily_demand: pl.DataFrame,
     supplier_terms: pl.DataFrame,
     settings: ReplenishmentSettings,
     run_date: date,
 ) -> pl.DataFrame:
-    """``sku, location_id, error_var, error_n`` from the last ``settings.error_history_days``.
+    """``sku, location_id, error_var, error_n, error_level`` from the last
+    ``settings.error_history_days`` (:func:`demand_error_variance`, :func:`demand_error_level`).
 
     ``daily_demand``: ``date, sku, location_id, units_ordered, is_stockout`` (the forecast's
     input); see :func:`demand_error_variance`. Pass the result to :func:`plan_replenishment`
@@ -440,6 +498,7 @@ def measure_demand_errors(
             "location_id": pl.String,
             "error_var": pl.Float64,
             "error_n": pl.Float64,
+            "error_level": pl.Float64,
         }
     )
     if series.height == 0:
@@ -474,8 +533,9 @@ def measure_demand_errors(
     )
     units[np.arange(lookback)[:, None] < first_t[None, :]] = np.nan
     mse, n_eff = demand_error_variance(units, series["p"].to_numpy())
+    level = demand_error_level(units, series["p"].to_numpy())
     return series.select(SERIES_KEYS).with_columns(
-        error_var=pl.Series(mse), error_n=pl.Series(n_eff)
+        error_var=pl.Series(mse), error_n=pl.Series(n_eff), error_level=pl.Series(level)
     )
 
 
@@ -557,18 +617,35 @@ def plan_replenishment(
     )
     if demand_errors is not None:
         k0 = settings.error_prior_weight
+        has_level = "error_level" in demand_errors.columns
         stats = (
             stats.join(
-                demand_errors.select(*SERIES_KEYS, "error_var", "error_n"),
+                demand_errors.select(
+                    *SERIES_KEYS,
+                    "error_var",
+                    "error_n",
+                    *(["error_level"] if has_level else []),
+                ),
                 on=SERIES_KEYS,
                 how="left",
             )
             .with_columns(pl.col("error_var").fill_null(0.0), pl.col("error_n").fill_null(0.0))
             .with_columns(
+                # measured at a level (measure_demand_errors): comparable with today's d_p
+                error_var=scaled_error_variance(
+                    pl.col("error_var"),
+                    pl.col("error_level").fill_null(0.0),
+                    pl.col("d_p"),
+                    pl.col("protection_days"),
+                )
+                if has_level
+                else pl.col("error_var")
+            )
+            .with_columns(
                 var_demand=(pl.col("error_n") * pl.col("error_var") + k0 * pl.col("var_demand"))
                 / (pl.col("error_n") + k0)
             )
-            .drop("error_var", "error_n")
+            .drop("error_var", "error_n", *(["error_level"] if has_level else []))
         )
     stats = stats.with_columns(
         var_ltd=pl.col("var_demand") + pl.col("d_daily").pow(2) * pl.col("lead_time_std").pow(2)
@@ -771,9 +848,11 @@ def _po_lines(
                 _round_up_to(pl.col("moq"), pl.col("case_pack")), pl.col("case_pack")
             ),
             # Largest case multiple keeping (IP + qty) / daily demand <= max_days_of_cover.
-            cap=pl.when(pl.col("d_avg") > 0).then(
+            # Daily demand is d_daily, the mean of the distribution over L + R the reorder
+            # point comes from (issue 15: cover and reorder point from the same demand).
+            cap=pl.when(pl.col("d_daily") > 0).then(
                 (
-                    ((max_cover * pl.col("d_avg")).round(_EPS_DECIMALS).floor().cast(pl.Int64))
+                    ((max_cover * pl.col("d_daily")).round(_EPS_DECIMALS).floor().cast(pl.Int64))
                     - pl.col("inventory_position")
                 )
                 // pl.col("case_pack")
@@ -785,21 +864,35 @@ def _po_lines(
             .then(pl.max_horizontal(pl.min_horizontal("rounded", "cap"), "min_qty"))
             .otherwise(pl.col("rounded"))
             .cast(pl.Int64),
-            days_of_cover=pl.when(pl.col("d_avg") > 0).then(
-                (pl.col("inventory_position") / pl.col("d_avg")).round(1)
+            days_of_cover=pl.when(pl.col("d_daily") > 0).then(
+                (pl.col("inventory_position") / pl.col("d_daily")).round(1)
             ),
         )
         .with_columns(
-            days_of_cover_after=pl.when(pl.col("d_avg") > 0).then(
-                ((pl.col("inventory_position") + pl.col("suggested_qty")) / pl.col("d_avg")).round(
-                    1
-                )
+            days_of_cover_after=pl.when(pl.col("d_daily") > 0).then(
+                (
+                    (pl.col("inventory_position") + pl.col("suggested_qty")) / pl.col("d_daily")
+                ).round(1)
             ),
             lead_time_days=pl.col("lead_time"),
             expected_receipt_date=pl.lit(run_date) + pl.duration(days=pl.col("lead_time")),
         )
         .with_columns(
+            beyond_max_cover=pl.col("cap").is_not_null()
+            & (pl.col("suggested_qty") > pl.col("cap").clip(lower_bound=0)),
+            # units beyond max_days_of_cover once the line is received (at most the line)
+            excess_units=pl.min_horizontal(
+                pl.col("suggested_qty"),
+                pl.col("inventory_position")
+                + pl.col("suggested_qty")
+                - (max_cover * pl.col("d_daily")).round(_EPS_DECIMALS).floor().cast(pl.Int64),
+            ).clip(lower_bound=0),
+        )
+        .with_columns(
             line_value=pl.col("suggested_qty").cast(pl.Decimal(38, 0)) * pl.col("unit_cost"),
+            excess_value=pl.when(pl.col("beyond_max_cover"))
+            .then(pl.col("excess_units").cast(pl.Decimal(38, 0)) * pl.col("unit_cost"))
+            .otherwise(pl.lit(0).cast(pl.Decimal(38, 0)) * pl.col("unit_cost")),
             reason=_reason(max_cover),
             run_date=pl.lit(run_date),
             approved_qty=pl.lit(None, dtype=pl.Int64),
@@ -868,14 +961,12 @@ def _reason(max_cover: int) -> pl.Expr:
             )
         )
     )
-    over = pl.when(
-        pl.col("cap").is_not_null()
-        & (pl.col("suggested_qty") > pl.col("cap"))
-        & (pl.col("suggested_qty") >= pl.col("rounded"))
-    ).then(
+    over = pl.when(pl.col("beyond_max_cover")).then(
         pl.format(
-            "the minimum order exceeds {} days of cover: consider asking the supplier for less",
+            "the minimum order takes it beyond {} days of cover ({} units more than that): "
+            "skippable, or ask the supplier for less",
             pl.lit(max_cover),
+            "excess_units",
         )
     )
     return pl.concat_str(

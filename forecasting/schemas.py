@@ -147,6 +147,10 @@ PO_SUGGESTIONS = Table(
         "expected_receipt_date": pl.Date(),
         "moq": pl.Int64(),
         "case_pack": pl.Int64(),
+        # The minimum order (MOQ / case pack) takes the line beyond max_days_of_cover: the
+        # buyer files list it in a section that can be skipped, with the excess's value.
+        "beyond_max_cover": pl.Boolean(),
+        "excess_value": MONEY,
     },
 )
 

@@ -43,6 +43,7 @@ import polars as pl
 from forecasting.replenishment import (
     SERIES_KEYS,
     choose_supplier_terms,
+    demand_error_level,
     demand_error_variance,
     plan_replenishment,
 )
@@ -102,6 +103,24 @@ class SimulationResult:
     inventory_reduction: float  # 1 - policy value / days-of-cover value
     # the rule in its plainest form: cover counted in the last 30 days' average recorded sales
     days_of_cover_30d_sales: PolicyOutcome | None = None
+    # days of cover (now, after receipt) of every line the policy suggested, over all reviews
+    line_cover: pl.DataFrame | None = None
+
+    def cover_distribution(self) -> dict[str, object]:
+        """Percentiles of the suggested lines' days of cover now and after receipt."""
+        if self.line_cover is None or self.line_cover.height == 0:
+            return {"lines": 0}
+        out: dict[str, object] = {"lines": self.line_cover.height}
+        for col in ("days_of_cover", "days_of_cover_after"):
+            v = self.line_cover[col].drop_nulls()
+            out[col] = {
+                f"p{q}": round(float(v.quantile(q / 100, "nearest") or 0.0), 1)
+                for q in (10, 50, 90, 99)
+            } | {"max": round(float(v.max() or 0.0), 1)}  # type: ignore[arg-type]
+        over = self.line_cover.filter(pl.col("days_of_cover") > 120).height
+        out["share_over_120_days_now"] = round(over / self.line_cover.height, 4)
+        out["beyond_max_cover_lines"] = int(self.line_cover["beyond_max_cover"].sum())
+        return out
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -125,6 +144,7 @@ class SimulationResult:
                 if self.days_of_cover_30d_sales is not None
                 else {}
             ),
+            "suggested_line_cover": self.cover_distribution(),
             "csl_gap_points": round(
                 100 * (self.policy.cycle_service_level - self.policy.target_service_level), 2
             ),
@@ -476,6 +496,8 @@ def simulate_replenishment(
         [hist_sales[max(0, offset + t - 30) : offset + t].sum(axis=0) / 30 for t in inp.review_days]
     )
 
+    covers: list[pl.DataFrame] = []
+
     def policy_orders(k: int, t: int, on_hand: np.ndarray, pipe: tuple[np.ndarray, ...]):
         run_date = inp.sim_start + timedelta(days=t)
         hist = history.filter(
@@ -502,11 +524,12 @@ def simulate_replenishment(
         errors = None
         if measure_errors:
             t_end = (run_date - h0).days
-            mse, n_eff = demand_error_variance(
-                hist_units[max(0, t_end - settings.error_history_days) : t_end], p_days
-            )
+            past = hist_units[max(0, t_end - settings.error_history_days) : t_end]
+            mse, n_eff = demand_error_variance(past, p_days)
             errors = idx_of.select(SERIES_KEYS).with_columns(
-                error_var=pl.Series(mse), error_n=pl.Series(n_eff)
+                error_var=pl.Series(mse),
+                error_n=pl.Series(n_eff),
+                error_level=pl.Series(demand_error_level(past, p_days)),
             )
         plan = plan_replenishment(
             fc,
@@ -520,6 +543,7 @@ def simulate_replenishment(
         )
         qty = np.zeros(n, dtype=np.int64)
         lines = plan.po_suggestions.join(idx_of, on=SERIES_KEYS, how="inner")
+        covers.append(lines.select("days_of_cover", "days_of_cover_after", "beyond_max_cover"))
         qty[lines["idx"].to_numpy()] = lines["suggested_qty"].to_numpy()
         say(f"review {k + 1}/{len(inp.review_days)} {run_date}: {lines.height} lines")
         return qty
@@ -583,4 +607,5 @@ def simulate_replenishment(
         reviews=len(inp.review_days),
         inventory_reduction=reduction,
         days_of_cover_30d_sales=best_30d,
+        line_cover=pl.concat(covers) if covers else None,
     )

@@ -53,6 +53,8 @@ def po_line(
         "expected_receipt_date": date(2026, 12, 9),
         "moq": 6,
         "case_pack": 6,
+        "beyond_max_cover": False,
+        "excess_value": Decimal(0),
         "approved_qty": None,
     }
 
@@ -94,6 +96,8 @@ def make_plan(lines: list[dict] | None = None) -> ReplenishmentPlan:
             "expected_receipt_date": pl.Date,
             "moq": pl.Int64,
             "case_pack": pl.Int64,
+            "beyond_max_cover": pl.Boolean,
+            "excess_value": pl.Decimal(38, 4),
             "approved_qty": pl.Int64,
         },
     )

@@ -199,7 +199,11 @@ def test_cap_never_goes_below_moq() -> None:
     # An MOQ above the cap on its own: 10/day, cap 20 days, IP 190 -> need 36, MOQ 300.
     line = only_line(plan(ip_rows=[("S1", "W1", 190, 0, 0)], st=terms(moq=300), settings=settings))
     assert line["suggested_qty"] == 300
-    assert "the minimum order exceeds 20 days of cover" in line["reason"]
+    # (190 + 300) / 10 = 49 days: 290 units beyond the 20 days, said and valued (unit cost 2.50)
+    assert "the minimum order takes it beyond 20 days of cover (290 units" in line["reason"]
+    assert line["beyond_max_cover"] is True
+    assert line["excess_value"] == line["unit_cost"] * 290
+    assert line["days_of_cover"] == 19.0 and line["days_of_cover_after"] == 49.0
 
 
 def test_nothing_ordered_at_or_above_order_up_to() -> None:
