@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-MAX_UNITS = 10_000  # a line or a count beyond this is a typo, not a sale
-MAX_STOCK = 1_000_000
+MAX_UNITS = 10_000  # default bound: a line beyond this is a typo, not a sale (quality.max_units)
+MAX_STOCK = 1_000_000  # default bound of a stock count (quality.max_stock)
 MONEY_TOLERANCE = Decimal("0.01")
 UNREADABLE = "<unreadable>"
 V = "VARCHAR"  # a leaf of a STRUCTURE, read as text
@@ -46,6 +46,9 @@ class Check:
     high: float | None = None
     values: tuple[str, ...] = ()
     critical: bool = True
+    # a configurable bound (`quality.max_units` / `quality.max_stock` in oms.yaml) that replaces
+    # `high` when the gate is built; `high` is its default
+    bound: str | None = None
 
 
 # What a stream's order lines are, for the order checks: (list key, quantity field, SKU field).
@@ -137,11 +140,13 @@ def skus(key: str, field_name: str) -> str:
 ONE_SKU = "[coalesce(j['sku'], '')]"
 
 
-def whole_in_range(name: str, low: float | None = None, high: float | None = None) -> list[Check]:
+def whole_in_range(
+    name: str, low: float | None = None, high: float | None = None, bound: str | None = None
+) -> list[Check]:
     """A count field: a whole number, within sane bounds."""
     return [
         Check(name, "whole", txt(name)),
-        Check(name, "between", txt(name), low=low, high=high),
+        Check(name, "between", txt(name), low=low, high=high, bound=bound),
     ]
 
 
@@ -157,7 +162,7 @@ def order_checks(lines: OrderLines) -> list[Check]:
     return [
         Check("min_quantity", "whole", qty_whole(key)),
         Check("min_quantity", "between", qty_stat(key, "min"), low=1),
-        Check("max_quantity", "between", qty_stat(key, "max"), high=MAX_UNITS),
+        Check("max_quantity", "between", qty_stat(key, "max"), high=MAX_UNITS, bound="max_units"),
         Check("line_count", "between", line_count(key), low=1),
         Check("skus", "known_skus", skus(key, sku), critical=False),
     ]

@@ -171,8 +171,11 @@ def print_summary(summary, title: str = "oms run") -> None:
             "sync",
             f"{s.rows_landed:,} new record versions from {s.files_landed} files · "
             f"{s.files_skipped} already landed · {s.files_rejected} rejected · "
-            f"{s.rows_quarantined} quarantined",
+            f"{s.rows_quarantined} quarantined"
+            + (f" · {s.rows_repeated:,} exact repeats" if s.rows_repeated else ""),
         )
+        if s.repeats:
+            t.add_row("repeats", "\n".join(s.repeats[:5]))
         flags = flagged(s.outcomes)
         if flags:
             t.add_row("flagged", "\n".join(f"{n:,} × {what}" for what, n in flags))
@@ -361,9 +364,10 @@ def docs(config: ConfigOpt = None) -> None:
 
 
 @app.command()
-def check(config: ConfigOpt = None) -> None:
-    """Run the data checks on the marts; exit 1 when a critical check fails."""
-    summary = _run(_load(config), ["check"])
+def check(config: ConfigOpt = None, run_date: RunDateOpt = None) -> None:
+    """Run the data checks on the marts; exit 1 when a critical check fails. --run-date judges
+    the volume of the day before that date (historical data), not of yesterday."""
+    summary = _run(_load(config), ["check"], run_date=_parse_date(run_date))
     print_summary(summary, "oms check")
     c = summary.checks
     if c.failed:
@@ -549,28 +553,51 @@ def quarantine_list(
 
 @quarantine_app.command("release")
 def quarantine_release(
-    quarantine_id: Annotated[str, typer.Argument(help="the id shown by `oms quarantine`")],
+    quarantine_ids: Annotated[
+        list[str] | None, typer.Argument(help="ids shown by `oms quarantine` (one or more)")
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="every held record whose reason contains this text")
+    ] = None,
+    file: Annotated[
+        str | None, typer.Option(help="every held record of this file (name or path)")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Re-land a quarantined record as it was received (after fixing or accepting it)."""
-    from flows.quarantine import ReleaseError, release
+    """Re-land quarantined records as they were received (after fixing or accepting them): the
+    ids given, or every held record matching --reason and/or --file."""
+    from flows.quarantine import ReleaseError, release, release_many
     from flows.warehouse import WarehouseBusy
 
     cfg = _load(config)
+    ids = list(quarantine_ids or [])
+    if not ids and reason is None and file is None:
+        _fail("name one or more ids, or --reason / --file (see `oms quarantine`)", code=2)
     try:
-        landed = release(cfg, quarantine_id)
+        if len(ids) == 1 and reason is None and file is None:
+            landed = release(cfg, ids[0])
+            console.print(
+                f"released {ids[0]}: "
+                + (
+                    "landed in raw; the next `oms build` includes it"
+                    if landed
+                    else "this version was already in raw"
+                )
+            )
+            return
+        report = release_many(cfg, ids, reason, file)
     except ReleaseError as exc:
         _fail(str(exc), code=1)
     except WarehouseBusy as exc:
         _held(exc, cfg)
     console.print(
-        f"released {quarantine_id}: "
-        + (
-            "landed in raw; the next `oms build` includes it"
-            if landed
-            else "this version was already in raw"
-        )
+        f"released {len(report.released)} record(s), {report.landed} new version(s) in raw; "
+        "the next `oms build` includes them"
     )
+    for qid, why in report.refused:
+        console.print(f"  [red]not released[/] {qid}: {why}")
+    if report.refused:
+        raise typer.Exit(1)
 
 
 @app.command()

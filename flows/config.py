@@ -20,6 +20,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connectors import registry
+from connectors.checks import MAX_STOCK, MAX_UNITS
+from connectors.till_export.mapping import CreditNoteRule, ExportRules, check_timestamp_format
 from forecasting.settings import ReplenishmentSettings
 
 if TYPE_CHECKING:
@@ -158,10 +160,33 @@ class ApiSettings(_Strict):
     retry_base_seconds: Annotated[float, Field(ge=0, le=60)] = 0.5
     retry_max_seconds: Annotated[float, Field(ge=0, le=600)] = 30
     retry_total_seconds: Annotated[float, Field(gt=0, le=3600)] = 300
+    sync_deadline_seconds: Annotated[float, Field(gt=0, le=86_400)] = Field(
+        default=2700,
+        description="one sync of this channel stops after this long in all (what landed is "
+        "kept, the rest is read next run), so a slow server cannot run into the next hour",
+    )
     requests_per_second: Annotated[float, Field(gt=0)] | None = Field(
         default=None, description="client-side cap (Woo has none of its own; Amazon per operation)"
     )
     burst: Annotated[int, Field(ge=1, le=1000)] = 1
+    rate_limit_wait_seconds: Annotated[float, Field(gt=0, le=86400)] = Field(
+        default=900,
+        description=(
+            "Amazon: the most one call waits in all for its operation's rate limit (a 429 "
+            "without Retry-After waits for the operation's next token: 60 s for getOrders)"
+        ),
+    )
+
+
+TillLineType = Literal["product", "shipping", "fee", "discount", "gift_card", "adjustment"]
+
+
+class CreditNotes(_Strict):
+    """How a till export marks a credit note (a refund document, never an order): by an order-id
+    prefix, by the mapped `credit_note` flag column, or by a negative document total."""
+
+    prefix: str | None = None
+    negative_total: bool = False
 
 
 class Channel(_Strict):
@@ -178,6 +203,19 @@ class Channel(_Strict):
     api: ApiSettings | None = None
     timezone: str | None = None
     mapping: dict[str, str] = Field(default_factory=dict)
+    # till / order exports only (connectors/till_export/mapping.py)
+    constants: dict[str, str] = Field(
+        default_factory=dict, description="our field -> a value for every row of the export"
+    )
+    timestamp_format: str | None = Field(
+        default=None, description="strptime format of ordered_at (default: ISO 8601)"
+    )
+    decimal_comma: bool = False
+    thousands_separator: str | None = None
+    line_types: dict[TillLineType, list[str]] = Field(
+        default_factory=dict, description="line type -> codes or patterns (POST*) of that type"
+    )
+    credit_notes: CreditNotes | None = None
 
     @field_validator("currency")
     @classmethod
@@ -226,14 +264,63 @@ class Channel(_Strict):
                 raise ValueError(
                     f"mapping has unknown field(s) {unknown}; allowed: {', '.join(allowed)}"
                 )
-            missing = [f for f in spec.required_mapping_fields if f not in self.mapping]
+            unknown = sorted(set(self.constants) - set(allowed))
+            if unknown:
+                raise ValueError(
+                    f"constants has unknown field(s) {unknown}; allowed: {', '.join(allowed)}"
+                )
+            both = sorted(set(self.constants) & set(self.mapping))
+            if both:
+                raise ValueError(f"{both}: in both mapping and constants; keep one")
+            given = set(self.mapping) | set(self.constants)
+            missing = [f for f in spec.required_mapping_fields if f not in given]
+            if "location_id" not in given and self.default_location is None:
+                missing.append("location_id")
             if missing:
-                raise ValueError(f"mapping is missing required field(s) {missing}")
+                raise ValueError(
+                    f"mapping is missing required field(s) {missing} (map a column, or set "
+                    "`constants:`; location_id may also come from default_location)"
+                )
+            if self.timestamp_format is not None:
+                check_timestamp_format(self.timestamp_format)
+        elif (
+            self.constants
+            or self.timestamp_format
+            or self.line_types
+            or self.credit_notes
+            or self.decimal_comma
+            or self.thousands_separator
+        ):
+            raise ValueError(
+                "constants, timestamp_format, decimal_comma, thousands_separator, line_types "
+                "and credit_notes are for till_export channels only"
+            )
             if self.timezone is None:
                 raise ValueError(
                     "timezone is required for till exports (their times have no offset)"
                 )
         return self
+
+    def export_rules(self) -> ExportRules:
+        """How this till channel's export files are read (connectors/till_export/mapping.py).
+        A field neither mapped nor constant takes the channel's default: location_id its
+        default_location, currency its currency."""
+        constants = dict(self.constants)
+        if "location_id" not in self.mapping and self.default_location is not None:
+            constants.setdefault("location_id", self.default_location)
+        if "currency" not in self.mapping and self.currency is not None:
+            constants.setdefault("currency", self.currency)
+        cn = self.credit_notes or CreditNotes()
+        return ExportRules(
+            mapping=dict(self.mapping),
+            constants=constants,
+            timezone=self.timezone or "UTC",
+            timestamp_format=self.timestamp_format,
+            decimal_comma=self.decimal_comma,
+            thousands_separator=self.thousands_separator,
+            line_types={k: tuple(v) for k, v in self.line_types.items()},
+            credit_notes=CreditNoteRule(cn.prefix, cn.negative_total),
+        )
 
 
 def connector_settings(
@@ -260,11 +347,13 @@ def connector_settings(
             base_delay=api.retry_base_seconds,
             max_delay=api.retry_max_seconds,
             total_seconds=api.retry_total_seconds,
+            sync_seconds=api.sync_deadline_seconds,
         ),
         timeout=api.timeout_seconds,
         requests_per_second=api.requests_per_second,
         burst=api.burst,
         sleep=sleep,
+        rate_limit_wait_seconds=api.rate_limit_wait_seconds,
     )
 
 
@@ -288,6 +377,10 @@ class QualitySettings(_Strict):
         default_factory=dict
     )
     volume_z: Annotated[float, Field(gt=0)] = 4
+    # landing bounds: a line or a count beyond them is held as a typo (raise them for a
+    # wholesaler whose real lines are larger)
+    max_units: Annotated[int, Field(ge=1)] = MAX_UNITS
+    max_stock: Annotated[int, Field(ge=1)] = MAX_STOCK
 
 
 # The `replenishment:` section is the planner's own settings model, declared and validated once

@@ -21,6 +21,7 @@ same `SyncReport`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,11 +49,13 @@ class SyncReport:
     files_rejected: int = 0
     rows_landed: int = 0
     rows_quarantined: int = 0
+    rows_repeated: int = 0  # exact repeats within a file (they would land once; see `repeats`)
     pages_landed: int = 0
     by_table: dict[str, int] = field(default_factory=dict)
     rejected: list[str] = field(default_factory=list)
     skipped_streams: list[str] = field(default_factory=list)
     outcomes: list[dict] = field(default_factory=list)
+    repeats: list[str] = field(default_factory=list)  # per file: which rows repeat which
 
     def merge(self, other: SyncReport) -> None:
         """Add another report's counts into this one (a run syncs channels concurrently)."""
@@ -61,6 +64,8 @@ class SyncReport:
         self.files_rejected += other.files_rejected
         self.rows_landed += other.rows_landed
         self.rows_quarantined += other.rows_quarantined
+        self.rows_repeated += other.rows_repeated
+        self.repeats.extend(other.repeats)
         self.pages_landed += other.pages_landed
         for table, n in other.by_table.items():
             self.by_table[table] = self.by_table.get(table, 0) + n
@@ -85,10 +90,37 @@ class Part:
 
 @dataclass(frozen=True)
 class FileEntry:
-    """A file being landed: recorded in `ops.file_loads` by its content hash."""
+    """A file being landed: recorded in `ops.file_loads` by its content hash, with the data rows
+    read and the exact repeats among them ((row, the row it repeats), not in the unit's parts)."""
 
     content_hash: str
     path: Path
+    rows_read: int = 0
+    repeats: tuple[tuple[int, int], ...] = ()
+
+    def repeats_text(self, limit: int = 10) -> str:
+        """`3 exact repeats (row 5 = row 4, ...)` for the sync summary."""
+        shown = ", ".join(f"row {r} = row {f}" for r, f in self.repeats[:limit])
+        more = f", … {len(self.repeats) - limit} more" if len(self.repeats) > limit else ""
+        return f"{self.path.name}: {len(self.repeats)} exact repeat(s) ({shown}{more})"
+
+
+class RowsUnaccounted(RuntimeError):
+    """A file's rows read are not its landed + quarantined + repeated rows: a bug that would
+    lose records silently, so the file's transaction is rolled back and the sync stops."""
+
+
+def check_accounted(unit: Unit, landed: int, held: int) -> None:
+    """Nothing lost: every data row read is in raw (landed now or already), in quarantine, or
+    a reported repeat."""
+    if unit.file is None:
+        return
+    entry = unit.file
+    if landed + held + len(entry.repeats) != entry.rows_read:
+        raise RowsUnaccounted(
+            f"{entry.path.name}: {entry.rows_read} rows read but {landed} landed + {held} "
+            f"quarantined + {len(entry.repeats)} repeats"
+        )
 
 
 @dataclass
@@ -166,6 +198,8 @@ def gate_context(con: duckdb.DuckDBPyConnection, cfg: Config) -> GateContext:
             sorted((ch, ext) for loc in cfg.locations for ch, ext in loc.external_ids.items())
         ),
         suggested=suggested_keys(con),
+        max_units=cfg.quality.max_units,
+        max_stock=cfg.quality.max_stock,
     )
 
 
@@ -224,10 +258,15 @@ def _record_file(
     quarantined: int,
 ) -> None:
     assert unit.file is not None
+    entry = unit.file
     con.execute(
-        "insert or replace into ops.file_loads values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [unit.file.content_hash, str(unit.file.path), unit.channel, unit.cursor_stream, status,
-         reason, landed, quarantined, datetime.now(UTC)],
+        """insert or replace into ops.file_loads (content_hash, path, channel, stream, status,
+               reason, rows_landed, rows_quarantined, loaded_at, rows_read, rows_repeated,
+               repeats)
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [entry.content_hash, str(entry.path), unit.channel, unit.cursor_stream, status, reason,
+         landed, quarantined, datetime.now(UTC), entry.rows_read, len(entry.repeats),
+         json.dumps([list(r) for r in entry.repeats]) if entry.repeats else None],
     )  # fmt: skip
 
 
@@ -248,7 +287,7 @@ def commit(
     if unit.file is not None and refusals:
         return refuse(con, unit, str(refusals[0]), report)
     landed_by_table: dict[str, int] = {}
-    n_landed = n_held = 0
+    n_landed = n_held = n_good = 0
     with transaction(con):
         for part, verdict in zip(unit.parts, verdicts, strict=True):
             if verdict.refused is not None:
@@ -263,6 +302,8 @@ def commit(
             )
             landed_by_table[part.table] = landed_by_table.get(part.table, 0) + landed
             n_landed += landed
+            n_good += len(good)
+        check_accounted(unit, n_good, n_held)
         if unit.file is not None:
             _record_file(con, unit, "landed", None, n_landed, n_held)
         cursor = next_cursor(unit, verdicts, cursor_limit)
@@ -275,6 +316,7 @@ def commit(
         report.by_table[table] = report.by_table.get(table, 0) + n
     report.rows_landed += n_landed
     report.rows_quarantined += n_held
+    _report_repeats(unit, report)
     if unit.file is not None:
         report.files_landed += 1
     else:
@@ -323,6 +365,12 @@ def next_cursor(
     return min(bounds).astimezone(UTC).isoformat() if bounds else None
 
 
+def _report_repeats(unit: Unit, report: SyncReport) -> None:
+    if unit.file is not None and unit.file.repeats:
+        report.rows_repeated += len(unit.file.repeats)
+        report.repeats.append(unit.file.repeats_text())
+
+
 def refuse(con: duckdb.DuckDBPyConnection, unit: Unit, reason: str, report: SyncReport) -> str:
     """Quarantine every record of a unit with `reason` (nothing of it lands, the cursor stays),
     and for a file record it as rejected, in one transaction; return the reason as reported."""
@@ -334,9 +382,11 @@ def refuse(con: duckdb.DuckDBPyConnection, unit: Unit, reason: str, report: Sync
             n_held += quarantine(
                 con, unit.quarantine_load_id(part), unit.channel, part.stream, held
             )
+        check_accounted(unit, 0, n_held)
         if unit.file is not None:
             _record_file(con, unit, "rejected", label, 0, n_held)
     report.rows_quarantined += n_held
+    _report_repeats(unit, report)
     if unit.file is not None:
         report.files_rejected += 1
     report.rejected.append(label)

@@ -255,8 +255,9 @@ def _counts(cfg: Config) -> dict[str, int]:
         "orders": "select count(*) from marts.orders",
         "order_lines": "select count(*) from marts.order_lines",
         "customers": "select count(*) from marts.customers",
-        "skus": "select count(distinct sku) from marts.inventory_levels",
-        "locations": "select count(distinct location_id) from marts.inventory_levels",
+        # what exists, whether or not a stock report came: the catalogue and the configuration
+        "skus": "select count(*) from marts.products",
+        "locations": "select count(*) from ops.locations",
     }
     out: dict[str, int] = {}
     with connection(cfg.warehouse, read_only=True) as con:

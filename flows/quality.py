@@ -19,6 +19,7 @@ A GX validation costs ~0.1 s however few rows it has, so callers judge many page
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from dataclasses import dataclass, field
@@ -150,6 +151,9 @@ class GateContext:
     location_aliases: tuple[tuple[str, str], ...] = ()
     # "sku<US>location_id" of every purchase-order suggestion made (None: do not flag)
     suggested: frozenset[str] | None = None
+    # the configurable bounds a Check names in `bound` (quality.max_units, quality.max_stock)
+    max_units: int = MAX_UNITS
+    max_stock: int = MAX_STOCK
 
     def channel_locations(self, channel: str) -> tuple[str, ...]:
         """The ids a channel may name a location by: its external ids and our own ids."""
@@ -223,10 +227,10 @@ def _suite(table: str, ctx: GateContext) -> _Suite:
 
 def _suite_locked(table: str, ctx: GateContext) -> _Suite:
     key = (table, ctx.currencies, ctx.locations, ctx.known_skus is None, ctx.future_tolerance_hours,
-           ctx.location_aliases, ctx.suggested is None)  # fmt: skip
+           ctx.location_aliases, ctx.suggested is None, ctx.max_units, ctx.max_stock)  # fmt: skip
     if key not in _SUITES:
         gx, _ctx, _ = _validator()
-        checks = tuple(_active(list(CHECKS.get(table, BASIC)), ctx))
+        checks = tuple(_bounded(c, ctx) for c in _active(list(CHECKS.get(table, BASIC)), ctx))
         cols = tuple(f"c{n}_{c.feature}" for n, c in enumerate(checks))
         suite = gx.ExpectationSuite(name=f"landing__{table}")
         for c, col in zip(checks, cols, strict=True):
@@ -271,6 +275,13 @@ def _outside(check: Check) -> float:
     if check.kind == "gap":
         return 1e18
     return check.low - 1 if check.low is not None else (check.high or 0) + 1
+
+
+def _bounded(check: Check, ctx: GateContext) -> Check:
+    """The check with its configured bound (quality.max_units / max_stock) as `high`."""
+    if check.bound is None:
+        return check
+    return dataclasses.replace(check, high=getattr(ctx, check.bound))
 
 
 def _active(checks: list[Check], ctx: GateContext) -> list[Check]:

@@ -60,6 +60,64 @@ def release(cfg: Config, quarantine_id: str) -> int:
     return landed
 
 
+@dataclass
+class ReleaseReport:
+    """What a bulk release did: ids released (with whether a new version landed) and the ids
+    that could not be released, with why (they stay held)."""
+
+    released: list[tuple[str, int]]
+    refused: list[tuple[str, str]]
+
+    @property
+    def landed(self) -> int:
+        return sum(n for _, n in self.released)
+
+
+def matching_ids(
+    cfg: Config, reason: str | None = None, file: str | None = None, channel: str | None = None
+) -> list[str]:
+    """Ids of the held (not released) records whose reason contains `reason` and that came from
+    the file named `file` (its name or path, as in ops.file_loads), oldest first."""
+    with connection(cfg.warehouse, read_only=True) as con:
+        rows = con.execute(
+            """select q.quarantine_id from ops.quarantine as q
+               left join ops.file_loads as f on q.load_id = f.content_hash
+               where q.released_at is null
+                 and (? is null or q.channel = ?)
+                 and (? is null or contains(q.reason, ?))
+                 and (? is null or f.path = ? or f.path like '%/' || ?)
+               order by q.quarantined_at, q.quarantine_id""",
+            [channel, channel, reason, reason, file, file, file],
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def release_many(
+    cfg: Config,
+    ids: list[str] | None = None,
+    reason: str | None = None,
+    file: str | None = None,
+) -> ReleaseReport:
+    """Release several records: the ids given, or every held record matching the filters
+    (`--reason`, `--file`), under one writer lock and one publish. A record that cannot be
+    landed as is (its payload is not JSON, it has no id) is reported and stays held; the others
+    are released."""
+    with writer_lock(cfg.warehouse, cfg.lock_timeout_seconds):
+        chosen = list(ids or [])
+        if reason is not None or file is not None:
+            found = matching_ids(cfg, reason, file)
+            chosen = [i for i in chosen if i in set(found)] if chosen else found
+        report = ReleaseReport([], [])
+        for qid in chosen:
+            try:
+                report.released.append((qid, _release(cfg, qid)))
+            except ReleaseError as exc:
+                report.refused.append((qid, str(exc)))
+        if report.released:
+            publish(cfg.warehouse, cfg.published_path(), f"release:{len(report.released)}")
+    return report
+
+
 def _release(cfg: Config, quarantine_id: str) -> int:
     with connection(cfg.warehouse) as con:
         rows = con.execute(

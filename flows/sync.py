@@ -22,6 +22,7 @@ from connectors import registry
 from connectors.files.inbox import UnsafePath, move_handled, pending_files
 from connectors.files.reader import FileRejected, content_hash, read_file
 from connectors.records import StreamSpec
+from connectors.till_export.mapping import ExportRules
 from flows.config import Config
 from flows.landing import (
     FileEntry,
@@ -46,6 +47,7 @@ class Source:
     folder: str
     mapping: dict[str, str] = field(default_factory=dict)
     extra: dict[str, str] = field(default_factory=dict)
+    rules: ExportRules | None = None  # a till export's reading rules
 
 
 def sources(cfg: Config, only_channel: str | None = None) -> list[Source]:
@@ -63,7 +65,7 @@ def sources(cfg: Config, only_channel: str | None = None) -> list[Source]:
             spec = registry.file_stream(ch.name, stream)
             if kind.mapping_fields:  # a table export read through the channel's column mapping
                 extra = {"timezone": ch.timezone or "UTC"}
-                out.append(Source(spec, ch.path, dict(ch.mapping), extra))
+                out.append(Source(spec, ch.path, dict(ch.mapping), extra, ch.export_rules()))
             elif len(streams) == 1:
                 out.append(Source(spec, ch.path))
             else:
@@ -132,9 +134,17 @@ def sync_files(
     return report
 
 
-def _unit(spec: StreamSpec, path: Path, digest: str, part: Part) -> Unit:
-    return Unit(spec.channel, spec.stream, digest, [part], cursor_from_landed=True,
-                file=FileEntry(digest, path))  # fmt: skip
+def _unit(
+    spec: StreamSpec,
+    path: Path,
+    digest: str,
+    part: Part,
+    rows_read: int | None = None,
+    repeats: tuple[tuple[int, int], ...] = (),
+) -> Unit:
+    entry = FileEntry(digest, path, part.total + len(repeats) if rows_read is None else rows_read,
+                      repeats)  # fmt: skip
+    return Unit(spec.channel, spec.stream, digest, [part], cursor_from_landed=True, file=entry)
 
 
 def _read_one(
@@ -144,7 +154,7 @@ def _read_one(
     landed before, is handled (recorded, moved) here and yields None."""
     spec = src.spec
     try:
-        batch = read_file(spec, path, src.mapping, src.extra)
+        batch = read_file(spec, path, src.mapping, src.extra, src.rules)
     except FileRejected as exc:
         digest = _hash_or_name(path)
         refuse(con, _unit(spec, path, digest, Part(spec.stream, spec.table, empty())), str(exc),
@@ -157,7 +167,7 @@ def _read_one(
         return None
     unreadable = [(b.source_id, b.reason, b.text) for b in batch.bad]
     part = Part(spec.stream, spec.table, stage(batch.records), unreadable)
-    return _unit(spec, path, batch.content_hash, part)
+    return _unit(spec, path, batch.content_hash, part, batch.rows_read, tuple(batch.repeats))
 
 
 def _land_chunk(

@@ -58,6 +58,11 @@ create table if not exists ops.file_loads (
     content_hash varchar primary key, path varchar not null, channel varchar not null,
     stream varchar not null, status varchar not null, reason varchar, rows_landed bigint,
     rows_quarantined bigint, loaded_at timestamptz not null);
+-- every data row of a file is landed, quarantined or an exact repeat of an earlier row
+-- (`repeats`: JSON [[row, the row it repeats], ...]); rows_read is their sum
+alter table ops.file_loads add column if not exists rows_read bigint;
+alter table ops.file_loads add column if not exists rows_repeated bigint;
+alter table ops.file_loads add column if not exists repeats varchar;
 create table if not exists ops.locations (
     location_id varchar primary key, name varchar, country varchar, kind varchar);
 create table if not exists ops.location_aliases (

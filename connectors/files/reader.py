@@ -14,10 +14,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 import pyarrow.parquet as pq
 
 from connectors.files.streams import RecordError, StreamSpec
 from connectors.records import RawRecord
+from connectors.till_export.mapping import ExportRules, RowError, map_rows
 
 # A field longer than this is not a value (a broken quote swallowing the rest of the file, an
 # embedded document): its row is held with the reason. Python's csv refuses fields beyond its
@@ -39,17 +41,40 @@ class BadRow:
 
 @dataclass
 class FileBatch:
+    """What one file held. Every data row read (`rows_read`) is exactly one of: a record to land,
+    a bad row (quarantined with its reason), or an exact repeat of an earlier row of the file
+    (same id, same payload: it would land once anyway), kept in `repeats` as (row, the row it
+    repeats) so the sync can report it; `flows.landing.commit` checks the three add up."""
+
     path: Path
     content_hash: str
     records: list[RawRecord] = field(default_factory=list)
     bad: list[BadRow] = field(default_factory=list)
+    repeats: list[tuple[int, int]] = field(default_factory=list)
+    rows_read: int = 0
+    _seen: dict[tuple[str, bytes], int] = field(default_factory=dict, repr=False)
 
-    def add(self, item: RawRecord | BadRow) -> None:
-        """Keep a row: as a record to land, or as a bad row with its reason."""
+    def add(self, item: RawRecord | BadRow, position: int | None = None) -> None:
+        """Keep a row: as a record to land, as a bad row with its reason, or (a record equal to
+        an earlier one) as a repeat of that row."""
+        self.rows_read += 1
         if isinstance(item, BadRow):
             self.bad.append(item)
+            return
+        where = self.rows_read if position is None else position
+        try:
+            canonical = orjson.dumps(item.payload, option=orjson.OPT_SORT_KEYS)
+        except (orjson.JSONEncodeError, TypeError):  # integers beyond 64 bits
+            canonical = json.dumps(item.payload, sort_keys=True).encode()
+        key = (item.source_id, hashlib.sha256(canonical).digest())
+        first = self._seen.setdefault(key, where)
+        if first != where:
+            self.repeats.append((where, first))
         else:
             self.records.append(item)
+
+    def add_bad(self, row: BadRow) -> None:
+        self.add(row)
 
     @property
     def total(self) -> int:
@@ -122,16 +147,16 @@ def _read_jsonl(spec: StreamSpec, path: Path, text: str, batch: FileBatch) -> No
         try:
             payload = parse_record(line)
         except json.JSONDecodeError as exc:
-            batch.bad.append(BadRow(None, f"line {n}: malformed JSON ({exc.msg})", line))
+            batch.add_bad(BadRow(None, f"line {n}: malformed JSON ({exc.msg})", line))
             continue
         except _NotJson as exc:
-            batch.bad.append(BadRow(None, f"line {n}: not valid JSON: {exc}", line))
+            batch.add_bad(BadRow(None, f"line {n}: not valid JSON: {exc}", line))
             continue
         if not isinstance(payload, dict):
-            batch.bad.append(BadRow(None, f"line {n}: expected a JSON object", line))
+            batch.add_bad(BadRow(None, f"line {n}: expected a JSON object", line))
             continue
         item = _to_record(spec, payload, line)
-        batch.add(item)
+        batch.add(item, n)
 
 
 def _table_rows(path: Path, data: bytes) -> tuple[list[str], list[dict[str, str]]]:
@@ -181,33 +206,51 @@ def _read_table(
     batch: FileBatch,
     mapping: dict[str, str],
     extra: dict[str, str],
+    rules: ExportRules | None = None,
 ) -> None:
     header, rows = _table_rows(path, data)
-    wanted = dict(mapping) if mapping else {c: c for c in spec.columns}
-    missing = [src for src in wanted.values() if src not in header]
+    if rules is not None:
+        wanted = rules.columns()
+    else:
+        wanted = list(mapping.values()) if mapping else list(spec.columns)
+    missing = [src for src in wanted if src not in header]
     if missing:
         raise FileRejected(f"{path.name}: missing column(s) {missing}; found {header}")
+    readable: list[tuple[int, dict[str, str]]] = []
     for n, row in enumerate(rows, start=2):  # line 1 is the header
         text = json.dumps(row, sort_keys=True)
         if "__extra__" in row:
-            batch.bad.append(BadRow(None, f"row {n}: more cells than columns", text))
+            batch.add_bad(BadRow(None, f"row {n}: more cells than columns", text))
             continue
         if "__short__" in row:
-            batch.bad.append(BadRow(None, f"row {n}: fewer cells than columns (truncated?)", text))
+            batch.add_bad(BadRow(None, f"row {n}: fewer cells than columns (truncated?)", text))
             continue
         if "__long__" in row:
-            batch.bad.append(BadRow(
+            batch.add_bad(BadRow(
                 None, f"row {n}: a field of {int(row['__long__']):,} characters (more than "
                 f"{MAX_FIELD_CHARS:,}: not a value of this file)", text,
             ))  # fmt: skip
             continue
+        readable.append((n, row))
+    if rules is not None:
+        # an export read by its rules: every column kept, lines numbered, credit notes told
+        mapped = map_rows([row for _, row in readable], rules, {**extra, "source_file": path.name})
+        for (n, row), got in zip(readable, mapped, strict=True):
+            text = json.dumps(row, sort_keys=True)
+            if isinstance(got, RowError):  # the rule alone: the value is in the payload
+                batch.add_bad(BadRow(None, got.rule, text))
+            else:
+                batch.add(_to_record(spec, got, text), n)
+        return
+    for n, row in readable:
+        text = json.dumps(row, sort_keys=True)
         if mapping:
             payload = {ours: row[theirs] for ours, theirs in mapping.items()}
         else:
             payload = dict(row)
         payload.update(extra)
         item = _to_record(spec, payload, text)
-        batch.add(item)
+        batch.add(item, n)
 
 
 def _read_decisions(spec: StreamSpec, path: Path, data: bytes, batch: FileBatch) -> None:
@@ -238,9 +281,12 @@ def read_file(
     path: Path,
     mapping: dict[str, str] | None = None,
     extra: dict[str, str] | None = None,
+    rules: ExportRules | None = None,
 ) -> FileBatch:
     """Parse `path` as `spec`'s stream. `mapping` renames a table file's columns (ours -> theirs);
-    `extra` adds constant payload keys (the till's time zone, the file name)."""
+    `extra` adds constant payload keys (the till's time zone); `rules` reads a till export
+    (connectors/till_export/mapping.py: constants, line numbers, formats, line types, credit
+    notes, every source column kept, `source_file`) instead of `mapping`."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -253,5 +299,5 @@ def read_file(
     elif spec.fmt == "decisions":
         _read_decisions(spec, path, data, batch)
     else:
-        _read_table(spec, path, data, batch, mapping or {}, extra or {})
+        _read_table(spec, path, data, batch, mapping or {}, extra or {}, rules)
     return batch

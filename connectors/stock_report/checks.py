@@ -10,7 +10,7 @@ CHECKS: dict[str, tuple[Check, ...]] = {
     "stock": (
         ID,
         TIME,
-        *whole_in_range("on_hand", low=0, high=MAX_STOCK),
+        *whole_in_range("on_hand", low=0, high=MAX_STOCK, bound="max_stock"),
         Check("location_id", "locations", txt("location_id")),
         Check("skus", "known_skus", ONE_SKU, critical=False),
     ),

@@ -5,7 +5,14 @@ from __future__ import annotations
 from connectors.checks import ID, MAX_UNITS, ONE_SKU, TIME, UNREADABLE, Check, V, txt
 
 STRUCTURES: dict[str, dict] = {
-    "orders": {"currency": V, "quantity": V, "unit_price": V, "location_id": V, "sku": V},
+    "orders": {
+        "currency": V,
+        "quantity": V,
+        "unit_price": V,
+        "location_id": V,
+        "sku": V,
+        "line_type": V,
+    },
 }
 
 CHECKS: dict[str, tuple[Check, ...]] = {
@@ -22,8 +29,16 @@ CHECKS: dict[str, tuple[Check, ...]] = {
             f"then cast(abs(cast({txt('quantity')} as hugeint)) as varchar) "
             f"else '{UNREADABLE}' end",
             high=MAX_UNITS,
+            bound="max_units",
         ),
-        Check("unit_price", "decimal", txt("unit_price")),
+        # goods have a non-negative price; a bad-debt adjustment, a discount or a fee line may
+        # carry its sign in the price (`Adjust bad debt`, price -11062.06)
+        Check(
+            "unit_price",
+            "decimal",
+            f"case when coalesce({txt('line_type')}, 'product') = 'product' then {txt('unit_price')} "
+            f"else ltrim({txt('unit_price')}, '-') end",
+        ),
         Check("location_id", "locations", txt("location_id")),
         Check("skus", "known_skus", ONE_SKU, critical=False),
     ),
