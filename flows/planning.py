@@ -190,7 +190,12 @@ def run_planning(
         )
         con.execute("commit")
     files = write_buyer_files(
-        plan, Path(settings.output_dir), run_date, history=demand, forecast=daily
+        plan,
+        Path(settings.output_dir),
+        run_date,
+        history=demand,
+        forecast=daily,
+        accuracy=accuracy,
     )
     return PlanningReport(
         series=weekly.select("sku", "location_id").unique().height,

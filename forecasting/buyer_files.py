@@ -42,6 +42,7 @@ from forecasting.schemas import BUYER_COLUMNS, PO_SCHEMA
 _BUYER_TYPES: dict[str, pl.DataType] = PO_SCHEMA
 
 REPORT_HTML = "report.html"
+ACCURACY_MD = "forecast_accuracy.md"
 
 SUMMARY_SHEET = "Summary"
 NEEDS_ATTENTION_SHEET = "Needs attention"
@@ -83,8 +84,12 @@ def write_buyer_files(
     run_date: date,
     history: pl.DataFrame | None = None,
     forecast: pl.DataFrame | None = None,
+    accuracy: pl.DataFrame | None = None,
 ) -> list[Path]:
     """Write the buyer files for ``run_date`` and return their final paths.
+
+    ``accuracy`` (``planning.forecast_accuracy`` of the run) adds ``forecast_accuracy.md``:
+    ours against naive, a 4-period moving average and seasonal naive (:mod:`accuracy_table`).
 
     Layout: ``<out_dir>/reorder/<run_date>/purchase_orders_<run_date>.xlsx``,
     ``<supplier_id>.csv`` per supplier with lines, ``summary.md`` and ``report.html``.
@@ -132,6 +137,12 @@ def write_buyer_files(
         )
         _write_bytes(tmp / REPORT_HTML, page.encode("utf-8"))
         names.append(REPORT_HTML)
+        if accuracy is not None:
+            from forecasting.accuracy_table import accuracy_markdown
+
+            md = accuracy_markdown(accuracy, f"Forecast accuracy, {stamp}")
+            _write_bytes(tmp / ACCURACY_MD, md.encode("utf-8"))
+            names.append(ACCURACY_MD)
         _fsync_dir(tmp)
 
         if target.exists():

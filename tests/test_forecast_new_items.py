@@ -136,3 +136,15 @@ def test_young_item_sees_the_stores_christmas_ramp() -> None:
     )["mean"].mean()
     assert isinstance(december, float) and isinstance(january, float)
     assert december > 1.8 * january, (december, january)
+
+
+def test_accuracy_table_says_when_no_year_of_history_exists(tmp_path) -> None:
+    from forecasting.accuracy_table import accuracy_markdown
+
+    weeks = 40
+    _, acc = forecast_all(_daily(_store(weeks)), MONDAY + timedelta(weeks=weeks), workers=1)
+    md = accuracy_markdown(acc)
+    assert "No series has a year of history" in md
+    assert "| overall | naive (last period) | 12 |" in md
+    assert "| overall | moving average, 4 periods | 12 |" in md
+    assert "| overall | seasonal naive (a season ago) | 0 | n/a | n/a | n/a |" in md
