@@ -23,17 +23,24 @@ STRUCTURES: dict[str, dict] = {
     "orders": {
         "currency": V, "total": V, "shipping_total": V, "total_tax": V,
         "line_items": [{"quantity": V, "total": V, "sku": V}],
+        "fee_lines": [{"total": V}],
     },
     "refunds": {"order_id": V, "amount": V},
 }  # fmt: skip
 
 
 def _parts() -> str:
-    """Line totals, shipping and tax of a Woo order (null where one is not a number)."""
+    """The parts of a Woo order's `total`, as WooCommerce adds them up
+    (`WC_Abstract_Order::calculate_totals`): the line totals (after coupons: `coupon_lines` are
+    already inside them), the fee lines' totals (payment or handling fees; negative for a fee
+    given as a discount), `shipping_total` (the sum of `shipping_lines`) and `total_tax` (cart
+    tax, fee tax and shipping tax: the sum of `tax_lines`). Null where one is not a number."""
     total = dec("i['total']")
     lines = f"list_transform({items('line_items')}, lambda i: {total})"
+    fees = f"list_transform({items('fee_lines')}, lambda i: {total})"
+    readable = f"{items_ok('line_items')} and {items_ok('fee_lines')}"
     return (
-        f"case when {items_ok('line_items')} then list_concat({lines}, "
+        f"case when {readable} then list_concat({lines}, {fees}, "
         f"[{dec(txt('shipping_total'))}, {dec(txt('total_tax'))}]) else [null] end"
     )
 

@@ -39,6 +39,13 @@ woo_customers as (
     select * from {{ ref('stg_woo__customers') }}
 ),
 
+-- Woo fee lines (payment, handling fees) are part of the order total; other channels have none
+woo_fees as (
+    select order_id, sum(amount_local) as fees_local
+    from {{ ref('stg_woo__order_fee_lines') }}
+    group by all
+),
+
 till_lines as (
     select * from {{ ref('stg_tills__order_lines') }}
 ),
@@ -170,9 +177,11 @@ woo as (
         coalesce(t.discounts_local, o.discount_total_local) as discounts_local,
         o.shipping_total_local as shipping_local,
         o.total_tax_local as taxes_local,
-        o.total_local as placed_total_local
+        o.total_local as placed_total_local,
+        coalesce(fe.fees_local, 0) as fees_local
     from woo_orders as o
     left join woo_totals as t on o.order_id = t.order_id
+    left join woo_fees as fe on o.order_id = fe.order_id
     left join woo_customers as c on o.customer_id = c.customer_id
 ),
 
@@ -241,6 +250,8 @@ final as (
         cast(u.discounts_local as decimal(18, 4)) as discounts_local,
         cast(u.shipping_local as decimal(18, 4)) as shipping_local,
         cast(u.taxes_local as decimal(18, 4)) as taxes_local,
+        -- fees charged to the customer (Woo fee lines, before tax); 0 where a channel has none
+        cast(coalesce(u.fees_local, 0) as decimal(18, 4)) as fees_local,
         cast(u.placed_total_local as decimal(18, 4)) as placed_total_local
     from unioned as u
     left join channels as ch on u.channel = ch.channel

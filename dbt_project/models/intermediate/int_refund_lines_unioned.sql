@@ -27,6 +27,10 @@ woo_refunds as (
     select * from {{ ref('stg_woo__refund_lines') }}
 ),
 
+woo_refund_headers as (
+    select * from {{ ref('stg_woo__refunds') }}
+),
+
 till_lines as (
     select * from {{ ref('stg_tills__order_lines') }}
 ),
@@ -101,6 +105,30 @@ woo as (
         on by_id.line_id is null and r.order_id = by_sku.order_id and r.sku = by_sku.sku
 ),
 
+-- Order-level refunds: money refunded without naming a line (no SKU, no units, no order line;
+-- is_order_level). Woo: a refund with an amount and no line items (the admin's "refund amount"
+-- without items; refund 726 of Woo's published docs), counted whole. Another channel's refund
+-- not tied to a line (a credit note) joins the union the same way.
+woo_order_level as (
+    select
+        'woo' as channel,
+        h.order_id,
+        h.refund_id,
+        h.refund_id || ':order' as refund_line_id,
+        cast(null as varchar) as line_id,
+        cast(null as varchar) as sku,
+        0 as quantity,
+        h.refunded_at,
+        h.amount_local,
+        cast(null as decimal(18, 4)) as tax_local,
+        cast(null as boolean) as is_restocked,
+        cast(null as varchar) as restock_location_id,
+        true as is_order_level
+    from woo_refund_headers as h
+    where coalesce(h.amount_local, 0) <> 0
+        and not exists (select 1 from woo_refunds as r where r.refund_id = h.refund_id)
+),
+
 tills as (
     select
         'tills' as channel,
@@ -126,6 +154,8 @@ unioned as (
     union all by name
     select * from woo
     union all by name
+    select * from woo_order_level
+    union all by name
     select * from tills
 ),
 
@@ -149,7 +179,8 @@ final as (
         cast(u.amount_local as decimal(18, 4)) as amount_local,
         cast(u.tax_local as decimal(18, 4)) as tax_local,
         u.is_restocked,
-        u.restock_location_id
+        u.restock_location_id,
+        coalesce(u.is_order_level, false) as is_order_level
     from unioned as u
     inner join orders as o
         on o.channel = u.channel and o.order_id = u.order_id

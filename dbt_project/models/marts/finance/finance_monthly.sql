@@ -20,6 +20,17 @@ fees as (
     group by all
 ),
 
+-- fees customers were charged (Woo fee lines), by order month like the sales they came with
+customer_fees as (
+    select
+        date_trunc('month', order_date) as month,
+        channel,
+        sum(fees) as fees
+    from {{ ref('orders') }}
+    where not is_cancelled and fees <> 0
+    group by all
+),
+
 sales as (
     select
         date_trunc('month', sales_date) as month,
@@ -47,10 +58,13 @@ final as (
         cast(coalesce(s.refunds, 0) as decimal(18, 4)) as refunds,
         cast(coalesce(s.net_sales, 0) as decimal(18, 4)) as net_sales,
         cast(coalesce(f.marketplace_fees, 0) as decimal(18, 4)) as marketplace_fees,
+        cast(coalesce(cf.fees, 0) as decimal(18, 4)) as fees,
         case when coalesce(s.cells_without_cost, 0) = 0 then cast(coalesce(s.cogs, 0) as decimal(18, 4)) end
             as cogs
     from sales as s
     full outer join fees as f on s.month = f.month and s.channel = f.channel
+    -- an order with fees has lines, so its month and channel are in sales
+    left join customer_fees as cf on s.month = cf.month and s.channel = cf.channel
 )
 
 select

@@ -39,7 +39,7 @@ joined as (
         fx.fx_rate,
         fx.fx_rate_source,
         case when o.is_cancelled then 0 else coalesce(r.refunds_local, 0) end as refunds_local,
-        case when o.is_cancelled then 0 else coalesce(f.fees_local, 0) end as fees_local,
+        case when o.is_cancelled then 0 else coalesce(f.fees_local, 0) end as marketplace_fees_local,
         r.last_refunded_at,
         coalesce(l.units, 0) as units,
         l.cogs,
@@ -57,7 +57,8 @@ amounts as (
         case when is_cancelled then 0 else gross_local end as gross_sales_local,
         case when is_cancelled then 0 else discounts_local end as discounts_local_kept,
         case when is_cancelled then 0 else shipping_local end as shipping_local_kept,
-        case when is_cancelled then 0 else taxes_local end as taxes_local_kept
+        case when is_cancelled then 0 else taxes_local end as taxes_local_kept,
+        case when is_cancelled then 0 else fees_local end as fees_local_kept
     from joined
 ),
 
@@ -84,7 +85,9 @@ converted as (
         {{ to_base('taxes_local_kept', 'fx_rate') }} as taxes,
         {{ to_base('refunds_local', 'fx_rate') }} as refunds,
         {{ to_base('gross_sales_local - discounts_local_kept - refunds_local', 'fx_rate') }} as net_sales,
-        {{ to_base('fees_local', 'fx_rate') }} as marketplace_fees,
+        {{ to_base('marketplace_fees_local', 'fx_rate') }} as marketplace_fees,
+        {{ to_base('fees_local_kept', 'fx_rate') }} as fees,
+        cast(fees_local_kept as decimal(18, 4)) as fees_local,
         case when is_cancelled then cast(0 as decimal(18, 4)) when lines_without_cost = 0 then coalesce(cogs, 0) end as cogs,
         cast(gross_sales_local as decimal(18, 4)) as gross_sales_local,
         cast(gross_sales_local - discounts_local_kept - refunds_local as decimal(18, 4)) as net_sales_local,

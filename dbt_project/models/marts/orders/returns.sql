@@ -1,4 +1,5 @@
--- One row per refunded line (returns and money-only refunds of a line), dated when refunded.
+-- One row per refunded line (returns and money-only refunds of a line), and one per refund not
+-- tied to a line (is_order_level: no SKU, no units), dated when refunded.
 -- Amounts in the base currency at the order's fx_rate.
 with
 
@@ -32,7 +33,8 @@ final as (
         r.ordered_at,
         r.order_date,
         r.refund_date - r.order_date as days_to_return,
-        r.is_order_cancelled
+        r.is_order_cancelled,
+        r.is_order_level
     from refund_lines as r
     left join order_fx as fx on r.order_key = fx.order_key
 )
