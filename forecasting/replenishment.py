@@ -468,7 +468,8 @@ def scaled_error_variance(
       taken per unit of demand forecast at the measured origins (``error_level``) and applied
       to today's ``d_p``.
     """
-    per_unit = pl.when(error_level > 0).then(d_p / error_level).otherwise(1.0)
+    # clipped: a level measured on a handful of sales (a launch) says little about the ratio
+    per_unit = pl.when(error_level > 0).then((d_p / error_level).clip(0.25, 4.0)).otherwise(1.0)
     return error_var / (1.0 + p_days.cast(pl.Float64) / window_days) * per_unit
 
 
