@@ -160,21 +160,36 @@ class RetryPolicy:
 
 
 class TokenBucket:
-    """`rate` requests per second with bursts of `burst`; `take()` sleeps until one is free."""
+    """`rate` requests per second with bursts of `burst`; `take()` sleeps until one is free.
+    `clock` and `sleep` are injectable so a test or benchmark can run minutes of waits in
+    emulated time (both must then come from the same emulated clock)."""
 
     def __init__(
-        self, rate: float, burst: float = 1.0, sleep: Callable[[float], None] = time.sleep
+        self,
+        rate: float,
+        burst: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.rate = rate
         self.burst = max(burst, 1.0)
         self.tokens = self.burst
-        self.stamp = time.monotonic()
+        self.clock = clock
+        self.stamp = clock()
         self.sleep = sleep
         self.lock = threading.Lock()
 
+    def empty(self) -> float:
+        """The server said we are over the limit (a 429): the bucket holds nothing now; the
+        seconds until its next token."""
+        with self.lock:
+            self.tokens = 0.0
+            self.stamp = self.clock()
+            return 1 / self.rate
+
     def take(self) -> None:
         with self.lock:
-            now = time.monotonic()
+            now = self.clock()
             self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
             self.stamp = now
             if self.tokens >= 1:
@@ -227,14 +242,22 @@ class ApiClient:
         timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.channel = channel
         self.credential_env = credential_env
         self.policy = policy or RetryPolicy()
         self.sleep = sleep
+        self.clock = clock
         self.stats = ClientStats()
         self._rng = random.Random(seed)
         self.on_throttle: Callable[[httpx.Response], None] | None = None
+        # A channel whose 429s carry no Retry-After but whose limit is a known rate (Amazon
+        # SP-API) sets `throttle_wait`: the seconds until the operation's next token, or None to
+        # back off as usual. Those waits are not failed attempts; they are bounded in all by
+        # `throttle_total_seconds` per call.
+        self.throttle_wait: Callable[[httpx.Response], float | None] | None = None
+        self.throttle_total_seconds: float = 600.0
         self._client = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers=dict(headers or {}),
@@ -280,7 +303,8 @@ class ApiClient:
         """Send with retries; return a response whose body has been read in full (2xx/3xx/4xx
         other than 401/403/429). `what` names the call in messages (never the query string)."""
         label = what or f"{method} {path}"
-        deadline = time.monotonic() + self.policy.total_seconds
+        deadline = self.clock() + self.policy.total_seconds
+        throttled_until: float | None = None
         attempt = 0
         last = ""
         while True:
@@ -321,13 +345,34 @@ class ApiClient:
                 retry_in = _retry_after(resp)
                 if self.on_throttle is not None and status == 429:
                     self.on_throttle(resp)
+                paced = (
+                    self.throttle_wait(resp)
+                    if status == 429 and retry_in is None and self.throttle_wait is not None
+                    else None
+                )
+                if paced is not None:
+                    now = self.clock()
+                    if throttled_until is None:
+                        throttled_until = now + self.throttle_total_seconds
+                    if now + paced > throttled_until:
+                        raise ChannelError(
+                            f"channel '{self.channel}': {label} still throttled (HTTP 429) after "
+                            f"waiting {self.throttle_total_seconds:g} s for the operation's rate "
+                            "limit; giving up for this run, the cursor stays at the last landed page",
+                            429,
+                        ) from None
+                    attempt -= 1  # waiting for the next token is not a failed attempt
+                    deadline += paced
+                    self.stats.retries += 1
+                    self._wait(paced)
+                    continue
             if attempt >= self.policy.max_attempts:
                 raise ChannelError(
                     f"channel '{self.channel}': {label} failed {attempt} times (last: {last}); "
                     "giving up for this run, the cursor stays at the last landed page"
                 ) from None
             wait = retry_in if retry_in is not None else self._backoff(attempt)
-            if time.monotonic() + wait > deadline:
+            if self.clock() + wait > deadline:
                 raise ChannelError(
                     f"channel '{self.channel}': {label} still failing after "
                     f"{self.policy.total_seconds:g} s (last: {last}); giving up for this run"

@@ -45,3 +45,6 @@ class ConnectorSettings:
     requests_per_second: float | None = None
     burst: int = 1
     sleep: Callable[[float], None] = time.sleep
+    # Amazon: the most one call waits in all for its operation's rate limit (429s without
+    # Retry-After wait for the operation's next token)
+    rate_limit_wait_seconds: float = 900.0

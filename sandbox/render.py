@@ -341,6 +341,18 @@ def _ca(cur: str, cents: int) -> Row:
     return {"CurrencyCode": cur, "CurrencyAmount": number(cents)}
 
 
+def _refund_fees(cur: str, refunded_cents: int) -> list[Row]:
+    """A refund's fee adjustments as Amazon posts them: the referral fee (Commission) of the
+    refunded principal comes back (positive) less a refund administration fee (RefundCommission,
+    20% of it, at most 5.00; negative)."""
+    commission = round(refunded_cents * COMMISSION_PCT / 100)
+    admin = min(500, round(commission * 20 / 100))
+    return [
+        {"FeeType": "Commission", "FeeAmount": _ca(cur, commission)},
+        {"FeeType": "RefundCommission", "FeeAmount": _ca(cur, -admin)},
+    ]
+
+
 def render_amazon_financial_events(
     order: Row, lines: list[Row], refunds: list[Row], end_ts: int
 ) -> list[Row]:
@@ -403,16 +415,20 @@ def render_amazon_financial_events(
                 "AmazonOrderId": order["source_id"],
                 "PostedDate": ts_z(ev[0]["refunded_ts"]),
                 "MarketplaceName": mkt_name,
+                # Finances v0: refunds carry their money in the *adjustment* lists of each
+                # item (ItemChargeList / ItemFeeList are for shipments)
                 "ShipmentItemAdjustmentList": [
                     {
                         "OrderItemId": r["line_id"],
+                        "OrderAdjustmentItemId": f"{r['refund_id']}{n:03d}",
                         "SellerSKU": r["sku"],
                         "QuantityShipped": r["quantity"],
-                        "ItemChargeList": [
+                        "ItemChargeAdjustmentList": [
                             {"ChargeType": "Principal", "ChargeAmount": _ca(cur, -r["amount"])}
                         ],
+                        "ItemFeeAdjustmentList": _refund_fees(cur, r["amount"]),
                     }
-                    for r in ev
+                    for n, r in enumerate(ev)
                 ],
             }
         )

@@ -50,7 +50,12 @@ CHECKS: dict[str, tuple[Check, ...]] = {
     "financial_events": (
         ID,
         TIME,
-        Check("event_type", "in_set", txt("EventType"), values=("Shipment", "Refund")),
+        Check(
+            "event_type",
+            "in_set",
+            txt("EventType"),
+            values=("Shipment", "Refund", "GuaranteeClaim", "Chargeback"),
+        ),
     ),
     # API-only stream: id and updated time only
     "inventory": BASIC,

@@ -9,11 +9,17 @@
   `amazon__order_items`). An order page and its items land in one transaction. SP-API does not
   promise any order of results, so the cursor only moves with the last page of a listing
   (a crash re-reads the listing; re-reading lands nothing twice).
-* `financial_events`: listFinancialEvents by `PostedAfter`, shipment and refund events with their
-  fees; `EventType` is added from the list an event came in (Shipment / Refund).
+* `financial_events`: listFinancialEvents by `PostedAfter`: shipment, refund, guarantee-claim and
+  chargeback events with their charges and fees (refunds' in the adjustment lists); `EventType`
+  is added from the list an event came in (Shipment / Refund / GuaranteeClaim / Chargeback).
+* `getOrderItems` is paged too (`NextToken`): all pages of an order make its one record.
 * `inventory`: FBA inventory summaries (API-only stream: lands where the warehouse has the table).
-* Rate limits per operation: a client-side token bucket per operation, its rate taken from the
-  `x-amzn-RateLimit-Limit` header of each answer; a 429 backs off exponentially with jitter.
+* Rate limits per operation: a client-side token bucket per operation at Amazon's documented
+  default rate and burst (`DEFAULT_RATES`), re-set from the `x-amzn-RateLimit-Limit` header of
+  each answer. A 429 (no Retry-After) empties the operation's bucket and waits for its next token
+  (1 / rate), as often as `rate_limit_wait_seconds` allows per call (not counted as failed
+  attempts); other failures back off exponentially with jitter. `clock` and `sleep` are
+  injectable so tests and benchmarks can run hours of waits in emulated time.
 """
 
 from __future__ import annotations
@@ -50,13 +56,27 @@ from connectors.records import RawRecord
 
 DEFAULT_AUTH_URL = "https://api.amazon.com/auth/o2/token"
 # Amazon's documented default (rate per second, burst) per operation, until a header says otherwise.
+# Orders v0, Finances v0, FBA Inventory v1 and Reports 2021-06-30 usage plans as their models
+# document them ("Usage Plan: Rate (requests per second) | Burst").
 DEFAULT_RATES = {
     "getOrders": (0.0167, 20),
     "getOrderItems": (0.5, 30),
     "listFinancialEvents": (0.5, 30),
     "getInventorySummaries": (2.0, 2),
+    "createReport": (0.0167, 15),
+    "getReport": (2.0, 15),
+    "getReportDocument": (0.0167, 15),
 }
 ALL_STREAMS = ("orders", "financial_events", "inventory")
+# The Finances v0 event lists that carry an order's money, and the EventType each lands with:
+# shipments (ItemChargeList / ItemFeeList) and the three kinds of money given back, which carry
+# theirs in ShipmentItemAdjustmentList[].ItemChargeAdjustmentList / ItemFeeAdjustmentList.
+EVENT_LISTS = (
+    ("Shipment", "ShipmentEventList"),
+    ("Refund", "RefundEventList"),
+    ("GuaranteeClaim", "GuaranteeClaimEventList"),
+    ("Chargeback", "ChargebackEventList"),
+)
 
 
 class AmazonConnector:
@@ -77,6 +97,8 @@ class AmazonConnector:
         timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         requests_per_second: float | None = None,
+        rate_limit_wait_seconds: float = 900.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.channel = channel
         self.page_size = min(page_size, 100)
@@ -84,19 +106,23 @@ class AmazonConnector:
         self.envs = (refresh_token_env, client_id_env, client_secret_env)
         self._secrets = tuple(credential(channel, e) for e in self.envs)
         self.sleep = sleep
+        self.clock = clock
         self.client = ApiClient(channel, base_url, credential_env=refresh_token_env, policy=policy,
-                                timeout=timeout, sleep=sleep)  # fmt: skip
+                                timeout=timeout, sleep=sleep, clock=clock)  # fmt: skip
         self.client.on_throttle = self._on_throttle
+        self.client.throttle_wait = self._throttle_wait
+        self.client.throttle_total_seconds = rate_limit_wait_seconds
         parts = urlsplit(auth_url or DEFAULT_AUTH_URL)
         self._auth_path = parts.path or "/"
         self.auth = ApiClient(channel, f"{parts.scheme}://{parts.netloc}",
                               credential_env=" / ".join(self.envs), policy=policy, timeout=timeout,
-                              sleep=sleep)  # fmt: skip
+                              sleep=sleep, clock=clock)  # fmt: skip
         self.auth_url = auth_url or DEFAULT_AUTH_URL
         self._token_expires = 0.0
         self.cap = requests_per_second
         self.buckets = {
-            op: TokenBucket(min(r, self.cap or r), b, sleep) for op, (r, b) in DEFAULT_RATES.items()
+            op: TokenBucket(min(r, self.cap or r), b, sleep, clock)
+            for op, (r, b) in DEFAULT_RATES.items()
         }
         self.token_refreshes = 0
 
@@ -106,7 +132,7 @@ class AmazonConnector:
 
     # ------------------------------------------------------------------ auth
     def _ensure_token(self, force: bool = False) -> None:
-        if not force and time.monotonic() < self._token_expires - 60:
+        if not force and self.clock() < self._token_expires - 60:
             return
         refresh, cid, csecret = self._secrets
         resp = self.auth.request(
@@ -124,13 +150,22 @@ class AmazonConnector:
         assert isinstance(body, dict)  # a token came in it
         remember_secret(str(token))
         self.client.set_header("x-amz-access-token", token)
-        self._token_expires = time.monotonic() + float(body.get("expires_in") or 3600)
+        self._token_expires = self.clock() + float(body.get("expires_in") or 3600)
         self.token_refreshes += 1
 
     # ------------------------------------------------------------------ calls
     def _on_throttle(self, resp) -> None:
         op = getattr(self, "_current_op", None)
         self._adopt_rate(op, resp)
+
+    def _throttle_wait(self, resp) -> float | None:
+        """A 429 of an SP-API operation carries no Retry-After: the operation's bucket is empty
+        at the server, so wait until ours holds its next token (1 / rate: 60 s for getOrders at
+        0.0167/s), the rate being the header's when it came, else the documented default."""
+        op = getattr(self, "_current_op", None)
+        if op is None:
+            return None
+        return self.buckets[op].empty()
 
     def _adopt_rate(self, op: str | None, resp) -> None:
         limit = resp.headers.get("x-amzn-ratelimit-limit")
@@ -196,9 +231,7 @@ class AmazonConnector:
                 newest = max(
                     filter(None, [newest, orders.records[-1].source_updated_at]), default=None
                 )
-                ib = self._call(
-                    "getOrderItems", f"/orders/v0/orders/{sid}/orderItems", None, "getOrderItems"
-                )
+                ib = self._order_items(sid)
                 _safe(items, partial(_items_of, ib, o), ib, sid, "order items")
             token = payload.get("NextToken")
             # the cursor moves only when the whole listing has landed (results are unordered)
@@ -207,6 +240,27 @@ class AmazonConnector:
             if not token:
                 return
             params = {"MarketplaceIds": ",".join(self.marketplace_ids), "NextToken": token}
+
+    def _order_items(self, order_id: str) -> dict:
+        """Every item of one order: getOrderItems answers a page and a `NextToken` while the
+        order has more items; the pages are joined into one answer (one raw record per order)."""
+        path = f"/orders/v0/orders/{order_id}/orderItems"
+        body = self._call("getOrderItems", path, None, "getOrderItems")
+        token = body["payload"].get("NextToken")
+        pages = 1
+        while token:
+            more = self._call("getOrderItems", path, {"NextToken": token}, "getOrderItems")
+            items = more["payload"].get("OrderItems")
+            if not isinstance(items, list):
+                raise ChannelError(
+                    f"channel '{self.channel}': getOrderItems page {pages + 1} of order "
+                    f"{order_id} has no OrderItems list"
+                )
+            body["payload"]["OrderItems"] = [*(body["payload"].get("OrderItems") or []), *items]
+            token = more["payload"].get("NextToken")
+            pages += 1
+        body["payload"].pop("NextToken", None)
+        return body
 
     def _event_pages(self, since: datetime | None) -> Iterator[Page]:
         params: dict = {"MaxResultsPerPage": self.page_size}
@@ -219,7 +273,7 @@ class AmazonConnector:
             payload = body["payload"]
             events = payload.get("FinancialEvents") or {}
             batch = Batch()
-            for kind, key in (("Shipment", "ShipmentEventList"), ("Refund", "RefundEventList")):
+            for kind, key in EVENT_LISTS:
                 for ev in events.get(key) or []:
                     sid = (
                         f"{kind}:{ev.get('AmazonOrderId')}:{ev.get('PostedDate')}"
@@ -285,6 +339,7 @@ def connect(settings: ConnectorSettings) -> AmazonConnector:
         client_id_env=settings.credentials["client_id"],
         client_secret_env=settings.credentials["client_secret"],
         requests_per_second=settings.requests_per_second,
+        rate_limit_wait_seconds=settings.rate_limit_wait_seconds,
         channel=settings.channel,
         page_size=settings.page_size,
         policy=settings.policy,

@@ -25,6 +25,12 @@ def order_record(o: dict) -> RawRecord:
 
 
 def items_record(items: dict, order: dict) -> RawRecord:
+    """getOrderItems' payload of `order` (all its pages) with the order's LastUpdateDate copied
+    in. An answer naming another order is not this order's items (Amazon's sandbox answers one
+    static document whatever the id): it is quarantined, never filed under the wrong order."""
+    named = items.get("AmazonOrderId")
+    if named is not None and str(named) != str(order["AmazonOrderId"]):
+        raise RecordError(f"getOrderItems answered for order {named}, not {order['AmazonOrderId']}")
     payload = {"AmazonOrderId": order["AmazonOrderId"], "LastUpdateDate": order.get("LastUpdateDate"),
                **{k: v for k, v in items.items() if k not in ("AmazonOrderId", "NextToken")}}  # fmt: skip
     for it in payload.get("OrderItems") or []:

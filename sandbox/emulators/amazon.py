@@ -8,8 +8,17 @@
   refund events with their fees)
 * `GET /fba/inventory/v1/summaries?details=true&granularityType=Marketplace&...&nextToken=`
 Every call needs `x-amz-access-token`; an expired or wrong one answers 403 `Unauthorized`.
-Per-operation rate limits (token buckets of `rates[operation] = (requests/s, burst)`), reported in
-`x-amzn-RateLimit-Limit`; over the limit answers 429 `QuotaExceeded` (no Retry-After, as Amazon).
+Every answer carries `x-amzn-RequestId`. Per-operation rate limits (token buckets of
+`rates[operation] = (requests/s, burst)`: the `fast` preset the demo and tests use, or
+`realistic`, Amazon's documented default usage plans), reported in `x-amzn-RateLimit-Limit`; over
+the limit answers 429 `QuotaExceeded` with no Retry-After, as Amazon's 429 spec documents.
+
+Written from the published models (../shared/fixtures/platform-docs/amazon, validated against
+them in tests/test_amazon_contract.py), not from what the connector reads: an order is `Pending`
+without `OrderTotal` for its first `pending_seconds`, getOrderItems answers `items_page_size`
+items and a `NextToken`, refunds carry their money in `ItemChargeAdjustmentList` /
+`ItemFeeAdjustmentList`. `clock` (a monotonic-seconds callable) drives the buckets and token
+expiry, so a benchmark can run the realistic limits in emulated time (`VirtualClock`).
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ import json
 import secrets
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -31,14 +42,55 @@ from sandbox.emulators.book import ChannelBook
 from sandbox.store import Store
 
 MARKETPLACES = ("A1PA6795UKMFR9", "A1F83G8C2ARO7P")
-# (requests/s, burst) per operation. Far above Amazon's real limits (getOrders 0.0167/s, burst 20;
-# getOrderItems 0.5/s, burst 30) so tests and the demo run in seconds; pass `rates=` to tighten.
+# (requests/s, burst) per operation: the `fast` preset, far above Amazon's real limits so tests
+# and the demo run in seconds (pass `rates=` to tighten one operation).
 DEFAULT_RATES = {
     "getOrders": (200.0, 50),
     "getOrderItems": (2000.0, 200),
     "listFinancialEvents": (200.0, 50),
     "getInventorySummaries": (200.0, 50),
+    "createReport": (200.0, 50),
+    "getReport": (200.0, 50),
+    "getReportDocument": (200.0, 50),
 }
+# Amazon's default usage plans, as the operations' models document them.
+REALISTIC_RATES = {
+    "getOrders": (0.0167, 20),
+    "getOrderItems": (0.5, 30),
+    "listFinancialEvents": (0.5, 30),
+    "getInventorySummaries": (2.0, 2),
+    "createReport": (0.0167, 15),
+    "getReport": (2.0, 15),
+    "getReportDocument": (0.0167, 15),
+}
+RATE_PRESETS = {"fast": DEFAULT_RATES, "realistic": REALISTIC_RATES}
+
+
+def scaled(preset: str, factor: float) -> dict[str, tuple[float, int]]:
+    """A preset with every rate multiplied by `factor` (bursts unchanged): the realistic plans
+    `factor` times faster, so a test sees their shape (bursts, then one token per 1/rate) in
+    seconds. The connector follows whatever `x-amzn-RateLimit-Limit` says."""
+    return {op: (r * factor, b) for op, (r, b) in RATE_PRESETS[preset].items()}
+
+
+class VirtualClock:
+    """Emulated monotonic time shared by an in-process connector and emulator: `sleep` advances
+    it at once, so hours of rate-limit waits run in no time and are still counted."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+        self.slept = 0.0
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            with self._lock:
+                self.now += seconds
+                self.slept += seconds
 
 
 def _ts(text: str) -> int:
@@ -60,13 +112,14 @@ def _untok(text: str) -> Any:  # the JSON state _tok encoded
 
 
 class _Bucket:
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst, self.tokens, self.stamp = rate, burst, float(burst), time.monotonic()
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float]) -> None:
+        self.rate, self.burst, self.tokens, self.clock = rate, burst, float(burst), clock
+        self.stamp = clock()
         self.lock = threading.Lock()
 
     def take(self) -> bool:
         with self.lock:
-            now = time.monotonic()
+            now = self.clock()
             self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
             self.stamp = now
             if self.tokens >= 1:
@@ -87,7 +140,10 @@ class AmazonEmulator(Emulator):
         faults: Faults | None = None,
         now: int | None = None,
         token_ttl: int = 3600,
-        rates: dict[str, tuple[float, int]] | None = None,
+        rates: str | dict[str, tuple[float, int]] | None = None,
+        items_page_size: int = 10,
+        pending_seconds: int = 900,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(faults)
         self.store = store
@@ -100,8 +156,17 @@ class AmazonEmulator(Emulator):
         self.book = ChannelBook(store, "amazon")
         self.token_ttl = token_ttl
         self.tokens: dict[str, float] = {}
-        self.rates = {**DEFAULT_RATES, **(rates or {})}
-        self.buckets = {op: _Bucket(r, b) for op, (r, b) in self.rates.items()}
+        self.clock = clock
+        if isinstance(rates, str):
+            self.rates = dict(RATE_PRESETS[rates])
+        else:
+            self.rates = {**DEFAULT_RATES, **(rates or {})}
+        self.buckets = {op: _Bucket(r, b, clock) for op, (r, b) in self.rates.items()}
+        # Amazon does not document how many items one getOrderItems page holds; 10 makes
+        # the paging show on the sandbox's larger orders
+        self.items_page_size = items_page_size
+        self.pending_seconds = pending_seconds
+        self.request_ids: list[str] = []
         self.marketplace_ids = MARKETPLACES
         self.malformed: set[str] = set()
         self.token_grants = 0
@@ -118,7 +183,7 @@ class AmazonEmulator(Emulator):
         if req.path == "/auth/o2/token":
             return self._token(req)
         token = req.headers.get("x-amz-access-token")
-        if not token or self.tokens.get(token, 0) < time.monotonic():
+        if not token or self.tokens.get(token, 0) < self.clock():
             self.stats.unauthorized += 1
             return Reply(403, {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied.",
                                            "details": "The access token you provided is revoked, malformed or invalid."}]})  # fmt: skip
@@ -128,7 +193,9 @@ class AmazonEmulator(Emulator):
             return self._limited("getOrders", lambda: self._orders(req, now))
         if req.path.startswith("/orders/v0/orders/") and req.path.endswith("/orderItems"):
             oid = req.path.split("/")[4]
-            return self._limited("getOrderItems", lambda: self._items(oid, now))
+            return self._limited(
+                "getOrderItems", lambda: self._items(oid, now, req.arg("NextToken"))
+            )
         if req.path == "/finances/v0/financialEvents":
             return self._limited("listFinancialEvents", lambda: self._events(req, now))
         if req.path == "/fba/inventory/v1/summaries":
@@ -157,10 +224,26 @@ class AmazonEmulator(Emulator):
                 },
             )
         token = "Atza|" + secrets.token_urlsafe(24)
-        self.tokens[token] = time.monotonic() + self.token_ttl
+        self.tokens[token] = self.clock() + self.token_ttl
         self.token_grants += 1
         return Reply(200, {"access_token": token, "refresh_token": self.refresh_token,
                            "token_type": "bearer", "expires_in": self.token_ttl})  # fmt: skip
+
+    def throttle_reply(self) -> Reply:
+        """Amazon's 429: `QuotaExceeded`, headers x-amzn-RequestId only (no Retry-After)."""
+        return Reply(429, {"errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota for the requested resource.", "details": ""}]})  # fmt: skip
+
+    def _send(self, h, reply: Reply, drop: bool) -> None:
+        rid = str(uuid.uuid4())
+        self.request_ids.append(rid)
+        reply.headers.setdefault("x-amzn-RequestId", rid)
+        super()._send(h, reply, drop)
+
+    def _pending(self, o: dict, now: int) -> bool:
+        """Payment not yet authorised: the first `pending_seconds` of an order's life."""
+        return now < o["placed_ts"] + self.pending_seconds and not (
+            o["cancelled"] and o["cancelled_ts"] <= now
+        )
 
     def _limited(self, op: str, fn) -> Reply:
         rate, _ = self.rates[op]
@@ -210,6 +293,10 @@ class AmazonEmulator(Emulator):
                 if mkt not in mkts:
                     continue
                 rec = render.render_amazon_order(o, b.lines[i], v)
+                if self._pending(o, now):
+                    # Orders v0: a Pending order has no OrderTotal yet (getOrders example)
+                    rec["OrderStatus"] = "Pending"
+                    rec.pop("OrderTotal", None)
                 if o["source_id"] in self.malformed:
                     rec["OrderTotal"] = "35.70 EUR"
                 out.append(rec)
@@ -222,7 +309,7 @@ class AmazonEmulator(Emulator):
             )
         return Reply(200, {"payload": payload})
 
-    def _items(self, oid: str, now: int) -> Reply:
+    def _items(self, oid: str, now: int, next_token: str | None = None) -> Reply:
         b = self.book
         i = b.by_id.get(oid)
         if i is None:
@@ -233,6 +320,16 @@ class AmazonEmulator(Emulator):
             v = b.version_at(i, now) or now
             rec = render.render_amazon_order_items(b.orders[i], b.lines[i], v)
         rec.pop("LastUpdateDate")  # the API has no time; the connector copies the order's
+        start = 0
+        if next_token:
+            state = _untok(next_token)
+            if not isinstance(state, dict) or state.get("o") != oid:
+                return Reply(400, {"errors": [{"code": "InvalidInput", "message": "Invalid NextToken"}]})  # fmt: skip
+            start = int(state["pos"])
+        items = rec["OrderItems"]
+        rec["OrderItems"] = items[start : start + self.items_page_size]
+        if start + self.items_page_size < len(items):
+            rec["NextToken"] = _tok({"o": oid, "pos": start + self.items_page_size})
         return Reply(200, {"payload": rec})
 
     def _all_events(self, now: int) -> list[tuple[int, int, dict[str, Any]]]:
@@ -262,6 +359,7 @@ class AmazonEmulator(Emulator):
         for _, _, ev in chunk:
             ev = dict(ev)
             kind = ev.pop("EventType")
+            ev.pop("EventSeq")  # ours (the file drops' ordering), not an SP-API field
             (ship if kind == "Shipment" else refund).append(ev)
         payload: dict[str, Any] = {
             "FinancialEvents": {

@@ -27,6 +27,10 @@ amazon_items as (
     select * from {{ ref('stg_amazon__order_items') }}
 ),
 
+amazon_marketplaces as (
+    select * from {{ ref('stg_amazon__marketplaces') }}
+),
+
 woo_orders as (
     select * from {{ ref('stg_woo__orders') }}
 ),
@@ -90,7 +94,8 @@ amazon_totals as (
         sum(gross_local) as gross_local,
         sum(discount_local) as discounts_local,
         sum(shipping_local) as shipping_local,
-        sum(tax_local) as taxes_local
+        sum(tax_local) as taxes_local,
+        max(currency) as currency
     from amazon_items
     group by all
 ),
@@ -101,26 +106,31 @@ amazon as (
         o.order_id,
         o.order_id as order_number,
         o.ordered_at,
-        o.currency,
+        -- a Pending order has no OrderTotal: its items' currency, else its marketplace's
+        coalesce(o.currency, t.currency, m.currency) as currency,
+        -- OrderStatus (Orders v0): InvoiceUnconfirmed = all items shipped, invoice not yet
+        -- confirmed; Pending / PendingAvailability = payment not authorised; Unfulfillable =
+        -- Amazon cannot fulfil it (no shipment, no charge), so it counts like a cancellation
         case
-            when o.is_cancelled then 'cancelled'
-            when o.order_status = 'Shipped' then 'fulfilled'
+            when o.is_cancelled or o.order_status = 'Unfulfillable' then 'cancelled'
+            when o.order_status in ('Shipped', 'InvoiceUnconfirmed') then 'fulfilled'
             when o.order_status = 'PartiallyShipped' then 'partially_fulfilled'
             else 'open'
         end as status,
         case
-            when o.is_cancelled then 'voided'
-            when o.order_status = 'Pending' then 'pending'
+            when o.is_cancelled or o.order_status = 'Unfulfillable' then 'voided'
+            when o.order_status in ('Pending', 'PendingAvailability') then 'pending'
             else 'paid'
         end as financial_status,
-        case o.order_status
-            when 'Shipped' then 'fulfilled'
-            when 'PartiallyShipped' then 'partial'
+        case
+            when o.order_status in ('Shipped', 'InvoiceUnconfirmed') then 'fulfilled'
+            when o.order_status = 'PartiallyShipped' then 'partial'
             else 'unfulfilled'
         end as fulfillment_status,
-        o.is_cancelled,
-        -- Amazon EU item prices include VAT (ItemTax is the included part)
-        true as taxes_included,
+        o.is_cancelled or o.order_status = 'Unfulfillable' as is_cancelled,
+        -- the marketplace's convention: US/CA prices exclude sales tax (OrderTotal = ItemPrice +
+        -- ItemTax), EU/UK and the rest include VAT (ItemTax is the included part)
+        coalesce(m.prices_include_tax, true) as taxes_included,
         o.email,
         cast(null as varchar) as channel_customer_id,
         cast(null as varchar) as first_name,
@@ -134,6 +144,7 @@ amazon as (
         o.order_total_local as placed_total_local
     from amazon_orders as o
     left join amazon_totals as t on o.order_id = t.order_id
+    left join amazon_marketplaces as m on o.marketplace_id = m.marketplace_id
 ),
 
 woo_totals as (

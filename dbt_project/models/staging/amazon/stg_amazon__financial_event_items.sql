@@ -1,16 +1,27 @@
--- One row per item of an Amazon financial event (Shipment: ShipmentItemList, Refund:
--- ShipmentItemAdjustmentList), with principal, tax and fees summed per item. Amounts keep the
--- signs Amazon posts (refund charges negative, fees negative, fee reversals positive).
--- CurrencyAmount is a JSON number: read as text and cast to decimal.
-{% set item_shape = {
+-- One row per item of an Amazon financial event (Shipment: ShipmentItemList; Refund,
+-- GuaranteeClaim, Chargeback: ShipmentItemAdjustmentList), with principal, tax and fees summed
+-- per item. Finances v0 puts a shipment item's money in ItemChargeList / ItemFeeList and a
+-- refund's (guarantee claim's, chargeback's) in ItemChargeAdjustmentList / ItemFeeAdjustmentList
+-- ("only returned for refunds, guarantee claims, and chargeback events"); both pairs are read
+-- and concatenated, so either shape counts and nothing is read twice. Amounts keep the signs
+-- Amazon posts (refund charges negative, fees negative, a returned commission positive, the
+-- refund commission negative). CurrencyAmount is a JSON number: read as text, cast to decimal.
+{% set charge_shape = {
+    'ChargeType': 'VARCHAR',
+    'ChargeAmount': {'CurrencyAmount': 'VARCHAR', 'CurrencyCode': 'VARCHAR'},
+} -%}
+{%- set fee_shape = {
+    'FeeType': 'VARCHAR',
+    'FeeAmount': {'CurrencyAmount': 'VARCHAR', 'CurrencyCode': 'VARCHAR'},
+} -%}
+{%- set item_shape = {
     'OrderItemId': 'VARCHAR',
     'SellerSKU': 'VARCHAR',
     'QuantityShipped': 'VARCHAR',
-    'ItemChargeList': [{
-        'ChargeType': 'VARCHAR',
-        'ChargeAmount': {'CurrencyAmount': 'VARCHAR', 'CurrencyCode': 'VARCHAR'},
-    }],
-    'ItemFeeList': [{'FeeAmount': {'CurrencyAmount': 'VARCHAR', 'CurrencyCode': 'VARCHAR'}}],
+    'ItemChargeList': [charge_shape],
+    'ItemChargeAdjustmentList': [charge_shape],
+    'ItemFeeList': [fee_shape],
+    'ItemFeeAdjustmentList': [fee_shape],
 } -%}
 {%- set event_shape = {
     'EventType': 'VARCHAR',
@@ -44,15 +55,19 @@ events as (
         e.AmazonOrderId as order_id,
         {{ to_utc_ts('e.PostedDate') }} as posted_at,
         e.MarketplaceName as marketplace_name,
-        unnest(coalesce(e.ShipmentItemList, e.ShipmentItemAdjustmentList)) as item
+        unnest(list_concat(
+            coalesce(e.ShipmentItemList, []), coalesce(e.ShipmentItemAdjustmentList, [])
+        )) as item
     from parsed
 ),
 
 items as (
     select
         *,
-        item.ItemChargeList as charges,
-        item.ItemFeeList as fees
+        list_concat(
+            coalesce(item.ItemChargeList, []), coalesce(item.ItemChargeAdjustmentList, [])
+        ) as charges,
+        list_concat(coalesce(item.ItemFeeList, []), coalesce(item.ItemFeeAdjustmentList, [])) as fees
     from events
 ),
 

@@ -39,13 +39,9 @@ final as (
         o.FulfillmentChannel as fulfillment_channel,
         o.SalesChannel as sales_channel,
         o.MarketplaceId as marketplace_id,
-        upper(coalesce(
-            o.OrderTotal.CurrencyCode,
-            case o.MarketplaceId
-                when 'A1PA6795UKMFR9' then 'EUR'
-                when 'A1F83G8C2ARO7P' then 'GBP'
-            end
-        )) as currency,
+        -- as the order says; a Pending order has no OrderTotal: int_orders_unioned falls back to
+        -- its items' currency, then the marketplace's (stg_amazon__marketplaces)
+        upper(o.OrderTotal.CurrencyCode) as currency,
         {{ text_money('o.OrderTotal.Amount') }} as order_total_local,
         {{ text_int('o.NumberOfItemsShipped') }} as items_shipped,
         {{ text_int('o.NumberOfItemsUnshipped') }} as items_unshipped,

@@ -1,4 +1,5 @@
--- Amazon refunds: one row per item of a Refund financial event, dated by its PostedDate.
+-- Amazon refunds: one row per item of a Refund, GuaranteeClaim or Chargeback financial event
+-- (money given back to the buyer, from the items' ItemChargeAdjustmentList), dated by PostedDate.
 {{ config(materialized="view") }}
 
 with
@@ -21,7 +22,7 @@ final as (
         cast(-principal_local as decimal(18, 4)) as amount_local,
         cast(-tax_local as decimal(18, 4)) as tax_local
     from event_items
-    where event_type = 'Refund'
+    where event_type in ('Refund', 'GuaranteeClaim', 'Chargeback')
 )
 
 select * from final
