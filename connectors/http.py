@@ -89,6 +89,15 @@ class ChannelAuthError(ChannelError):
         return False
 
 
+class SyncDeadlineExceeded(ChannelError):
+    """The channel's sync used its whole `sync_deadline_seconds`: what landed stays, the cursor
+    stays at the last landed page, the rest is read next run. Never retried within the run."""
+
+    @property
+    def retryable(self) -> bool:
+        return False
+
+
 class ChannelConfigError(ChannelAuthError):
     """A credential the channel needs is not set in the environment: never retried."""
 
@@ -153,10 +162,17 @@ def remember_secret(value: str) -> None:
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How long a call may take. `total_seconds` bounds one call's retries; `sync_seconds` bounds
+    every call of one client (one sync of one channel) in all, so a server that trickles its
+    answers cannot keep an hourly sync running into the next hour. Each attempt is bounded too:
+    by the client's `timeout` in all, not only per read (httpx's timeouts are per read, so a
+    body sent a byte at a time would never time out)."""
+
     max_attempts: int = 8
     base_delay: float = 0.5
     max_delay: float = 30.0
     total_seconds: float = 300.0
+    sync_seconds: float | None = None
 
 
 class TokenBucket:
@@ -258,6 +274,12 @@ class ApiClient:
         # `throttle_total_seconds` per call.
         self.throttle_wait: Callable[[httpx.Response], float | None] | None = None
         self.throttle_total_seconds: float = 600.0
+        # Deadlines are wall-clock (time.monotonic), whatever `clock` emulates: they bound how
+        # long the sync really runs.
+        self.timeout = timeout
+        self.sync_deadline = (
+            time.monotonic() + self.policy.sync_seconds if self.policy.sync_seconds else None
+        )
         self._client = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers=dict(headers or {}),
@@ -311,13 +333,14 @@ class ApiClient:
             attempt += 1
             if bucket is not None:
                 bucket.take()
+            self._check_sync_deadline(label)
             self.stats.requests += 1
             retry_in: float | None = None
             try:
-                resp = self._client.request(
+                req = self._client.build_request(
                     method, path, params=params, json=json_body, data=data, headers=headers
                 )
-                resp.read()  # a body cut off mid-way raises here, and is retried
+                resp = self._send_within(req)
             except httpx.TimeoutException:
                 last, retry_in = "timed out", None
                 self.stats.note("timeout")
@@ -372,6 +395,7 @@ class ApiClient:
                     "giving up for this run, the cursor stays at the last landed page"
                 ) from None
             wait = retry_in if retry_in is not None else self._backoff(attempt)
+            self._check_sync_deadline(label, after=wait)  # a wait ending past it: stop now
             if self.clock() + wait > deadline:
                 raise ChannelError(
                     f"channel '{self.channel}': {label} still failing after "
@@ -379,6 +403,41 @@ class ApiClient:
                 ) from None
             self.stats.retries += 1
             self._wait(wait)
+
+    def _check_sync_deadline(self, label: str, after: float = 0.0) -> None:
+        if self.sync_deadline is not None and time.monotonic() + after >= self.sync_deadline:
+            raise SyncDeadlineExceeded(
+                f"channel '{self.channel}': the sync used its {self.policy.sync_seconds:g} s "
+                f"(api.sync_deadline_seconds) before {label}; what landed is kept, the rest is "
+                "read next run"
+            )
+
+    def _send_within(self, req: httpx.Request) -> httpx.Response:
+        """Send and read the whole body within `timeout` seconds in all (and within the sync's
+        deadline): a body cut off mid-way raises a TransportError, one that trickles slower than
+        that a TimeoutException; both are retried like any timeout."""
+        now = time.monotonic()
+        until = now + self.timeout
+        if self.sync_deadline is not None:
+            until = min(until, self.sync_deadline)
+        req.extensions["timeout"] = httpx.Timeout(max(0.001, until - now)).as_dict()
+        resp = self._client.send(req, stream=True)
+        try:
+            chunks = []
+            for chunk in resp.iter_raw():
+                chunks.append(chunk)
+                if time.monotonic() > until:
+                    raise httpx.ReadTimeout(
+                        f"the answer took longer than {self.timeout:g} s in all", request=req
+                    )
+        finally:
+            resp.close()
+        # The body as received (still content-encoded): the new response decodes it on read.
+        whole = httpx.Response(
+            resp.status_code, headers=resp.headers, content=b"".join(chunks), request=req
+        )
+        whole.read()
+        return whole
 
     def get_json(self, path: str, **kwargs: object) -> tuple[object, httpx.Response]:
         resp = self.request("GET", path, **kwargs)  # type: ignore[arg-type]

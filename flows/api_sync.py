@@ -158,13 +158,20 @@ def _sync_channel(
                 since = since_override or _since(_cursor(con, ch.name, stream), ch)
                 pending: Unit | None = None
                 pages = _staged_pages(ch, connector.pages(stream, since), known)
-                for page, staged in prefetch(pages):
-                    if on_page:
-                        on_page(page)
-                    pending = merge_pages(pending, staged)
-                    if pending.total >= ch.api.landing_batch:
+                try:
+                    for page, staged in prefetch(pages):
+                        if on_page:
+                            on_page(page)
+                        pending = merge_pages(pending, staged)
+                        if pending.total >= ch.api.landing_batch:
+                            land_page(con, cfg, pending, report, gate_on)
+                            pending = None
+                except ChannelError:
+                    # The pages read before the channel failed (or ran out of time) are
+                    # whole pages with their cursors: land them, so the next run starts there.
+                    if pending is not None:
                         land_page(con, cfg, pending, report, gate_on)
-                        pending = None
+                    raise
                 if pending is not None:
                     land_page(con, cfg, pending, report, gate_on)
     finally:

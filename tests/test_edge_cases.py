@@ -782,3 +782,117 @@ def test_a_page_not_json_outside_its_records_is_refused_naming_the_rule(body, ru
 
     with pytest.raises(NotStrictJson, match=rule):
         loads_page(body.encode() if isinstance(body, str) else body)
+
+
+# ------------------------------------------------------------- servers that answer slowly
+
+
+class _Trickle:
+    """An HTTP server on 127.0.0.1 that answers every request with a JSON body sent one byte
+    every `gap` seconds: each read is quick (so httpx's per-read timeout never fires), the
+    whole answer is not."""
+
+    def __init__(self, body: bytes, gap: float) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        outer = self
+        self.body, self.gap, self.requests = body, gap, 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                outer.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(outer.body)))
+                self.end_headers()
+                try:
+                    for b in outer.body:
+                        self.wfile.write(bytes([b]))
+                        self.wfile.flush()
+                        time.sleep(outer.gap)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_answer_that_trickles_is_cut_at_the_timeout_in_all_not_per_read():
+    """The body comes a byte every 50 ms (5 s in all); every read is quick. The call gives up
+    after its attempts, each cut at `timeout` (0.4 s), not after 3 x 5 s."""
+    from connectors.http import ApiClient, ChannelError, RetryPolicy
+
+    server = _Trickle(b"[" + b" " * 98 + b"]", gap=0.05)
+    policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02, total_seconds=30)
+    client = ApiClient("woo", server.url, credential_env="X", policy=policy, timeout=0.4)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ChannelError, match=r"failed 3 times \(last: timed out\)"):
+            client.request("GET", "/orders", what="orders list")
+    finally:
+        client.close()
+        server.close()
+    assert server.requests == 3
+    assert time.monotonic() - started < 4  # bounded by 3 x 0.4 s (+ set-up), not 15 s
+
+
+def test_a_sync_against_a_trickling_server_stops_at_its_deadline_keeping_what_landed(tmp_path):
+    """WooCommerce answers the first page of orders at once, then starts to trickle. The sync
+    stops at `sync_deadline_seconds`, landing the page it had (no traceback: one error naming
+    the setting), and the next sync, the server well again, lands the rest."""
+    from connectors.http import SyncDeadlineExceeded
+
+    with emulated(channels=("woo",)) as eps:
+        emu = eps.woo.emulator
+        send, slow = emu._send, {"on": False, "pages": 0}
+
+        def trickle(h, reply, drop):
+            if not slow["on"]:
+                return send(h, reply, drop)
+            data = json.dumps(reply.body).encode()
+            h.send_response(reply.status)
+            for k, v in {"Content-Length": str(len(data)), **reply.headers}.items():
+                h.send_header(k, v)
+            h.end_headers()
+            try:
+                for i in range(len(data)):
+                    h.wfile.write(data[i : i + 1])
+                    h.wfile.flush()
+                    time.sleep(0.05)
+            except (BrokenPipeError, ConnectionResetError):
+                h.close_connection = True
+
+        served = emu.handle
+
+        def slow_after_first_page(req):
+            if req.path.endswith("/orders"):
+                slow["pages"] += 1
+                slow["on"] = slow["pages"] > 1
+            return served(req)
+
+        emu._send = trickle  # type: ignore[method-assign]
+        emu.handle = slow_after_first_page  # type: ignore[method-assign]
+        cfg = api_config(tmp_path, eps, channels=("woo",), page_size=10, landing_batch=1,
+                         timeout_seconds=60, sync_deadline_seconds=2)  # fmt: skip
+        started = time.monotonic()
+        with pytest.raises(SyncDeadlineExceeded, match="sync_deadline_seconds"):
+            sync_api(cfg, streams=["orders"])
+        took = time.monotonic() - started
+        first = set(latest(cfg, "woo__orders"))
+        emu.handle, slow["on"] = served, False  # type: ignore[method-assign]
+        emu._send = send  # type: ignore[method-assign]
+        cfg = api_config(tmp_path, eps, channels=("woo",), page_size=10)
+        sync_api(cfg, streams=["orders"])
+        every = {str(o["source_id"]) for o in emu.book.orders}
+    assert took < 10  # the deadline (2 s) plus one landing, not the trickle's minutes
+    assert len(first) == 10 and set(latest(cfg, "woo__orders")) == every
