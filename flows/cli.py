@@ -418,6 +418,89 @@ def run(config: ConfigOpt = None, run_date: RunDateOpt = None) -> None:
 
 
 @app.command()
+def simulate(
+    config: ConfigOpt = None,
+    weeks: Annotated[int, typer.Option(help="weeks to replay (measured)")] = 13,
+    warmup_weeks: Annotated[
+        int, typer.Option(help="weeks replayed before measuring (longer than lead times)")
+    ] = 8,
+    rule: Annotated[
+        str, typer.Option(help="the merchant's current rule: days-of-cover or min-max")
+    ] = "days-of-cover",
+    cover: Annotated[
+        float, typer.Option(help="days-of-cover: order when below this many days of sales")
+    ] = 30.0,
+    up_to: Annotated[float, typer.Option(help="days-of-cover: order up to this many days")] = 60.0,
+    min_units: Annotated[int, typer.Option("--min", help="min-max: order at or below")] = 0,
+    max_units: Annotated[int, typer.Option("--max", help="min-max: order up to")] = 0,
+    levels: Annotated[
+        Path | None,
+        typer.Option(help="min-max: CSV of sku,location_id,min_units,max_units per SKU-location"),
+    ] = None,
+    forecaster: Annotated[
+        str, typer.Option(help="engine (as the daily run) or naive (faster)")
+    ] = "engine",
+) -> None:
+    """Replay the last weeks of your own warehouse: our policy against your reorder rule.
+
+    Same demand, same starting stock, same lead times for both; our policy re-forecasts at
+    every weekly review from what was known that day. Writes <output_dir>/simulate/<date>/."""
+    import polars as pl
+
+    from flows.planning import run_simulation
+    from flows.warehouse import WarehouseHeld
+    from forecasting.simulation import MerchantRule
+
+    cfg = _load(config)
+    if forecaster not in ("engine", "naive"):
+        _fail(f"--forecaster: '{forecaster}' is not engine or naive")
+    if weeks < 1 or warmup_weeks < 0:
+        _fail("--weeks must be >= 1 and --warmup-weeks >= 0")
+    try:
+        table = (
+            pl.read_csv(levels, schema_overrides={"min_units": pl.Int64, "max_units": pl.Int64})
+            if levels is not None
+            else None
+        )
+        merchant = MerchantRule(
+            kind=rule,
+            cover=cover,
+            up_to=up_to,
+            min_units=min_units,
+            max_units=max_units,
+            levels=table,
+        )
+    except (ValueError, OSError, pl.exceptions.PolarsError) as exc:
+        _fail(str(exc).replace("\n", " "))
+    try:
+        with console.status("replaying…") as st:
+            result, paths = run_simulation(
+                cfg,
+                merchant,
+                weeks=weeks,
+                warmup_weeks=warmup_weeks,
+                forecaster=forecaster,
+                progress=lambda msg: st.update(msg),
+            )
+    except WarehouseHeld as exc:
+        _held(exc, cfg)
+    except ValueError as exc:
+        _fail(str(exc), code=1)
+    t = Table(
+        title=f"oms simulate: last {weeks} weeks, {result.series} SKU-locations "
+        f"({result.measure_start} to {result.measure_end})"
+    )
+    t.add_column("metric")
+    t.add_column("our policy", justify="right")
+    t.add_column(f"your rule ({result.rule_label})", justify="right")
+    for row in result.rows():
+        t.add_row(*row)
+    console.print(t)
+    for p in paths:
+        console.print(str(p), soft_wrap=True)
+
+
+@app.command()
 def status(config: ConfigOpt = None) -> None:
     """Last runs, cursors per channel, quarantine counts and the last reorder files."""
     from flows.status import print_status

@@ -226,3 +226,72 @@ def run_planning(
         ],
         stockout_alerts=stockout_alerts(plan.po_suggestions, terms, abc, run_date),
     )
+
+
+def run_simulation(
+    cfg: Config,
+    rule: object,
+    weeks: int = 13,
+    warmup_weeks: int = 8,
+    forecaster: str = "engine",
+    progress: Callable[[str], None] | None = None,
+    report_date: date | None = None,
+):
+    """`oms simulate`: replay the warehouse's last `weeks` weeks, our policy against `rule`.
+
+    Reads what the planner reads (marts.daily_demand with end-of-day stock, supplier terms,
+    ABC classes, categories, the latest FX rates to the base currency) from the working file,
+    read-only, replays them with `forecasting.simulation.replay` and writes
+    `<output_dir>/simulate/<date>/` (markdown and an SVG chart). `forecaster`: "engine" (the
+    forecast the daily run makes, re-made at every review) or "naive" (the engine's naive
+    models, faster). Returns `(ReplayResult, [paths])`."""
+    from forecasting.simulation import (
+        MerchantRule,
+        baseline_forecaster,
+        demand_from_marts,
+        engine_forecaster,
+        replay,
+    )
+    from forecasting.simulation_report import write_simulation_report
+
+    assert isinstance(rule, MerchantRule)
+    with connection(cfg.warehouse, read_only=True) as con:
+        marts = _read(
+            con,
+            """select demand_date as date, sku, location_id, units_ordered, end_of_day_on_hand,
+                      is_stockout
+               from marts.daily_demand order by sku, location_id, demand_date""",
+        )
+        terms = _read(
+            con,
+            """select supplier_id, supplier_name, sku, unit_cost_local as unit_cost, currency,
+                      lead_time_days, lead_time_std_days, moq, case_pack
+               from staging.stg_files__supplier_terms order by supplier_id, sku""",
+        )
+        abc = _read(con, "select sku, abc_class from marts.products")
+        products = _read(con, "select sku, category from marts.products")
+        fx = _read(
+            con,
+            """select currency, rate_to_base from marts.fx_rates
+               qualify row_number() over (partition by currency order by rate_date desc) = 1""",
+        )
+    if marts.height == 0:
+        raise ValueError("marts.daily_demand is empty: nothing to replay (run `oms run` first)")
+    fx_to_base = {c: float(r) for c, r in fx.iter_rows()}
+    chosen = engine_forecaster(products) if forecaster == "engine" else baseline_forecaster()
+    result = replay(
+        demand_from_marts(marts),
+        terms,
+        rule,
+        cfg.replenishment,
+        weeks=weeks,
+        warmup_weeks=warmup_weeks,
+        abc_class=abc,
+        fx_to_base=fx_to_base,
+        forecaster=chosen,
+        history_days=800 if forecaster == "engine" else 120,
+        progress=progress,
+    )
+    stamp = report_date or date.today()
+    paths = write_simulation_report(result, Path(cfg.replenishment.output_dir), stamp)
+    return result, paths

@@ -70,6 +70,10 @@ class PolicyOutcome:
     order_cycles: int = 0
     cycle_service_level_by_class: dict[str, float] = field(default_factory=dict)
     parameter: float | None = None
+    # series x days of the measured weeks with a lost sale
+    stockout_days: int = 0
+    # end-of-day inventory value (base currency) on each measured day, for charts
+    daily_inventory_value: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -84,6 +88,7 @@ class PolicyOutcome:
             "demand_units": self.demand_units,
             "lost_units": self.lost_units,
             "orders_placed": self.orders_placed,
+            "stockout_days": self.stockout_days,
             "cycle_service_level_by_class": {
                 k: round(v, 5) for k, v in sorted(self.cycle_service_level_by_class.items())
             },
@@ -406,51 +411,32 @@ def _outcome(
         orders_placed=int((orders[:, 0] >= m).sum()),
         cycle_service_level_by_class=by_class,
         parameter=parameter,
+        stockout_days=int((lost > 0).sum()),
+        daily_inventory_value=[float(v) for v in (eod[m:] * inp.unit_cost[None, :]).sum(axis=1)],
     )
 
 
-def simulate_replenishment(
+@dataclass
+class _Policy:
+    order_fn: OrderFn
+    d_bar: np.ndarray  # (reviews, n) the forecast's average daily demand at each review
+    sales_30d: np.ndarray  # (reviews, n) the last 30 days' average recorded sales
+    covers: list[pl.DataFrame]  # the suggested lines' days of cover, per review
+
+
+def _policy(
+    inp: _Inputs,
     demand: pl.DataFrame,
     supplier_terms: pl.DataFrame,
-    settings: ReplenishmentSettings | None = None,
-    *,
-    weeks: int = 26,
-    warmup_weeks: int = 8,
-    abc_class: pl.DataFrame | None = None,
-    open_purchase_orders: pl.DataFrame | None = None,
-    fx_to_base: Mapping[str, float] | None = None,
-    forecaster: ForecastFn | None = None,
-    seed: int = 0,
-    bisection_steps: int = 18,
-    start_empty: bool = False,
-    measure_errors: bool = True,
-    progress: Callable[[str], None] | None = None,
-) -> SimulationResult:
-    """Simulate the policy and the tuned days-of-cover rule over the last ``weeks`` weeks.
-
-    ``demand`` is the sandbox truth shape (``date, sku, location_id, true_demand, units_sold,
-    on_hand_eod, is_stockout, is_active``); only series active over the whole window (plus four
-    weeks of forecast history) and with supplier terms are simulated. ``open_purchase_orders``
-    (sandbox ``purchase_orders`` truth, with ``ordered_at, expected_at, status`` and optionally
-    ``received_at, lead_days``) seeds the pipeline at the start; ``fx_to_base`` converts unit
-    costs (supplier currency -> base) for inventory value. ``start_empty`` starts every policy
-    from no stock and no pipeline instead (the warm-up must then exceed the longest lead time),
-    so the measured stock is the policy's own rather than the store's legacy stock.
-    """
-    settings = settings or ReplenishmentSettings()
-    say = progress or (lambda _msg: None)
-    inp = _prepare(
-        demand,
-        supplier_terms,
-        settings,
-        weeks,
-        warmup_weeks,
-        abc_class,
-        open_purchase_orders,
-        fx_to_base,
-        seed,
-        start_empty,
-    )
+    settings: ReplenishmentSettings,
+    abc_class: pl.DataFrame | None,
+    forecaster: ForecastFn | None,
+    measure_errors: bool,
+    say: Callable[[str], None],
+    history_days: int = 120,
+) -> _Policy:
+    """The planner as an order function: at each review, forecast from the history recorded
+    before that day (the last ``history_days``), measure errors, plan, order the lines."""
     n = inp.series.height
     history = (
         demand.filter(pl.col("is_active"))
@@ -501,7 +487,8 @@ def simulate_replenishment(
     def policy_orders(k: int, t: int, on_hand: np.ndarray, pipe: tuple[np.ndarray, ...]):
         run_date = inp.sim_start + timedelta(days=t)
         hist = history.filter(
-            (pl.col("date") < run_date) & (pl.col("date") >= run_date - timedelta(days=120))
+            (pl.col("date") < run_date)
+            & (pl.col("date") >= run_date - timedelta(days=history_days))
         )
         fc = forecaster(hist, run_date, horizon)
         f = fc.join(idx_of, on=SERIES_KEYS, how="inner").group_by("idx").agg(pl.col("mean").mean())
@@ -548,6 +535,54 @@ def simulate_replenishment(
         say(f"review {k + 1}/{len(inp.review_days)} {run_date}: {lines.height} lines")
         return qty
 
+    return _Policy(policy_orders, d_bar, sales_30d, covers)
+
+
+def simulate_replenishment(
+    demand: pl.DataFrame,
+    supplier_terms: pl.DataFrame,
+    settings: ReplenishmentSettings | None = None,
+    *,
+    weeks: int = 26,
+    warmup_weeks: int = 8,
+    abc_class: pl.DataFrame | None = None,
+    open_purchase_orders: pl.DataFrame | None = None,
+    fx_to_base: Mapping[str, float] | None = None,
+    forecaster: ForecastFn | None = None,
+    seed: int = 0,
+    bisection_steps: int = 18,
+    start_empty: bool = False,
+    measure_errors: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> SimulationResult:
+    """Simulate the policy and the tuned days-of-cover rule over the last ``weeks`` weeks.
+
+    ``demand`` is the sandbox truth shape (``date, sku, location_id, true_demand, units_sold,
+    on_hand_eod, is_stockout, is_active``); only series active over the whole window (plus four
+    weeks of forecast history) and with supplier terms are simulated. ``open_purchase_orders``
+    (sandbox ``purchase_orders`` truth, with ``ordered_at, expected_at, status`` and optionally
+    ``received_at, lead_days``) seeds the pipeline at the start; ``fx_to_base`` converts unit
+    costs (supplier currency -> base) for inventory value. ``start_empty`` starts every policy
+    from no stock and no pipeline instead (the warm-up must then exceed the longest lead time),
+    so the measured stock is the policy's own rather than the store's legacy stock.
+    """
+    settings = settings or ReplenishmentSettings()
+    say = progress or (lambda _msg: None)
+    inp = _prepare(
+        demand,
+        supplier_terms,
+        settings,
+        weeks,
+        warmup_weeks,
+        abc_class,
+        open_purchase_orders,
+        fx_to_base,
+        seed,
+        start_empty,
+    )
+    n = inp.series.height
+    pol = _policy(inp, demand, supplier_terms, settings, abc_class, forecaster, measure_errors, say)
+    policy_orders, d_bar, sales_30d, covers = pol.order_fn, pol.d_bar, pol.sales_30d, pol.covers
     sold, eod, orders = _run(inp, policy_orders)
     review = settings.review_period_days
     ours = _outcome("policy", inp, sold, eod, orders, review)
@@ -609,3 +644,224 @@ def simulate_replenishment(
         days_of_cover_30d_sales=best_30d,
         line_cover=pl.concat(covers) if covers else None,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# `oms simulate`: the merchant's own history, our policy against the merchant's rule
+
+
+@dataclass(frozen=True)
+class MerchantRule:
+    """The reorder rule the merchant uses today, replayed beside our policy.
+
+    - ``days-of-cover``: at each review, when the position is below ``cover`` days of the last
+      30 days' average recorded sales, order up to ``up_to`` days of it;
+    - ``min-max``: when the position is at or below ``min_units``, order up to ``max_units``
+      (the same for every SKU-location, or per SKU-location from ``levels``: ``sku,
+      location_id, min_units, max_units``).
+
+    MOQ and case pack apply as to our lines.
+    """
+
+    kind: str = "days-of-cover"
+    cover: float = 30.0
+    up_to: float = 60.0
+    min_units: int = 0
+    max_units: int = 0
+    levels: pl.DataFrame | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("days-of-cover", "min-max"):
+            raise ValueError(f"rule must be 'days-of-cover' or 'min-max', got {self.kind!r}")
+        if self.kind == "days-of-cover" and not 0 <= self.cover <= self.up_to:
+            raise ValueError("days-of-cover: need 0 <= cover <= up_to")
+        if (
+            self.kind == "min-max"
+            and self.levels is None
+            and not (0 <= self.min_units < self.max_units)
+        ):
+            raise ValueError("min-max: need 0 <= min < max")
+
+    @property
+    def label(self) -> str:
+        if self.kind == "days-of-cover":
+            return f"days of cover: below {self.cover:g} days, up to {self.up_to:g}"
+        if self.levels is not None:
+            return "min-max (per SKU-location)"
+        return f"min-max: at or below {self.min_units}, up to {self.max_units}"
+
+
+@dataclass
+class ReplayResult:
+    """``oms simulate``: our policy and the merchant's rule over the same replayed weeks."""
+
+    policy: PolicyOutcome
+    rule: PolicyOutcome
+    rule_label: str
+    series: int
+    measure_start: date
+    measure_end: date
+    reviews: int
+    line_cover: pl.DataFrame | None = None
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(metric, ours, the rule's) rows of the side-by-side table, formatted."""
+
+        def pct(v: float) -> str:
+            return "n/a" if v != v else f"{100 * v:.1f}%"
+
+        p, r = self.policy, self.rule
+        return [
+            ("fill rate (units sold / demanded)", pct(p.fill_rate), pct(r.fill_rate)),
+            (
+                "cycle service level (target)",
+                f"{pct(p.cycle_service_level)} ({pct(p.target_service_level)})",
+                pct(r.cycle_service_level),
+            ),
+            (
+                "average inventory value",
+                f"{p.avg_inventory_value:,.0f}",
+                f"{r.avg_inventory_value:,.0f}",
+            ),
+            ("stockout days (SKU-location-days)", f"{p.stockout_days:,}", f"{r.stockout_days:,}"),
+            ("order lines", f"{p.orders_placed:,}", f"{r.orders_placed:,}"),
+            ("units lost", f"{p.lost_units:,}", f"{r.lost_units:,}"),
+        ]
+
+
+def demand_from_marts(daily_demand: pl.DataFrame, window: int = 28) -> pl.DataFrame:
+    """The simulation's demand frame from ``marts.daily_demand`` (a merchant's own history).
+
+    ``daily_demand``: ``date, sku, location_id, units_ordered, end_of_day_on_hand,
+    is_stockout``. What a store recorded is all it knows: demand is the units ordered, and on a
+    stockout day (when sales were capped by the shelf) the mean of the last ``window`` open
+    days stands in for the demand nobody could record (rounded). On hand at the end of each day
+    seeds the replay's starting stock. Days before a series' first row are not in it.
+    """
+    d = daily_demand.sort("sku", "location_id", "date").with_columns(
+        is_stockout=pl.col("is_stockout").fill_null(False),
+        units=pl.col("units_ordered").fill_null(0).clip(lower_bound=0).cast(pl.Int64),
+    )
+    open_units = pl.when(~pl.col("is_stockout")).then(pl.col("units").cast(pl.Float64))
+    d = d.with_columns(
+        recent=open_units.shift(1)
+        .rolling_mean(window, min_samples=1)
+        .over("sku", "location_id")
+        .fill_null(0.0)
+    )
+    return d.select(
+        "date",
+        "sku",
+        "location_id",
+        true_demand=pl.when(pl.col("is_stockout"))
+        .then(pl.max_horizontal(pl.col("units"), pl.col("recent").round(0).cast(pl.Int64)))
+        .otherwise(pl.col("units")),
+        units_sold="units",
+        on_hand_eod=pl.col("end_of_day_on_hand").fill_null(0).cast(pl.Int64),
+        is_stockout="is_stockout",
+        is_active=pl.lit(True),
+    )
+
+
+def replay(
+    demand: pl.DataFrame,
+    supplier_terms: pl.DataFrame,
+    rule: MerchantRule,
+    settings: ReplenishmentSettings | None = None,
+    *,
+    weeks: int = 13,
+    warmup_weeks: int = 4,
+    abc_class: pl.DataFrame | None = None,
+    fx_to_base: Mapping[str, float] | None = None,
+    forecaster: ForecastFn | None = None,
+    history_days: int = 120,
+    seed: int = 0,
+    measure_errors: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> ReplayResult:
+    """Replay the last ``weeks`` weeks under our policy and under the merchant's ``rule``.
+
+    ``demand`` in the simulation's shape (:func:`demand_from_marts` for a warehouse). Both
+    start from the stock on hand the day before the replay (no pipeline: the warehouse keeps
+    no dated history of open orders), meet the same demand and the same sampled lead times;
+    our policy re-forecasts at every review from the history recorded before it (the last
+    ``history_days``), the rule reads the last 30 days' recorded sales. Measured after
+    ``warmup_weeks`` (so each has its own orders in the pipeline).
+    """
+    settings = settings or ReplenishmentSettings()
+    say = progress or (lambda _msg: None)
+    inp = _prepare(
+        demand,
+        supplier_terms,
+        settings,
+        weeks,
+        warmup_weeks,
+        abc_class,
+        None,
+        fx_to_base,
+        seed,
+    )
+    if inp.series.height == 0:
+        raise ValueError(
+            "no SKU-location has both supplier terms and a recorded history over the replayed "
+            "weeks plus four"
+        )
+    pol = _policy(
+        inp, demand, supplier_terms, settings, abc_class, forecaster, measure_errors, say,
+        history_days=history_days,
+    )  # fmt: skip
+    review = settings.review_period_days
+    sold, eod, orders = _run(inp, pol.order_fn)
+    ours = _outcome("policy", inp, sold, eod, orders, review)
+    say(f"policy: fill rate {ours.fill_rate:.4f}")
+    n = inp.series.height
+    if rule.kind == "min-max":
+        lo = np.full(n, rule.min_units, dtype=np.int64)
+        hi = np.full(n, rule.max_units, dtype=np.int64)
+        if rule.levels is not None:
+            lv = inp.series.join(rule.levels, on=SERIES_KEYS, how="left").sort("idx")
+            lo = lv["min_units"].fill_null(rule.min_units).to_numpy().astype(np.int64)
+            hi = lv["max_units"].fill_null(rule.max_units).to_numpy().astype(np.int64)
+
+    def rule_orders(k: int, t: int, on_hand: np.ndarray, pipe: tuple[np.ndarray, ...]):
+        p_idx, p_qty, _ = pipe
+        ip = on_hand + np.bincount(p_idx, weights=p_qty, minlength=n).astype(np.int64)
+        if rule.kind == "days-of-cover":
+            rate = pol.sales_30d[k]
+            trigger = (ip < rate * rule.cover) & (rate > 0)
+            target = np.ceil(rate * rule.up_to - 1e-9).astype(np.int64)
+        else:
+            trigger = (ip <= lo) & (hi > 0)
+            target = hi
+        need = target - ip
+        base = np.maximum(need, inp.moq)
+        qty = -(-base // inp.case) * inp.case
+        return np.where(trigger & (need > 0), qty, 0)
+
+    s_, e_, o_ = _run(inp, rule_orders)
+    theirs = _outcome("rule", inp, s_, e_, o_, review)
+    return ReplayResult(
+        policy=ours,
+        rule=theirs,
+        rule_label=rule.label,
+        series=n,
+        measure_start=inp.sim_start + timedelta(days=inp.measure_from),
+        measure_end=inp.sim_start + timedelta(days=inp.days - 1),
+        reviews=len(inp.review_days),
+        line_cover=pl.concat(pol.covers) if pol.covers else None,
+    )
+
+
+def engine_forecaster(products: pl.DataFrame | None = None) -> ForecastFn:
+    """Our forecast as the planning flow makes it (weekly engine, spread over days by weekday,
+    demand class attached), as a simulation forecaster."""
+    from forecasting.engine import ForecastSettings, forecast_all, to_daily, weekday_profile
+
+    def forecast(history: pl.DataFrame, run_date: date, horizon: int) -> pl.DataFrame:
+        fs = ForecastSettings.for_horizon_days(horizon)
+        weekly, acc = forecast_all(history, run_date, fs, workers=1, products=products)
+        daily = to_daily(weekly, run_date, horizon, weekday_profile(history, run_date))
+        chosen = acc.filter(pl.col("chosen")).select(*SERIES_KEYS, "demand_class")
+        return daily.join(chosen, on=SERIES_KEYS, how="left")
+
+    return forecast
