@@ -273,6 +273,9 @@ class ApiClient:
         # back off as usual. Those waits are not failed attempts; they are bounded in all by
         # `throttle_total_seconds` per call.
         self.throttle_wait: Callable[[httpx.Response], float | None] | None = None
+        # What a refusal (401/403) means when it is not always the credentials (WooCommerce
+        # ignores Basic auth over plain HTTP): the rest of the message, from the answer.
+        self.auth_hint: Callable[[httpx.Response], str] | None = None
         self.throttle_total_seconds: float = 600.0
         # Deadlines are wall-clock (time.monotonic), whatever `clock` emulates: they bound how
         # long the sync really runs.
@@ -349,6 +352,12 @@ class ApiClient:
                 self.stats.note("connection")
             else:
                 status = resp.status_code
+                if status in auth_statuses and self.auth_hint is not None:
+                    raise ChannelAuthError(
+                        f"channel '{self.channel}': the API refused the request (HTTP {status} "
+                        f"on {label}): {self.auth_hint(resp)}",
+                        status,
+                    ) from None
                 if status in auth_statuses:
                     raise ChannelAuthError(
                         f"channel '{self.channel}': the API refused the credentials "

@@ -48,3 +48,5 @@ class ConnectorSettings:
     # Amazon: the most one call waits in all for its operation's rate limit (429s without
     # Retry-After wait for the operation's next token)
     rate_limit_wait_seconds: float = 900.0
+    # WooCommerce: auto | basic | query_string | oauth1 (connectors/woocommerce/auth.py)
+    auth: str = "auto"

@@ -149,6 +149,14 @@ class ApiSettings(_Strict):
     auth_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] | None = Field(
         default=None, description="Amazon: the LWA token endpoint"
     )
+    auth: Literal["auto", "basic", "query_string", "oauth1"] = Field(
+        default="auto",
+        description=(
+            "WooCommerce: auto = Basic over https://, OAuth 1.0a signatures over http:// (Woo "
+            "ignores keys sent in clear); query_string = keys as query parameters (https only, "
+            "for hosts that drop the Authorization header); oauth1 = sign over https too"
+        ),
+    )
     marketplace_ids: list[str] = Field(default_factory=list, description="Amazon marketplaces")
     page_size: Annotated[int, Field(ge=1, le=250)] = 100
     landing_batch: Annotated[int, Field(ge=1, le=100_000)] = Field(
@@ -176,6 +184,16 @@ class ApiSettings(_Strict):
             "without Retry-After waits for the operation's next token: 60 s for getOrders)"
         ),
     )
+
+    @model_validator(mode="after")
+    def _keys_only_over_https(self) -> ApiSettings:
+        if self.auth in ("basic", "query_string") and not self.base_url.startswith("https://"):
+            raise ValueError(
+                f"auth: {self.auth} sends the consumer key and secret themselves, which "
+                "WooCommerce accepts only over HTTPS (over http:// it ignores them and answers "
+                "401); use an https:// base_url, or auth: auto / oauth1 (OAuth 1.0a signatures)"
+            )
+        return self
 
 
 TillLineType = Literal["product", "shipping", "fee", "discount", "gift_card", "adjustment"]
@@ -354,6 +372,7 @@ def connector_settings(
         burst=api.burst,
         sleep=sleep,
         rate_limit_wait_seconds=api.rate_limit_wait_seconds,
+        auth=api.auth,
     )
 
 

@@ -122,3 +122,53 @@ def test_woo_faults_crashes_bad_record_and_bad_credentials(tmp_path, monkeypatch
             sync_api(cfg)
         assert "'woo'" in str(err.value) and "OMS_WOO_CONSUMER_SECRET" in str(err.value)
         assert "cs_wrong_value" not in str(err.value) and emu.secret not in str(err.value)
+
+
+def test_woo_twelve_refunds_of_one_order_land_over_oauth(tmp_path):
+    """`orders/<id>/refunds` answers 10 per page unless asked for more: 12 refunds of one order
+    (here refunds of an amount, without line items, as the Woo admin allows) all land. The
+    emulated shop is on plain HTTP, where WooCommerce accepts only OAuth 1.0a signatures: every
+    request of the sync is signed. A base_url that names the shop differently (localhost for
+    127.0.0.1) makes the signature fail, and the message says so instead of blaming the keys."""
+    with emulated(channels=("woo",)) as eps:
+        emu = eps.woo.emulator
+        i, o = next(
+            (i, o) for i, o in enumerate(emu.book.orders)
+            if not emu.book.refunds[i] and not o["cancelled"] and o["placed_ts"] < emu.now - DAY
+        )  # fmt: skip
+        oid = str(o["source_id"])
+        made = {str(emu.add_amount_refund(oid, 100 + k, at=o["placed_ts"] + 60 * (k + 1))["id"])
+                for k in range(12)}  # fmt: skip
+        cfg = api_config(tmp_path, eps, channels=("woo",))
+        sync_api(cfg)
+        refunds = latest(cfg, "woo__refunds")
+        assert {rid for rid, r in refunds.items() if str(r["order_id"]) == oid} == made
+        assert sum(Decimal(refunds[r]["amount"]) for r in made) == Decimal("12.66")
+        assert set(emu.auth_seen) == {"oauth1"}
+        elsewhere = emu.base_url.replace("127.0.0.1", "localhost")
+        cfg = api_config(tmp_path / "b", eps, channels=("woo",), base_url=elsewhere)
+        with pytest.raises(ChannelAuthError) as err:
+            sync_api(cfg)
+        msg = str(err.value)
+        assert "Invalid signature" in msg and "base_url" in msg and "clock" in msg
+        assert "refused the credentials" not in msg and emu.secret not in msg
+
+
+@pytest.mark.fast
+def test_woo_keys_in_clear_over_http_are_refused_at_config_time(tmp_path):
+    """Basic auth or query-string keys over http:// would be ignored by WooCommerce (401 whatever
+    the keys): refused when oms.yaml is read, saying why and what to use."""
+    from flows.config import ConfigError, parse_config
+    from flows.demo import demo_config_dict
+
+    data = demo_config_dict(warehouse=str(tmp_path / "w.duckdb"), drop_dir=str(tmp_path / "d"),
+                            output_dir=str(tmp_path / "o"))  # fmt: skip
+    woo = next(c for c in data["channels"] if c["name"] == "woo")
+    woo.pop("path", None)
+    woo.update(source="api", api={"base_url": "http://shop.example", "auth": "basic",
+               "credentials": {"consumer_key": "K", "consumer_secret": "S"}})  # fmt: skip
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, source="test config", base_dir=tmp_path)
+    assert "only over HTTPS" in str(err.value) and "oauth1" in str(err.value)
+    woo["api"]["base_url"] = "https://shop.example"
+    assert parse_config(data, source="test config", base_dir=tmp_path)

@@ -4,8 +4,11 @@ Streams: `orders` by `modified_after` (`orderby=id&order=asc`, `page`/`per_page`
 count from `X-WP-TotalPages`), with each order's refunds (`GET orders/<id>/refunds`, `order_id`
 added) landed in the same transaction as the order page that listed them; `customers` (the API
 has no modified filter: read whole, deduplicated by payload hash on landing); `products` with
-their variations and `stock_quantity` (API-only stream). Auth: HTTP Basic with the consumer key
-and secret (over HTTPS in production), never in the URL. WooCommerce sends no rate-limit headers;
+their variations and `stock_quantity` (API-only stream). Every list is paged (`per_page` at most
+100, WooCommerce's maximum; its default is 10), an order's refunds too. Auth (`auth.py`): over
+`https://` HTTP Basic with the consumer key and secret (or, `auth: query_string`, the keys as
+query parameters for hosts that drop the Authorization header); over `http://` OAuth 1.0a
+one-legged signatures, as WooCommerce requires there. WooCommerce sends no rate-limit headers;
 `requests_per_second` caps us client-side, and 429/5xx are retried with back-off.
 
 Page-number paging over a list that changes while we read it skips records when it is ordered by
@@ -35,6 +38,7 @@ from connectors.http import (
     iso_cursor,
 )
 from connectors.protocol import ConnectorSettings
+from connectors.woocommerce import auth as woo_auth
 from connectors.woocommerce.mapping import (
     _map,
     customer_record,
@@ -63,13 +67,18 @@ class WooConnector:
         sleep: Callable[[float], None] = time.sleep,
         requests_per_second: float | None = None,
         burst: int = 1,
+        auth: str = "auto",
     ) -> None:
         self.channel = channel
         self.page_size = min(page_size, 100)  # WooCommerce's per_page maximum
+        self.auth_mode = woo_auth.resolve(auth, base_url)  # before the keys: a config error
         key = credential(channel, key_env)
         secret = credential(channel, secret_env)
-        self.client = ApiClient(channel, base_url, credential_env=f"{key_env} / {secret_env}",
-                                auth=(key, secret), policy=policy, timeout=timeout, sleep=sleep)  # fmt: skip
+        envs = f"{key_env} / {secret_env}"
+        self.client = ApiClient(channel, base_url, credential_env=envs,
+                                auth=woo_auth.httpx_auth(self.auth_mode, key, secret),
+                                policy=policy, timeout=timeout, sleep=sleep)  # fmt: skip
+        self.client.auth_hint = woo_auth.refusal_hint(self.auth_mode, base_url, envs)
         self.bucket = (
             TokenBucket(requests_per_second, burst, sleep) if requests_per_second else None
         )
@@ -126,10 +135,11 @@ class WooConnector:
                 if not rec.payload.get("refunds") or rec.source_id in seen:
                     continue
                 seen.add(rec.source_id)
-                body, _ = self._get(f"/orders/{rec.source_id}/refunds", None, "order refunds")
-                part = _map(body, partial(refund_record, order_id=int(rec.source_id)), "refund")
-                refunds.records += part.records
-                refunds.bad += part.bad
+                # paged like every list (Woo answers 10 per page unless asked for more)
+                for body in self._paged(f"/orders/{rec.source_id}/refunds", {}, "order refunds"):
+                    part = _map(body, partial(refund_record, order_id=int(rec.source_id)), "refund")
+                    refunds.records += part.records
+                    refunds.bad += part.bad
             yield Page("orders", None, {"orders": orders, "refunds": refunds}), served_at
             if page >= pages or not items:
                 return
@@ -168,10 +178,13 @@ class WooConnector:
                 batch = _map(items, product_record, "product")
                 for rec in batch.records:
                     if rec.payload.get("type") == "variable":
-                        body, _ = self._get(
-                            f"/products/{rec.source_id}/variations", {"per_page": 100}, "variations"
-                        )
-                        rec.payload["variations_detail"] = body
+                        rec.payload["variations_detail"] = [
+                            v
+                            for body in self._paged(
+                                f"/products/{rec.source_id}/variations", {}, "variations"
+                            )
+                            for v in body
+                        ]
                 yield Page("products", None, {"products": batch})
         else:
             raise ValueError(f"unknown WooCommerce stream {stream!r}")
@@ -190,4 +203,5 @@ def connect(settings: ConnectorSettings) -> WooConnector:
         policy=settings.policy,
         timeout=settings.timeout,
         sleep=settings.sleep,
+        auth=settings.auth,
     )
