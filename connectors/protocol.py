@@ -48,5 +48,8 @@ class ConnectorSettings:
     # Amazon: the most one call waits in all for its operation's rate limit (429s without
     # Retry-After wait for the operation's next token)
     rate_limit_wait_seconds: float = 900.0
+    # Amazon: a listing reaching back further than this many days (a first sync, a backfill)
+    # reads through order reports; None: always the Orders API
+    report_backfill_days: float | None = None
     # WooCommerce: auto | basic | query_string | oauth1 (connectors/woocommerce/auth.py)
     auth: str = "auto"

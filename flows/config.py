@@ -184,6 +184,14 @@ class ApiSettings(_Strict):
             "without Retry-After waits for the operation's next token: 60 s for getOrders)"
         ),
     )
+    report_backfill_days: Annotated[float, Field(gt=0, le=730)] | None = Field(
+        default=None,
+        description=(
+            "Amazon: a sync reaching back further than this many days (a first sync, a "
+            "backfill) reads all but its last day through order reports (Reports API, 30-day "
+            "windows) instead of one getOrderItems per order; null: always the Orders API"
+        ),
+    )
 
     @model_validator(mode="after")
     def _keys_only_over_https(self) -> ApiSettings:
@@ -372,6 +380,7 @@ def connector_settings(
         burst=api.burst,
         sleep=sleep,
         rate_limit_wait_seconds=api.rate_limit_wait_seconds,
+        report_backfill_days=api.report_backfill_days,
         auth=api.auth,
     )
 

@@ -93,7 +93,9 @@ def test_amazon_backfill_incremental_with_faults_and_rate_limits(tmp_path):
         sync_api(cfg)
         _check(cfg, store.end_ts)
         assert emu.stats.errors and emu.stats.throttled and emu.stats.dropped
-        assert emu.token_grants <= 2  # one token per sync, reused for every call
+        # one token per sync, reused for every call (a token answer cut off by the drop fault
+        # after the grant is asked for again)
+        assert emu.token_grants <= 2 + emu.stats.dropped and emu.token_grants < 6
 
 
 def test_amazon_crash_restart_bad_record_and_bad_credentials(tmp_path, monkeypatch):

@@ -24,9 +24,14 @@
 
 from __future__ import annotations
 
+import csv
+import email.utils
+import gzip
+import io
+import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from urllib.parse import urlsplit
 
@@ -37,6 +42,7 @@ from connectors.amazon.mapping import (
     inventory_record,
     items_record,
     order_record,
+    report_records,
 )
 from connectors.http import (
     ApiClient,
@@ -52,7 +58,7 @@ from connectors.http import (
     remember_secret,
 )
 from connectors.protocol import ConnectorSettings
-from connectors.records import RawRecord
+from connectors.records import RawRecord, RecordError
 
 DEFAULT_AUTH_URL = "https://api.amazon.com/auth/o2/token"
 # Amazon's documented default (rate per second, burst) per operation, until a header says otherwise.
@@ -68,6 +74,18 @@ DEFAULT_RATES = {
     "getReportDocument": (0.0167, 15),
 }
 ALL_STREAMS = ("orders", "financial_events", "inventory")
+# Backfill through the Reports API (2021-06-30): the flat file of every order (one row per
+# item) last updated in a window of at most 30 days, per marketplace.
+ORDER_REPORT = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
+REPORTS = "/reports/2021-06-30/reports"
+DOCUMENTS = "/reports/2021-06-30/documents"
+REPORT_WINDOW = timedelta(days=30)
+REPORT_POLL_SECONDS = 30.0
+# How far back a first sync (no cursor, no start_date) reaches: Amazon keeps about two years.
+HISTORY = timedelta(days=730)
+# The part of a listing younger than this comes from the Orders API (reports lag behind).
+REPORT_LAG = timedelta(days=1)
+REPORT_PAGE_ORDERS = 1000
 # The Finances v0 event lists that carry an order's money, and the EventType each lands with:
 # shipments (ItemChargeList / ItemFeeList) and the three kinds of money given back, which carry
 # theirs in ShipmentItemAdjustmentList[].ItemChargeAdjustmentList / ItemFeeAdjustmentList.
@@ -99,6 +117,8 @@ class AmazonConnector:
         requests_per_second: float | None = None,
         rate_limit_wait_seconds: float = 900.0,
         clock: Callable[[], float] = time.monotonic,
+        report_backfill_days: float | None = None,
+        report_wait_seconds: float = 3600.0,
     ) -> None:
         self.channel = channel
         self.page_size = min(page_size, 100)
@@ -125,10 +145,34 @@ class AmazonConnector:
             for op, (r, b) in DEFAULT_RATES.items()
         }
         self.token_refreshes = 0
+        # A listing reaching back further than this many days (a first sync, a backfill) reads
+        # all but its last day through reports; None: always the Orders API
+        self.report_backfill_days = report_backfill_days
+        self.report_wait_seconds = report_wait_seconds
+        self._server_date: tuple[datetime, float] | None = None
+        self._downloads: dict[str, ApiClient] = {}
+        self.reports_requested = 0
 
     def close(self) -> None:
         self.client.close()
         self.auth.close()
+        for c in self._downloads.values():
+            c.close()
+
+    def _note_date(self, resp) -> None:
+        """The server's clock from its Date header (report windows end at the server's now)."""
+        try:
+            when = email.utils.parsedate_to_datetime(resp.headers.get("date") or "")
+        except (TypeError, ValueError):
+            return
+        if when.tzinfo is not None:
+            self._server_date = (when.astimezone(UTC), self.clock())
+
+    def server_now(self) -> datetime:
+        if self._server_date is None:
+            return datetime.now(UTC)
+        when, stamp = self._server_date
+        return when + timedelta(seconds=self.clock() - stamp)
 
     # ------------------------------------------------------------------ auth
     def _ensure_token(self, force: bool = False) -> None:
@@ -140,6 +184,7 @@ class AmazonConnector:
                               "client_id": cid, "client_secret": csecret},
             what="LWA token refresh", auth_statuses=(400, 401, 403),
         )  # fmt: skip
+        self._note_date(resp)
         body = parse_json(self.channel, resp, "LWA token refresh")
         token = body.get("access_token") if isinstance(body, dict) else None
         if not token:
@@ -177,22 +222,31 @@ class AmazonConnector:
             if rate > 0:
                 self.buckets[op].rate = min(rate, self.cap or rate)
 
-    def _call(self, op: str, path: str, params: dict | None, what: str) -> dict:
+    def _call(
+        self,
+        op: str,
+        path: str,
+        params: dict | None,
+        what: str,
+        method: str = "GET",
+        json_body: object | None = None,
+        wrapped: bool = True,
+    ) -> dict:
+        """One SP-API call; `wrapped`: the answer's data is under `payload` (v0 APIs; the
+        2021-06-30 Reports API answers its objects bare)."""
         self._ensure_token()
         self._current_op = op
+        kw = {"params": params, "json_body": json_body, "bucket": self.buckets[op], "what": what}
         try:
-            resp = self.client.request(
-                "GET", path, params=params, bucket=self.buckets[op], what=what
-            )
+            resp = self.client.request(method, path, **kw)  # type: ignore[arg-type]
         except ChannelAuthError:
             # the token may have been revoked early: one fresh token, one more try
             self._ensure_token(force=True)
-            resp = self.client.request(
-                "GET", path, params=params, bucket=self.buckets[op], what=what
-            )
+            resp = self.client.request(method, path, **kw)  # type: ignore[arg-type]
         self._adopt_rate(op, resp)
+        self._note_date(resp)
         body = parse_json(self.channel, resp, what)
-        if not isinstance(body, dict) or not isinstance(body.get("payload"), dict):
+        if not isinstance(body, dict) or (wrapped and not isinstance(body.get("payload"), dict)):
             raise ChannelError(f"channel '{self.channel}': {what}: answer without a payload")
         return body
 
@@ -208,6 +262,15 @@ class AmazonConnector:
             raise ValueError(f"unknown Amazon stream {stream!r}")
 
     def _order_pages(self, since: datetime | None) -> Iterator[Page]:
+        self._ensure_token()  # also tells the server's clock
+        now = self.server_now()
+        if self.report_backfill_days is not None and (
+            since is None or now - since > timedelta(days=self.report_backfill_days)
+        ):
+            start = since or now - HISTORY
+            end = now - REPORT_LAG
+            yield from self._report_pages(start, end)
+            since = end - timedelta(hours=1)  # the Orders API from there, overlapping
         after = since or datetime(2000, 1, 1, tzinfo=UTC)
         params: dict = {"MarketplaceIds": ",".join(self.marketplace_ids), "LastUpdatedAfter": _z(after),
                         "MaxResultsPerPage": self.page_size}  # fmt: skip
@@ -240,6 +303,98 @@ class AmazonConnector:
             if not token:
                 return
             params = {"MarketplaceIds": ",".join(self.marketplace_ids), "NextToken": token}
+
+    # ------------------------------------------------------------------ reports backfill
+    def _report_pages(self, start: datetime, end: datetime) -> Iterator[Page]:
+        """Orders and their items last updated in [start, end) from order reports: windows of
+        30 days, one report per marketplace; the cursor moves with each finished window."""
+        t = start
+        while t < end:
+            w_end = min(t + REPORT_WINDOW, end)
+            for n, mkt in enumerate(self.marketplace_ids):
+                last = n == len(self.marketplace_ids) - 1
+                yield from self._report_window(t, w_end, mkt, iso_cursor(w_end) if last else None)
+            t = w_end
+
+    def _report_window(
+        self, start: datetime, end: datetime, mkt: str, cursor: str | None
+    ) -> Iterator[Page]:
+        spec = {"reportType": ORDER_REPORT, "marketplaceIds": [mkt],
+                "dataStartTime": _z(start), "dataEndTime": _z(end)}  # fmt: skip
+        created = self._call("createReport", REPORTS, None, "createReport", "POST", spec, False)
+        self.reports_requested += 1
+        rid = str(created.get("reportId") or "")
+        if not rid:
+            raise ChannelError(f"channel '{self.channel}': createReport answered no reportId")
+        waited = 0.0
+        while True:
+            rep = self._call("getReport", f"{REPORTS}/{rid}", None, "getReport", wrapped=False)
+            status = rep.get("processingStatus")
+            if status == "DONE":
+                break
+            if status == "CANCELLED":  # Amazon cancels a report without data
+                yield Page("orders", cursor, {"orders": Batch(), "order_items": Batch()})
+                return
+            if status == "FATAL":
+                raise ChannelError(
+                    f"channel '{self.channel}': order report {rid} ({_z(start)} to {_z(end)}, "
+                    f"{mkt}) ended FATAL; the next run requests it again from the cursor"
+                )
+            if waited >= self.report_wait_seconds:
+                raise ChannelError(
+                    f"channel '{self.channel}': order report {rid} still {status} after "
+                    f"{waited:g} s; the next run requests it again from the cursor"
+                )
+            self.sleep(REPORT_POLL_SECONDS)
+            waited += REPORT_POLL_SECONDS
+        doc_id = rep.get("reportDocumentId")
+        doc = self._call(
+            "getReportDocument", f"{DOCUMENTS}/{doc_id}", None, "getReportDocument", wrapped=False
+        )
+        data = self._download(str(doc.get("url") or ""))
+        if doc.get("compressionAlgorithm") == "GZIP":
+            data = gzip.decompress(data)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ChannelError(
+                f"channel '{self.channel}': order report {rid} is not UTF-8 text"
+            ) from None
+        groups: dict[str, list[dict[str, str]]] = {}
+        for row in csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE):
+            groups.setdefault(row.get("amazon-order-id") or "", []).append(row)
+        source = {"reportType": ORDER_REPORT, "reportId": rid, "reportDocumentId": str(doc_id)}
+        ids = list(groups)
+        for i in range(0, max(len(ids), 1), REPORT_PAGE_ORDERS):
+            orders, items = Batch(), Batch()
+            for oid in ids[i : i + REPORT_PAGE_ORDERS]:
+                rows = groups[oid]
+                try:
+                    if not oid:
+                        raise RecordError("report rows without amazon-order-id")
+                    o, it = report_records(oid, rows, mkt, source)
+                except (RecordError, KeyError, TypeError, ValueError) as exc:
+                    orders.bad.append((oid or None, f"unreadable report rows: {exc}",
+                                       json.dumps(rows, sort_keys=True)))  # fmt: skip
+                    continue
+                orders.records.append(o)
+                items.records.append(it)
+            done = i + REPORT_PAGE_ORDERS >= len(ids)
+            yield Page("orders", cursor if done else None, {"orders": orders, "order_items": items})
+
+    def _download(self, url: str) -> bytes:
+        """A report document from its pre-signed URL (no SP-API token goes there)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ChannelError(f"channel '{self.channel}': getReportDocument gave no usable url")
+        host = f"{parts.scheme}://{parts.netloc}"
+        if host not in self._downloads:
+            self._downloads[host] = ApiClient(
+                self.channel, host, credential_env=" / ".join(self.envs),
+                policy=self.client.policy, sleep=self.sleep, clock=self.clock,
+            )  # fmt: skip
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        return self._downloads[host].request("GET", path, what="report document download").content
 
     def _order_items(self, order_id: str) -> dict:
         """Every item of one order: getOrderItems answers a page and a `NextToken` while the
@@ -340,6 +495,7 @@ def connect(settings: ConnectorSettings) -> AmazonConnector:
         client_secret_env=settings.credentials["client_secret"],
         requests_per_second=settings.requests_per_second,
         rate_limit_wait_seconds=settings.rate_limit_wait_seconds,
+        report_backfill_days=settings.report_backfill_days,
         channel=settings.channel,
         page_size=settings.page_size,
         policy=settings.policy,

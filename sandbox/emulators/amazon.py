@@ -7,6 +7,14 @@
 * `GET /finances/v0/financialEvents?PostedAfter=&MaxResultsPerPage=&NextToken=` (shipment and
   refund events with their fees)
 * `GET /fba/inventory/v1/summaries?details=true&granularityType=Marketplace&...&nextToken=`
+* Reports 2021-06-30: `POST /reports/2021-06-30/reports` (createReport of
+  GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL over at most 30 days), `GET
+  /reports/2021-06-30/reports/{id}` (getReport: IN_QUEUE for `report_seconds[0]`, IN_PROGRESS for
+  `report_seconds[1]`, then DONE with a reportDocumentId, CANCELLED when the window holds no
+  order, FATAL for the next `fatal_reports` reports), `GET /reports/2021-06-30/documents/{id}`
+  (getReportDocument: a URL on 127.0.0.1 and `compressionAlgorithm: GZIP`) and the document
+  itself (gzip of a tab-separated flat file, one row per order item, no token needed: a
+  pre-signed URL).
 Every call needs `x-amz-access-token`; an expired or wrong one answers 403 `Unauthorized`.
 Every answer carries `x-amzn-RequestId`. Per-operation rate limits (token buckets of
 `rates[operation] = (requests/s, burst)`: the `fast` preset the demo and tests use, or
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import gzip
 import json
 import secrets
 import threading
@@ -64,6 +73,20 @@ REALISTIC_RATES = {
     "getReportDocument": (0.0167, 15),
 }
 RATE_PRESETS = {"fast": DEFAULT_RATES, "realistic": REALISTIC_RATES}
+REPORTS = "/reports/2021-06-30/reports"
+DOCUMENTS = "/reports/2021-06-30/documents"
+DOWNLOADS = "/report-downloads"
+ORDER_REPORT = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
+MAX_REPORT_DAYS = 30  # the report type's longest window
+# The flat file's columns (Seller Central's "All Orders" report), one row per order item.
+REPORT_COLUMNS = (
+    "amazon-order-id", "merchant-order-id", "purchase-date", "last-updated-date", "order-status",
+    "fulfillment-channel", "sales-channel", "order-channel", "ship-service-level",
+    "product-name", "sku", "asin", "item-status", "quantity", "currency", "item-price",
+    "item-tax", "shipping-price", "shipping-tax", "gift-wrap-price", "gift-wrap-tax",
+    "item-promotion-discount", "ship-promotion-discount", "ship-city", "ship-state",
+    "ship-postal-code", "ship-country", "promotion-ids",
+)  # fmt: skip
 
 
 def scaled(preset: str, factor: float) -> dict[str, tuple[float, int]]:
@@ -143,6 +166,7 @@ class AmazonEmulator(Emulator):
         rates: str | dict[str, tuple[float, int]] | None = None,
         items_page_size: int = 10,
         pending_seconds: int = 900,
+        report_seconds: tuple[float, float] = (0.0, 0.0),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(faults)
@@ -167,6 +191,12 @@ class AmazonEmulator(Emulator):
         self.items_page_size = items_page_size
         self.pending_seconds = pending_seconds
         self.request_ids: list[str] = []
+        # Reports: how long a report waits in the queue and is processed (Amazon does not
+        # document it; minutes in practice), the next `fatal_reports` reports end FATAL
+        self.report_seconds = report_seconds
+        self.fatal_reports = 0
+        self.reports: dict[str, dict[str, Any]] = {}
+        self.documents: dict[str, bytes] = {}
         self.marketplace_ids = MARKETPLACES
         self.malformed: set[str] = set()
         self.token_grants = 0
@@ -182,6 +212,11 @@ class AmazonEmulator(Emulator):
     def handle(self, req: Request) -> Reply:
         if req.path == "/auth/o2/token":
             return self._token(req)
+        if req.path.startswith(DOWNLOADS + "/"):  # the pre-signed document URL: no token
+            data = self.documents.get(req.path.rsplit("/", 1)[1])
+            if data is None:
+                return Reply(404, b"<Error><Code>NoSuchKey</Code></Error>")
+            return Reply(200, data)
         token = req.headers.get("x-amz-access-token")
         if not token or self.tokens.get(token, 0) < self.clock():
             self.stats.unauthorized += 1
@@ -200,7 +235,20 @@ class AmazonEmulator(Emulator):
             return self._limited("listFinancialEvents", lambda: self._events(req, now))
         if req.path == "/fba/inventory/v1/summaries":
             return self._limited("getInventorySummaries", lambda: self._inventory(req, now))
+        if req.path == REPORTS and req.method == "POST":
+            return self._limited("createReport", lambda: self._create_report(req, now))
+        if req.path.startswith(REPORTS + "/"):
+            rid = req.path.rsplit("/", 1)[1]
+            return self._limited("getReport", lambda: self._get_report(rid))
+        if req.path.startswith(DOCUMENTS + "/"):
+            did = req.path.rsplit("/", 1)[1]
+            return self._limited("getReportDocument", lambda: self._get_document(did))
         return Reply(404, {"errors": [{"code": "NotFound", "message": "Resource not found"}]})
+
+    def server_time(self) -> int | None:
+        """The emulated clock in the Date header, as Amazon's servers tell theirs."""
+        with self.lock:
+            return self.now
 
     def _token(self, req: Request) -> Reply:
         form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
@@ -370,6 +418,106 @@ class AmazonEmulator(Emulator):
         if pos + size < len(events):
             payload["NextToken"] = _tok({"after": after, "before": before, "pos": pos + size})
         return Reply(200, {"payload": payload})
+
+    # ------------------------------------------------------------------ reports
+    def _create_report(self, req: Request, now: int) -> Reply:
+        def bad(msg: str) -> Reply:
+            return Reply(400, {"errors": [{"code": "InvalidInput", "message": msg}]})
+
+        try:
+            spec = req.json()
+        except ValueError:
+            return bad("The request body is not JSON")
+        if spec.get("reportType") != ORDER_REPORT:
+            return bad(f"Report type {spec.get('reportType')} is not supported here")
+        mkts = spec.get("marketplaceIds") or []
+        if not mkts or any(m not in self.marketplace_ids for m in mkts):
+            return bad("marketplaceIds must name this seller's marketplaces")
+        start = _parse(spec.get("dataStartTime"))
+        end = _parse(spec.get("dataEndTime")) if spec.get("dataEndTime") else now
+        if start is None or end is None or end <= start or end > now:
+            return bad("dataStartTime must be before dataEndTime, which may not be in the future")
+        if end - start > MAX_REPORT_DAYS * 86400:
+            return bad(f"The date range may be at most {MAX_REPORT_DAYS} days")
+        rid = str(50000 + len(self.reports))
+        fatal = self.fatal_reports > 0
+        self.fatal_reports -= 1 if fatal else 0
+        self.reports[rid] = {"spec": {**spec, "marketplaceIds": mkts}, "start": start, "end": end,
+                             "created": self.clock(), "created_ts": now, "fatal": fatal}  # fmt: skip
+        return Reply(202, {"reportId": rid})
+
+    def _get_report(self, rid: str) -> Reply:
+        rep = self.reports.get(rid)
+        if rep is None:
+            return Reply(404, {"errors": [{"code": "NotFound", "message": "Report not found"}]})
+        queue, work = self.report_seconds
+        age = self.clock() - rep["created"]
+        body: dict[str, Any] = {
+            "reportId": rid, "reportType": ORDER_REPORT,
+            "dataStartTime": render.ts_z(rep["start"]), "dataEndTime": render.ts_z(rep["end"]),
+            "marketplaceIds": rep["spec"]["marketplaceIds"],
+            "createdTime": render.ts_z(rep["created_ts"]),
+        }  # fmt: skip
+        if age < queue:
+            return Reply(200, {**body, "processingStatus": "IN_QUEUE"})
+        body["processingStartTime"] = render.ts_z(rep["created_ts"] + int(queue))
+        if age < queue + work:
+            return Reply(200, {**body, "processingStatus": "IN_PROGRESS"})
+        body["processingEndTime"] = render.ts_z(rep["created_ts"] + int(queue + work))
+        if rep["fatal"]:
+            return Reply(200, {**body, "processingStatus": "FATAL"})
+        if "document" not in rep:
+            rep["document"] = self._render_report(rep)
+        if rep["document"] is None:  # Amazon cancels a report that has no data
+            return Reply(200, {**body, "processingStatus": "CANCELLED"})
+        return Reply(200, {**body, "processingStatus": "DONE", "reportDocumentId": rep["document"]})
+
+    def _get_document(self, did: str) -> Reply:
+        if did not in self.documents:
+            return Reply(404, {"errors": [{"code": "NotFound", "message": "Document not found"}]})
+        return Reply(200, {"reportDocumentId": did, "url": f"{self.base_url}{DOWNLOADS}/{did}",
+                           "compressionAlgorithm": "GZIP"})  # fmt: skip
+
+    def _render_report(self, rep: dict[str, Any]) -> str | None:
+        """The flat file of the orders last updated in [start, end], as they were at `end`:
+        one row per item, tab-separated, a header row; gzip. None when no order is in it."""
+        b, mkts = self.book, set(rep["spec"]["marketplaceIds"])
+        with b.lock:
+            latest: dict[int, int] = {}
+            for v, i in b.since(rep["end"], None, rep["start"]):
+                latest[i] = max(v, latest.get(i, v))
+            rows: list[str] = ["\t".join(REPORT_COLUMNS)]
+            for i, v in sorted(latest.items(), key=lambda t: (t[1], t[0])):
+                o = b.orders[i]
+                mkt, channel = render.AMAZON_MARKETPLACES[bool(o["marketplace_uk"])]
+                if mkt not in mkts:
+                    continue
+                order = render.render_amazon_order(o, b.lines[i], v)
+                if self._pending(o, rep["end"]):
+                    order["OrderStatus"] = "Pending"
+                for it in render.render_amazon_order_items(o, b.lines[i], v)["OrderItems"]:
+                    cells = {
+                        "amazon-order-id": o["source_id"], "merchant-order-id": "",
+                        "purchase-date": order["PurchaseDate"].replace("Z", "+00:00"),
+                        "last-updated-date": order["LastUpdateDate"].replace("Z", "+00:00"),
+                        "order-status": order["OrderStatus"], "fulfillment-channel": "Amazon",
+                        "sales-channel": channel, "order-channel": "", "ship-service-level": "Standard",
+                        "product-name": it["Title"], "sku": it["SellerSKU"], "asin": it["ASIN"],
+                        "item-status": "Shipped" if order["OrderStatus"] == "Shipped" else "Unshipped",
+                        "quantity": str(it["QuantityOrdered"]), "currency": o["currency"],
+                        "item-price": it["ItemPrice"]["Amount"], "item-tax": it["ItemTax"]["Amount"],
+                        "shipping-price": it["ShippingPrice"]["Amount"], "shipping-tax": "",
+                        "gift-wrap-price": "", "gift-wrap-tax": "",
+                        "item-promotion-discount": it["PromotionDiscount"]["Amount"],
+                        "ship-promotion-discount": "", "ship-city": "", "ship-state": "",
+                        "ship-postal-code": "", "ship-country": o["country"], "promotion-ids": "",
+                    }  # fmt: skip
+                    rows.append("\t".join(cells[c].replace("\t", " ") for c in REPORT_COLUMNS))
+        if len(rows) == 1:
+            return None
+        did = f"amzn1.spdoc.1.4.eu.{uuid.uuid4()}"
+        self.documents[did] = gzip.compress(("\n".join(rows) + "\n").encode())
+        return did
 
     def _inventory(self, req: Request, now: int) -> Reply:
         store = self.store
