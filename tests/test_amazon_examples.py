@@ -111,6 +111,19 @@ JP_ORDER_DOC = {  # ours: the documents publish items for this order but not the
 }
 
 
+# Ours: the published Amazon.de order with only its id and OrderStatus changed, for the three
+# statuses no published answer shows (their meanings are the Orders v0 enum's descriptions).
+STATUSES = {
+    "921-0000001-0000001": "InvoiceUnconfirmed",  # all items shipped
+    "921-0000002-0000002": "Unfulfillable",  # Amazon cannot fulfil it
+    "921-0000003-0000003": "PendingAvailability",  # pre-order, payment not authorised
+}
+
+
+def STATUS_ORDERS(order: dict) -> list[dict]:  # noqa: N802 (a constant's maker)
+    return [{**order, "AmazonOrderId": oid, "OrderStatus": st} for oid, st in STATUSES.items()]
+
+
 class DocumentServer(Emulator):
     """Serves the published documents as they are: listings of getOrders pages (a NextToken
     leads to the listing's next document), getOrderItems documents per order id, one
@@ -127,7 +140,7 @@ class DocumentServer(Emulator):
             doc("getOrders_sandbox_NEXT_TOKEN_page2"),
             doc("getOrders_example"),
             doc("getOrders_sandbox_NEXT_TOKEN_page2"),
-            {"payload": {"Orders": [iba, JP_ORDER_DOC]}},
+            {"payload": {"Orders": [iba, JP_ORDER_DOC, *STATUS_ORDERS(iba)]}},
         ]
         self.items = {
             US_ORDER: [doc("getOrderItems_sandbox_TEST_CASE_200")],
@@ -137,6 +150,7 @@ class DocumentServer(Emulator):
                 {"payload": {"AmazonOrderId": "903-1671087-0812628", "OrderItems": []}},
             ],  # fmt: skip
             DE_ORDER: [{"payload": {"AmazonOrderId": DE_ORDER, "OrderItems": []}}],
+            **{oid: [doc("getOrderItems_sandbox_TEST_CASE_200")] for oid in STATUSES},
             JP_ORDER: [
                 doc("getOrderItems_example"),
                 {"payload": {"AmazonOrderId": JP_ORDER, "OrderItems": []}},
@@ -277,6 +291,10 @@ def test_items_of_another_order_are_quarantined_not_lost(synced):
     held = quarantined(cfg)
     mismatched = {sid: r for _, stream, sid, r in held if "answered for order" in r}
     assert mismatched == {
+        **{
+            oid: f"unreadable order items: getOrderItems answered for order {US_ORDER}, not {oid}"
+            for oid in STATUSES
+        },
         US_ORDER_2: "unreadable order items: getOrderItems answered for order "
         f"{US_ORDER}, not {US_ORDER_2}",
         PENDING_US: "unreadable order items: getOrderItems answered for order "
@@ -288,4 +306,19 @@ def test_items_of_another_order_are_quarantined_not_lost(synced):
     others = [(s, sid) for _, s, sid, r in held if sid not in mismatched and sid != DE_ORDER]
     assert set(others) <= {("orders", PENDING_US)}, held
     raw = con.execute("select count(*) from raw.amazon__orders").fetchone()[0]
-    assert raw == 5  # every order landed, its unreadable items held with the reason
+    assert raw == 5 + len(STATUSES)  # every order landed, unreadable items held with the reason
+
+
+def test_statuses_without_a_published_answer(synced):
+    _, con, _ = synced
+    got = {
+        oid: _one(con, "select status, financial_status, fulfillment_status, is_cancelled "
+                  "from marts.orders where order_key = ?", f"amazon:{oid}")
+        for oid in STATUSES
+    }  # fmt: skip
+    assert got["921-0000001-0000001"] == {"status": "fulfilled", "financial_status": "paid",
+                                          "fulfillment_status": "fulfilled", "is_cancelled": False}  # fmt: skip
+    assert got["921-0000002-0000002"] == {"status": "cancelled", "financial_status": "voided",
+                                          "fulfillment_status": "unfulfilled", "is_cancelled": True}  # fmt: skip
+    assert got["921-0000003-0000003"] == {"status": "open", "financial_status": "pending",
+                                          "fulfillment_status": "unfulfilled", "is_cancelled": False}  # fmt: skip
