@@ -50,8 +50,10 @@ from forecasting.schemas import (
 )
 from forecasting.series import (
     FREQ_DAYS,
+    LAUNCH_AGES,
     build_series,
     first_forecast_period,
+    launch_curve,
     parent_shape,
     series_matrix,
 )
@@ -80,6 +82,7 @@ _REGULAR = [
     M.SBA,
     M.MA_SEASONAL,
     M.MOVING_AVERAGE,
+    M.MOVING_AVERAGE_4,
     M.SEASONAL_NAIVE,
 ]
 CANDIDATES: dict[str, list[str]] = {
@@ -92,6 +95,7 @@ CANDIDATES: dict[str, list[str]] = {
         M.CROSTON,
         M.MA_SEASONAL,
         M.MOVING_AVERAGE,
+        M.MOVING_AVERAGE_4,
         M.SEASONAL_NAIVE,
     ],
     cl.LUMPY: [
@@ -101,6 +105,7 @@ CANDIDATES: dict[str, list[str]] = {
         M.CROSTON,
         M.MA_SEASONAL,
         M.MOVING_AVERAGE,
+        M.MOVING_AVERAGE_4,
         M.SEASONAL_NAIVE,
     ],
     cl.INACTIVE: [M.TSB, M.ZERO, M.MOVING_AVERAGE, M.SEASONAL_NAIVE],
@@ -119,7 +124,14 @@ ETS_MODELS = (M.ETS_SES, M.ETS_DAMPED, M.ETS_SEASONAL)
 # The engine restricted to these is the naive baseline (:func:`naive_forecast`).
 NAIVE_MODELS: tuple[str, ...] = (M.SEASONAL_NAIVE, M.MOVING_AVERAGE)
 # The level models the ensemble averages (ETS seasonal aside: its season is in the index).
-_ENSEMBLE_MEMBERS = (M.SBA, M.TSB, M.MOVING_AVERAGE, M.ETS_SES, M.ETS_DAMPED)
+_ENSEMBLE_MEMBERS = (
+    M.SBA,
+    M.TSB,
+    M.MOVING_AVERAGE,
+    M.MOVING_AVERAGE_4,
+    M.ETS_SES,
+    M.ETS_DAMPED,
+)
 
 
 @dataclass(frozen=True)
@@ -248,6 +260,7 @@ def _all_forecasts(
     h: int,
     s: ForecastSettings,
     fail: AbstractSet[str] = frozenset(),
+    growth: np.ndarray | None = None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Forecast means per model: ``{model: (mean (origins, n, h), available (n,))}``."""
     n = y.shape[0]
@@ -275,7 +288,7 @@ def _all_forecasts(
     if need(M.ZERO):
         out[M.ZERO] = (M.zero(n, origins, h), everyone)
     if need(M.CATEGORY_PROFILE):
-        profile = M.category_profile(y, origins, h, cat_level)
+        profile = M.category_profile(y, origins, h, cat_level, growth=growth)
         out[M.CATEGORY_PROFILE] = (profile * index, everyone)
     if need(M.CROSTON, M.SBA):
         cro = M.croston_family(y, origins, h)
@@ -367,12 +380,15 @@ def forecast_batch(
     settings: ForecastSettings | None = None,
     *,
     parent: pl.DataFrame | None = None,
+    launch: pl.DataFrame | None = None,
     _fail_models: frozenset[str] = frozenset(),
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Forecast a batch of series (rows of :func:`forecasting.series.build_series`).
 
     ``parent`` (:func:`forecasting.series.parent_shape` of all the series) gives the batch its
     parents' seasonal shape over the whole history; without it the batch's own rows are used.
+    ``launch`` (:func:`forecasting.series.launch_curve` of all the series) is the store's launch
+    curve for new items; without it the batch's own launches are measured.
 
     Returns ``(forecast_df, accuracy_df)``:
 
@@ -393,7 +409,9 @@ def forecast_batch(
     # Small per-series optimisations are 10x slower when BLAS spreads them over threads, and
     # batches already run in parallel processes.
     with threadpool_limits(limits=1):
-        return _forecast_batch(series_batch, run_date, s, _fail_models, parent)
+        if launch is None:
+            launch = launch_curve(series_batch)
+        return _forecast_batch(series_batch, run_date, s, _fail_models, parent, launch)
 
 
 def _forecast_batch(
@@ -402,6 +420,7 @@ def _forecast_batch(
     s: ForecastSettings,
     _fail_models: frozenset[str],
     parent: pl.DataFrame | None = None,
+    launch: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     keys, _periods, mats = series_matrix(series_batch, parent)
     y, filled, start = mats["y"], mats["filled"], mats["start"]
@@ -414,8 +433,9 @@ def _forecast_batch(
     bt = [o for o in bt if o >= 1]
     origins = [*bt, t_len]
     h = max(s.horizon_periods, hb)
+    growth = _growth_matrix(keys, launch)
     fcs = _all_forecasts(
-        y, filled, start, cls, cat_level, mats["cat"], origins, h, s, set(_fail_models)
+        y, filled, start, cls, cat_level, mats["cat"], origins, h, s, set(_fail_models), growth
     )
 
     # ---- backtest scoring -------------------------------------------------------------------
@@ -577,6 +597,21 @@ def _forecast_batch(
     return forecast, accuracy
 
 
+def _growth_matrix(keys: pl.DataFrame, launch: pl.DataFrame | None) -> np.ndarray:
+    """(series, ages) launch growth for each series' location (1 where unmeasured)."""
+    g = np.ones((keys.height, LAUNCH_AGES))
+    if launch is None or launch.height == 0 or keys.height == 0:
+        return g
+    rows = (
+        keys.select("location_id")
+        .with_row_index("row")
+        .join(launch, on="location_id", how="inner")
+        .filter(pl.col("age") < LAUNCH_AGES)
+    )
+    g[rows["row"].to_numpy(), rows["age"].to_numpy()] = rows["growth"].to_numpy()
+    return g
+
+
 def _naive_scale(y: np.ndarray, end: int) -> np.ndarray:
     d = np.abs(np.diff(y[:, :end], axis=1)) if end >= 2 else np.full((y.shape[0], 0), np.nan)
     with warnings.catch_warnings():
@@ -598,8 +633,8 @@ def iter_batches(series: pl.DataFrame, batch_size: int) -> Iterator[pl.DataFrame
 
 
 def _run_batch(args):
-    batch, run_date, settings, parent = args
-    return forecast_batch(batch, run_date, settings, parent=parent)
+    batch, run_date, settings, parent, launch = args
+    return forecast_batch(batch, run_date, settings, parent=parent, launch=launch)
 
 
 def forecast_all(
@@ -623,8 +658,8 @@ def forecast_all(
     batches = list(iter_batches(series, s.batch_size))
     if not batches:
         return _empty_forecast(), _empty_accuracy()
-    parent = parent_shape(series)
-    jobs = [(b, run_date, s, parent) for b in batches]
+    parent, launch = parent_shape(series), launch_curve(series)
+    jobs = [(b, run_date, s, parent, launch) for b in batches]
     results = []
     if workers <= 1 or len(batches) == 1:
         for j in jobs:

@@ -290,6 +290,66 @@ def _with_category(
     )
 
 
+LAUNCH_AGES = 13
+
+
+def launch_curve(
+    series: pl.DataFrame, horizon: int = 13, max_age: int = LAUNCH_AGES, min_launches: int = 5
+) -> pl.DataFrame:
+    """``location_id, age, growth``: the store's launch curve, measured on its past launches.
+
+    For an item ``age`` periods old, how much more (or less) it sold over the next ``horizon``
+    periods than over its first ``age`` periods: pooled over the items launched during the
+    history at the same location (first sale after the history's first period) that have those
+    ``age + horizon`` periods, ``sum(later means) / sum(early means)``, clipped to [0.5, 3];
+    1 where fewer than ``min_launches`` items could be measured. A new item's own few weeks
+    say what it sells *now*; a launch often ramps up (shelf space, reviews, word of mouth) or
+    fades after an opening push, and the store's earlier launches show which.
+    """
+    empty = pl.DataFrame(schema={"location_id": pl.String, "age": pl.Int64, "growth": pl.Float64})
+    if series.height == 0:
+        return empty
+    step = int(series["period_days"][0])
+    first_period = series["period_start"].min()
+    aged = (
+        series.join(
+            series.group_by(SERIES_KEYS).agg(first=pl.col("period_start").min()), on=SERIES_KEYS
+        )
+        .filter(pl.col("first") > pl.lit(first_period))
+        .with_columns(
+            age=((pl.col("period_start") - pl.col("first")).dt.total_days() // step).cast(pl.Int64)
+        )
+        .filter(pl.col("age") < max_age + horizon)
+    )
+    if aged.height == 0:
+        return empty
+    span = aged.group_by(SERIES_KEYS).agg(last_age=pl.col("age").max())
+    parts = []
+    for age in range(1, max_age):
+        per = (
+            aged.join(span.filter(pl.col("last_age") >= age + horizon - 1), on=SERIES_KEYS)
+            .group_by([*SERIES_KEYS])
+            .agg(
+                early=pl.col("units").filter(pl.col("age") < age).mean(),
+                later=pl.col("units")
+                .filter((pl.col("age") >= age) & (pl.col("age") < age + horizon))
+                .mean(),
+            )
+            .drop_nulls()
+        )
+        parts.append(
+            per.group_by("location_id")
+            .agg(n=pl.len(), early=pl.col("early").sum(), later=pl.col("later").sum())
+            .with_columns(age=pl.lit(age, dtype=pl.Int64))
+        )
+    curve = pl.concat(parts).with_columns(
+        growth=pl.when((pl.col("n") >= min_launches) & (pl.col("early") > 0))
+        .then((pl.col("later") / pl.col("early")).clip(0.5, 3.0))
+        .otherwise(1.0)
+    )
+    return curve.select("location_id", "age", "growth").sort("location_id", "age")
+
+
 def parent_shape(series: pl.DataFrame) -> pl.DataFrame:
     """``category, location_id, period_start, category_mean``: the parents' seasonal shape.
 

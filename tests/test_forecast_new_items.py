@@ -148,3 +148,25 @@ def test_accuracy_table_says_when_no_year_of_history_exists(tmp_path) -> None:
     assert "| overall | naive (last period) | 12 |" in md
     assert "| overall | moving average, 4 periods | 12 |" in md
     assert "| overall | seasonal naive (a season ago) | 0 | n/a | n/a | n/a |" in md
+
+
+def test_launch_curve_is_measured_on_past_launches() -> None:
+    from forecasting.series import launch_curve
+
+    weeks = 60
+    rows = _store(weeks)
+    # past launches at one location: 1 a week for two weeks, then 3 a week (a ramp)
+    for j in range(6):
+        first = 10 + 3 * j
+        for w in range(first, weeks):
+            rows.append((MONDAY + timedelta(weeks=w), f"L-{j}", 1 if w < first + 2 else 3))
+    s = build_series(_daily(rows), MONDAY + timedelta(weeks=weeks))
+    curve = dict(launch_curve(s).select("age", "growth").iter_rows())
+    assert curve[2] == pytest.approx(3.0)  # after two weeks at 1: three times that next
+    assert curve[6] == pytest.approx((3 * 13) / (1 * 2 + 3 * 4) * 6 / 13, rel=1e-6)
+    # a newcomer two weeks old at 1 a week is forecast along the store's curve
+    rows.append((MONDAY + timedelta(weeks=weeks - 2), "NEW", 1))
+    rows.append((MONDAY + timedelta(weeks=weeks - 1), "NEW", 1))
+    fc, _ = forecast_all(_daily(rows), MONDAY + timedelta(weeks=weeks), workers=1)
+    new_mean = fc.filter(pl.col("sku") == "NEW")["mean"][0]
+    assert 2.0 < new_mean <= 3.0

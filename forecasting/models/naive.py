@@ -63,7 +63,12 @@ def zero(n: int, origins: list[int], h: int) -> np.ndarray:
 
 
 def category_profile(
-    y: np.ndarray, origins: list[int], h: int, category_level: np.ndarray, prior_periods: float = 1
+    y: np.ndarray,
+    origins: list[int],
+    h: int,
+    category_level: np.ndarray,
+    prior_periods: float = 1,
+    growth: np.ndarray | None = None,
 ):
     """New items: their own mean, shrunk a little towards what comparable launches sold.
 
@@ -73,13 +78,18 @@ def category_profile(
     ``n / (n + prior_periods)`` with ``n`` its observed periods: with the default of one period,
     one week of sales already counts half and three weeks three quarters, so an item that sold
     1-2 a week is forecast at about that. Uncertainty is carried by the band (the engine widens
-    it for few observations), not by moving the mean towards other items.
+    it for few observations), not by moving the mean towards other items. ``growth``
+    (series x ages, :func:`forecasting.series.launch_curve`) scales the item's own mean by how
+    the store's past launches went on from the same age.
     """
     out = np.zeros((len(origins), y.shape[0], h))
+    rows = np.arange(y.shape[0])
     for i, o in enumerate(origins):
         obs = y[:, :o]
         n = np.sum(~np.isnan(obs), axis=1)
         own = np.nan_to_num(_nanmean(obs, axis=1), nan=0.0) if o > 0 else np.zeros(y.shape[0])
+        if growth is not None and growth.shape[1]:
+            own = own * growth[rows, np.clip(n, 0, growth.shape[1] - 1)]
         w = n / (n + prior_periods)
         out[i] = (w * own + (1 - w) * category_level)[:, None]
     return out
