@@ -131,3 +131,33 @@ def test_amazon_crash_restart_bad_record_and_bad_credentials(tmp_path, monkeypat
         assert (
             "'amazon'" in msg and "OMS_AMAZON_REFRESH_TOKEN" in msg and "wrong-refresh" not in msg
         )
+
+
+@pytest.mark.fast
+def test_order_items_are_read_across_every_next_token_page(monkeypatch):
+    """getOrderItems answers one item per page here: every page of every order lands in its one
+    record, so no line (and no revenue) of a large order is lost."""
+    from connectors.amazon.client import AmazonConnector
+    from sandbox.emulators.amazon import AmazonEmulator
+
+    store = tiny_store()
+    emu = AmazonEmulator(store, items_page_size=1).start()
+    try:
+        for k, v in {"P_AMZ_R": emu.refresh_token, "P_AMZ_I": emu.client_id,
+                     "P_AMZ_S": emu.client_secret}.items():  # fmt: skip
+            monkeypatch.setenv(k, v)
+        con = AmazonConnector(emu.base_url, refresh_token_env="P_AMZ_R", client_id_env="P_AMZ_I",
+                              client_secret_env="P_AMZ_S", marketplace_ids=list(emu.marketplace_ids),
+                              auth_url=emu.base_url + "/auth/o2/token")  # fmt: skip
+        since = datetime.fromtimestamp(store.end_ts, UTC) - timedelta(days=60)
+        items = {r.source_id: r.payload for p in con.pages("orders", since)
+                 for r in p.batches["order_items"].records}  # fmt: skip
+        con.close()
+        lines = store.truth["order_lines"].filter(pl.col("channel") == "amazon")
+        want = dict(zip(*lines.group_by("order_id").agg(pl.len()).get_columns(), strict=True))
+        assert any(want[oid] > 1 for oid in items)  # orders that needed a second page
+        for oid, payload in items.items():
+            assert len(payload["OrderItems"]) == want[oid]
+            assert "NextToken" not in payload
+    finally:
+        emu.stop()
