@@ -35,6 +35,7 @@ bench: setup bench-venv
 	$(BIN)/python -m bench                  # file landing vs DuckDB's readers (demo scale)
 	$(BIN)/python -m bench.connectors       # Shopify API backfill vs read_json
 	$(BIN)/python -m bench.amazon           # Amazon 2-year backfill, Orders API vs reports (realistic limits, emulated time)
+	$(BIN)/python -m bench.woocommerce      # WooCommerce backfill over OAuth vs the same requests fetched only
 	$(BIN)/python -m bench.dbt_build        # full and hourly dbt build (large)
 	$(BIN)/python -m bench.hourly_flow      # the hourly Prefect flow end to end by stage (large)
 	$(BIN)/python -m bench.forecast         # ours vs statsforecast AutoETS/Croston (large)
