@@ -23,6 +23,8 @@ TILL_MAPPING = {
     "currency": "Currency",
     "customer_email": "Email",
     "cancelled": "Void",
+    "title": "Description",
+    "original_order_id": "Original",  # the receipt a credit note refunds
 }
 
 
@@ -89,6 +91,11 @@ def demo_config_dict(
                 "path": "tills",
                 "timezone": "Europe/Berlin",
                 "mapping": dict(TILL_MAPPING),
+                # the till writes day-first local times, numbers credit notes CN…, and puts
+                # postage and card fees on lines of their own (sandbox/render.py)
+                "timestamp_format": "%d.%m.%Y %H:%M:%S",
+                "line_types": {"shipping": ["POSTAGE"], "fee": ["CARDFEE"]},
+                "credit_notes": {"prefix": "CN"},
             },
             {"name": "tpl", "kind": "stock_report", "path": "stock"},
         ],

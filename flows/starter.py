@@ -16,7 +16,7 @@ lock_timeout_seconds: 120           # how long a run waits for another run to fi
 # external_ids maps a channel's own id for the location (Shopify location ids) to ours.
 locations:
   - {id: WH-MAIN, name: Main warehouse, country: NL, kind: own_warehouse, external_ids: {shop: "71000001"}}
-  - {id: STORE-1, name: High street store, country: NL, kind: store}
+  - {id: STORE-1, name: High street store, country: GB, kind: store}
 
 # Sales channels. This version reads each channel from files in files.drop_dir/<path>; one
 # channel per kind, named shop (shopify), amazon, woo (woocommerce), tills (till_export) and
@@ -28,23 +28,39 @@ channels:
     default_location: WH-MAIN        # where orders ship from when the order does not say
     path: shop                       # files arrive in <drop_dir>/shop/<stream>/
   - name: tills
-    kind: till_export
-    currency: EUR
-    default_location: STORE-1
+    kind: till_export                # till or order exports (CSV / Parquet), one row per line
+    currency: GBP                    # every row's currency unless `currency` is mapped
+    default_location: STORE-1        # every row's location unless `location_id` is mapped
     path: tills
-    timezone: Europe/Amsterdam       # till exports carry local times without an offset
-    mapping:                         # our field: the column name in your till's export
-      order_id: Receipt
-      line_id: Line
-      ordered_at: Timestamp
-      location_id: Store
-      sku: Article
-      quantity: Qty                  # negative quantities are returns
-      unit_price: Price
-      discount: Discount
-      currency: Currency
-      customer_email: Email
-      cancelled: Void                # 1 = voided line
+    timezone: Europe/London          # exports carry local times without an offset
+    mapping:                         # our field: the column name in your export
+      order_id: InvoiceNo            # receipt / invoice number
+      # line_id: Line                # none: lines are numbered within the order in file order
+      ordered_at: InvoiceDate
+      sku: StockCode
+      title: Description             # products.title where the catalogue has none
+      quantity: Quantity             # negative quantities are returns
+      unit_price: UnitPrice
+      customer_id: CustomerID        # customers without an e-mail are keyed by it
+      country: Country               # an ISO code or a name (United Kingdom, EIRE, ...)
+      # also: discount, customer_email, customer_name, category, cancelled (1 = voided line),
+      # line_type (a column saying product/shipping/fee/...), credit_note (a yes/no column),
+      # original_order_id (the invoice a credit note refunds), location_id, currency
+    # constants: {location_id: STORE-2}  # a value for every row (any field above)
+    timestamp_format: "%m/%d/%Y %H:%M"  # strptime format of ordered_at (default: ISO 8601)
+    decimal_comma: false             # true for 1.234,56 (a dot is then a thousands separator)
+    # thousands_separator: ","       # for 1,234.56
+    line_types:                      # what a line is, by its code (or the line_type column);
+      shipping: [POST, DOT]          # patterns like "POST*" work; everything else is a product.
+      fee: [AMAZONFEE, BANK CHARGES] # Only products are goods (demand, forecasts, products);
+      discount: [D]                  # shipping, fees and discounts are order totals;
+      gift_card: ["gift_*"]          # adjustments (bad debt, manual) book into finance, never
+      adjustment: [B, M]             # net sales
+    credit_notes:                    # a credit note is a refund, never an order
+      prefix: C                      # invoice numbers starting with C
+      negative_total: false          # or: every document whose lines add up below zero
+    # Lines with a negative quantity, price 0 and no customer are stock write-offs
+    # (marts.inventory_adjustments), never returns or demand.
   - name: tpl
     kind: stock_report               # sku, location_id, on_hand, counted_at
     path: stock
@@ -61,6 +77,8 @@ quality:
   freshness_hours: 48                # `oms check` fails when a channel's newest order is older
   freshness_hours_by_channel: {}     # e.g. {tills: 72} for a shop closed on Sundays
   volume_z: 4                        # flag a day whose order count is this many sd from the 28-day mean
+  max_units: 10000                   # a line with more units is held as a typo (raise it for wholesale)
+  max_stock: 1000000                 # a stock count above this is held as a typo
 
 replenishment:
   service_levels: {A: 0.98, B: 0.95, C: 0.90}   # by ABC class

@@ -202,13 +202,22 @@ def write_drops(store: Store, drop_dir: Path | str, as_of: dt.date | None = None
                     b.add("woo__refunds", drop / "woo" / "refunds" / f"refunds_{mon}.jsonl",
                           (ts, int(rec["id"])), _dumps(rec), mon)  # fmt: skip
             else:
-                for row in render.render_till_rows(o, ls):
-                    till_rows.append(((o["placed_ts"], int(row[0]), int(row[1])), row))
+                receipt = render.render_till_rows(o, ls)
+                for row in receipt:
+                    till_rows.append(((o["placed_ts"], row[0], int(row[1])), row))
+                if int(o["source_id"]) % 25 == 0 and receipt:
+                    # the till exported the receipt's first line twice: an exact repeat (same
+                    # receipt and line), counted by the sync and landed once
+                    till_rows.append(((o["placed_ts"], receipt[0][0], int(receipt[0][1])),
+                                      list(receipt[0])))  # fmt: skip
                 for refund_ev in render.refund_events(rs, end_ts):
                     for row in render.render_till_return_rows(o, refund_ev):
-                        till_rows.append(
-                            ((refund_ev[0]["refunded_ts"], int(row[0]), int(row[1])), row)
-                        )
+                        till_rows.append(((refund_ev[0]["refunded_ts"], row[0], int(row[1])), row))
+                wo_ts = o["placed_ts"] + 2 * 3600
+                if int(o["source_id"]) % 40 == 7 and ls and wo_ts <= end_ts:
+                    # a unit of the article found damaged and written off after the sale
+                    row = render.render_till_write_off(o, ls[0], wo_ts)
+                    till_rows.append(((wo_ts, row[0], 1), row))
     b.flush()
 
     # Customers.

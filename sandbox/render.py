@@ -24,8 +24,15 @@ AMAZON_MARKETPLACES = {
 }
 FBA_FEE_CENTS = {"EUR": 310, "GBP": 270}
 COMMISSION_PCT = 15
-TILL_COLUMNS = ["Receipt", "Line", "Timestamp", "Store", "Article", "Qty", "Price", "Discount",
-                "Currency", "Email", "Void"]  # fmt: skip
+# The till's export, as a real one looks: a non-ISO local time, a credit note numbered "CN…" that
+# names the receipt it refunds (Original), postage and card-fee lines, stock write-offs (negative,
+# price 0, no customer) and columns no mapping reads (Cashier, Terminal).
+TILL_COLUMNS = ["Receipt", "Line", "Timestamp", "Store", "Article", "Description", "Qty", "Price",
+                "Discount", "Currency", "Email", "Void", "Original", "Cashier", "Terminal"]  # fmt: skip
+TILL_TIME_FORMAT = "%d.%m.%Y %H:%M:%S"
+TILL_POSTAGE, TILL_CARD_FEE = "POSTAGE", "CARDFEE"
+TILL_CREDIT_PREFIX = "CN"
+CASHIERS = ("Anna", "Ben", "Cem", "Dora")
 STREETS = ["Main St", "High St", "Keizersgracht", "Hauptstrasse", "Rue de la Paix", "Market Sq"]
 
 _BUSINESS = ZoneInfo(BUSINESS_TZ)
@@ -62,8 +69,8 @@ def ts_gmt(ts: int) -> str:
 
 
 def ts_till(ts: int) -> str:
-    """Till export: Europe/Berlin wall time, no offset."""
-    return dt.datetime.fromtimestamp(ts, _TILL).strftime("%Y-%m-%d %H:%M:%S")
+    """Till export: Europe/Berlin wall time, no offset, day first (TILL_TIME_FORMAT)."""
+    return dt.datetime.fromtimestamp(ts, _TILL).strftime(TILL_TIME_FORMAT)
 
 
 def order_versions(order: Row, refunds: list[Row], end_ts: int) -> list[int]:
@@ -540,47 +547,79 @@ def render_woo_customer(cust: Row) -> Row:
     }
 
 
+def _till_row(doc: str, line: int, stamp: str, store: str, sku: str, title: str, qty: int,
+              price: int, discount: int, currency: str, email: str, void: str,
+              original: str = "") -> list[str]:  # fmt: skip
+    n = sum(map(ord, doc)) + line
+    return [doc, str(line), stamp, store, sku, title, str(qty), money(price), money(discount),
+            currency, email, void, original, CASHIERS[n % len(CASHIERS)], f"T{n % 3 + 1}"]  # fmt: skip
+
+
 def render_till_rows(order: Row, lines: list[Row]) -> list[list[str]]:
-    """Till export rows (vendor columns, see TILL_COLUMNS) of one receipt; void = cancelled."""
+    """Till export rows (vendor columns, see TILL_COLUMNS) of one receipt; void = cancelled.
+    Every 9th receipt ships the goods (a POSTAGE line), every 13th is paid by card with a fee
+    (CARDFEE): lines the truth does not know, which must stay out of goods and net sales."""
     stamp = ts_till(order["placed_ts"])
     void = "1" if order["cancelled"] else "0"
     email = order["email"] or ""
-    return [
-        [
-            order["source_id"],
-            str(ln["line_no"]),
+    doc, store, cur = order["source_id"], order["location_id"], order["currency"]
+    rows = [
+        _till_row(
+            doc,
+            int(ln["line_no"]),
             stamp,
-            order["location_id"],
+            store,
             ln["sku"],
-            str(ln["quantity"]),
-            money(ln["unit_price"]),
-            money(ln["discount"]),
-            order["currency"],
+            ln.get("title") or "",
+            int(ln["quantity"]),
+            int(ln["unit_price"]),
+            int(ln["discount"]),
+            cur,
             email,
             void,
-        ]  # fmt: skip
+        )  # fmt: skip
         for ln in lines
     ]
+    last = max((int(ln["line_no"]) for ln in lines), default=0)
+    if int(doc) % 9 == 0:
+        last += 1
+        rows.append(_till_row(doc, last, stamp, store, TILL_POSTAGE, "Postage", 1, 495, 0, cur,
+                              email, void))  # fmt: skip
+    if int(doc) % 13 == 0:
+        last += 1
+        rows.append(_till_row(doc, last, stamp, store, TILL_CARD_FEE, "Card fee", 1, 35, 0, cur,
+                              email, void))  # fmt: skip
+    return rows
 
 
 def render_till_return_rows(order: Row, event: list[Row]) -> list[list[str]]:
-    """A return receipt: negative quantities; Discount is the reversed share, so that
-    line value = Qty x Price - Discount holds for sales and returns alike."""
+    """A credit note ("CN" + refund id) naming the receipt it refunds: negative quantities;
+    Discount is the reversed share, so that line value = Qty x Price - Discount holds for sales
+    and credit notes alike."""
     stamp = ts_till(event[0]["refunded_ts"])
     email = order["email"] or ""
     return [
-        [
-            r["refund_id"],
-            str(i + 1),
+        _till_row(
+            TILL_CREDIT_PREFIX + str(r["refund_id"]),
+            i + 1,
             stamp,
             r["location_id"],
             r["sku"],
-            str(-r["quantity"]),
-            money(r["unit_price"]),
-            money(-r["discount"]),
+            "",
+            -int(r["quantity"]),
+            int(r["unit_price"]),
+            -int(r["discount"]),
             order["currency"],
             email,
             "0",
-        ]  # fmt: skip
+            str(order["source_id"]),
+        )  # fmt: skip
         for i, r in enumerate(event)
     ]
+
+
+def render_till_write_off(order: Row, line: Row, ts: int) -> list[str]:
+    """A stock write-off as tills record one: a document of its own, the article with a
+    negative quantity at price 0 and no customer ("damaged"). Not a sale, not a return."""
+    return _till_row(f"WO{order['source_id']}", 1, ts_till(ts), order["location_id"],
+                     line["sku"], "damaged", -1, 0, 0, order["currency"], "", "0")  # fmt: skip

@@ -446,14 +446,14 @@ CSV_CASES = [
     Case(
         "tills-bad-timestamp",
         "tills",
-        _csv_set("Timestamp", "01.06.2026 12:00"),
+        _csv_set("Timestamp", "2026-06-01T12:00:00"),  # ISO, but the till writes day first
         "quarantine",
-        "not an ISO timestamp",
+        "ordered_at does not match the timestamp format",
     ),
     Case(
         "tills-future-timestamp",
         "tills",
-        _csv_set("Timestamp", "2099-06-01 12:00:00"),
+        _csv_set("Timestamp", "01.06.2099 12:00:00"),
         "quarantine",
         "in the future",
     ),
@@ -697,6 +697,8 @@ def _templates(tpl: Path, folder: str) -> tuple[list, list[str]]:
                 header = list(reader.fieldnames)
             key = lambda r: json.dumps(r, sort_keys=True)  # noqa: E731
         for r in rows:
+            if folder == "tills" and not _a_sale_of_goods(r):
+                continue  # postage, fees, credit notes, write-offs: a mutation means otherwise
             if key(r) not in seen:
                 seen.add(key(r))
                 records.append(r)
@@ -704,6 +706,12 @@ def _templates(tpl: Path, folder: str) -> tuple[list, list[str]]:
             break
     assert len(records) >= 4, f"too few template records in {folder}"
     return records[: GOOD + 1], header
+
+
+def _a_sale_of_goods(row: dict) -> bool:
+    """A till row that sells an article (the sandbox's export also has POSTAGE and CARDFEE
+    lines, credit notes CN… and write-offs WO…, whose rules differ)."""
+    return row["Article"] not in ("POSTAGE", "CARDFEE") and row["Receipt"][:2] not in ("CN", "WO")
 
 
 def _harmless(rec: dict, folder: str, n: int) -> dict:

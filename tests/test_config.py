@@ -25,7 +25,11 @@ def test_demo_and_starter_configs_are_valid(tmp_path):
     assert cfg.base_currency == "EUR"
     assert {c.name for c in cfg.channels} == {"shop", "amazon", "woo", "tills", "tpl"}
     starter = _parse(yaml.safe_load(STARTER_YAML))
-    assert starter.channel("till_export").mapping["quantity"] == "Qty"
+    till = starter.channel("till_export")
+    assert till is not None and till.mapping["quantity"] == "Quantity"
+    rules = till.export_rules()  # the retailer's export the starter shows (README)
+    assert rules.credit_notes.prefix == "C" and rules.line_types["shipping"] == ("POST", "DOT")
+    assert rules.constants == {"location_id": "STORE-1", "currency": "GBP"}
 
 
 def test_relative_paths_are_anchored_at_the_config_folder(tmp_path):

@@ -103,11 +103,14 @@ def test_a_mostly_bad_file_is_refused_whole(cfg):
 def test_till_csv_mapping_timezone_and_bad_rows(cfg):
     drop = Path(cfg.files.drop_dir)
     (drop / "tills").mkdir(parents=True)
-    header = "Receipt,Line,Timestamp,Store,Article,Qty,Price,Discount,Currency,Email,Void\n"
-    good = "R1,1,2026-07-01 12:00:00,ST-BER,SKU-0001,2,10.00,0.00,EUR,a@b.de,0\n"
-    ret = "R2,1,2026-07-02 09:30:00,ST-BER,SKU-0001,-1,10.00,0.00,EUR,,0\n"
-    frac = "R3,1,2026-07-02 09:31:00,ST-BER,SKU-0002,1.5,10.00,0.00,EUR,,0\n"
-    short = "R4,1,2026-07-02 09:32:00,ST-BER\n"
+    header = (
+        "Receipt,Line,Timestamp,Store,Article,Description,Qty,Price,Discount,Currency,Email,Void,"
+        "Original\n"
+    )  # the sandbox till's export: day-first local times (flows/demo.py)
+    good = "R1,1,01.07.2026 12:00:00,ST-BER,SKU-0001,Tee,2,10.00,0.00,EUR,a@b.de,0,\n"
+    ret = "R2,1,02.07.2026 09:30:00,ST-BER,SKU-0001,Tee,-1,10.00,0.00,EUR,,0,\n"
+    frac = "R3,1,02.07.2026 09:31:00,ST-BER,SKU-0002,Cap,1.5,10.00,0.00,EUR,,0,\n"
+    short = "R4,1,02.07.2026 09:32:00,ST-BER\n"
     body = (
         header
         + good

@@ -297,3 +297,24 @@ def test_end_of_day_stock(con):
     """
     found = mismatches(con, sql)
     assert found == [], found
+
+
+def test_till_export_shapes_land_where_they_belong(con):
+    """The sandbox's till export has credit notes (CN…, naming their receipt), postage and card
+    fee lines, stock write-offs, exact repeats, day-first times and unmapped columns; the
+    checks above pass to the cent with them, and each shape is where it belongs."""
+    orders = """select count(*) filter (where order_id like 'CN%' or order_id like 'WO%'),
+                       count(*) filter (where shipping > 0), count(*) filter (where fees > 0)
+                from wh.marts.orders where channel = 'tills'"""
+    not_orders, shipped, with_fees = con.execute(orders).fetchall()[0]
+    assert not_orders == 0 and shipped > 0 and with_fees > 0
+    adjustments = "select count(*), max(quantity) from wh.marts.inventory_adjustments"
+    written_off, most = con.execute(adjustments).fetchall()[0]
+    assert written_off > 0 and most < 0
+    checks = {
+        "select count(*) from wh.marts.products where sku in ('POSTAGE', 'CARDFEE')": 0,
+        "select count(*) > 0 from wh.marts.returns where refund_key like 'tills:CN%'": True,
+        "select sum(rows_repeated) > 0 from wh.ops.file_loads where channel = 'tills'": True,
+    }
+    for sql, expected in checks.items():
+        assert con.execute(sql).fetchall()[0][0] == expected, sql

@@ -365,10 +365,39 @@ def _till_rows(drop: Path) -> list[dict]:
     for p in sorted(drop.glob("tills/*.csv")):
         with open(p) as fh:
             rd = csv.DictReader(fh)
-            assert rd.fieldnames == ["Receipt", "Line", "Timestamp", "Store", "Article", "Qty",
-                                     "Price", "Discount", "Currency", "Email", "Void"]  # fmt: skip
+            assert rd.fieldnames == ["Receipt", "Line", "Timestamp", "Store", "Article",
+                                     "Description", "Qty", "Price", "Discount", "Currency",
+                                     "Email", "Void", "Original", "Cashier", "Terminal"]  # fmt: skip
             rows.extend(rd)
     return rows
+
+
+def _till_goods(drop: Path) -> list[dict]:
+    """The till rows that sell or take back goods: without the exact repeats (the same receipt
+    line exported twice), postage and card-fee lines and stock write-offs (WO…)."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for row in _till_rows(drop):
+        key = (row["Receipt"], row["Line"])
+        if key in seen or row["Article"] in ("POSTAGE", "CARDFEE") or row["Receipt"][:2] == "WO":
+            continue
+        seen.add(key)
+        out.append(row)
+    return out
+
+
+def test_till_export_has_the_shapes_of_a_real_one(drop):
+    """Credit notes naming their receipt, postage and fee lines, write-offs (negative, price
+    0, no customer), exact repeats, day-first times."""
+    rows = _till_rows(drop)
+    credit = [r for r in rows if r["Receipt"].startswith("CN")]
+    assert credit and all(r["Original"] and int(r["Qty"]) < 0 for r in credit)
+    assert {"POSTAGE", "CARDFEE"} <= {r["Article"] for r in rows}
+    offs = [r for r in rows if r["Receipt"].startswith("WO")]
+    assert offs and all(int(r["Qty"]) < 0 and r["Price"] == "0.00" and not r["Email"] for r in offs)
+    keys = [(r["Receipt"], r["Line"]) for r in rows]
+    assert len(set(keys)) < len(keys)  # exact repeats
+    dt.datetime.strptime(rows[0]["Timestamp"], "%d.%m.%Y %H:%M:%S")
 
 
 def _local_date(iso: str) -> dt.date:
@@ -422,8 +451,8 @@ def test_truth_agrees_with_rendered_units(drop, tiny):
             returned[(_local_date(r["date_created_gmt"] + "Z"), li["sku"], "WH-LON")] -= li[
                 "quantity"
             ]
-    for row in _till_rows(drop):
-        day = dt.date.fromisoformat(row["Timestamp"][:10])
+    for row in _till_goods(drop):
+        day = dt.datetime.strptime(row["Timestamp"], "%d.%m.%Y %H:%M:%S").date()
         q = int(row["Qty"])
         if row["Void"] == "1":
             continue

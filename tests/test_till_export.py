@@ -129,6 +129,9 @@ def test_config_takes_location_from_default_and_checks_the_rules(tmp_path):
         make_config(tmp_path, channels=data["channels"])
 
 
+# the sandbox till's columns (flows/demo.py maps all but Cashier and Terminal)
+TILL_HEAD = "Receipt,Line,Timestamp,Store,Article,Description,Qty,Price,Discount,Currency,Email,Void,Original"
+
 SHOP_ORDER = {
     "id": 5100000001,
     "currency": "EUR",
@@ -155,11 +158,10 @@ def test_every_row_read_is_landed_quarantined_or_a_reported_repeat(cfg):
     orders = [json.dumps(dict(SHOP_ORDER, id=5100000001 + i)) for i in range(6)]
     _write(drop / "shop/orders/orders_2026-01.jsonl",
            "\n".join([orders[0], *orders, "{broken"]) + "\n")  # fmt: skip
-    till = [f"R{i},1,2026-01-05 10:00:00,ST-BER,SKU-0001,1,5.00,0,EUR,,0\n" for i in range(6)]
+    till = [f"R{i},1,05.01.2026 10:00:00,ST-BER,SKU-0001,,1,5.00,0,EUR,,0,\n" for i in range(6)]
     _write(drop / "tills/tills_2026-01.csv",
-           "Receipt,Line,Timestamp,Store,Article,Qty,Price,Discount,Currency,Email,Void\n"
-           + till[0] + "".join(till)
-           + "R9,2,2026-01-05 10:00:00,ST-BER,SKU-0002,x,5.00,0,EUR,,0\n")  # fmt: skip
+           f"{TILL_HEAD}\n" + till[0] + "".join(till)
+           + "R9,2,05.01.2026 10:00:00,ST-BER,SKU-0002,,x,5.00,0,EUR,,0,\n")  # fmt: skip
     stock = [f"2026-01-05T22:00:00Z,ST-BER,SKU-000{i},5\n" for i in range(6)]
     _write(drop / "stock/stock_2026-01-05.csv",
            "counted_at,location_id,sku,on_hand\n" + stock[0] + "".join(stock)
@@ -193,11 +195,8 @@ def test_every_row_read_is_landed_quarantined_or_a_reported_repeat(cfg):
 
 def test_a_till_export_keeps_its_source_file_and_every_column(cfg):
     drop = Path(cfg.files.drop_dir)
-    head = "Receipt,Line,Timestamp,Store,Article,Qty,Price,Discount,Currency,Email,Void,Cashier\n"
-    _write(
-        drop / "tills/t.csv",
-        head + "R9,1,2026-01-05 10:00:00,ST-BER,SKU-0001,1,5.00,0,EUR,,0,Ann\n",
-    )
+    row = "R9,1,05.01.2026 10:00:00,ST-BER,SKU-0001,Tee,1,5.00,0,EUR,,0,,Ann\n"
+    _write(drop / "tills/t.csv", f"{TILL_HEAD},Cashier\n" + row)
     sync_files(cfg)
     with connection(cfg.warehouse, read_only=True) as con:
         payload = json.loads(con.execute("select _payload from raw.tills__orders").fetchall()[0][0])

@@ -40,6 +40,13 @@ CHECKS: dict[str, tuple[Check, ...]] = {
             f"else ltrim({txt('unit_price')}, '-') end",
         ),
         Check("location_id", "locations", txt("location_id")),
-        Check("skus", "known_skus", ONE_SKU, critical=False),
+        # only goods are looked up in the catalogue (POSTAGE, a fee code, ... are no products)
+        Check(
+            "skus",
+            "known_skus",
+            f"case when coalesce({txt('line_type')}, 'product') = 'product' then {ONE_SKU} "
+            "else [] end",
+            critical=False,
+        ),
     ),
 }

@@ -1,7 +1,8 @@
 -- Reconciliation: per channel, the orders, order lines and units of the marts equal what staging
 -- holds (cancelled orders and voided lines included on both sides; till return lines are refunds,
--- not order lines, but a receipt of returns only is still an order). Returns one row per channel
--- and measure that differs.
+-- not order lines, but a receipt of returns only is still an order; till credit notes, stock
+-- write-offs and adjustment-only documents are no orders, and only product lines are order
+-- lines). Returns one row per channel and measure that differs.
 
 with staging_orders as (
     select 'shop' as channel, count(*) as orders from {{ ref('stg_shop__orders') }}
@@ -11,6 +12,7 @@ with staging_orders as (
     select 'woo', count(*) from {{ ref('stg_woo__orders') }}
     union all
     select 'tills', count(distinct order_id) from {{ ref('stg_tills__order_lines') }}
+    where not is_credit_note and not is_write_off and line_type <> 'adjustment'
 ),
 
 staging_lines as (
@@ -25,7 +27,7 @@ staging_lines as (
     union all
     select 'tills', count(*), coalesce(sum(quantity), 0)
     from {{ ref('stg_tills__order_lines') }}
-    where not is_return
+    where not is_return and line_type = 'product' and not is_credit_note and not is_write_off
 ),
 
 mart_orders as (

@@ -23,7 +23,7 @@ identities as (
         email,
         first_name,
         last_name,
-        ship_country as country,
+        coalesce(ship_country, customer_country) as country,
         ordered_at as seen_at
     from orders
     where customer_key is not null

@@ -1,6 +1,7 @@
 {{ config(materialized='table') }}
--- All channels' order lines in one shape, amounts local. Till return lines (negative quantity)
--- are not order lines: they are refund lines (int_refund_lines_unioned).
+-- All channels' order lines in one shape, amounts local: goods only. Till return lines (negative
+-- quantity) and credit notes are not order lines: they are refund lines (int_refund_lines_unioned);
+-- till lines other than products (postage, fees, ...) are order totals (int_orders_unioned).
 with
 
 orders as (
@@ -99,7 +100,9 @@ tills as (
         cast(null as decimal(18, 4)) as tax_local,
         is_cancelled as is_line_cancelled
     from till_lines
-    where not is_return
+    -- goods sold: postage, fees, discount and gift-card lines are order totals, write-offs
+    -- inventory adjustments, credit notes refunds (int_orders_unioned, int_refund_lines_unioned)
+    where line_type = 'product' and not is_return and not is_credit_note and not is_write_off
 ),
 
 unioned as (

@@ -196,34 +196,63 @@ woo as (
     left join woo_customers as c on o.customer_id = c.customer_id
 ),
 
+-- A till document is an order when it is a sale (not a credit note) with at least one line that
+-- is neither a stock write-off nor a finance adjustment (bad debt): credit notes are refunds
+-- (int_refund_lines_unioned), write-offs inventory adjustments, adjustments finance lines.
+till_orders as (
+    select order_id
+    from till_lines
+    where not is_credit_note and not is_write_off and line_type <> 'adjustment'
+    group by all
+),
+
 tills as (
     select
         'tills' as channel,
-        order_id,
-        order_id as order_number,
-        min(ordered_at) as ordered_at,
-        max(currency) as currency,
-        case when bool_and(is_cancelled) then 'cancelled' else 'fulfilled' end as status,
-        case when bool_and(is_cancelled) then 'voided' else 'paid' end as financial_status,
+        l.order_id,
+        l.order_id as order_number,
+        min(l.ordered_at) as ordered_at,
+        max(l.currency) as currency,
+        case when bool_and(l.is_cancelled) then 'cancelled' else 'fulfilled' end as status,
+        case when bool_and(l.is_cancelled) then 'voided' else 'paid' end as financial_status,
         'fulfilled' as fulfillment_status,
-        bool_and(is_cancelled) as is_cancelled,
+        bool_and(l.is_cancelled) as is_cancelled,
         -- store prices are gross of VAT; the export has no tax split
         true as taxes_included,
-        max(email) as email,
-        cast(null as varchar) as channel_customer_id,
-        cast(null as varchar) as first_name,
-        cast(null as varchar) as last_name,
+        max(l.email) as email,
+        max(l.customer_id) as channel_customer_id,
+        split_part(max(l.customer_name), ' ', 1) as first_name,
+        nullif(trim(substr(max(l.customer_name), length(split_part(max(l.customer_name), ' ', 1)) + 1)), '')
+            as last_name,
         cast(null as varchar) as ship_country,
-        mode(location_id) as fulfillment_location_id,
-        coalesce(sum(gross_local) filter (where not is_return and not is_cancelled), 0) as gross_local,
-        coalesce(sum(discount_local) filter (where not is_return and not is_cancelled), 0) as discounts_local,
-        cast(0 as decimal(18, 4)) as shipping_local,
+        -- the customer's country as the export gives it (a shop sale ships nowhere)
+        max(l.country) as customer_country,
+        mode(l.location_id) as fulfillment_location_id,
+        -- goods only: product lines sold (returns are refunds, write-offs stock adjustments)
+        coalesce(sum(l.gross_local) filter (
+            where l.line_type = 'product' and not l.is_return and not l.is_cancelled
+        ), 0) as gross_local,
+        -- line discounts of goods plus discount lines (their value is negative)
+        coalesce(sum(l.discount_local) filter (
+            where l.line_type = 'product' and not l.is_return and not l.is_cancelled
+        ), 0) - coalesce(sum(l.signed_value_local) filter (
+            where l.line_type = 'discount' and not l.is_cancelled
+        ), 0) as discounts_local,
+        coalesce(sum(l.signed_value_local) filter (
+            where l.line_type = 'shipping' and not l.is_cancelled
+        ), 0) as shipping_local,
+        coalesce(sum(l.signed_value_local) filter (
+            where l.line_type = 'fee' and not l.is_cancelled
+        ), 0) as fees_local,
         -- till exports carry no tax split (prices are tax-inclusive)
         cast(null as decimal(18, 4)) as taxes_local,
-        sum(case when is_return then -net_local else net_local end) filter (where not is_cancelled)
-            as placed_total_local
-    from till_lines
-    group by order_id
+        sum(l.signed_value_local) filter (
+            where not l.is_cancelled and not l.is_write_off and l.line_type <> 'adjustment'
+        ) as placed_total_local
+    from till_lines as l
+    inner join till_orders as d on l.order_id = d.order_id
+    where not l.is_write_off and l.line_type <> 'adjustment'
+    group by l.order_id
 ),
 
 unioned as (
@@ -256,6 +285,8 @@ final as (
         u.first_name,
         u.last_name,
         u.ship_country,
+        -- the customer's country where the channel knows it apart from shipping (till exports)
+        u.customer_country,
         coalesce(u.fulfillment_location_id, ch.default_location_id) as fulfillment_location_id,
         cast(u.gross_local as decimal(18, 4)) as gross_local,
         cast(u.discounts_local as decimal(18, 4)) as discounts_local,

@@ -35,6 +35,10 @@ till_lines as (
     select * from {{ ref('stg_tills__order_lines') }}
 ),
 
+fx_daily as (
+    select * from {{ ref('int_fx_rates_daily') }}
+),
+
 -- Woo refund line items name the order line they refund in `_refunded_item_id`; a refund
 -- without it (older stores, hand-made refunds) falls back to the order's first line of the sku
 woo_lines as (
@@ -129,7 +133,25 @@ woo_order_level as (
         and not exists (select 1 from woo_refunds as r where r.refund_id = h.refund_id)
 ),
 
+-- Credit notes refund the till order they name (original_order_id) when we have it; one that
+-- names none (or an order we do not have) is a standalone refund: dated and converted on its
+-- own, in returns and sales but in no order. Their goods are returns; their discount and
+-- gift-card lines money-only refunds (is_order_level); their postage, fee and adjustment lines
+-- are finance adjustments (finance_monthly: postage is not in net sales, so neither is its
+-- refund), their write-offs inventory adjustments.
+till_credit_notes as (
+    select l.*, o.order_id as refunded_order_id
+    from till_lines as l
+    left join orders as o on o.channel = 'tills' and o.order_id = l.original_order_id
+    where l.is_credit_note and not l.is_cancelled and not l.is_write_off
+        and (
+            (l.line_type = 'product' and l.signed_quantity < 0)
+            or (l.line_type in ('discount', 'gift_card') and l.signed_value_local < 0)
+        )
+),
+
 tills as (
+    -- returns on a sales receipt (negative product lines): refunds on their own receipt
     select
         'tills' as channel,
         order_id,
@@ -142,9 +164,31 @@ tills as (
         net_local as amount_local,
         cast(null as decimal(18, 4)) as tax_local,
         true as is_restocked,
-        location_id as restock_location_id
+        location_id as restock_location_id,
+        false as is_order_level,
+        false as is_standalone,
+        currency as refund_currency
     from till_lines
-    where is_return and not is_cancelled
+    where is_return and not is_cancelled and not is_credit_note and not is_write_off
+        and line_type = 'product'
+    union all
+    select
+        'tills' as channel,
+        coalesce(refunded_order_id, order_id) as order_id,
+        order_id as refund_id,
+        order_id || ':' || line_id as refund_line_id,
+        cast(null as varchar) as line_id,
+        case when line_type = 'product' then sku end as sku,
+        case when line_type = 'product' then quantity else 0 end as quantity,
+        ordered_at as refunded_at,
+        -signed_value_local as amount_local,
+        cast(null as decimal(18, 4)) as tax_local,
+        case when line_type = 'product' then true end as is_restocked,
+        case when line_type = 'product' then location_id end as restock_location_id,
+        line_type <> 'product' as is_order_level,
+        refunded_order_id is null as is_standalone,
+        currency as refund_currency
+    from till_credit_notes
 ),
 
 unioned as (
@@ -174,18 +218,31 @@ final as (
         {{ business_date('u.refunded_at') }} as refund_date,
         o.ordered_at,
         o.order_date,
-        o.currency,
-        o.is_cancelled as is_order_cancelled,
+        coalesce(o.currency, u.refund_currency) as currency,
+        coalesce(o.is_cancelled, false) as is_order_cancelled,
+        -- a refund of no order we have (a standalone till credit note)
+        coalesce(u.is_standalone, false) as is_standalone,
+        -- its rate: the refund day's (orders' refunds convert at their order's rate)
+        case
+            when not coalesce(u.is_standalone, false) then null
+            when coalesce(o.currency, u.refund_currency) = '{{ var("base_currency") }}'
+                then cast(1 as decimal(18, 8))
+            else fx.rate_to_base
+        end as standalone_fx_rate,
         cast(u.amount_local as decimal(18, 4)) as amount_local,
         cast(u.tax_local as decimal(18, 4)) as tax_local,
         u.is_restocked,
         u.restock_location_id,
         coalesce(u.is_order_level, false) as is_order_level
     from unioned as u
-    inner join orders as o
+    left join orders as o
         on o.channel = u.channel and o.order_id = u.order_id
     left join order_lines as ol
         on ol.order_key = o.order_key and ol.line_id = u.line_id
+    left join fx_daily as fx
+        on coalesce(u.is_standalone, false) and fx.currency = u.refund_currency
+        and fx.rate_date = {{ business_date('u.refunded_at') }}
+    where o.order_key is not null or coalesce(u.is_standalone, false)
 )
 
 select * from final

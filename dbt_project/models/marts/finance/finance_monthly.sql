@@ -1,5 +1,7 @@
 -- Month x channel P&L lines in the base currency: sales by order month, refunds by refund month,
--- marketplace fees by the month Amazon posted them (at the order's fx_rate).
+-- marketplace fees by the month Amazon posted them (at the order's fx_rate); adjustments (till
+-- bad-debt and manual adjustment lines, postage and fees on credit notes) by their day, at that
+-- day's rate.
 with
 
 daily as (
@@ -31,6 +33,23 @@ customer_fees as (
     group by all
 ),
 
+-- till lines that are neither sales nor refunds: adjustment lines wherever they are (a bad-debt
+-- write-off pair nets to the amount lost), fee lines of credit notes (fees paid) and their
+-- postage lines (postage refunded: postage is not in net sales), signed as exported
+adjustments as (
+    select
+        date_trunc('month', {{ business_date('l.ordered_at') }}) as month,
+        'tills' as channel,
+        sum({{ to_base('l.signed_value_local', "case when l.currency = '" ~ var('base_currency') ~ "' then 1 else fx.rate_to_base end") }})
+            as adjustments
+    from {{ ref('stg_tills__order_lines') }} as l
+    left join {{ ref('int_fx_rates_daily') }} as fx
+        on fx.currency = l.currency and fx.rate_date = {{ business_date('l.ordered_at') }}
+    where not l.is_cancelled
+        and (l.line_type = 'adjustment' or (l.line_type in ('fee', 'shipping') and l.is_credit_note))
+    group by all
+),
+
 sales as (
     select
         date_trunc('month', sales_date) as month,
@@ -49,8 +68,8 @@ sales as (
 
 final as (
     select
-        cast(coalesce(s.month, f.month) as date) as month,
-        coalesce(s.channel, f.channel) as channel,
+        cast(coalesce(s.month, f.month, a.month) as date) as month,
+        coalesce(s.channel, f.channel, a.channel) as channel,
         cast(coalesce(s.orders, 0) as integer) as orders,
         cast(coalesce(s.units, 0) as integer) as units,
         cast(coalesce(s.gross_sales, 0) as decimal(18, 4)) as gross_sales,
@@ -59,10 +78,13 @@ final as (
         cast(coalesce(s.net_sales, 0) as decimal(18, 4)) as net_sales,
         cast(coalesce(f.marketplace_fees, 0) as decimal(18, 4)) as marketplace_fees,
         cast(coalesce(cf.fees, 0) as decimal(18, 4)) as fees,
+        cast(coalesce(a.adjustments, 0) as decimal(18, 4)) as adjustments,
         case when coalesce(s.cells_without_cost, 0) = 0 then cast(coalesce(s.cogs, 0) as decimal(18, 4)) end
             as cogs
     from sales as s
     full outer join fees as f on s.month = f.month and s.channel = f.channel
+    full outer join adjustments as a
+        on coalesce(s.month, f.month) = a.month and coalesce(s.channel, f.channel) = a.channel
     -- an order with fees has lines, so its month and channel are in sales
     left join customer_fees as cf on s.month = cf.month and s.channel = cf.channel
 )

@@ -21,7 +21,7 @@ returns as (
     where not is_order_cancelled
 ),
 
-sold as (
+sold_lines as (
     select
         l.order_date as sales_date,
         l.channel,
@@ -37,6 +37,41 @@ sold as (
     from lines as l
     left join orders as o on l.order_key = o.order_key
     left join products as p on l.sku = p.sku
+    group by all
+),
+
+order_level_discounts as (
+    -- discounts on no line (till discount lines): the order's discount total less its lines'
+    select
+        o.order_date as sales_date,
+        o.channel,
+        coalesce(o.fulfillment_location_id, 'unknown') as location_id,
+        'uncategorised' as category,
+        coalesce(o.ship_country, 'unknown') as country,
+        sum(o.discounts - coalesce(ld.discount, 0)) as discounts
+    from {{ ref('orders') }} as o
+    left join (select order_key, sum(discount) as discount from lines group by all) as ld
+        on o.order_key = ld.order_key
+    where o.channel = 'tills' and not o.is_cancelled
+    group by all
+    having sum(o.discounts - coalesce(ld.discount, 0)) <> 0
+),
+
+sold as (
+    select
+        sales_date, channel, location_id, category, country,
+        sum(orders) as orders,
+        sum(units) as units,
+        sum(gross_sales) as gross_sales,
+        sum(discounts) as discounts,
+        sum(cogs) as cogs,
+        sum(lines_without_cost) as lines_without_cost
+    from (
+        select * from sold_lines
+        union all by name
+        select *, 0 as orders, 0 as units, 0 as gross_sales, 0 as cogs, 0 as lines_without_cost
+        from order_level_discounts
+    )
     group by all
 ),
 

@@ -26,7 +26,7 @@ lines as (
 ),
 
 refund_lines as (
-    select r.*, fx.fx_rate
+    select r.*, coalesce(fx.fx_rate, r.standalone_fx_rate) as fx_rate
     from {{ ref('int_refund_lines_unioned') }} as r
     left join {{ ref('int_order_fx_rates') }} as fx on r.order_key = fx.order_key
     where not r.is_order_cancelled and r.sku is not null

@@ -22,10 +22,10 @@ final as (
         r.location_id,
         r.quantity,
         r.currency,
-        fx.fx_rate,
+        coalesce(fx.fx_rate, r.standalone_fx_rate) as fx_rate,
         r.amount_local,
-        {{ to_base('r.amount_local', 'fx.fx_rate') }} as amount,
-        {{ to_base('r.tax_local', 'fx.fx_rate') }} as tax,
+        {{ to_base('r.amount_local', 'coalesce(fx.fx_rate, r.standalone_fx_rate)') }} as amount,
+        {{ to_base('r.tax_local', 'coalesce(fx.fx_rate, r.standalone_fx_rate)') }} as tax,
         r.refunded_at,
         r.refund_date,
         r.is_restocked as restocked,
@@ -33,6 +33,7 @@ final as (
         r.ordered_at,
         r.order_date,
         r.refund_date - r.order_date as days_to_return,
+        r.is_standalone,
         r.is_order_cancelled,
         r.is_order_level
     from refund_lines as r

@@ -29,6 +29,18 @@ costs as (
     select * from {{ ref('int_sku_costs') }}
 ),
 
+till_products as (
+    -- what till / order exports say about a product (its description, category), latest first:
+    -- for SKUs the catalogue does not know
+    select
+        sku,
+        arg_max(title, ordered_at) filter (where title is not null) as title,
+        arg_max(category, ordered_at) filter (where category is not null) as category
+    from {{ ref('stg_tills__order_lines') }}
+    where line_type = 'product' and sku is not null and not is_write_off
+    group by all
+),
+
 latest_fx as (
     select currency, arg_max(rate_to_base, rate_date) as rate_to_base
     from {{ ref('int_fx_rates_daily') }}
@@ -97,11 +109,11 @@ final as (
     select
         skus.sku,
         -- Shopify names the only variant of a product 'Default Title': the product title alone then
-        case
+        coalesce(case
             when v.variant_title is null or v.variant_title = 'Default Title' then v.product_title
             else coalesce(v.product_title || ' - ' || v.variant_title, v.product_title, v.variant_title)
-        end as title,
-        p.category,
+        end, tp.title) as title,
+        coalesce(p.category, tp.category) as category,
         p.vendor,
         v.product_id,
         v.variant_id,
@@ -138,6 +150,7 @@ final as (
     left join sold as s on skus.sku = s.sku
     left join abc as a on skus.sku = a.sku
     left join variability as vr on skus.sku = vr.sku
+    left join till_products as tp on skus.sku = tp.sku
 )
 
 select * from final

@@ -1,5 +1,10 @@
--- Till receipt lines. ordered_at is local time (no offset) in the payload's `timezone`.
+-- Till / order export lines. ordered_at is local time (no offset) in the payload's `timezone`.
 -- Negative quantity = a return; cancelled ('Void' = 1) = a voided (cancelled) line.
+-- line_type and document_type come from the export's rules (connectors/till_export/mapping.py;
+-- rows landed before they existed are product lines of sales). A stock write-off is a product
+-- line taken out of stock without a customer and without money: negative quantity, price 0, no
+-- customer id or e-mail ("damaged", "thrown away"): an inventory adjustment, never a sale or a
+-- return.
 with
 
 source as (
@@ -21,6 +26,14 @@ renamed as (
         coalesce({{ json_money('_payload', '$.discount') }}, 0) as discount_local,
         upper(nullif(trim(_payload ->> 'currency'), '')) as currency,
         {{ normalize_email("_payload ->> 'customer_email'") }} as email,
+        nullif(trim(_payload ->> 'customer_id'), '') as customer_id,
+        nullif(trim(_payload ->> 'customer_name'), '') as customer_name,
+        {{ country_code("_payload ->> 'country'") }} as country,
+        nullif(trim(_payload ->> 'title'), '') as title,
+        nullif(trim(_payload ->> 'category'), '') as category,
+        coalesce(nullif(_payload ->> 'line_type', ''), 'product') as line_type,
+        coalesce(_payload ->> 'document_type', 'sale') = 'credit_note' as is_credit_note,
+        nullif(trim(_payload ->> 'original_order_id'), '') as original_order_id,
         coalesce(trim(_payload ->> 'cancelled'), '') in ('1', 'true', 'True', 'TRUE', 'Y', 'y', 'yes')
             as is_cancelled,
         _payload ->> 'source_file' as source_file
@@ -37,15 +50,29 @@ final as (
         ordered_at,
         location_id,
         sku,
+        line_type,
+        is_credit_note,
+        original_order_id,
         signed_quantity,
         signed_quantity < 0 as is_return,
+        line_type = 'product' and signed_quantity < 0 and unit_price_local = 0
+            and customer_id is null and email is null as is_write_off,
         abs(signed_quantity) as quantity,
         unit_price_local,
         cast(abs(signed_quantity) * unit_price_local as decimal(18, 4)) as gross_local,
         abs(discount_local) as discount_local,
         cast(abs(signed_quantity) * unit_price_local - abs(discount_local) as decimal(18, 4)) as net_local,
+        -- the line's value with its sign as exported (quantity x price - discount, discounts
+        -- reversing with the quantity): what non-product lines book
+        cast(signed_quantity * unit_price_local - sign(signed_quantity) * abs(discount_local) as decimal(18, 4))
+            as signed_value_local,
         currency,
         email,
+        customer_id,
+        customer_name,
+        country,
+        title,
+        category,
         is_cancelled,
         source_file
     from renamed
