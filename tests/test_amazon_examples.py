@@ -22,7 +22,7 @@ Finances v0 publishes no example answer (platform-docs/README.md), so the financ
 built from its definitions (validated against them): the shipment of 902-1845936-5435065
 (Principal 10.00, Tax 1.01, Commission -1.50, FBA fee -3.00) and its refund of 10.00 principal,
 with its money in ItemChargeAdjustmentList / ItemFeeAdjustmentList (Commission +1.20 returned,
-RefundCommission -0.30).
+RefundCommission -0.30), and a guarantee claim of 5.00 EUR on the Amazon.de order.
 """
 
 from __future__ import annotations
@@ -99,8 +99,31 @@ REFUND = {
         }
     ],
 }
+CLAIM = {  # an A-to-z guarantee claim on the Amazon.de order: 5.00 EUR given back to the buyer
+    "AmazonOrderId": "921-3175655-0452641",
+    "PostedDate": "2019-05-20T08:00:00Z",
+    "MarketplaceName": "Amazon.de",
+    "ShipmentItemAdjustmentList": [
+        {
+            "SellerSKU": "SKU-DE-1",
+            "OrderItemId": "49100000001",
+            "OrderAdjustmentItemId": "49100000002",
+            "QuantityShipped": 0,
+            "ItemChargeAdjustmentList": [
+                {"ChargeType": "Principal", "ChargeAmount": _ca(-5.00, "EUR")},
+            ],
+            "ItemFeeAdjustmentList": [{"FeeType": "Commission", "FeeAmount": _ca(0.75, "EUR")}],
+        }
+    ],
+}
 EVENTS = {
-    "payload": {"FinancialEvents": {"ShipmentEventList": [SHIPMENT], "RefundEventList": [REFUND]}}
+    "payload": {
+        "FinancialEvents": {
+            "ShipmentEventList": [SHIPMENT],
+            "RefundEventList": [REFUND],
+            "GuaranteeClaimEventList": [CLAIM],
+        }
+    }
 }
 JP_ORDER_DOC = {  # ours: the documents publish items for this order but not the order
     "AmazonOrderId": JP_ORDER,
@@ -284,6 +307,8 @@ def test_shipped_de_order(synced):
     assert de["status"] == "fulfilled" and de["fulfillment_status"] == "fulfilled"
     assert de["currency"] == "EUR" and de["placed_total_local"] == D("100.00")
     assert de["taxes_included"] is True
+    # its guarantee claim gives 5.00 back: a refund, with the returned commission off its fees
+    assert de["refunds"] == D("5.00") and de["marketplace_fees"] == D("-0.75")
 
 
 def test_items_of_another_order_are_quarantined_not_lost(synced):
