@@ -22,7 +22,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from connectors.woocommerce.auth import OAuth1
+from connectors.woocommerce.auth import OAuth1, QueryKeys
 from sandbox.emulators import run_emulators
 from sandbox.emulators.woocommerce import WooEmulator
 from tests.test_connector_helpers import tiny_store
@@ -220,8 +220,9 @@ def test_auth_is_decided_by_the_transport_as_woocommerce_does():
         assert httpx.get(emu.base_url + url, auth=(emu.key, emu.secret)).status_code == 200
         q = {"consumer_key": emu.key, "consumer_secret": emu.secret}
         assert httpx.get(emu.base_url + url, params=q).status_code == 200
+        assert httpx.get(emu.base_url + url, auth=QueryKeys(*q.values())).status_code == 200
         bad = httpx.get(emu.base_url + url, auth=(emu.key, "cs_wrong"))
         assert bad.status_code == 401 and bad.json()["message"] == "Consumer secret is invalid."
-        assert emu.auth_seen == {"basic": 1, "query_string": 1}
+        assert emu.auth_seen == {"basic": 1, "query_string": 2}
     finally:
         emu.stop()

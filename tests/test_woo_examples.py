@@ -12,9 +12,12 @@ The documents (../shared/fixtures/platform-docs/woo, woocommerce-rest-api-docs):
 * the "retrieve" examples (order 727 with one meta_data entry fewer, refund 726, customer 25),
   served as one-element listings on a second sync: another version of 727 lands, the others are
   the same documents as in the lists, so nothing new lands for them.
-Woo publishes no order with a fee line, so one more order is ours: order 727 of the retrieve
-example with a 2.50 payment fee (+0.19 tax) added to its fee_lines and its totals, as Woo computes
-them, as order 9001.
+Woo publishes no order with a fee line or with `prices_include_tax`, so two more orders are ours,
+both the retrieve example's order 727 changed as Woo would have computed it: order 9001 with a 2.50
+payment fee (+0.19 tax) added to its fee_lines and its totals, and order 9002 of a shop whose
+prices include tax (the same lines: the customer paid 6.45 and 12.90 incl. tax, Woo still reports
+their subtotal and total without it), with refund 9102 of one unit of its first line (3.00 + 0.23
+tax).
 """
 
 from __future__ import annotations
@@ -59,6 +62,30 @@ def fee_order() -> dict:
     return o
 
 
+def tax_inclusive_order() -> dict:
+    """Ours: the retrieve example's order 727 from a shop whose prices include tax (9002)."""
+    o = copy.deepcopy(doc("orders__retrieve_an_order"))
+    o["id"], o["number"], o["prices_include_tax"] = 9002, "9002", True
+    for item in (*o["line_items"], *o["tax_lines"], *o["shipping_lines"]):
+        item["id"] += 700
+    o["refunds"] = [{"id": 9102, "refund": "", "total": "-3.23"}]
+    return o
+
+
+def tax_inclusive_refund() -> dict:
+    r = copy.deepcopy(doc("order-refunds__list_all_refunds")[1])  # 724's shape
+    r["id"], r["amount"] = 9102, "3.23"
+    r["date_created"], r["date_created_gmt"] = "2017-03-23T10:00:00", "2017-03-23T13:00:00"
+    (li,) = r["line_items"]
+    li.update(id=1014, name="Woo Single #1", product_id=93, quantity=-1, subtotal="-3.00",
+              subtotal_tax="-0.23", total="-3.00", total_tax="-0.23", price=-3,
+              taxes=[{"id": 75, "total": "-0.23", "subtotal": "-0.23"}])  # fmt: skip
+    li["meta_data"] = [{"id": 2200, "key": "_refunded_item_id", "value": "1015"}]
+    r["_links"] = {k: [{"href": v[0]["href"].replace("/723", "/9002").replace("/726", "/9102")}]
+                   for k, v in r["_links"].items()}  # fmt: skip
+    return r
+
+
 class DocumentServer(Emulator):
     """Answers every Woo list with the published documents as they are (phase 0: the "list"
     examples; phase 1: the "retrieve" examples as one-element lists), whatever the query; notes
@@ -76,10 +103,12 @@ class DocumentServer(Emulator):
             self.unsigned += 1
         path = req.path[len(PREFIX) :]
         if path == "/orders":
-            body = [*doc("orders__list_all_orders"), fee_order()] if self.phase == 0 else [
+            body = [*doc("orders__list_all_orders"), fee_order(), tax_inclusive_order()] if self.phase == 0 else [
                 doc("orders__retrieve_an_order")]  # fmt: skip
         elif path == "/orders/723/refunds":
             body = doc("order-refunds__list_all_refunds")
+        elif path == "/orders/9002/refunds":
+            body = [tax_inclusive_refund()]
         elif path == "/customers":
             body = doc("customers__list_all_customers") if self.phase == 0 else [
                 doc("customers__retrieve_a_customer")]  # fmt: skip
@@ -198,7 +227,20 @@ def test_fee_line_lands_in_totals_and_finance(synced):
     assert o["fees_local"] == D("2.50") and o["fees"] == D("2.50") * USD
     assert o["placed_total_local"] == D("32.04") and o["net_sales_local"] == D("18.00")
     month = _one(con, "select * from marts.finance_monthly where channel = 'woo' and month = '2017-03-01'")  # fmt: skip
-    assert month["refunds"] == D("19.00") * USD
-    assert month["net_sales"] == (D("18.00") + D("29.00") - D("19.00") + D("18.00")) * USD
+    assert month["refunds"] == (D("19.00") + D("3.23")) * USD
+    sales = D("18.00") + D("29.00") + D("18.00") + D("19.35")  # 727, 723, 9001, 9002
+    assert month["net_sales"] == (sales - D("19.00") - D("3.23")) * USD
     assert month["fees"] == D("2.50") * USD
-    assert month["orders"] == 3
+    assert month["orders"] == 4
+
+
+def test_prices_include_tax_puts_the_money_on_the_tax_inclusive_basis(synced):
+    _, con, _, _ = synced
+    o = _one(con, "select * from marts.orders where order_key = 'woo:9002'")
+    assert o["taxes_included"] is True and o["placed_total_local"] == D("29.35")
+    assert o["gross_sales_local"] == D("19.35")  # 6.00 + 0.45 and 12.00 + 0.90: what was paid
+    assert o["taxes"] == D("1.35") * USD  # the part of it that is tax
+    assert o["refunds"] == D("3.23") * USD and o["net_sales_local"] == D("16.12")
+    r = _one(con, "select * from marts.returns where order_key = 'woo:9002'")
+    assert r["order_line_key"] == "woo:9002:1015" and r["amount_local"] == D("3.23")
+    assert r["tax"] == D("0.23") * USD

@@ -99,11 +99,14 @@ woo as (
         coalesce(r.sku, by_id.sku) as sku,
         r.quantity,
         r.refunded_at,
-        r.amount_local,
+        -- on the order's price basis, as its lines (stg_woo__order_lines): with tax when the
+        -- order's prices include it
+        r.amount_local + case when wo.taxes_included then r.tax_local else 0 end as amount_local,
         r.tax_local,
         cast(null as boolean) as is_restocked,
         cast(null as varchar) as restock_location_id
     from woo_refunds as r
+    left join orders as wo on wo.channel = 'woo' and wo.order_id = r.order_id
     left join woo_lines as by_id on r.order_id = by_id.order_id and r.refunded_line_id = by_id.line_id
     left join woo_line_by_sku as by_sku
         on by_id.line_id is null and r.order_id = by_sku.order_id and r.sku = by_sku.sku

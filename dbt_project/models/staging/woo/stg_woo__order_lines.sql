@@ -1,5 +1,8 @@
 -- WooCommerce order lines. `price` is a JSON number; money comes from subtotal (before discounts)
--- and total (after discounts), which are strings.
+-- and total (after discounts), which are strings. Woo reports both without tax whatever the shop's
+-- setting; when the order says `prices_include_tax` (prices were entered and shown with tax), the
+-- line's tax is added back, so gross/net are on the order's price basis (taxes_included), as for
+-- Shopify's tax-inclusive prices.
 with
 
 source as (
@@ -11,6 +14,7 @@ lines as (
         _source_id,
         _max_loaded_at,
         cast(_payload ->> 'id' as varchar) as order_id,
+        coalesce(cast(_payload ->> 'prices_include_tax' as boolean), false) as prices_include_tax,
         unnest({{ json_array('_payload', '$.line_items') }}) as line_item
     from source
 ),
@@ -25,8 +29,13 @@ renamed as (
         cast(line_item ->> 'product_id' as varchar) as product_id,
         nullif(cast(line_item ->> 'variation_id' as varchar), '0') as variation_id,
         coalesce({{ json_int('line_item', '$.quantity') }}, 0) as quantity,
-        coalesce({{ json_money('line_item', '$.subtotal') }}, 0) as gross_local,
-        coalesce({{ json_money('line_item', '$.total') }}, 0) as net_local,
+        coalesce({{ json_money('line_item', '$.subtotal') }}, 0)
+        + case when prices_include_tax
+            then coalesce({{ json_money('line_item', '$.subtotal_tax') }}, {{ json_money('line_item', '$.total_tax') }}, 0)
+            else 0 end as gross_local,
+        coalesce({{ json_money('line_item', '$.total') }}, 0)
+        + case when prices_include_tax then coalesce({{ json_money('line_item', '$.total_tax') }}, 0) else 0 end
+            as net_local,
         coalesce({{ json_money('line_item', '$.total_tax') }}, 0) as tax_local
     from lines
 ),
