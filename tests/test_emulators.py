@@ -11,7 +11,7 @@ from tests.test_connector_helpers import tiny_store
 
 pytestmark = pytest.mark.fast  # make test-fast
 
-Q = "query Sync($first: Int!, $after: String, $query: String) { orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) { nodes { id } pageInfo { hasNextPage endCursor } } }"
+Q = "query Sync($first: Int!, $after: String, $query: String) { orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) { nodes { id updatedAt } pageInfo { hasNextPage endCursor } } }"
 
 
 def test_auth_pagination_and_shapes():
@@ -78,8 +78,9 @@ def test_fault_knobs_and_cost_bucket():
             httpx.post(url, json=small, headers=hdr)
         eps.shop.emulator.faults = Faults()
         big = httpx.post(url, json={"query": Q, "variables": {"first": 100}}, headers=hdr).json()
-        assert big["errors"][0]["extensions"]["code"] == "THROTTLED"  # costs 202 of 100 points
-        assert big["extensions"]["cost"]["requestedQueryCost"] == 202
+        assert big["errors"][0]["extensions"]["code"] == "THROTTLED"  # costs 102 of 100 points
+        # 2 + 100 x 1 by Shopify's rules
+        assert big["extensions"]["cost"]["requestedQueryCost"] == 102
     with run_emulators(
         tiny_store(), faults=Faults(throttle_rate=1.0, retry_after=2), channels=("woo",)
     ) as eps:

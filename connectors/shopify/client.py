@@ -8,9 +8,21 @@ committed, available, incoming per location). Incremental by `updated_at` (`quer
 (`pageInfo { hasNextPage endCursor }`). Pages come sorted by updated time, so each page's cursor
 is the greatest `updated_at` it holds and a crash resumes from the last landed page.
 
+Query cost: Shopify refuses a query whose requested cost exceeds 1,000 points, so each page query
+is sent at the largest page size that fits (`cost.max_page`, at most `page_size`), lowered when
+Shopify answers `MAX_COST_EXCEEDED` (the page is then asked again, smaller) or reports a higher
+`requestedQueryCost` than ours. Nested connections come in small first pages; an order (or
+product) whose nested connection has more is completed by follow-up queries on that connection
+alone (`queries.FOLLOW_UPS`) before it is mapped, so no order lands truncated.
+
 Rate limit: Shopify's cost bucket. Every response carries `extensions.cost.throttleStatus`
-(`currentlyAvailable`, `restoreRate`); before a query we wait until the bucket holds the last
-query's cost, and on a `THROTTLED` error we wait exactly (requested - available) / restoreRate.
+(`currentlyAvailable`, `restoreRate`); before a query we wait until the bucket holds the next
+query's requested cost, and on a `THROTTLED` error we wait exactly (requested - available) /
+restoreRate.
+
+Scopes: without `read_all_orders` Shopify shows only the last 60 days of orders. A sync reading
+orders from further back asks `currentAppInstallation { accessScopes }` first and stops with
+`MissingScope` naming the scope rather than land a silently short history.
 
 The query text is in `connectors/shopify/queries.py`, the node mapping in
 `connectors/shopify/mapping.py`.
@@ -18,12 +30,16 @@ The query text is in `connectors/shopify/queries.py`, the node mapping in
 
 from __future__ import annotations
 
+import contextlib
+import math
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 from connectors.http import (
     ApiClient,
+    ChannelConfigError,
     ChannelError,
     Page,
     RetryPolicy,
@@ -32,9 +48,35 @@ from connectors.http import (
     parse_json,
 )
 from connectors.protocol import ConnectorSettings
+from connectors.shopify.cost import MAX_QUERY_COST, max_page, requested_cost
 from connectors.shopify.mapping import STREAMS, StreamDef, _nodes, map_nodes
+from connectors.shopify.queries import FOLLOW_UPS, LIST_REFETCH, NESTED
 
 DEFAULT_API_VERSION = "2025-01"
+HISTORY_WITHOUT_ALL_ORDERS = timedelta(days=60)
+SCOPES_QUERY = "query Scopes { currentAppInstallation { accessScopes { handle } } }"
+
+
+class QueryTooCostly(ChannelError):
+    """Shopify answered MAX_COST_EXCEEDED: `cost` is what it priced the query at."""
+
+    def __init__(self, message: str, cost: float = 0.0) -> None:
+        super().__init__(message)
+        self.cost = cost
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.cost))
+
+
+class MissingScope(ChannelConfigError):
+    """The access token lacks a scope the sync needs (`scope`): never retried."""
+
+    def __init__(self, message: str, scope: str = "") -> None:
+        super().__init__(message)
+        self.scope = scope
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.scope))
 
 
 class ShopifyConnector:
@@ -75,6 +117,12 @@ class ShopifyConnector:
         self._stamp: float = 0.0
         self._last_cost: float = 0.0
         self.throttle_waits: list[float] = []
+        self.points_spent = 0.0  # actual cost Shopify charged, all queries
+        self.last_requested = 0.0
+        self.requests = 0
+        self.follow_ups = 0
+        self.server_now: datetime | None = None  # the shop's clock (Date header)
+        self._caps: dict[str, int] = {}  # query text -> largest page size that fits
 
     def close(self) -> None:
         self.client.close()
@@ -92,8 +140,9 @@ class ShopifyConnector:
 
     def graphql(self, query: str, variables: dict, what: str) -> dict:
         deadline = time.monotonic() + self.client.policy.total_seconds
+        self._last_cost = float(requested_cost(query, variables))
         while True:
-            # Wait for the bucket to refill enough for a query like the last one.
+            # Wait for the bucket to refill enough for this query's requested cost.
             if self._available is not None:
                 # what the bucket holds now: it refilled at restoreRate since the last answer
                 elapsed = time.monotonic() - self._stamp
@@ -103,11 +152,24 @@ class ShopifyConnector:
             resp = self.client.request(
                 "POST", self.path, json_body={"query": query, "variables": variables}, what=what
             )
+            self.requests += 1
+            self._note_date(resp.headers.get("date"))
             body = parse_json(self.channel, resp, what)
             if not isinstance(body, dict):
                 raise ChannelError(f"channel '{self.channel}': {what}: unexpected answer")
             cost = self._note_cost(body.get("extensions"))
             errors = body.get("errors") or []
+            if not isinstance(errors, list):
+                errors = [{"message": str(errors)}]
+            codes = [(e.get("extensions") or {}).get("code") for e in errors]
+            if "MAX_COST_EXCEEDED" in codes:
+                ext = errors[codes.index("MAX_COST_EXCEEDED")].get("extensions") or {}
+                priced = float(ext.get("cost") or 0)
+                raise QueryTooCostly(
+                    f"channel '{self.channel}': {what}: Shopify priced the query at {priced:g} "
+                    f"points, above its {MAX_QUERY_COST} limit",
+                    priced,
+                )
             if any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors):
                 requested = float(cost.get("requestedQueryCost") or self._last_cost or 1)
                 self._last_cost = requested
@@ -122,10 +184,14 @@ class ShopifyConnector:
             if errors:
                 msgs = "; ".join(str(e.get("message")) for e in errors)[:300]
                 raise ChannelError(f"channel '{self.channel}': {what}: GraphQL errors: {msgs}")
-            self._last_cost = float(
-                cost.get("actualQueryCost") or cost.get("requestedQueryCost") or 0
-            )
+            self.points_spent += float(cost.get("actualQueryCost") or 0)
+            self.last_requested = float(cost.get("requestedQueryCost") or 0)
             return body.get("data") or {}
+
+    def _note_date(self, header: str | None) -> None:
+        if header:
+            with contextlib.suppress(TypeError, ValueError):
+                self.server_now = parsedate_to_datetime(header)
 
     def _wait_bucket(self, points: float) -> None:
         seconds = points / self._restore
@@ -133,31 +199,149 @@ class ShopifyConnector:
         self.client.stats.waited_seconds += seconds
         self.sleep(seconds)
 
+    # ------------------------------------------------------------------ page sizes
+    def page_cap(self, query: str, extra: dict | None = None) -> int:
+        """The page size to send `query` at: `page_size`, or less where the cost limit says."""
+        cap = self._caps.get(query)
+        if cap is None:
+            cap = self._caps[query] = max(1, max_page(query, extra))
+        if self._maximum and self._maximum < MAX_QUERY_COST:
+            # a bucket smaller than one full page would throttle it for ever
+            cap = min(cap, max(1, max_page(query, extra, limit=self._maximum)))
+        return max(1, min(self.page_size, cap))
+
+    def _lower_cap(self, query: str, size: int, priced: float) -> None:
+        """Shopify priced `query` at `size` higher than it may: scale the page size down."""
+        if priced > MAX_QUERY_COST or (priced and self._caps.get(query, 0) >= size):
+            fits = math.floor(size * MAX_QUERY_COST / priced) if priced > MAX_QUERY_COST else size
+            self._caps[query] = max(1, min(self._caps.get(query, size), fits))
+
+    def _sized(self, query: str, variables: dict, what: str) -> tuple[dict, int]:
+        """Send a paged query at the largest size that fits; a MAX_COST_EXCEEDED answer lowers
+        it and the same page is asked again."""
+        while True:
+            size = self.page_cap(query, variables)
+            try:
+                data = self.graphql(query, {**variables, "first": size}, what)
+            except QueryTooCostly as exc:
+                if size <= 1:
+                    raise
+                self._caps[query] = max(
+                    1, min(size - 1, math.floor(size * MAX_QUERY_COST / max(exc.cost, 1)))
+                )
+                continue
+            if (
+                self.last_requested > MAX_QUERY_COST * 0.999
+                and self.last_requested > requested_cost(query, {**variables, "first": size})
+            ):
+                self._lower_cap(query, size, self.last_requested)
+            return data, size
+
+    # ------------------------------------------------------------------ whole nodes
+    def complete(self, node: dict, owner_type: str) -> dict:
+        """Fetch what a node's nested connections and lists hold beyond their first page."""
+        for field, rl in LIST_REFETCH.items():
+            if rl.owner_type != owner_type or not isinstance(node.get(field), list):
+                continue
+            if len(node[field]) >= NESTED[field]:
+                first = self.page_cap(rl.query, {"id": node["id"]})
+                data = self.graphql(rl.query, {"id": node["id"], "first": first},
+                                    f"{field} of {node['id']}")  # fmt: skip
+                self.follow_ups += 1
+                got = (data.get("node") or {}).get(field)
+                if got is None:
+                    raise ChannelError(
+                        f"channel '{self.channel}': {node['id']} vanished while read"
+                    )
+                if len(got) >= first:
+                    raise ChannelError(
+                        f"channel '{self.channel}': {node['id']} has more than {first} {field}, "
+                        "more than one query may read: not landed truncated"
+                    )
+                node[field] = got
+        for field, fu in FOLLOW_UPS.items():
+            conn = node.get(field)
+            if fu.owner_type != owner_type or not isinstance(conn, dict):
+                continue
+            info = conn.get("pageInfo") or {}
+            nodes = list(_nodes(conn))
+            while info.get("hasNextPage"):
+                data, _ = self._sized(
+                    fu.query, {"id": node["id"], "after": info.get("endCursor")},
+                    f"{field} of {node['id']}",
+                )  # fmt: skip
+                self.follow_ups += 1
+                more = (data.get("node") or {}).get(field)
+                if more is None:
+                    raise ChannelError(
+                        f"channel '{self.channel}': {node['id']} vanished while read"
+                    )
+                nodes += _nodes(more)
+                info = more.get("pageInfo") or {}
+            node[field] = {"nodes": nodes}
+        if owner_type == "Order":
+            for li in _nodes(node.get("lineItems")):
+                self.complete(li, "LineItem")
+            for f in node.get("fulfillments") or []:
+                self.complete(f, "Fulfillment")
+            for r in node.get("refunds") or []:
+                self.complete(r, "Refund")
+        return node
+
+    # ------------------------------------------------------------------ scopes
+    def check_history_scope(self, since: datetime | None) -> None:
+        """Orders from more than 60 days back need `read_all_orders`: without it Shopify answers
+        only the last 60 days, which would land as a silently short history."""
+        now = self.server_now or datetime.now(UTC)
+        if since is not None and since >= now - HISTORY_WITHOUT_ALL_ORDERS:
+            return
+        data = self.graphql(SCOPES_QUERY, {}, "access scopes query")
+        self.server_now = self.server_now or now
+        if since is not None and since >= self.server_now - HISTORY_WITHOUT_ALL_ORDERS:
+            return
+        scopes = {
+            s.get("handle")
+            for s in (data.get("currentAppInstallation") or {}).get("accessScopes") or []
+        }
+        if "read_all_orders" not in scopes:
+            start = "the whole history" if since is None else f"orders since {since:%Y-%m-%d}"
+            raise MissingScope(
+                f"channel '{self.channel}': {start} asked for, but the access token lacks the "
+                "read_all_orders scope, so Shopify shows only the last 60 days of orders: "
+                "grant read_all_orders to the app (Shopify must approve it for public apps), "
+                "or set the channel's start_date within the last 60 days",
+                "read_all_orders",
+            )
+
     # ------------------------------------------------------------------ pages
     def pages(self, stream: str, since: datetime | None) -> Iterator[Page]:
         if stream == "locations":
-            yield from self._simple_pages("locations", {}, None)
+            yield from self._simple_pages("locations", {})
             return
         if stream == "inventory_levels":
             yield from self._level_pages()
             return
-        spec = STREAMS[stream]
+        if stream == "orders":
+            self.check_history_scope(since)
         query = None
         if since is not None:
             stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             query = f"updated_at:>='{stamp}'"
-        yield from self._simple_pages(stream, {"query": query}, spec)
+        yield from self._simple_pages(stream, {"query": query})
 
-    def _simple_pages(self, stream: str, extra: dict, spec: StreamDef | None) -> Iterator[Page]:
-        spec = STREAMS[stream]
+    def _simple_pages(self, stream: str, extra: dict) -> Iterator[Page]:
+        spec: StreamDef = STREAMS[stream]
+        owner = {"orders": "Order", "products": "Product"}.get(stream)
         after = None
         while True:
-            variables = {"first": self.page_size, "after": after, **extra}
-            data = self.graphql(spec.query, variables, f"{stream} query")
+            data, _ = self._sized(spec.query, {"after": after, **extra}, f"{stream} query")
             conn = data.get(spec.root)
             if conn is None:
                 raise ChannelError(f"channel '{self.channel}': {stream} query returned no data")
-            batch = map_nodes(stream, _nodes(conn))
+            nodes = _nodes(conn)
+            if owner:
+                nodes = [self.complete(n, owner) for n in nodes]
+            batch = map_nodes(stream, nodes)
             cursor = max(
                 (r.source_updated_at for r in batch.records if r.source_updated_at), default=None
             )
@@ -169,18 +353,17 @@ class ShopifyConnector:
 
     def _level_pages(self) -> Iterator[Page]:
         locations = []
-        for page in self._simple_pages("locations", {}, None):
+        for page in self._simple_pages("locations", {}):
             locations += [r.payload["id"] for r in page.batches["locations"].records]
         spec = STREAMS["inventory_levels"]
         for loc in locations:
             after = None
             while True:
-                variables = {
-                    "locationId": f"gid://shopify/Location/{loc}",
-                    "first": self.page_size,
-                    "after": after,
-                }
-                data = self.graphql(spec.query, variables, "inventory levels query")
+                data, _ = self._sized(
+                    spec.query,
+                    {"locationId": f"gid://shopify/Location/{loc}", "after": after},
+                    "inventory levels query",
+                )
                 conn = data.get("inventoryLevels") or {}
                 conn = conn.get("inventoryLevels", conn)
                 batch = map_nodes("inventory_levels", _nodes(conn))

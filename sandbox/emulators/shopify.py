@@ -1,48 +1,93 @@
 """Emulated Shopify GraphQL Admin API: `POST /admin/api/<version>/graphql.json`.
 
-Serves orders (line items, discounts, shipping lines, refunds with refund line items and restock
-location, fulfillments, fulfillment orders), customers, products with variants and inventory
-items (unit cost), locations, and inventory levels per location (on_hand, committed, available,
-incoming), each incremental by `query: "updated_at:>='...'"` with `sortKey: UPDATED_AT` and cursor
-pagination (`pageInfo { hasNextPage endCursor }`).
+A GraphQL server (graphql-core, `sandbox/emulators/shopify_graphql.py`) on Shopify's own published
+Admin API schema of the requested version: a query is parsed, validated (unknown fields, wrong
+arguments or types answer Shopify-shaped errors), priced by Shopify's cost rules
+(`sandbox/emulators/shopify_cost.py`) and executed; only the selected fields come back. The data
+are the sandbox Store's: orders (line items, discounts, shipping lines, refunds with refund line
+items and restock location, fulfillments, fulfillment orders), customers, products with variants
+and inventory items (unit cost), locations and their inventory levels (on_hand, committed,
+available, incoming), converted from the REST rendering the file drops use
+(`rest_order_to_graphql`), with Shopify's GraphQL formats: `gid://shopify/...` ids, UTC `Z`
+timestamps, decimal strings as Shopify writes them (`15.0`).
 
-It is not a GraphQL engine: it recognises the root field of the query (`orders`, `customers`,
-`products`, `locations`, `inventoryLevels`) and returns the full node shape our connector selects,
-built by converting the sandbox's REST rendering (`render_shopify_order`) with
-`rest_order_to_graphql` - the same converter the mapping test runs on Shopify's own REST fixtures.
-Auth: `X-Shopify-Access-Token`. Rate limit: the cost bucket of `extensions.cost.throttleStatus`;
-a query costing more than is available answers `THROTTLED` (HTTP 200), like Shopify.
+Roots: `orders`, `customers`, `products` (`query:` filters `updated_at`/`created_at` with
+`>= > <= < :`, `sortKey` UPDATED_AT/CREATED_AT/ID, `reverse`, `first`/`last` <= 250, cursors),
+`order(id)`, `node(id)` (orders, refunds, fulfillments: for the follow-up pages of a nested
+connection), `locations`, `location(id) { inventoryLevels }`.
+
+Limits as Shopify's: the requested cost above 1,000 answers `MAX_COST_EXCEEDED`; the cost bucket
+(`plan=` presets of `shopify_cost.PLANS`, `extensions.cost.throttleStatus`) answers `THROTTLED`
+when it lacks the requested points, and refunds requested - actual after a query ran. A token
+without `read_all_orders` sees only orders created in the last 60 days.
+Auth: `X-Shopify-Access-Token`.
 """
 
 from __future__ import annotations
 
-import base64
+import bisect
 import datetime as dt
-import json
 import re
 import time
+from decimal import Decimal
+from typing import Any
 
-import orjson
 import polars as pl
 
 from sandbox import render
 from sandbox.catalog import BOOK_RATE, LOCATION_META, SHOPIFY_LOCATION_IDS
+from sandbox.emulators import shopify_graphql as gql
 from sandbox.emulators.base import Emulator, Faults, Reply, Request
 from sandbox.emulators.book import ChannelBook
+from sandbox.emulators.shopify_cost import MAX_QUERY_COST, PLANS, actual_cost, requested_cost
 from sandbox.store import Store
 
-ROOT_RE = re.compile(r"\{\s*(?:\w+\s*:\s*)?(orders|customers|products|locations|inventoryLevels)\b")
-SINCE_RE = re.compile(r"updated_at:>=?\s*'?\"?([0-9T:\-+.Z]+)")
 RESTOCK = {"return": "RETURN", "no_restock": "NO_RESTOCK", "cancel": "CANCEL",
            "legacy_restock": "LEGACY_RESTOCK"}  # fmt: skip
+ALL_SCOPES = frozenset(
+    {"read_orders", "read_all_orders", "read_customers", "read_products", "read_inventory",
+     "read_locations"}
+)  # fmt: skip
+HISTORY_WITHOUT_ALL_ORDERS = 60 * 86400  # Shopify: the last 60 days of orders
+DOCS = "https://shopify.dev/api/usage/rate-limits"
+SEARCH_RE = re.compile(r"(updated_at|created_at):\s*(>=|<=|>|<)?\s*['\"]?([^'\"\s]+)['\"]?")
 
 
 def gid(kind: str, legacy: object) -> str | None:
     return None if legacy is None else f"gid://shopify/{kind}/{legacy}"
 
 
+def decimal_text(amount: object) -> str | None:
+    """A Decimal as Shopify's GraphQL writes it: no trailing zeros, at least one decimal
+    (`15.0`, `12.5`, `199.99`; the captures' `shopMoney.amount`)."""
+    if amount is None:
+        return None
+    d = Decimal(str(amount))
+    if d == d.to_integral_value():
+        return f"{d.quantize(Decimal(1))}.0"
+    return format(d.normalize(), "f")
+
+
+def utc_z(text: object) -> str | None:
+    """A timestamp as Shopify's GraphQL writes it: UTC, seconds, `Z` (`2026-06-22T23:01:18Z`)."""
+    if text is None:
+        return None
+    t = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _money(amount: object, cur: str | None) -> dict:
-    return {"amount": None if amount is None else str(amount), "currencyCode": cur}
+    return {"amount": decimal_text(amount), "currencyCode": cur}
+
+
+def _percent(part: object, whole: object) -> float:
+    """The percentage a discount code took (REST keeps only its amount)."""
+    try:
+        return round(float(Decimal(str(part)) / Decimal(str(whole)) * 100), 2)
+    except (ArithmeticError, ValueError, TypeError):
+        return 0.0
 
 
 def _bag(price_set: dict | None, amount: object, cur: str | None) -> dict:
@@ -77,14 +122,15 @@ def rest_order_to_graphql(o: dict) -> dict:
     fin = o.get("financial_status")
     ful = o.get("fulfillment_status")
     return {
+        "__typename": "Order",
         "id": gid("Order", o["id"]),
         "legacyResourceId": str(o["id"]),
         "name": o.get("name"),
         "email": o.get("email"),
-        "createdAt": o.get("created_at"),
-        "updatedAt": o.get("updated_at"),
-        "processedAt": o.get("processed_at"),
-        "cancelledAt": o.get("cancelled_at"),
+        "createdAt": utc_z(o.get("created_at")),
+        "updatedAt": utc_z(o.get("updated_at")),
+        "processedAt": utc_z(o.get("processed_at")),
+        "cancelledAt": utc_z(o.get("cancelled_at")),
         "cancelReason": o["cancel_reason"].upper() if o.get("cancel_reason") else None,
         "currencyCode": cur,
         "presentmentCurrencyCode": pres,
@@ -126,7 +172,12 @@ def rest_order_to_graphql(o: dict) -> dict:
                     "__typename": "DiscountCodeApplication",
                     "code": d.get("code"),
                     "value": (
-                        {"__typename": "PricingPercentageValue", "percentage": None}
+                        {
+                            "__typename": "PricingPercentageValue",
+                            "percentage": _percent(
+                                d.get("amount"), o.get("total_line_items_price")
+                            ),
+                        }
                         if d.get("type") == "percentage"
                         else {
                             "__typename": "MoneyV2",
@@ -196,9 +247,10 @@ def rest_order_to_graphql(o: dict) -> dict:
         },
         "fulfillments": [
             {
+                "__typename": "Fulfillment",
                 "id": gid("Fulfillment", f.get("id")),
                 "status": str(f.get("status") or "").upper() or None,
-                "createdAt": f.get("created_at"),
+                "createdAt": utc_z(f.get("created_at")),
                 "location": loc(f.get("location_id")),
                 "fulfillmentLineItems": {
                     "nodes": [
@@ -214,10 +266,11 @@ def rest_order_to_graphql(o: dict) -> dict:
         ],
         "refunds": [
             {
+                "__typename": "Refund",
                 "id": gid("Refund", r.get("id")),
                 "legacyResourceId": str(r.get("id")),
-                "createdAt": r.get("created_at"),
-                "processedAt": r.get("processed_at") or r.get("created_at"),
+                "createdAt": utc_z(r.get("created_at")),
+                "processedAt": utc_z(r.get("processed_at") or r.get("created_at")),
                 "refundLineItems": {
                     "nodes": [
                         {
@@ -259,7 +312,7 @@ def rest_customer_to_graphql(c: dict) -> dict:
     addr = c.get("default_address") or {}
     return {"id": gid("Customer", c["id"]), "legacyResourceId": str(c["id"]), "email": c.get("email"),
             "firstName": c.get("first_name"), "lastName": c.get("last_name"),
-            "createdAt": c.get("created_at"), "updatedAt": c.get("updated_at"),
+            "createdAt": utc_z(c.get("created_at")), "updatedAt": utc_z(c.get("updated_at")),
             "defaultAddress": {"countryCodeV2": addr.get("country_code")} if addr else None}  # fmt: skip
 
 
@@ -269,11 +322,11 @@ def rest_product_to_graphql(p: dict, unit_costs: dict[int, dict] | None = None) 
         "id": gid("Product", p["id"]), "legacyResourceId": str(p["id"]), "title": p.get("title"),
         "productType": p.get("product_type"), "vendor": p.get("vendor"),
         "status": str(p.get("status") or "active").upper(),
-        "createdAt": p.get("created_at"), "updatedAt": p.get("updated_at"),
+        "createdAt": utc_z(p.get("created_at")), "updatedAt": utc_z(p.get("updated_at")),
         "variants": {"nodes": [
             {"id": gid("ProductVariant", v["id"]), "legacyResourceId": str(v["id"]),
-             "sku": v.get("sku"), "title": v.get("title"), "price": v.get("price"),
-             "createdAt": v.get("created_at"), "updatedAt": v.get("updated_at"),
+             "sku": v.get("sku"), "title": v.get("title"), "price": decimal_text(v.get("price")),
+             "createdAt": utc_z(v.get("created_at")), "updatedAt": utc_z(v.get("updated_at")),
              "inventoryItem": {"id": gid("InventoryItem", v.get("inventory_item_id")),
                                "legacyResourceId": None if v.get("inventory_item_id") is None else str(v["inventory_item_id"]),
                                "unitCost": unit_costs.get(v.get("inventory_item_id"))}}
@@ -281,22 +334,70 @@ def rest_product_to_graphql(p: dict, unit_costs: dict[int, dict] | None = None) 
     }  # fmt: skip
 
 
-def _parse_ts(text: str) -> int:
-    return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+def parse_search(text: str | None) -> dict[str, list[tuple[str, int]]]:
+    """`updated_at:>='2026-06-01T00:00:00Z' created_at:<2026-06-10` -> {field: [(op, epoch)]}.
+    A timestamp that does not parse answers Shopify's BAD_REQUEST."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    for field, op, value in SEARCH_RE.findall(text or ""):
+        try:
+            t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise gql.bad_request(f"Invalid timestamp for query filter `{field}`.") from None
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=dt.UTC)
+        out.setdefault(field, []).append((op or ":", int(t.timestamp())))
+    return out
 
 
-def _cursor(key: tuple) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
+def _passes(ts: int, conds: list[tuple[str, int]]) -> bool:
+    for op, v in conds:
+        if (op == ">=" and ts < v) or (op == ">" and ts <= v) or (op == "<=" and ts > v):
+            return False
+        if (op == "<" and ts >= v) or (op == ":" and not v <= ts < v + 86400):
+            return False
+    return True
 
 
-def _uncursor(text: str | None) -> tuple | None:
-    if not text:
-        return None
-    return tuple(json.loads(base64.urlsafe_b64decode(text.encode())))
+def keyset(
+    keys: list[tuple], args: dict, keep: Any = None, lo_key: tuple | None = None
+) -> tuple[list[tuple[str, tuple]], bool, bool]:
+    """A page of `keys` (sorted ascending) for a connection's arguments: [(cursor, key)],
+    hasNextPage, hasPreviousPage. `keep(key)` filters; `lo_key` skips what sorts before it."""
+    size, from_end = gql.page_args(args)
+    desc = bool(args.get("reverse")) != from_end  # walk direction over the ascending list
+    start_cur = args.get("before") if from_end else args.get("after")
+    start = gql.decode_cursor(start_cur)
+    n = len(keys)
+    if not desc:
+        i = bisect.bisect_right(keys, tuple(start)) if start is not None else 0
+        if lo_key is not None:
+            i = max(i, bisect.bisect_left(keys, lo_key))
+        rng = range(i, n)
+    else:
+        i = bisect.bisect_left(keys, tuple(start)) - 1 if start is not None else n - 1
+        rng = range(i, -1, -1)
+    page: list[tuple] = []
+    more = False
+    for j in rng:
+        k = keys[j]
+        if desc and lo_key is not None and k < lo_key:
+            break
+        if keep is not None and not keep(k):
+            continue
+        if len(page) == size:
+            more = True
+            break
+        page.append(k)
+    if from_end:
+        page.reverse()
+    rows = [(gql.encode_cursor(list(k)), k) for k in page]
+    has_next, has_prev = (more, start is not None) if not from_end else (start is not None, more)
+    return rows, has_next, has_prev
 
 
 class ShopifyEmulator(Emulator):
     name = "shopify"
+    default_version = "2025-01"
 
     def __init__(
         self,
@@ -304,24 +405,31 @@ class ShopifyEmulator(Emulator):
         token: str = "shpat_sandbox_token",
         faults: Faults | None = None,
         now: int | None = None,
-        bucket_max: float = 20000.0,
-        restore_rate: float = 10000.0,
+        plan: str = "fast",
+        bucket_max: float | None = None,
+        restore_rate: float | None = None,
+        scopes: frozenset[str] | set[str] = ALL_SCOPES,
     ) -> None:
         super().__init__(faults)
         self.store = store
         self.token = token
+        self.scopes = frozenset(scopes)
         self.now = store.end_ts if now is None else now
         self.book = ChannelBook(store, "shop")
-        self.bucket_max = bucket_max
-        self.restore_rate = restore_rate
-        self._available = bucket_max
+        size, rate = PLANS[plan]
+        self.plan = plan
+        self.bucket_max = float(bucket_max if bucket_max is not None else size)
+        self.restore_rate = float(restore_rate if restore_rate is not None else rate)
+        self._available = self.bucket_max
         self._stamp = time.monotonic()
-        self.malformed: set[str] = set()  # order ids served with an unreadable field
+        gql.load_schema(self.default_version)  # ~3 s once per process: not in a request
+        self.points_spent = 0.0  # actual cost charged, all queries
+        self.queries = 0
+        self.malformed: set[str] = set()  # order ids served with an unreadable line id
         self._products = self._build_products()
         self._unit_costs = self._build_unit_costs()
-        # (order index, version time) -> the node's JSON bytes, when `cache_rendered` is on
-        self.cache_rendered = False
-        self._rendered: dict[tuple[int, int], bytes] = {}
+        self._nodes: dict[str, tuple[str, int]] = {}  # gid -> (kind, order index): node(id)
+        self._sorted: dict[tuple, list[tuple]] = {}
 
     # ------------------------------------------------------------------ knobs
     def set_time(self, ts: int) -> None:
@@ -338,21 +446,20 @@ class ShopifyEmulator(Emulator):
     def touch(self, order_id: str, at: int | None = None) -> None:
         self.book.touch(order_id, self.now if at is None else at)
 
+    def server_time(self) -> int | None:
+        return self.now  # the Date header tells the shop's (emulated) clock
+
     # ------------------------------------------------------------------ cost bucket
-    def _spend(self, cost: float) -> tuple[bool, dict]:
-        with self.lock:
-            t = time.monotonic()
-            self._available = min(
-                self.bucket_max, self._available + (t - self._stamp) * self.restore_rate
-            )
-            self._stamp = t
-            ok = cost <= self._available
-            if ok:
-                self._available -= cost
-            status = {"maximumAvailable": self.bucket_max,
-                      "currentlyAvailable": int(self._available), "restoreRate": self.restore_rate}  # fmt: skip
-        return ok, {"requestedQueryCost": cost, "actualQueryCost": cost if ok else None,
-                    "throttleStatus": status}  # fmt: skip
+    def _refill(self) -> None:
+        t = time.monotonic()
+        self._available = min(
+            self.bucket_max, self._available + (t - self._stamp) * self.restore_rate
+        )
+        self._stamp = t
+
+    def _status(self) -> dict:
+        return {"maximumAvailable": self.bucket_max,
+                "currentlyAvailable": int(self._available), "restoreRate": self.restore_rate}  # fmt: skip
 
     def throttle_reply(self) -> Reply:
         # Shopify GraphQL signals throttling in the body; keep 429 for a share of them too.
@@ -361,7 +468,8 @@ class ShopifyEmulator(Emulator):
 
     # ------------------------------------------------------------------ HTTP
     def handle(self, req: Request) -> Reply:
-        if req.method != "POST" or not re.fullmatch(r"/admin/api/[\w-]+/graphql\.json", req.path):
+        m = re.fullmatch(r"/admin/api/([\w-]+)/graphql\.json", req.path)
+        if req.method != "POST" or not m:
             return Reply(404, {"errors": "Not Found"})
         if req.headers.get("x-shopify-access-token") != self.token:
             self.stats.unauthorized += 1
@@ -371,134 +479,92 @@ class ShopifyEmulator(Emulator):
                     "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
                 },
             )
+        try:
+            schema = gql.load_schema(m.group(1))
+        except gql.UnknownVersion:
+            return Reply(404, {"errors": "Not Found"})
         body = req.json()
         query = body.get("query") or ""
         variables = body.get("variables") or {}
-        m = ROOT_RE.search(query)
-        if not m:
-            return Reply(
-                200, {"errors": [{"message": "Field not supported by the sandbox emulator"}]}
-            )
-        root = m.group(1)
-        first = min(int(variables.get("first") or 50), 250)
-        cost = 2 + first * 2  # roughly: one point per node and per nested connection
-        ok, ext = self._spend(cost)
-        if not ok:
-            self.stats.throttled += 1
-            return Reply(200, {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED",
-                         "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
-                               "extensions": {"cost": ext}})  # fmt: skip
-        since_m = SINCE_RE.search(variables.get("query") or "")
-        since = _parse_ts(since_m.group(1)) if since_m else None
-        after = _uncursor(variables.get("after"))
+        op_name = body.get("operationName")
+        doc, errors = gql.prepare(m.group(1), query)
+        if errors or doc is None:
+            return Reply(200, {"errors": errors})
+        cost = requested_cost(schema, doc, variables, op_name)
         with self.lock:
+            self._refill()
+            if cost > MAX_QUERY_COST:
+                return Reply(200, {"errors": [{
+                    "message": f"Query cost is {cost}, which exceeds the single query max cost "
+                    f"limit ({MAX_QUERY_COST}).\n\nSee {DOCS} for more information on how the\n"
+                    "cost of a query is calculated.\n\nTo query larger amounts of data with "
+                    "fewer limits, bulk operations should be used instead.\n",
+                    "extensions": {"code": "MAX_COST_EXCEEDED", "cost": cost,
+                                   "maxCost": MAX_QUERY_COST, "documentation": DOCS}}]})  # fmt: skip
+            if cost > self._available:
+                self.stats.throttled += 1
+                return Reply(200, {"errors": [{"message": "Throttled", "extensions": {
+                    "code": "THROTTLED", "documentation": DOCS}}],
+                    "extensions": {"cost": {"requestedQueryCost": cost, "actualQueryCost": None,
+                                            "throttleStatus": self._status()}}})  # fmt: skip
+            self._available -= cost
             now = self.now
-        if root == "orders" and self.cache_rendered:
-            return self._orders_cached(now, since, after, first, ext)
-        if root == "orders":
-            data = self._orders(now, since, after, first)
-        elif root == "customers":
-            data = self._keyed(
-                self._customer_rows(now), since, after, first, rest_customer_to_graphql
-            )
-        elif root == "products":
-            data = self._keyed(self._product_rows(now), since, after, first,
-                               lambda p: rest_product_to_graphql(p, self._unit_costs))  # fmt: skip
-        elif root == "locations":
-            data = self._locations()
-        else:
-            data = self._inventory_levels(now, variables.get("locationId"), after, first)
-        return Reply(200, {"data": {root: data}, "extensions": {"cost": ext}})
+        data, errors = gql.run(schema, doc, _Root(self, now), variables, op_name)
+        actual = actual_cost(schema, doc, data, variables, op_name) if data else cost
+        actual = min(actual, cost)
+        with self.lock:
+            self._available = min(self.bucket_max, self._available + cost - actual)
+            self.points_spent += actual
+            self.queries += 1
+            ext = {"requestedQueryCost": cost, "actualQueryCost": actual,
+                   "throttleStatus": self._status()}  # fmt: skip
+        out: dict[str, Any] = {}
+        if errors:
+            out["errors"] = errors
+        out["data"] = data
+        out["extensions"] = {"cost": ext}
+        return Reply(200, out)
 
-    def prerender(self) -> int:
-        """Render every order version visible now, once, and serve them from memory afterwards
-        (benchmarks: a real Shopify does not spend *our* CPU rendering pages, so the emulator
-        should not either). Fault knobs that edit nodes are ignored for cached nodes."""
-        self.cache_rendered = True
+    # ------------------------------------------------------------------ orders
+    def order_node(self, i: int, v: int) -> dict:
         b = self.book
-        with b.lock:
-            for v, i in b.index(self.now):
-                self._node_bytes(i, v)
-        return len(self._rendered)
-
-    def _node_bytes(self, i: int, v: int) -> bytes:
-        key = (i, v)
-        data = self._rendered.get(key)
-        if data is None:
-            b = self.book
-            rest = render.render_shopify_order(
-                b.orders[i], b.lines[i], b.refunds[i], v, b.shop_customer(i)
-            )
-            data = orjson.dumps(rest_order_to_graphql(rest))
-            self._rendered[key] = data
-        return data
-
-    def _conn(self, nodes: list[dict], keys: list[tuple], has_next: bool) -> dict:
-        nodes = self.maybe_duplicate(nodes)
-        return {"nodes": nodes, "pageInfo": {"hasNextPage": has_next,
-                "endCursor": _cursor(keys[-1]) if keys else None}}  # fmt: skip
-
-    def _orders(self, now: int, since: int | None, after: tuple | None, first: int) -> dict:
-        b = self.book
-        with b.lock:
-            rows = b.since(now, after, since)
-            page, more = rows[:first], len(rows) > first
-            nodes = []
-            for v, i in page:
-                rest = render.render_shopify_order(
-                    b.orders[i], b.lines[i], b.refunds[i], v, b.shop_customer(i)
-                )
-                node = rest_order_to_graphql(rest)
-                if str(rest["id"]) in self.malformed:
-                    node["lineItems"]["nodes"][0]["quantity"] = "two"  # unreadable record
-                nodes.append(node)
-        return self._conn(nodes, [tuple(k) for k in page], more)
-
-    def _orders_cached(
-        self, now: int, since: int | None, after: tuple | None, first: int, ext: dict
-    ) -> Reply:
-        """The orders page assembled from pre-rendered node bytes (see `prerender`)."""
-        b = self.book
-        with b.lock:
-            rows = b.since(now, after, since)
-            page, more = rows[:first], len(rows) > first
-            nodes = [self._node_bytes(i, v) for v, i in page]
-        info = {"hasNextPage": more, "endCursor": _cursor(tuple(page[-1])) if page else None}
-        body = (
-            b'{"data":{"orders":{"nodes":['
-            + b",".join(nodes)
-            + b'],"pageInfo":'
-            + orjson.dumps(info)
-            + b'}},"extensions":{"cost":'
-            + orjson.dumps(ext)
-            + b"}}"
+        rest = render.render_shopify_order(
+            b.orders[i], b.lines[i], b.refunds[i], v, b.shop_customer(i)
         )
-        return Reply(200, body)
+        node = rest_order_to_graphql(rest)
+        if str(rest["id"]) in self.malformed and node["lineItems"]["nodes"]:
+            node["lineItems"]["nodes"][0]["id"] = "gid://shopify/LineItem/two"  # unreadable
+        with self.lock:
+            self._nodes[node["id"]] = ("Order", i)
+            for r in node["refunds"]:
+                self._nodes[r["id"]] = ("Refund", i)
+            for f in node["fulfillments"]:
+                self._nodes[f["id"]] = ("Fulfillment", i)
+        return node
 
-    def _keyed(
-        self, rows: list[dict], since: int | None, after: tuple | None, first: int, conv
-    ) -> dict:
-        keyed = [((r["_ts"], r["id"]), r) for r in rows]
-        if since is not None:
-            keyed = [kr for kr in keyed if kr[0][0] >= since]
-        if after is not None:
-            keyed = [kr for kr in keyed if kr[0] > after]
-        page = keyed[:first]
-        return self._conn(
-            [conv(r["rest"]) for _, r in page], [k for k, _ in page], len(keyed) > first
-        )
+    def sorted_orders(self, now: int, sort: str) -> list[tuple]:
+        """Keys of the orders visible at `now` in `sort` order (ascending): (value, index)."""
+        b = self.book
+        idx = b.index(now)
+        if sort == "UPDATED_AT":
+            return idx
+        key = (now, b.generation, sort)
+        got = self._sorted.get(key)
+        if got is None:
+            if sort in ("CREATED_AT", "PROCESSED_AT"):
+                got = sorted((int(b.orders[i]["placed_ts"]), i) for _, i in idx)
+            else:  # ID and anything else we do not model: by id
+                got = sorted((int(b.orders[i]["source_id"]), i) for _, i in idx)
+            self._sorted = {key: got}
+        return got
 
+    # ------------------------------------------------------------------ products & stock
     def _customer_rows(self, now: int) -> list[dict]:
         out = []
         for c in self.book.customers(now):
             if c["created_ts"] <= now:
-                out.append(
-                    {
-                        "_ts": c["updated_ts"],
-                        "id": c["id"],
-                        "rest": render.render_shopify_customer(c),
-                    }
-                )
+                out.append({"_ts": c["updated_ts"], "_created": c["created_ts"], "id": c["id"],
+                            "rest": render.render_shopify_customer(c)})  # fmt: skip
         return out
 
     def _build_products(self) -> list[dict]:
@@ -526,7 +592,7 @@ class ShopifyEmulator(Emulator):
         for i in range(len(cat.skus)):
             cur = cat.supplier_currency[cat.supplier[i]]
             eur = round(int(cat.unit_cost_cents[i]) * BOOK_RATE[cur])
-            out[4100000001 + i] = {"amount": render.money(eur), "currencyCode": "EUR"}
+            out[4100000001 + i] = {"amount": decimal_text(render.money(eur)), "currencyCode": "EUR"}
         return out
 
     def _product_rows(self, now: int) -> list[dict]:
@@ -539,43 +605,38 @@ class ShopifyEmulator(Emulator):
                 if p["updated_ts"] <= now
                 else dict(p, status="active", updated_ts=p["created_ts"])
             )
-            out.append({"_ts": q["updated_ts"], "id": 9100000001 + q["sku_idx"],
+            out.append({"_ts": q["updated_ts"], "_created": q["created_ts"],
+                        "id": 9100000001 + q["sku_idx"],
                         "rest": render.render_shopify_product(q)})  # fmt: skip
         out.sort(key=lambda r: (r["_ts"], r["id"]))
         return out
 
-    def _locations(self) -> dict:
+    def _locations(self) -> list[dict]:
         nodes = []
         for loc_id, legacy in SHOPIFY_LOCATION_IDS.items():
             name, country, _ = LOCATION_META[loc_id]
-            nodes.append({"id": gid("Location", legacy), "legacyResourceId": str(legacy), "name": name,
-                          "isActive": True, "address": {"countryCode": country}})  # fmt: skip
-        return {"nodes": nodes, "pageInfo": {"hasNextPage": False, "endCursor": None}}
+            nodes.append({"__typename": "Location", "id": gid("Location", legacy),
+                          "legacyResourceId": str(legacy), "name": name, "isActive": True,
+                          "address": {"countryCode": country}})  # fmt: skip
+        return nodes
 
-    def _inventory_levels(
-        self, now: int, location_gid: str | None, after: tuple | None, first: int
-    ) -> dict:
+    def _inventory_levels(self, now: int, location_gid: str | None) -> list[dict]:
         """Levels at one Shopify location at the clock's day (from the store's truth)."""
         legacy = int(str(location_gid or "").rsplit("/", 1)[-1] or 0)
         loc_id = next((k for k, v in SHOPIFY_LOCATION_IDS.items() if v == legacy), None)
         if loc_id is None:
-            return {"nodes": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}
-        rows = self._levels(loc_id, now)
-        if after is not None:
-            rows = [r for r in rows if (r["sku_idx"],) > tuple(after)]
-        page = rows[:first]
-        nodes = [
+            return []
+        return [
             {"id": f"gid://shopify/InventoryLevel/{4100000001 + r['sku_idx']}?inventory_item_id={legacy}",
-             "updatedAt": r["updated_at"],
+             "updatedAt": utc_z(r["updated_at"]),
              "location": {"id": gid("Location", legacy), "legacyResourceId": str(legacy)},
              "item": {"id": gid("InventoryItem", 4100000001 + r["sku_idx"]),
                       "legacyResourceId": str(4100000001 + r["sku_idx"]), "sku": r["sku"],
                       "unitCost": self._unit_costs.get(4100000001 + r["sku_idx"])},
-             "quantities": [{"name": n, "quantity": r[n]} for n in ("available", "on_hand", "committed", "incoming")]}
-            for r in page
+             "quantities": lambda info, names=(), r=r: [
+                 {"name": n, "quantity": r[n]} for n in names if n in r]}
+            for r in self._levels(loc_id, now)
         ]  # fmt: skip
-        return {"nodes": nodes, "pageInfo": {"hasNextPage": len(rows) > first,
-                "endCursor": _cursor((page[-1]["sku_idx"],)) if page else None}}  # fmt: skip
 
     def _levels(self, loc_id: str, now: int) -> list[dict]:
         store = self.store
@@ -605,3 +666,113 @@ class ShopifyEmulator(Emulator):
              "incoming": int(r["incoming"]), "updated_at": stamp}
             for r in df.iter_rows(named=True) if r["is_active"]
         ]  # fmt: skip
+
+
+class _Root:
+    """QueryRoot of one request: each method answers the root field of its name."""
+
+    def __init__(self, emu: ShopifyEmulator, now: int) -> None:
+        self.emu = emu
+        self.now = now
+
+    def orders(self, info: Any, **args: Any) -> dict:
+        emu, b, now = self.emu, self.emu.book, self.now
+        search = parse_search(args.get("query"))
+        sort = args.get("sortKey") or "ID"
+        upd, created = search.get("updated_at", []), search.get("created_at", [])
+        floor = None
+        if "read_all_orders" not in emu.scopes:
+            floor = now - HISTORY_WITHOUT_ALL_ORDERS
+        with b.lock:
+            keys = emu.sorted_orders(now, sort)
+            lo_key = None
+            if sort == "UPDATED_AT":
+                lows = [v + (op == ">") for op, v in upd if op in (">=", ">")]
+                lo_key = (max(lows), -1) if lows else None
+
+            def keep(k: tuple) -> bool:
+                i = k[1]
+                placed = int(b.orders[i]["placed_ts"])
+                if floor is not None and placed < floor:
+                    return False
+                v = b.version_at(i, now) if sort != "UPDATED_AT" else k[0]
+                return _passes(v or 0, upd) and _passes(placed, created)
+
+            rows, has_next, has_prev = keyset(keys, args, keep, lo_key)
+            nodes = []
+            for cur, k in rows:
+                i = k[1]
+                v = k[0] if sort == "UPDATED_AT" else b.version_at(i, now)
+                nodes.append((cur, emu.order_node(i, int(v or 0))))
+        return gql.make_page(emu.maybe_duplicate(nodes), has_next, has_prev)
+
+    def order(self, info: Any, id: str) -> dict | None:
+        return self._order_by_gid(id)
+
+    def _order_by_gid(self, gid_: str) -> dict | None:
+        b = self.emu.book
+        legacy = str(gid_).rsplit("/", 1)[-1]
+        i = b.by_id.get(legacy)
+        if i is None:
+            return None
+        v = b.version_at(i, self.now)
+        if v is None:
+            return None
+        if "read_all_orders" not in self.emu.scopes and (
+            int(b.orders[i]["placed_ts"]) < self.now - HISTORY_WITHOUT_ALL_ORDERS
+        ):
+            return None
+        return self.emu.order_node(i, v)
+
+    def node(self, info: Any, id: str) -> dict | None:
+        kind = str(id).split("/")[-2] if str(id).count("/") >= 3 else ""
+        if kind == "Order":
+            return self._order_by_gid(id)
+        where = self.emu._nodes.get(str(id))
+        if where is None:
+            return None
+        order = self._order_by_gid(gid("Order", self.emu.book.orders[where[1]]["source_id"]) or "")
+        if order is None:
+            return None
+        key = "refunds" if where[0] == "Refund" else "fulfillments"
+        return next((x for x in order[key] if x["id"] == id), None)
+
+    def _keyed(self, rows: list[dict], args: dict, conv: Any) -> dict:
+        search = parse_search(args.get("query"))
+        upd, created = search.get("updated_at", []), search.get("created_at", [])
+        sort = args.get("sortKey") or "ID"
+        field = {"UPDATED_AT": "_ts", "CREATED_AT": "_created"}.get(sort)
+        keys = sorted(((r[field] if field else r["id"]), r["id"]) for r in rows)
+        by_id = {r["id"]: r for r in rows}
+
+        def keep(k: tuple) -> bool:
+            r = by_id[k[1]]
+            return _passes(r["_ts"], upd) and _passes(r["_created"], created)
+
+        page, has_next, has_prev = keyset(keys, args, keep)
+        served = [(c, conv(by_id[k[1]]["rest"])) for c, k in page]
+        return gql.make_page(self.emu.maybe_duplicate(served), has_next, has_prev)
+
+    def customers(self, info: Any, **args: Any) -> dict:
+        return self._keyed(self.emu._customer_rows(self.now), args, rest_customer_to_graphql)
+
+    def products(self, info: Any, **args: Any) -> dict:
+        return self._keyed(
+            self.emu._product_rows(self.now),
+            args,
+            lambda p: rest_product_to_graphql(p, self.emu._unit_costs),
+        )
+
+    def currentAppInstallation(self, info: Any) -> dict:  # noqa: N802 - Shopify's name
+        return {"accessScopes": [{"handle": h} for h in sorted(self.emu.scopes)]}
+
+    def locations(self, info: Any, **args: Any) -> list[dict]:
+        return self.emu._locations()
+
+    def location(self, info: Any, id: str | None = None) -> dict | None:
+        legacy = str(id or "").rsplit("/", 1)[-1]
+        loc = next((x for x in self.emu._locations() if x["legacyResourceId"] == legacy), None)
+        if loc is None:
+            return None
+        now = self.now
+        return {**loc, "inventoryLevels": lambda info, **a: self.emu._inventory_levels(now, id)}
