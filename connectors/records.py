@@ -24,7 +24,25 @@ class RawRecord:
 
 
 class RecordError(ValueError):
-    """A single record cannot be landed; the message is the quarantine reason."""
+    """A single record cannot be landed; the message is the quarantine reason. `rule` is what
+    was broken (the same words for every record that breaks it, so quarantine counts group by
+    it) and `detail` the record's own value, kept apart (ops.quarantine.details)."""
+
+    def __init__(self, rule: str, detail: str | None = None) -> None:
+        super().__init__(rule if detail is None else f"{rule}: {detail}")
+        self.rule, self.detail = rule, detail
+
+
+class Reason(str):
+    """A quarantine reason (the rule, as text) that carries the record's detail (its row, its
+    value) beside it, so the reason groups and the detail is kept (ops.quarantine.details)."""
+
+    detail: str | None
+
+    def __new__(cls, rule: str, detail: str | None = None) -> Reason:
+        made = super().__new__(cls, rule)
+        made.detail = detail
+        return made
 
 
 def parse_timestamp(value: object, tz: str | None = None) -> datetime:
@@ -34,12 +52,12 @@ def parse_timestamp(value: object, tz: str | None = None) -> datetime:
     `*_gmt`, Amazon `Z`). A value that is not a timestamp raises RecordError.
     """
     if not isinstance(value, str) or not value.strip():
-        raise RecordError(f"timestamp missing or not text: {value!r}")
+        raise RecordError("timestamp missing or not text", repr(value))
     text = value.strip().replace("Z", "+00:00")
     try:
         ts = datetime.fromisoformat(text)
     except ValueError:
-        raise RecordError(f"not an ISO timestamp: {value!r}") from None
+        raise RecordError("not an ISO timestamp", repr(value)) from None
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=ZoneInfo(tz) if tz else UTC)
     return ts.astimezone(UTC)
@@ -56,7 +74,7 @@ def id_field(name: str) -> Callable[[dict], str]:
         if value is None or (isinstance(value, str) and not value.strip()):
             raise RecordError(f"missing id field '{name}'")
         if isinstance(value, (dict, list, float)):
-            raise RecordError(f"id field '{name}' has the wrong type: {value!r}")
+            raise RecordError(f"id field '{name}' has the wrong type", repr(value))
         return str(value).strip()
 
     return get
@@ -85,7 +103,7 @@ def date_field(name: str) -> Callable[[dict], datetime | None]:
         try:
             d = datetime.strptime(str(value).strip(), "%Y-%m-%d")
         except ValueError:
-            raise RecordError(f"'{name}' is not a YYYY-MM-DD date: {value!r}") from None
+            raise RecordError(f"'{name}' is not a YYYY-MM-DD date", repr(value)) from None
         return d.replace(tzinfo=UTC)
 
     return get

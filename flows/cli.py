@@ -625,7 +625,7 @@ def quarantine_list(
             r.channel,
             r.stream,
             r.source_id or "",
-            r.reason,
+            r.reason + (f" ({r.details})" if r.details else ""),
             f"{r.quarantined_at:%Y-%m-%d %H:%M}",
             f"{r.released_at:%Y-%m-%d %H:%M}" if r.released_at else "",
         )

@@ -32,6 +32,7 @@ class QuarantinedRecord:
     quarantined_at: datetime
     released_at: datetime | None
     payload: str
+    details: str | None = None  # the record's own row or value (the reason is the rule)
 
 
 def list_quarantine(
@@ -43,7 +44,7 @@ def list_quarantine(
     with reader_connection(cfg) as (con, _):  # the published copy: works while a run writes
         rows = con.execute(
             f"""select quarantine_id, channel, stream, source_id, reason, quarantined_at,
-                       released_at, payload
+                       released_at, payload, details
                 from ops.quarantine where {" and ".join(where)}
                 order by quarantined_at desc, quarantine_id limit ?""",
             [channel, channel, limit],

@@ -63,6 +63,8 @@ create table if not exists ops.file_loads (
 alter table ops.file_loads add column if not exists rows_read bigint;
 alter table ops.file_loads add column if not exists rows_repeated bigint;
 alter table ops.file_loads add column if not exists repeats varchar;
+-- the record's own row or value, kept apart from its reason (the rule) so reasons group
+alter table ops.quarantine add column if not exists details varchar;
 create table if not exists ops.locations (
     location_id varchar primary key, name varchar, country varchar, kind varchar);
 create table if not exists ops.location_aliases (
@@ -281,15 +283,19 @@ def quarantine(
         {
             "quarantine_id": [f"{load_id}:{i}" for i in range(len(items))],
             "source_id": pa.array([i[0] for i in items], pa.string()),
-            "reason": [i[1] for i in items],
+            "reason": [str(i[1]) for i in items],
             "payload": [i[2] for i in items],
+            # the record's own row or value, beside its reason (connectors.records.Reason)
+            "details": pa.array([getattr(i[1], "detail", None) for i in items], pa.string()),
         }
     )
     con.register("_staged_quarantine", staged)
     try:
         con.execute(
-            """insert or replace into ops.quarantine
-               select s.quarantine_id, ?, ?, ?, s.source_id, s.reason, s.payload, ?, null
+            """insert or replace into ops.quarantine (quarantine_id, load_id, channel, stream,
+                   source_id, reason, payload, quarantined_at, released_at, details)
+               select s.quarantine_id, ?, ?, ?, s.source_id, s.reason, s.payload, ?, null,
+                   s.details
                from _staged_quarantine as s
                where not exists (
                    select 1 from ops.quarantine as q

@@ -202,3 +202,21 @@ def test_a_till_export_keeps_its_source_file_and_every_column(cfg):
         payload = json.loads(con.execute("select _payload from raw.tills__orders").fetchall()[0][0])
     assert payload["source_file"] == "t.csv"
     assert payload["source_columns"]["Cashier"] == "Ann" and payload["document_type"] == "sale"
+
+
+def test_quarantine_reasons_group_by_rule_and_keep_the_value_apart(cfg):
+    """Three rows with three different unreadable times make one reason (the rule) with each
+    row's value in its details, so the counts table has one line, not three."""
+    drop = Path(cfg.files.drop_dir)
+    good = [f"R{i},1,05.01.2026 10:00:00,ST-BER,SKU-0001,,1,5.00,0,EUR,,0,\n" for i in range(12)]
+    bad = [f"B{i},1,{when},ST-BER,SKU-0001,,1,5.00,0,EUR,,0,\n"
+           for i, when in enumerate(["2026-01-05 10:00", "5/1/2026", "soon"])]  # fmt: skip
+    _write(drop / "tills/t.csv", f"{TILL_HEAD}\n" + "".join(good + bad))
+    sync_files(cfg)
+    with connection(cfg.warehouse, read_only=True) as con:
+        held = con.execute("select reason, details from ops.quarantine order by details").fetchall()
+    assert {r for r, _ in held} == {
+        "ordered_at does not match the timestamp format '%d.%m.%Y %H:%M:%S'"
+    }
+    assert [d for _, d in held] == ["row 14: '2026-01-05 10:00'", "row 15: '5/1/2026'",
+                                    "row 16: 'soon'"]  # fmt: skip

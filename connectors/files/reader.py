@@ -18,7 +18,7 @@ import orjson
 import pyarrow.parquet as pq
 
 from connectors.files.streams import RecordError, StreamSpec
-from connectors.records import RawRecord
+from connectors.records import RawRecord, Reason
 from connectors.till_export.mapping import ExportRules, RowError, map_rows
 
 # A field longer than this is not a value (a broken quote swallowing the rest of the file, an
@@ -101,7 +101,7 @@ def _to_record(spec: StreamSpec, payload: dict, text: str) -> RawRecord | BadRow
         sid = spec.source_id(payload)
         updated = spec.updated_at(payload)
     except RecordError as exc:
-        return BadRow(sid, str(exc), text)
+        return BadRow(sid, Reason(exc.rule, exc.detail), text)
     return RawRecord(sid, updated, payload)
 
 
@@ -147,13 +147,13 @@ def _read_jsonl(spec: StreamSpec, path: Path, text: str, batch: FileBatch) -> No
         try:
             payload = parse_record(line)
         except json.JSONDecodeError as exc:
-            batch.add_bad(BadRow(None, f"line {n}: malformed JSON ({exc.msg})", line))
+            batch.add_bad(BadRow(None, Reason("malformed JSON", f"line {n}: {exc.msg}"), line))
             continue
         except _NotJson as exc:
-            batch.add_bad(BadRow(None, f"line {n}: not valid JSON: {exc}", line))
+            batch.add_bad(BadRow(None, Reason(f"not valid JSON: {exc}", f"line {n}"), line))
             continue
         if not isinstance(payload, dict):
-            batch.add_bad(BadRow(None, f"line {n}: expected a JSON object", line))
+            batch.add_bad(BadRow(None, Reason("expected a JSON object", f"line {n}"), line))
             continue
         item = _to_record(spec, payload, line)
         batch.add(item, n)
@@ -220,15 +220,18 @@ def _read_table(
     for n, row in enumerate(rows, start=2):  # line 1 is the header
         text = json.dumps(row, sort_keys=True)
         if "__extra__" in row:
-            batch.add_bad(BadRow(None, f"row {n}: more cells than columns", text))
+            batch.add_bad(BadRow(None, Reason("more cells than columns", f"row {n}"), text))
             continue
         if "__short__" in row:
-            batch.add_bad(BadRow(None, f"row {n}: fewer cells than columns (truncated?)", text))
+            batch.add_bad(
+                BadRow(None, Reason("fewer cells than columns (truncated?)", f"row {n}"), text)
+            )
             continue
         if "__long__" in row:
             batch.add_bad(BadRow(
-                None, f"row {n}: a field of {int(row['__long__']):,} characters (more than "
-                f"{MAX_FIELD_CHARS:,}: not a value of this file)", text,
+                None, Reason(f"a field of more than {MAX_FIELD_CHARS:,} characters (not a value "
+                             "of this file)", f"row {n}: {int(row['__long__']):,} characters"),
+                text,
             ))  # fmt: skip
             continue
         readable.append((n, row))
@@ -237,8 +240,8 @@ def _read_table(
         mapped = map_rows([row for _, row in readable], rules, {**extra, "source_file": path.name})
         for (n, row), got in zip(readable, mapped, strict=True):
             text = json.dumps(row, sort_keys=True)
-            if isinstance(got, RowError):  # the rule alone: the value is in the payload
-                batch.add_bad(BadRow(None, got.rule, text))
+            if isinstance(got, RowError):  # the rule as the reason, the value as its detail
+                batch.add_bad(BadRow(None, Reason(got.rule, f"row {n}: {got.detail}"), text))
             else:
                 batch.add(_to_record(spec, got, text), n)
         return
