@@ -149,7 +149,10 @@ class ForecastSettings:
     :data:`CANDIDATES`); seasonal naive is always computed and reported, and is the choice for a
     class none of whose candidates is allowed. Models that are not needed are not computed.
     ``ensemble_margin``: the share by which a single model's backtest MAE must beat the
-    ensemble's to be chosen instead of it.
+    ensemble's to be chosen instead of it. ``launch_growth``: scale new items by the store's
+    launch curve (:func:`forecasting.series.launch_curve`). Off by default: on the benchmark
+    sets it helped the new items of one holdout and hurt three others (bench.forecast, issue
+    15), and without it a new item is forecast at about what it sold.
     """
 
     freq: str = "W"
@@ -170,6 +173,7 @@ class ForecastSettings:
     ets_specs: tuple[str, ...] = (M.ETS_SES, M.ETS_DAMPED, M.ETS_SEASONAL)
     models: tuple[str, ...] | None = None
     ensemble_margin: float = 0.1
+    launch_growth: bool = False
 
     def __post_init__(self) -> None:
         if self.freq not in FREQ_DAYS:
@@ -436,7 +440,7 @@ def _forecast_batch(
     bt = [o for o in bt if o >= 1]
     origins = [*bt, t_len]
     h = max(s.horizon_periods, hb)
-    growth = _growth_matrix(keys, launch)
+    growth = _growth_matrix(keys, launch) if s.launch_growth else None
     fcs = _all_forecasts(
         y, filled, start, cls, cat_level, mats["cat"], origins, h, s, set(_fail_models), growth
     )

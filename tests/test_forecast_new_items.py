@@ -167,6 +167,10 @@ def test_launch_curve_is_measured_on_past_launches() -> None:
     # a newcomer two weeks old at 1 a week is forecast along the store's curve
     rows.append((MONDAY + timedelta(weeks=weeks - 2), "NEW", 1))
     rows.append((MONDAY + timedelta(weeks=weeks - 1), "NEW", 1))
-    fc, _ = forecast_all(_daily(rows), MONDAY + timedelta(weeks=weeks), workers=1)
+    run = MONDAY + timedelta(weeks=weeks)
+    fc, _ = forecast_all(_daily(rows), run, ForecastSettings(launch_growth=True), workers=1)
     new_mean = fc.filter(pl.col("sku") == "NEW")["mean"][0]
     assert 2.0 < new_mean <= 3.0
+    # off by default: its own 1 a week shrunk a third towards the launches' first weeks (2.7)
+    fc, _ = forecast_all(_daily(rows), run, workers=1)
+    assert fc.filter(pl.col("sku") == "NEW")["mean"][0] < 2.0
