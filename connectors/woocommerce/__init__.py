@@ -1,6 +1,7 @@
 """WooCommerce REST API v3 channel.
 
-The package: `mapping.py` (answers -> raw records), `client.py` (`WooConnector`), `streams.py`
+The package: `mapping.py` (answers -> raw records), `client.py` (`WooConnector`), `auth.py` (Basic,
+query-string keys or OAuth 1.0a signatures, as WooCommerce decides by the transport), `streams.py`
 (file specs), `checks.py` (landing gate).
 Its names are importable from here as before; the client (and httpx) is imported only when one
 of them is first used, so the registry can read `checks` and `streams` cheaply.
