@@ -37,7 +37,12 @@ class Check:
     at the wrong location).
 
     `suggested`: `sql` is a record's "sku<US>location_id" key, looked up in the purchase-order
-    suggestions the plans made (a flag, for buyer decisions)."""
+    suggestions the plans made (a flag, for buyer decisions).
+
+    `none`: `sql` counts what the record must not have (values the models could not read, a
+    negative price, more units refunded than sold); any makes the record held, with `says` as
+    the reason. These are the faults that otherwise land without a word and then stop
+    `dbt build` (a cast that fails) or make the marts wrong."""
 
     feature: str
     kind: str
@@ -49,6 +54,7 @@ class Check:
     # a configurable bound (`quality.max_units` / `quality.max_stock` in oms.yaml) that replaces
     # `high` when the gate is built; `high` is its default
     bound: str | None = None
+    says: str | None = None  # kind `none`: the rule in words, for the quarantine reason
 
 
 # What a stream's order lines are, for the order checks: (list key, quantity field, SKU field).
@@ -138,6 +144,50 @@ def skus(key: str, field_name: str) -> str:
 
 
 ONE_SKU = "[coalesce(j['sku'], '')]"
+
+
+def _unreadable_as(text: str, cast: str) -> str:
+    """1 when `text` is there but DuckDB cannot cast it to `cast` as the models do, else 0."""
+    v = f"nullif(trim({text}), '')"
+    if cast == "date":  # the models read the date part of a date or timestamp
+        v = f"left({v}, 10)"
+    return f"(case when {v} is not null and try_cast({v} as {cast}) is null then 1 else 0 end)"
+
+
+def unreadable_times(
+    leaves: tuple[str, ...], lists: tuple[tuple[str, str], ...] = (), cast: str = "timestamptz"
+) -> Check:
+    """The timestamps (or dates) the staging models cast, each one DuckDB can read: one that is
+    not (`20260625T101500Z`, `0000-00-00`, `next Tuesday`) would stop the build. `leaves` are
+    top-level fields; `lists` (list key, field) the field of every item of a list. `cast`:
+    timestamptz (with offset), timestamp (local, e.g. Woo's *_gmt) or date."""
+    parts = [_unreadable_as(txt(leaf), cast) for leaf in leaves]
+    parts += [
+        f"coalesce(list_sum(list_transform({items(key)}, "
+        f"lambda i: {_unreadable_as(f'i[{chr(39)}{name}{chr(39)}]', cast)})), 0)"
+        for key, name in lists
+    ]
+    example = {"date": "2026-06-25", "timestamp": "2026-06-25T10:15:00"}.get(
+        cast, "2026-06-25T10:15:00Z"
+    )
+    what = "dates" if cast == "date" else "timestamps"
+    return Check(
+        "unreadable_times",
+        "none",
+        " + ".join(parts),
+        says=f"{what} are ISO 8601 (e.g. {example})",
+    )
+
+
+def negative_prices(key: str, *fields: str) -> Check:
+    """No item of `key` has a negative price (a credit belongs in a refund, not an order)."""
+    conds = " or ".join(f"try_cast(i['{f}'] as decimal(38, 8)) < 0" for f in fields)
+    return Check(
+        "negative_prices",
+        "none",
+        f"len(list_filter({items(key)}, lambda i: {conds}))",
+        says=f"{key} prices are not negative",
+    )
 
 
 def whole_in_range(

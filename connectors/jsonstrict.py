@@ -39,9 +39,10 @@ class UnreadableRecordError(ValueError):
 class Unreadable(dict):
     """A record of a page that is not JSON, standing in its place.
 
-    Mappings treat it like any record they cannot read: indexing raises (so their
-    `except ValueError` quarantines it) while `.get` answers the default (their error handlers
-    look up the id with `.get`). Serialised (`json.dumps`), it is
+    Mappings hold it with its text (`Batch.hold_unreadable`); one that does not treats it like
+    any record it cannot read: indexing raises (so its `except ValueError` quarantines it),
+    while `.get` of a record's field answers None (error handlers look up the id with it).
+    Serialised (`json.dumps`), it is
     `{"_unreadable": reason, "_received": text}`: quarantine keeps the text as received."""
 
     def __init__(self, reason: str, text: str) -> None:
@@ -51,12 +52,6 @@ class Unreadable(dict):
 
     def __getitem__(self, key: object) -> object:
         raise UnreadableRecordError(f"not JSON: {self.reason}")
-
-    def get(self, key: object, default: object = None) -> object:  # type: ignore[override]
-        return default
-
-    def __contains__(self, key: object) -> bool:
-        return False
 
 
 def _pairs(pairs: list[tuple[str, object]]) -> dict:

@@ -134,6 +134,8 @@ def describe(check: Check, ctx: GateContext) -> str:
         return "SKU is in the catalogue (flag only)"
     if k == "suggested":
         return "a plan suggested this SKU for this location (flag only)"
+    if k == "none":
+        return check.says or f"no {f}"
     raise ValueError(k)
 
 
@@ -197,7 +199,7 @@ def _expectation(check: Check, col: str, ctx: GateContext):
         return E.ExpectColumnValuesToBeInSet(column=col, value_set=sorted(ISO_CURRENCIES))
     if k == "locations":
         return E.ExpectColumnValuesToBeInSet(column=col, value_set=list(ctx.locations or ()))
-    if k in ("known_skus", "channel_locations", "suggested"):  # the feature counts unknown ones
+    if k in ("known_skus", "channel_locations", "suggested", "none"):  # counts of bad ones
         return E.ExpectColumnValuesToBeBetween(column=col, max_value=0)
     raise ValueError(k)
 
@@ -257,6 +259,8 @@ def _feature_sql(check: Check, col: str, now: datetime, known_locations: tuple[s
         return f"(epoch(_source_updated_at) - {now.timestamp()}) / 3600.0 as {col}"
     if k == "present" and check.sql is None:
         return f"nullif(trim(_source_id), '') as {col}"
+    if k == "none":  # a count; unreadable (null) counts as bad
+        return f"coalesce(cast(({check.sql}) as double), 1.0) as {col}"
     if k in ("between", "gap"):
         # A value that is there but not a number must fail the range (GX skips nulls).
         outside = _outside(check)

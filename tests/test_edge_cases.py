@@ -317,6 +317,7 @@ def _drop_orders(cfg, lines: list[str], name: str = "orders.jsonl"):
 def _shop_order(i: int) -> dict:
     return {
         "id": 7100 + i, "updated_at": "2026-06-01T10:00:00+00:00", "currency": "EUR",
+        "created_at": "2026-06-01T09:00:00+00:00",
         "total_price": "10.00", "total_line_items_price": "10.00",
         "line_items": [{"id": i, "sku": "SKU-0001", "quantity": 1, "price": "10.00"}],
     }  # fmt: skip
@@ -900,3 +901,75 @@ def test_a_sync_against_a_trickling_server_stops_at_its_deadline_keeping_what_la
         every = {str(o["source_id"]) for o in emu.book.orders}
     assert took < 10  # the deadline (2 s) plus one landing, not the trickle's minutes
     assert len(first) == 10 and set(latest(cfg, "woo__orders")) == every
+
+
+# ------------------------------------------- records that used to land and then stop dbt build
+
+# One record per case, dropped among ordinary ones: (the record, words of its quarantine reason).
+# Before, each landed without a flag; the last two then stopped `dbt build` (a cast that fails),
+# so one record stopped every mart of every channel.
+GATE_CASES = {
+    "negative line price": (
+        {"id": 7150, "line_items": [{"id": 150, "sku": "SKU-0001", "quantity": 1, "price": "-5.00"},
+                                    {"id": 149, "sku": "SKU-0002", "quantity": 1, "price": "15.00"}]},
+        "line_items prices are not negative"),
+    "more units refunded than sold": (
+        {"id": 7151, "refunds": [{"id": 9, "created_at": "2026-06-02T00:00:00+00:00",
+                                  "refund_line_items": [{"line_item_id": 151, "quantity": 3}]}],
+         "line_items": [{"id": 151, "sku": "SKU-0001", "quantity": 1, "price": "10.00"}]},
+        "more units refunded than sold"),
+    "huge quantity": (
+        {"id": 7152, "total_price": "0.00", "total_line_items_price": "0.00",
+         "line_items": [{"id": 152, "sku": "SKU-0001", "quantity": 10**20, "price": "0.00"}]},
+        "max_quantity at most 10,000"),
+    "ISO basic timestamp": (
+        {"id": 7153, "created_at": "20260625T101500Z"}, "timestamps are ISO 8601"),
+    "no created time": ({"id": 7154, "created_at": None}, "created_at present"),
+}  # fmt: skip
+BAD_PO = "PO-BAD,SUP-01,SKU-0001,WH-AMS,10,0,0000-00-00,open,2026-06-01T00:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def gated(tmp_path_factory):
+    """Ordinary orders and purchase orders with one bad record of each case, synced, then one
+    real `dbt build` (it must succeed: the bad records never reached raw)."""
+    from flows import dbt_runner
+    from flows.sync import sync_files
+
+    tmp = tmp_path_factory.mktemp("gated")
+    cfg = make_config(tmp)
+    orders = [_shop_order(i) for i in range(20)]  # the bad ones stay under max_bad_share
+    for record, _ in GATE_CASES.values():
+        orders.append({**_shop_order(0), **record})
+    _drop_orders(cfg, [json.dumps(o) for o in orders])
+    folder = Path(cfg.files.drop_dir) / "purchase_orders"
+    folder.mkdir(parents=True)
+    good = [f"PO-{i},SUP-01,SKU-0001,WH-AMS,10,0,2026-07-0{i + 1},open,2026-06-01T00:00:00Z"
+            for i in range(5)]  # fmt: skip
+    header = "po_id,supplier_id,sku,location_id,quantity_ordered,quantity_received,expected_at,status,updated_at"
+    (folder / "po.csv").write_text("\n".join([header, *good, BAD_PO]) + "\n")
+    report = sync_files(cfg)
+    dbt = dbt_runner.build(cfg)
+    with connection(cfg.warehouse, read_only=True) as con:
+        held = con.execute("select source_id, reason from ops.quarantine").fetchall()
+        marts = con.execute("select order_id from marts.orders where channel = 'shop'").fetchall()
+        pos = con.execute("select count(*) from raw.files__purchase_orders").fetchall()[0][0]
+    return report, dbt, dict(held), {m for (m,) in marts}, pos
+
+
+@pytest.mark.parametrize("case", sorted(GATE_CASES))
+def test_a_record_that_would_stop_the_build_or_skew_the_marts_is_held_at_the_gate(gated, case):
+    report, dbt, held, marts, _ = gated
+    record, reason = GATE_CASES[case]
+    sid = str(record["id"])
+    assert sid in held and reason in held[sid], held
+    assert sid not in marts
+    assert {str(7100 + i) for i in range(20)} <= marts  # every ordinary order built
+    assert report.files_rejected == 0
+
+
+def test_a_purchase_order_dated_0000_00_00_is_held_and_the_others_land(gated):
+    report, dbt, held, _, pos = gated
+    (bad,) = [sid for sid in held if sid.startswith("PO-BAD")]
+    assert "dates are ISO 8601" in held[bad]
+    assert pos == 5 and dbt.tests_failed == 0

@@ -22,6 +22,7 @@ def _order(i: int, qty: object = 1, currency: str = "EUR") -> RawRecord:
         T,
         {
             "id": i,
+            "created_at": T.isoformat(),
             "currency": currency,
             "total_price": "10.00",
             "total_line_items_price": "10.00",

@@ -14,6 +14,7 @@ from connectors.checks import (
     items_ok,
     order_checks,
     txt,
+    unreadable_times,
 )
 
 ORDER_LINES: dict[str, OrderLines] = {
@@ -21,11 +22,15 @@ ORDER_LINES: dict[str, OrderLines] = {
 }
 
 STRUCTURES: dict[str, dict] = {
-    "orders": {"OrderTotal": {"CurrencyCode": V, "Amount": V}},
+    "orders": {
+        "OrderTotal": {"CurrencyCode": V, "Amount": V},
+        "PurchaseDate": V,
+        "LastUpdateDate": V,
+    },
     "order_items": {
         "OrderItems": [{"QuantityOrdered": V, "SellerSKU": V, "ItemPrice": {"CurrencyCode": V}}]
     },
-    "financial_events": {"EventType": V},
+    "financial_events": {"EventType": V, "PostedDate": V},
 }
 
 CHECKS: dict[str, tuple[Check, ...]] = {
@@ -34,6 +39,8 @@ CHECKS: dict[str, tuple[Check, ...]] = {
         TIME,
         Check("currency", "currencies", txt("OrderTotal", "CurrencyCode")),
         Check("order_total", "decimal", txt("OrderTotal", "Amount")),
+        Check("PurchaseDate", "present", f"nullif({txt('PurchaseDate')}, '')"),
+        unreadable_times(("PurchaseDate", "LastUpdateDate")),
     ),
     "order_items": (
         ID,
@@ -56,6 +63,7 @@ CHECKS: dict[str, tuple[Check, ...]] = {
             txt("EventType"),
             values=("Shipment", "Refund", "GuaranteeClaim", "Chargeback"),
         ),
+        unreadable_times(("PostedDate",)),
     ),
     # API-only stream: id and updated time only
     "inventory": BASIC,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.checks import ID, MAX_STOCK, TIME, Check, V, txt, whole_in_range
+from connectors.checks import ID, MAX_STOCK, TIME, Check, V, txt, unreadable_times, whole_in_range
 
 STRUCTURES: dict[str, dict] = {
     "supplier_terms": {
@@ -11,9 +11,10 @@ STRUCTURES: dict[str, dict] = {
     },
     "purchase_orders": {
         "quantity_ordered": V, "quantity_received": V, "status": V, "location_id": V,
+        "expected_at": V,
     },
     "buyer_decisions": {"quantity_ordered": V, "location_id": V, "sku": V},
-    "fx_rates": {"currency": V, "rate": V},
+    "fx_rates": {"currency": V, "rate": V, "date": V},
 }  # fmt: skip
 
 CHECKS: dict[str, tuple[Check, ...]] = {
@@ -35,6 +36,7 @@ CHECKS: dict[str, tuple[Check, ...]] = {
             "status", "in_set", txt("status"), values=("open", "partial", "received", "cancelled")
         ),
         Check("location_id", "locations", txt("location_id")),
+        unreadable_times(("expected_at",), cast="date"),
     ),
     "buyer_decisions": (
         ID,
@@ -56,5 +58,6 @@ CHECKS: dict[str, tuple[Check, ...]] = {
         Check("currency", "iso_currency", txt("currency")),
         Check("rate", "decimal", txt("rate")),
         Check("rate", "between", txt("rate"), low=1e-9),
+        unreadable_times(("date",), cast="date"),
     ),
 }

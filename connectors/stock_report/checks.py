@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from connectors.checks import ID, MAX_STOCK, ONE_SKU, TIME, Check, V, txt, whole_in_range
+from connectors.checks import (
+    ID,
+    MAX_STOCK,
+    ONE_SKU,
+    TIME,
+    Check,
+    V,
+    txt,
+    unreadable_times,
+    whole_in_range,
+)
 
-STRUCTURES: dict[str, dict] = {"stock": {"on_hand": V, "location_id": V, "sku": V}}
+STRUCTURES: dict[str, dict] = {"stock": {"on_hand": V, "location_id": V, "sku": V, "counted_at": V}}
 
 CHECKS: dict[str, tuple[Check, ...]] = {
     "stock": (
@@ -13,5 +23,6 @@ CHECKS: dict[str, tuple[Check, ...]] = {
         *whole_in_range("on_hand", low=0, high=MAX_STOCK, bound="max_stock"),
         Check("location_id", "locations", txt("location_id")),
         Check("skus", "known_skus", ONE_SKU, critical=False),
+        unreadable_times(("counted_at",)),
     ),
 }

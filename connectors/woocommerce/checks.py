@@ -13,19 +13,26 @@ from connectors.checks import (
     gap,
     items,
     items_ok,
+    negative_prices,
     order_checks,
     txt,
+    unreadable_times,
 )
+
+# Woo's *_gmt times have no offset (UTC by name): the models read them as local timestamps.
+_WOO_TIMES = ("date_created_gmt", "date_modified_gmt")
 
 ORDER_LINES: dict[str, OrderLines] = {"orders": ("line_items", "quantity", "sku")}
 
 STRUCTURES: dict[str, dict] = {
     "orders": {
         "currency": V, "total": V, "shipping_total": V, "total_tax": V,
+        "date_created_gmt": V, "date_modified_gmt": V, "date_paid_gmt": V,
         "line_items": [{"quantity": V, "total": V, "sku": V}],
         "fee_lines": [{"total": V}],
     },
-    "refunds": {"order_id": V, "amount": V},
+    "refunds": {"order_id": V, "amount": V, "date_created_gmt": V},
+    "customers": {"date_created_gmt": V, "date_modified_gmt": V},
 }  # fmt: skip
 
 
@@ -50,17 +57,21 @@ CHECKS: dict[str, tuple[Check, ...]] = {
         ID,
         TIME,
         Check("currency", "currencies", txt("currency")),
+        Check("date_created_gmt", "present", f"nullif({txt('date_created_gmt')}, '')"),
         Check("total_price", "decimal", txt("total")),
         Check("line_total_gap", "gap", gap(txt("total"), _parts())),
         *order_checks(ORDER_LINES["orders"]),
+        unreadable_times((*_WOO_TIMES, "date_paid_gmt"), cast="timestamp"),
+        negative_prices("line_items", "total"),
     ),
     "refunds": (
         ID,
         TIME,
         Check("order_id", "present", f"nullif({txt('order_id')}, '')"),
         Check("amount", "decimal", txt("amount")),
+        unreadable_times(("date_created_gmt",), cast="timestamp"),
     ),
-    "customers": (ID, TIME),
+    "customers": (ID, TIME, unreadable_times(_WOO_TIMES, cast="timestamp")),
     # API-only stream: id and updated time only
     "products": BASIC,
 }
