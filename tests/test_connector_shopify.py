@@ -232,8 +232,10 @@ def test_backfill_then_incremental_lands_exactly_the_sandbox(tmp_path):
 
 def test_late_refund_on_week_old_order_is_picked_up_by_the_lookback(tmp_path):
     store = tiny_store()
+    end = store.end_ts - 100 * DAY  # a smaller shop: faster (orders come 3 per query)
     with emulated() as eps:
         emu = eps.shop.emulator
+        emu.set_time(end)
         fast = {"page_size": 250, "landing_batch": 5000}
         cfg = api_config(tmp_path / "a", eps, lookback_days=2, **fast)
         cfg0 = api_config(tmp_path / "b", eps, lookback_days=0, **fast)
@@ -242,7 +244,7 @@ def test_late_refund_on_week_old_order_is_picked_up_by_the_lookback(tmp_path):
         # an order placed a week before the end, not yet refunded
         week_old = next(
             o for i, o in enumerate(emu.book.orders)
-            if store.end_ts - 8 * DAY < o["placed_ts"] < store.end_ts - 7 * DAY
+            if end - 8 * DAY < o["placed_ts"] < end - 7 * DAY
             and not emu.book.refunds[i] and not o["cancelled"]
         )  # fmt: skip
         oid = str(week_old["source_id"])
@@ -316,7 +318,7 @@ def test_sync_killed_with_sigkill_resumes_without_loss(tmp_path):
         eps.shop.emulator.set_time(tiny_store().end_ts - 150 * DAY)  # a smaller shop: faster
         ref = api_config(tmp_path / "ref", eps)
         sync_api(ref)
-        cfg = api_config(tmp_path / "kill", eps, landing_batch=6)  # order pages hold 3
+        cfg = api_config(tmp_path / "kill", eps, landing_batch=24)  # order pages hold 3
         script = textwrap.dedent(
             """
             import json, pathlib, sys
@@ -358,9 +360,11 @@ def test_thirty_percent_errors_and_429s_still_complete(tmp_path):
         seed=3,
     )
     with emulated(faults=faults) as eps:
+        now = tiny_store().end_ts - 100 * DAY  # a smaller shop: faster
+        eps.shop.emulator.set_time(now)
         cfg = api_config(tmp_path, eps)
         report = sync_api(cfg)
-        _check_against_truth(cfg, eps, tiny_store().end_ts)
+        _check_against_truth(cfg, eps, now)
         s = eps.shop.emulator.stats
         assert s.errors and s.throttled and s.dropped and s.duplicated
         assert report.rows_quarantined == 0
