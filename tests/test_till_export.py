@@ -220,3 +220,18 @@ def test_quarantine_reasons_group_by_rule_and_keep_the_value_apart(cfg):
     }
     assert [d for _, d in held] == ["row 14: '2026-01-05 10:00'", "row 15: '5/1/2026'",
                                     "row 16: 'soon'"]  # fmt: skip
+
+
+def test_a_refused_file_counts_its_quarantined_rows(cfg):
+    """A file refused for too many bad rows holds every row, and the summary says so."""
+    drop = Path(cfg.files.drop_dir)
+    rows = [f"R{i},1,05.01.2026 10:00:00,ST-BER,SKU-0001,,{q},5.00,0,EUR,,0,\n"
+            for i, q in enumerate(["1", "x", "2", "y", "3", "z"])]  # fmt: skip
+    _write(drop / "tills/t.csv", f"{TILL_HEAD}\n" + "".join(rows))
+    report = sync_files(cfg)
+    assert (report.files_rejected, report.rows_landed, report.rows_quarantined) == (1, 0, 6)
+    with connection(cfg.warehouse, read_only=True) as con:
+        loads = con.execute(
+            "select status, rows_read, rows_landed, rows_quarantined from ops.file_loads"
+        ).fetchall()
+    assert loads == [("rejected", 6, 0, 6)]

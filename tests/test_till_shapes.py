@@ -95,7 +95,17 @@ def built(tmp_path_factory):
             for loc in demo_config_dict()["locations"]  # the sandbox's, without other channels
         ]
         # the wholesale line of 12,540 units needs the bound raised (default 10,000)
-        cfg = make_config(tmp, channels=[TILLS], locations=locations, quality={"max_units": 20_000})
+        stock = {"name": "tpl", "kind": "stock_report", "path": "stock"}
+        cfg = make_config(
+            tmp, channels=[TILLS, stock], locations=locations, quality={"max_units": 20_000}
+        )
+        # a count before the write-off (it cannot include it) and one of another article
+        counts = Path(cfg.files.drop_dir) / "stock" / "stock_2026-11-02.csv"
+        counts.parent.mkdir(parents=True)
+        counts.write_text(
+            "sku,location_id,on_hand,counted_at\n"
+            "85123A,ST-BER,50,2026-11-02T08:00:00Z\n22633,ST-BER,7,2026-11-02T08:00:00Z\n"
+        )
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(COLUMNS)
@@ -118,9 +128,11 @@ def q(con, sql: str) -> list[tuple]:
 
 def test_every_row_is_in_raw_or_quarantine(built):
     con, report = built
-    assert (report.files_landed, report.rows_landed, report.rows_quarantined) == (1, 16, 1)
+    assert (report.files_landed, report.rows_landed, report.rows_quarantined) == (2, 18, 1)
     [(read, landed, held, repeated)] = q(
-        con, "select rows_read, rows_landed, rows_quarantined, rows_repeated from ops.file_loads"
+        con,
+        "select rows_read, rows_landed, rows_quarantined, rows_repeated from ops.file_loads "
+        "where channel = 'tills'",
     )
     assert (read, landed, held, repeated) == (len(ROWS), 16, 1, 0)
     [(reason,)] = q(con, "select reason from ops.quarantine")
@@ -183,6 +195,9 @@ def test_write_offs_are_inventory_adjustments_not_returns_or_demand(built):
                      from marts.inventory_adjustments""") == [
         ("2026-11-02", "85123A", "ST-BER", -3, "damaged")
     ]  # fmt: skip
+    # the stock counted before the write-off is 3 less now; the other article's is as counted
+    levels = "select sku, on_hand, adjusted_since_count from marts.inventory_levels order by 1"
+    assert q(con, levels) == [("22633", 7, 0), ("85123A", 47, -3)]
     demand = q(
         con,
         """select demand_date::varchar, sku, units_ordered, units_returned

@@ -1,5 +1,7 @@
 -- Current stock per SKU x location: the latest count, units committed to open orders, open
--- purchase-order quantity and the inventory position.
+-- purchase-order quantity and the inventory position. Stock adjustments recorded after the
+-- latest count (a till's write-offs, marts.inventory_adjustments) are applied to it: a count
+-- already includes every adjustment made before it.
 with
 
 latest_counts as (
@@ -11,6 +13,15 @@ latest_counts as (
     from {{ ref('stg_tpl__stock') }}
     where sku is not null and location_id is not null
     qualify row_number() over (partition by sku, location_id order by counted_at desc) = 1
+),
+
+adjusted as (
+    -- adjustments after the pair's latest count (counts include the ones before them)
+    select a.sku, a.location_id, sum(a.quantity) as adjusted
+    from {{ ref('inventory_adjustments') }} as a
+    inner join latest_counts as c
+        on a.sku = c.sku and a.location_id = c.location_id and a.adjusted_at > c.counted_at
+    group by all
 ),
 
 committed as (
@@ -47,16 +58,20 @@ final as (
     select
         keys.sku,
         keys.location_id,
-        coalesce(c.on_hand, 0) as on_hand,
+        -- never below zero: a write-off of more than the count saw is a stale count, not debt
+        cast(greatest(coalesce(c.on_hand, 0) + coalesce(a.adjusted, 0), 0) as integer) as on_hand,
+        cast(coalesce(a.adjusted, 0) as integer) as adjusted_since_count,
         cast(coalesce(m.committed, 0) as integer) as committed,
-        cast(coalesce(c.on_hand, 0) - coalesce(m.committed, 0) as integer) as available,
+        cast(greatest(coalesce(c.on_hand, 0) + coalesce(a.adjusted, 0), 0) - coalesce(m.committed, 0) as integer)
+            as available,
         cast(coalesce(o.on_order, 0) as integer) as on_order,
-        cast(coalesce(c.on_hand, 0) - coalesce(m.committed, 0) + coalesce(o.on_order, 0) as integer)
-            as inventory_position,
+        cast(greatest(coalesce(c.on_hand, 0) + coalesce(a.adjusted, 0), 0) - coalesce(m.committed, 0)
+            + coalesce(o.on_order, 0) as integer) as inventory_position,
         c.counted_at,
         case when c.sku is not null then 'stock_count' else 'no_count' end as source
     from keys
     left join latest_counts as c on keys.sku = c.sku and keys.location_id = c.location_id
+    left join adjusted as a on keys.sku = a.sku and keys.location_id = a.location_id
     left join committed as m on keys.sku = m.sku and keys.location_id = m.location_id
     left join on_order as o on keys.sku = o.sku and keys.location_id = o.location_id
 )
