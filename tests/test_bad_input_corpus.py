@@ -317,7 +317,8 @@ JSONL_CASES = [
     Case(
         "amazon-event-unknown-type",
         "amazon/financial_events",
-        _set("EventType", "Chargeback"),
+        # Chargeback and GuaranteeClaim are refund-like types we read (#13); Retrocharge is not
+        _set("EventType", "Retrocharge"),
         "quarantine",
         "event_type is one of Shipment, Refund",
     ),
