@@ -235,3 +235,28 @@ def test_a_refused_file_counts_its_quarantined_rows(cfg):
             "select status, rows_read, rows_landed, rows_quarantined from ops.file_loads"
         ).fetchall()
     assert loads == [("rejected", 6, 0, 6)]
+
+
+def test_release_several_held_records_by_reason_or_file(cfg):
+    """`oms quarantine release --reason/--file` re-lands every held record that matches, in one
+    go; the others stay held."""
+    from flows.quarantine import matching_ids, release_many
+
+    drop = Path(cfg.files.drop_dir)
+    good = [f"R{i},1,05.01.2026 10:00:00,ST-BER,SKU-0001,,1,5.00,0,EUR,,0,\n" for i in range(12)]
+    odd = [f"U{i},1,05.01.2026 10:00:00,ST-BER,SKU-0001,,{20_000 + i},0.01,0,EUR,,0,\n"
+           for i in range(2)]  # fmt: skip
+    bad = ["X1,1,05.01.2026 10:00:00,ST-BER,SKU-0001,,1,5.00,0,DEM,,0,\n"]
+    _write(drop / "tills/wholesale.csv", f"{TILL_HEAD}\n" + "".join(good + odd + bad))
+    sync_files(cfg)
+    assert len(matching_ids(cfg, file="wholesale.csv")) == 3
+    report = release_many(cfg, reason="quantity_abs at most 10,000")  # accepted as real
+    assert (len(report.released), report.landed, report.refused) == (2, 2, [])
+    with connection(cfg.warehouse, read_only=True) as con:
+        held = con.execute(
+            "select source_id from ops.quarantine where released_at is null"
+        ).fetchall()
+        landed = con.execute(
+            "select count(*) from raw.tills__orders where _source_id like 'U%'"
+        ).fetchall()
+    assert held == [("X1:1",)] and landed == [(2,)]
