@@ -25,6 +25,7 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     FieldNode,
     GraphQLError,
     GraphQLList,
@@ -33,7 +34,6 @@ from graphql import (
     GraphQLResolveInfo,
     GraphQLSchema,
     OperationDefinitionNode,
-    ExecutionResult,
     build_schema,
     execute,
     get_named_type,
@@ -87,8 +87,14 @@ def bad_request(message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "BAD_REQUEST"})
 
 
-def page_args(args: dict) -> tuple[int, bool]:
-    """(size, from the end) of a connection's `first`/`last`, checked as Shopify checks them."""
+BULK = 10**9  # a bulk query reads every node of a connection
+
+
+def page_args(args: dict, bulk: bool = False) -> tuple[int, bool]:
+    """(size, from the end) of a connection's `first`/`last`, checked as Shopify checks them
+    (a bulk operation's connections take no size: all of it)."""
+    if bulk:
+        return BULK, False
     first, last = args.get("first"), args.get("last")
     if first is None and last is None:
         raise bad_request("you must provide one of first or last")
@@ -103,9 +109,14 @@ def page_args(args: dict) -> tuple[int, bool]:
     return size, first is None
 
 
-def connection(items: list, args: dict, key: Callable[[int, Any], object] | None = None) -> dict:
+def connection(
+    items: list,
+    args: dict,
+    key: Callable[[int, Any], object] | None = None,
+    bulk: bool = False,
+) -> dict:
     """A page of `items` (already in the connection's order) as Shopify's connection object."""
-    size, from_end = page_args(args)
+    size, from_end = page_args(args, bulk)
     if args.get("reverse"):
         items = items[::-1]
     keyed = [((key(i, it) if key else i), it) for i, it in enumerate(items)]
@@ -160,7 +171,8 @@ def resolve(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
         if isinstance(value, dict) and value.get("__page__"):
             return value
         items = value.get("nodes", []) if isinstance(value, dict) else (value or [])
-        return connection(list(items), args)
+        bulk = isinstance(info.context, dict) and bool(info.context.get("bulk"))
+        return connection(list(items), args, bulk=bulk)
     if _is_list(info.return_type) and isinstance(value, list) and args.get("first") is not None:
         return value[: args["first"]]
     return value
@@ -315,8 +327,10 @@ def run(
     root: object,
     variables: dict | None,
     operation_name: str | None = None,
+    bulk: bool = False,
 ) -> tuple[dict | None, list[dict]]:
-    """Execute a validated document: (data, Shopify-shaped errors)."""
+    """Execute a validated document: (data, Shopify-shaped errors). `bulk`: as a bulk
+    operation runs it (connections unsized, whole)."""
     result = execute(
         schema,
         doc,
@@ -324,6 +338,7 @@ def run(
         variable_values=variables or {},
         operation_name=operation_name,
         field_resolver=resolve,
+        context_value={"bulk": bulk},
         is_awaitable=_never,  # every resolver is synchronous: skip the per-field check
     )
     assert isinstance(result, ExecutionResult)
