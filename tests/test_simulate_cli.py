@@ -21,7 +21,6 @@ from flows.demo import write_demo_config
 from forecasting.simulation import MerchantRule, demand_from_marts, replay
 from sandbox import generate_store
 
-pytestmark = pytest.mark.fast
 
 
 @pytest.fixture(scope="module")
