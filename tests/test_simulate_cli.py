@@ -22,7 +22,6 @@ from forecasting.simulation import MerchantRule, demand_from_marts, replay
 from sandbox import generate_store
 
 
-
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory) -> tuple[Path, dict[str, pl.DataFrame]]:
     root = tmp_path_factory.mktemp("simulate")
