@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -350,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(f"{time.perf_counter() - started:7.1f}s  {msg}", flush=True)
 
-    loaders = {
+    loaders: dict[str, Callable[[], tuple]] = {
         "sandbox": lambda: sandbox_daily(args.scale, args.seed),
         "short_history": lambda: short_history_daily(args.seed),
         "m5": m5_daily,
