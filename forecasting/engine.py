@@ -416,7 +416,7 @@ def forecast_batch(
     # Small per-series optimisations are 10x slower when BLAS spreads them over threads, and
     # batches already run in parallel processes.
     with threadpool_limits(limits=1):
-        if launch is None:
+        if launch is None and s.launch_growth:
             launch = launch_curve(series_batch)
         return _forecast_batch(series_batch, run_date, s, _fail_models, parent, launch)
 
@@ -669,7 +669,8 @@ def forecast_all(
     batches = list(iter_batches(series, s.batch_size))
     if not batches:
         return _empty_forecast(), _empty_accuracy()
-    parent, launch = parent_shape(series), launch_curve(series)
+    parent = parent_shape(series)
+    launch = launch_curve(series) if s.launch_growth else None
     jobs = [(b, run_date, s, parent, launch) for b in batches]
     results = []
     if workers <= 1 or len(batches) == 1:
