@@ -36,6 +36,7 @@ import polars as pl
 
 from sandbox import render
 from sandbox.catalog import BOOK_RATE, LOCATION_META, SHOPIFY_LOCATION_IDS
+from sandbox.emulators import shopify_bulk
 from sandbox.emulators import shopify_graphql as gql
 from sandbox.emulators.base import Emulator, Faults, Reply, Request
 from sandbox.emulators.book import ChannelBook
@@ -359,11 +360,15 @@ def _passes(ts: int, conds: list[tuple[str, int]]) -> bool:
 
 
 def keyset(
-    keys: list[tuple], args: dict, keep: Any = None, lo_key: tuple | None = None
+    keys: list[tuple],
+    args: dict,
+    keep: Any = None,
+    lo_key: tuple | None = None,
+    bulk: bool = False,
 ) -> tuple[list[tuple[str, tuple]], bool, bool]:
     """A page of `keys` (sorted ascending) for a connection's arguments: [(cursor, key)],
     hasNextPage, hasPreviousPage. `keep(key)` filters; `lo_key` skips what sorts before it."""
-    size, from_end = gql.page_args(args)
+    size, from_end = gql.page_args(args, bulk)
     desc = bool(args.get("reverse")) != from_end  # walk direction over the ascending list
     start_cur = args.get("before") if from_end else args.get("after")
     start = gql.decode_cursor(start_cur)
@@ -429,6 +434,16 @@ class ShopifyEmulator(Emulator):
         self._products = self._build_products()
         self._unit_costs = self._build_unit_costs()
         self._nodes: dict[str, tuple[str, int]] = {}  # gid -> (kind, order index): node(id)
+        # Bulk Operations: seconds until an operation completes, the errorCode it fails with
+        # (ACCESS_DENIED, INTERNAL_SERVER_ERROR, TIMEOUT; None: it succeeds), whether a failed
+        # one leaves a partialDataUrl, and how long its result URL stays valid (Shopify: a week)
+        self.bulk_seconds = 0.0
+        self.bulk_failure: str | None = None
+        self.bulk_partial = False
+        self.bulk_url_seconds = 7 * 86400.0
+        self.bulk_ops: dict[str, dict] = {}
+        self.bulk_current: str | None = None
+        self._bulk_files: dict[str, bytes] = {}
         self._sorted: dict[tuple, list[tuple]] = {}
 
     # ------------------------------------------------------------------ knobs
@@ -468,6 +483,8 @@ class ShopifyEmulator(Emulator):
 
     # ------------------------------------------------------------------ HTTP
     def handle(self, req: Request) -> Reply:
+        if req.method == "GET" and req.path.startswith("/bulk/"):
+            return self.bulk_download(req.path.rsplit("/", 1)[-1])
         m = re.fullmatch(r"/admin/api/([\w-]+)/graphql\.json", req.path)
         if req.method != "POST" or not m:
             return Reply(404, {"errors": "Not Found"})
@@ -509,7 +526,7 @@ class ShopifyEmulator(Emulator):
                                             "throttleStatus": self._status()}}})  # fmt: skip
             self._available -= cost
             now = self.now
-        data, errors = gql.run(schema, doc, _Root(self, now), variables, op_name)
+        data, errors = gql.run(schema, doc, _Root(self, now, m.group(1)), variables, op_name)
         actual = actual_cost(schema, doc, data, variables, op_name) if data else cost
         actual = min(actual, cost)
         with self.lock:
@@ -524,6 +541,81 @@ class ShopifyEmulator(Emulator):
         out["data"] = data
         out["extensions"] = {"cost": ext}
         return Reply(200, out)
+
+    # ------------------------------------------------------------------ bulk operations
+    def bulk_run(self, query: str, now: int, version: str) -> dict:
+        """`bulkOperationRunQuery`: validate as Shopify does, run the query at `now` into a
+        JSONL file (served on this server), and answer the operation as CREATED."""
+        with self.lock:
+            cur = self.bulk_view(self.bulk_current)
+            if cur is not None and cur["status"] in ("CREATED", "RUNNING"):
+                return {"bulkOperation": None, "userErrors": [{"field": None, "code": "OPERATION_IN_PROGRESS",
+                        "message": "A bulk query operation for this app and shop is already in "
+                        f"progress: {cur['id']}."}]}  # fmt: skip
+        schema = gql.load_schema(version)
+        doc, errors = shopify_bulk.validate_bulk(schema, query)
+        if doc is None:
+            return {"bulkOperation": None, "userErrors": errors}
+        data, _ = gql.run(schema, doc, _Root(self, now, version, bulk=True), {}, None, bulk=True)
+        lines = list(shopify_bulk.to_jsonl(schema, doc, data or {}))
+        with self.lock:
+            n = len(self.bulk_ops) + 1
+            op_id = f"gid://shopify/BulkOperation/{7749099000000 + n}"
+            self._bulk_files[op_id] = b"".join(lines)
+            self.bulk_ops[op_id] = {
+                "query": query, "created": time.monotonic(), "createdAt": utc_z(render.ts_z(now)),
+                "objects": len(lines), "roots": sum(b'"__parentId"' not in x for x in lines),
+                "failure": self.bulk_failure, "partial": self.bulk_partial,
+                "seconds": self.bulk_seconds,
+            }  # fmt: skip
+            self.bulk_current = op_id
+        return {"bulkOperation": self.bulk_view(op_id), "userErrors": []}
+
+    def bulk_view(self, op_id: str | None) -> dict | None:
+        """The BulkOperation object as it stands now (CREATED, RUNNING, then COMPLETED/FAILED)."""
+        op = self.bulk_ops.get(str(op_id)) if op_id else None
+        if op is None:
+            return None
+        age = time.monotonic() - op["created"]
+        done = age >= op["seconds"]
+        status = "CREATED" if age < op["seconds"] / 2 else "RUNNING"
+        out = {"__typename": "BulkOperation", "id": op_id, "type": "QUERY", "query": op["query"],
+               "createdAt": op["createdAt"], "completedAt": None, "errorCode": None,
+               "objectCount": "0", "rootObjectCount": "0", "fileSize": None, "url": None,
+               "partialDataUrl": None, "status": status}  # fmt: skip
+        if not done:
+            return out
+        url = f"{self.base_url}/bulk/{str(op_id).rsplit('/', 1)[-1]}.jsonl"
+        size = len(self._bulk_files[str(op_id)])
+        out.update(completedAt=op["createdAt"], objectCount=str(op["objects"]),
+                   rootObjectCount=str(op["roots"]))  # fmt: skip
+        if op["failure"]:
+            out.update(status="FAILED", errorCode=op["failure"])
+            if op["partial"]:
+                out["partialDataUrl"] = url + "?partial=1"
+            return out
+        out.update(status="COMPLETED", url=url, fileSize=str(size) if size else None)
+        if not size:
+            out["url"] = None  # Shopify: no objects, no file
+        return out
+
+    def bulk_download(self, name: str) -> Reply:
+        """The result file (a signed storage URL at Shopify; here on 127.0.0.1). An expired one
+        answers 403 as the storage does."""
+        op_id = f"gid://shopify/BulkOperation/{name.split('.', 1)[0]}"
+        op = self.bulk_ops.get(op_id)
+        if op is None:
+            return Reply(404, b"<Error><Code>NoSuchKey</Code></Error>")
+        if time.monotonic() - op["created"] > op["seconds"] + self.bulk_url_seconds:
+            return Reply(
+                403,
+                b"<Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>",
+            )
+        data = self._bulk_files[op_id]
+        if op["failure"] and op["partial"]:
+            data = data[: len(data) // 2]
+            data = data[: data.rfind(b"\n") + 1]
+        return Reply(200, data, {"Content-Type": "application/jsonl"})
 
     # ------------------------------------------------------------------ orders
     def order_node(self, i: int, v: int) -> dict:
@@ -671,9 +763,28 @@ class ShopifyEmulator(Emulator):
 class _Root:
     """QueryRoot of one request: each method answers the root field of its name."""
 
-    def __init__(self, emu: ShopifyEmulator, now: int) -> None:
+    def __init__(
+        self, emu: ShopifyEmulator, now: int, version: str = "2025-01", bulk: bool = False
+    ) -> None:
         self.emu = emu
         self.now = now
+        self.version = version
+        self.bulk = bulk
+
+    # ------------------------------------------------------------------ bulk operations
+    def bulkOperationRunQuery(  # noqa: N802 - Shopify's name
+        self,
+        info: Any,
+        query: str,
+        groupObjects: bool = False,  # noqa: N803
+    ) -> dict:
+        return self.emu.bulk_run(query, self.now, self.version)
+
+    def currentBulkOperation(self, info: Any, type: str | None = None) -> dict | None:  # noqa: N802, A002
+        return self.emu.bulk_view(self.emu.bulk_current)
+
+    def bulkOperation(self, info: Any, id: str) -> dict | None:  # noqa: N802, A002 (2026-04 on)
+        return self.emu.bulk_view(id)
 
     def orders(self, info: Any, **args: Any) -> dict:
         emu, b, now = self.emu, self.emu.book, self.now
@@ -698,7 +809,7 @@ class _Root:
                 v = b.version_at(i, now) if sort != "UPDATED_AT" else k[0]
                 return _passes(v or 0, upd) and _passes(placed, created)
 
-            rows, has_next, has_prev = keyset(keys, args, keep, lo_key)
+            rows, has_next, has_prev = keyset(keys, args, keep, lo_key, self.bulk)
             nodes = []
             for cur, k in rows:
                 i = k[1]
@@ -726,6 +837,8 @@ class _Root:
 
     def node(self, info: Any, id: str) -> dict | None:
         kind = str(id).split("/")[-2] if str(id).count("/") >= 3 else ""
+        if kind == "BulkOperation":
+            return self.emu.bulk_view(id)
         if kind == "Order":
             return self._order_by_gid(id)
         where = self.emu._nodes.get(str(id))
@@ -749,7 +862,7 @@ class _Root:
             r = by_id[k[1]]
             return _passes(r["_ts"], upd) and _passes(r["_created"], created)
 
-        page, has_next, has_prev = keyset(keys, args, keep)
+        page, has_next, has_prev = keyset(keys, args, keep, bulk=self.bulk)
         served = [(c, conv(by_id[k[1]]["rest"])) for c, k in page]
         return gql.make_page(self.emu.maybe_duplicate(served), has_next, has_prev)
 
