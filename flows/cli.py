@@ -29,6 +29,7 @@ _state: dict[str, object] = {"verbose": False, "config": None}
 
 @app.callback()
 def _global_options(
+    ctx: typer.Context,
     verbose: Annotated[
         bool,
         typer.Option(
@@ -38,6 +39,16 @@ def _global_options(
 ) -> None:
     """oms-pipeline: channels -> DuckDB -> dbt marts -> forecasts -> purchase orders."""
     _state["verbose"] = verbose
+    if ctx.invoked_subcommand not in READ_ONLY_COMMANDS:
+        # A command that may start Prefect (its API server is a child process): whatever ends
+        # this process, even kill -9, those children end with it (flows/children.py).
+        from flows.children import die_with_me
+
+        die_with_me()
+
+
+# Commands that start no process of their own (no Prefect): no watchdog needed.
+READ_ONLY_COMMANDS = frozenset({"init", "docs", "status", "sql", "dashboard", "quarantine"})
 
 
 ConfigOpt = Annotated[

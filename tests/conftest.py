@@ -16,7 +16,13 @@ from flows.config import parse_config  # noqa: E402
 from flows.demo import demo_config_dict  # noqa: E402
 
 # Helpers Python itself keeps for the life of the process (not ours to stop).
-_INTERPRETER_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+# Helpers that end with their parent, not before: the interpreter's, and the watchdog an `oms`
+# command run in-process (CliRunner) starts for pytest itself (flows/children.py).
+_INTERPRETER_HELPERS = (
+    "multiprocessing.resource_tracker",
+    "multiprocessing.forkserver",
+    "flows.children",
+)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,6 +7,7 @@ DuckDB warehouse; channel cases go through the emulated APIs on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import replace
@@ -973,3 +974,44 @@ def test_a_purchase_order_dated_0000_00_00_is_held_and_the_others_land(gated):
     (bad,) = [sid for sid in held if sid.startswith("PO-BAD")]
     assert "dates are ISO 8601" in held[bad]
     assert pos == 5 and dbt.tests_failed == 0
+
+
+# ------------------------------------------------------------------------ killed runs
+
+
+def test_a_run_killed_with_sigkill_leaves_no_process_of_its_own(tmp_path):
+    """`kill -9` of the `oms` process alone (not its group: the OOM killer and most schedulers
+    kill one pid) used to leave its Prefect API server (uvicorn) running, every time. Its
+    watchdog now ends every process the run started."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    from flows.demo import prepare_demo, write_demo_config
+
+    prepare_demo(tmp_path, seed=11, scale="tiny", end_date=datetime(2026, 6, 30).date())
+    write_demo_config(tmp_path / "oms.yaml")
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / ".prefect"), "PYTHONUNBUFFERED": "1"}
+    for var in ("PREFECT_API_URL", "OMS_RUN_TOKEN", "OMS_RUN_TOKEN_OWNER"):
+        env.pop(var, None)
+    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "sync"], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    try:
+        run = psutil.Process(proc.pid)
+        server: list[psutil.Process] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and not server:
+            server = [c for c in run.children(recursive=True) if "uvicorn" in " ".join(c.cmdline())]
+            time.sleep(0.1)
+        assert server, "the run ended before its Prefect server could be seen"
+        os.kill(proc.pid, signal.SIGKILL)  # the run alone, as the OOM killer does
+        proc.wait(timeout=10)
+        gone, alive = psutil.wait_procs(server, timeout=20)
+        assert alive == [], [" ".join(p.cmdline())[:120] for p in alive]
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)  # never leave anything behind for the suite
