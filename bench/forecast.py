@@ -42,8 +42,10 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
+from sandbox.shared import DATASETS
+
 ROOT = Path(__file__).resolve().parent.parent
-M5_CSV = ROOT.parent / "shared" / "datasets" / "m5-walmart-ca1-foods1" / "m5_sales_exog_small.csv"
+M5_CSV = DATASETS / "m5-walmart-ca1-foods1" / "m5_sales_exog_small.csv"
 SANDBOX_END = date(2026, 11, 22)  # a Sunday: the store ends on a complete week
 HOLDOUTS = (13, 8)
 MODELS = (

@@ -15,18 +15,16 @@ from __future__ import annotations
 import copy
 import json
 from functools import cache
-from pathlib import Path
 
 import httpx
 import jsonschema
 import pytest
 
 from sandbox.emulators.amazon import REALISTIC_RATES, AmazonEmulator
+from sandbox.shared import PLATFORM_DOCS
 from tests.test_connector_helpers import tiny_store
 
-DOCS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "platform-docs" / "amazon"
-if not DOCS.is_dir():  # a checkout elsewhere: the shared folder beside the repository
-    DOCS = Path("/work/shared/fixtures/platform-docs/amazon")
+DOCS = PLATFORM_DOCS / "amazon"
 
 pytestmark = pytest.mark.fast
 

@@ -22,6 +22,7 @@ from sandbox.emulators.shopify import (
     rest_order_to_graphql,
     rest_product_to_graphql,
 )
+from sandbox.shared import FIXTURES as SHARED_FIXTURES
 from tests.test_connector_helpers import (
     api_config,
     cursors,
@@ -32,7 +33,7 @@ from tests.test_connector_helpers import (
     tiny_store,
 )
 
-FIXTURES = Path("/work/shared/fixtures/shopify-rest")
+FIXTURES = SHARED_FIXTURES / "shopify-rest"
 DAY = 86400
 
 

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
+from sandbox.shared import PLATFORM_DOCS
 from tests.test_connector_helpers import emulated
 
-DOCS = Path(__file__).resolve().parents[2] / "shared/fixtures/platform-docs/shopify/admin-graphql"
-if not DOCS.is_dir():
-    DOCS = Path("/work/shared/fixtures/platform-docs/shopify/admin-graphql")
+DOCS = PLATFORM_DOCS / "shopify" / "admin-graphql"
 BULK = DOCS / "captures/harry-test-heelo/2026-04/bulk-operations"
 
 RUN = """mutation Run($query: String!) { bulkOperationRunQuery(query: $query) {

@@ -19,10 +19,9 @@ import pytest
 from connectors.records import RawRecord, parse_timestamp
 from connectors.shopify.mapping import STREAMS
 from flows.warehouse import connection, init_warehouse, land_records
+from sandbox.shared import PLATFORM_DOCS
 
-DOCS = Path(__file__).resolve().parents[2] / "shared/fixtures/platform-docs/shopify/admin-graphql"
-if not DOCS.is_dir():
-    DOCS = Path("/work/shared/fixtures/platform-docs/shopify/admin-graphql")
+DOCS = PLATFORM_DOCS / "shopify" / "admin-graphql"
 CAPTURES = DOCS / "captures"
 
 pytestmark = pytest.mark.fast

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import graphql
 import httpx
@@ -24,11 +23,10 @@ from flows.api_sync import sync_api
 from sandbox.emulators import shopify_cost
 from sandbox.emulators.shopify import ALL_SCOPES
 from sandbox.emulators.shopify_graphql import load_schema
+from sandbox.shared import PLATFORM_DOCS
 from tests.test_connector_helpers import api_config, emulated, latest, quarantined, tiny_store
 
-DOCS = Path(__file__).resolve().parents[2] / "shared/fixtures/platform-docs/shopify/admin-graphql"
-if not DOCS.is_dir():
-    DOCS = Path("/work/shared/fixtures/platform-docs/shopify/admin-graphql")
+DOCS = PLATFORM_DOCS / "shopify" / "admin-graphql"
 CAPTURES = DOCS / "captures"
 DAY = 86400
 

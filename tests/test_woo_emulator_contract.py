@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import json
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -25,11 +24,12 @@ import pytest
 from connectors.woocommerce.auth import OAuth1, QueryKeys
 from sandbox.emulators import run_emulators
 from sandbox.emulators.woocommerce import WooEmulator
+from sandbox.shared import PLATFORM_DOCS
 from tests.test_connector_helpers import tiny_store
 
 pytestmark = pytest.mark.fast
 
-DOCS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "platform-docs" / "woo"
+DOCS = PLATFORM_DOCS / "woo"
 PREFIX = "/wp-json/wc/v3"
 
 

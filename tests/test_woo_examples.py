@@ -26,7 +26,6 @@ import copy
 import json
 from datetime import UTC
 from decimal import Decimal as D
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -37,9 +36,10 @@ from flows.dbt_runner import build
 from flows.demo import demo_config_dict
 from flows.sync import sync_files
 from sandbox.emulators.base import Emulator, Reply, Request
+from sandbox.shared import PLATFORM_DOCS
 from tests.test_connector_helpers import quarantined
 
-DOCS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "platform-docs" / "woo"
+DOCS = PLATFORM_DOCS / "woo"
 PREFIX = "/wp-json/wc/v3"
 USD = D("0.9")  # EUR per USD on the fx file of the fixture
 

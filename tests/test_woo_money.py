@@ -11,15 +11,15 @@ from __future__ import annotations
 import copy
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from connectors.records import RawRecord
 from flows.quality import GateContext, gate
 from flows.staged import stage
+from sandbox.shared import PLATFORM_DOCS
 
-DOCS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "platform-docs" / "woo"
+DOCS = PLATFORM_DOCS / "woo"
 D = Decimal
 
 

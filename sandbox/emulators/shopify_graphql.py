@@ -42,14 +42,13 @@ from graphql import (
 )
 
 from sandbox.emulators.shopify_cost import _Pricer
+from sandbox.shared import PLATFORM_DOCS
 
 MAX_PAGE = 250
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
 SCHEMA_DIRS = (
     Path(os.environ.get("OMS_SHOPIFY_SCHEMA_DIR", "/nonexistent")),
-    REPO.parent / "shared/fixtures/platform-docs/shopify/admin-graphql/schema",
-    Path("/work/shared/fixtures/platform-docs/shopify/admin-graphql/schema"),
+    PLATFORM_DOCS / "shopify" / "admin-graphql" / "schema",
     HERE / "shopify_schema",
 )
 
