@@ -40,6 +40,7 @@ bench: setup bench-venv
 	$(BIN)/python -m bench.hourly_flow      # the hourly Prefect flow end to end by stage (large)
 	$(BIN)/python -m bench.forecast         # ours vs statsforecast AutoETS/Croston (large)
 	$(BIN)/python -m bench.replenishment    # inventory simulation vs days-of-cover rule (large)
+	$(BIN)/python -m bench.edges            # peak memory of a 200 MB order file; a trickling API vs its deadline
 
 # statsforecast pins pandas below 3, so it lives in its own virtualenv, used only by bench.forecast.
 bench-venv: .venv-bench/.installed

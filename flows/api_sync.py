@@ -29,11 +29,18 @@ from connectors import registry
 from connectors.http import ChannelError, Page
 from connectors.protocol import Connector
 from flows.config import Channel, Config, connector_settings
-from flows.landing import Part, SyncReport, Unit, commit, cursor_limit, gate_context, judge
+from flows.landing import (
+    DUCKDB_MEMORY_LIMIT,
+    Part,
+    SyncReport,
+    Unit,
+    commit,
+    cursor_limit,
+    gate_context,
+    judge,
+)
 from flows.staged import concat, stage
 from flows.warehouse import all_raw_tables, connection, init_warehouse
-
-DUCKDB_MEMORY_LIMIT = "256MB"
 
 
 def api_channels(cfg: Config, only_channel: str | None = None) -> list[Channel]:

@@ -39,6 +39,11 @@ from flows.warehouse import advance_cursor, land_staged, quarantine, transaction
 Held = tuple[str | None, str, str]
 
 
+# DuckDB's memory while landing (file and API syncs): beyond it DuckDB spills to disk, so a
+# large file or a long backfill keeps a flat footprint.
+DUCKDB_MEMORY_LIMIT = "256MB"
+
+
 @dataclass
 class SyncReport:
     """What a sync did, for the CLI summary, `ops.runs`, the Prefect artifact and dbt's

@@ -25,6 +25,7 @@ from connectors.records import StreamSpec
 from connectors.till_export.mapping import ExportRules
 from flows.config import Config
 from flows.landing import (
+    DUCKDB_MEMORY_LIMIT,
     FileEntry,
     Part,
     SyncReport,
@@ -35,7 +36,7 @@ from flows.landing import (
     judge,
     refuse,
 )
-from flows.staged import empty, stage
+from flows.staged import StagedRecords, concat, empty, stage
 from flows.warehouse import connection, init_warehouse
 
 
@@ -101,6 +102,9 @@ def sync_files(
     root = Path(cfg.files.drop_dir)
     report = SyncReport()
     with connection(cfg.warehouse) as con:
+        # As the API sync: DuckDB's buffer pool would otherwise grow with the file it gates and
+        # the table it dedups against (it spills to disk beyond this).
+        con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
         init_warehouse(con, cfg)
         ordered = sorted(
             sources(cfg, only_channel), key=lambda s: registry.landing_order(s.spec.table)
@@ -153,8 +157,10 @@ def _read_one(
     """Read and serialise one file into a landing unit; a file that cannot be read, or was
     landed before, is handled (recorded, moved) here and yields None."""
     spec = src.spec
+    staged: list[StagedRecords] = []  # serialised as read: memory bounded by a batch, not the file
     try:
-        batch = read_file(spec, path, src.mapping, src.extra, src.rules)
+        batch = read_file(spec, path, src.mapping, src.extra, src.rules,
+                          sink=lambda records: staged.append(stage(records)))  # fmt: skip
     except FileRejected as exc:
         digest = _hash_or_name(path)
         refuse(con, _unit(spec, path, digest, Part(spec.stream, spec.table, empty())), str(exc),
@@ -166,7 +172,8 @@ def _read_one(
         report.files_skipped += 1
         return None
     unreadable = [(b.source_id, b.reason, b.text) for b in batch.bad]
-    part = Part(spec.stream, spec.table, stage(batch.records), unreadable)
+    staged.append(stage(batch.records))
+    part = Part(spec.stream, spec.table, concat(staged), unreadable)
     return _unit(spec, path, batch.content_hash, part, batch.rows_read, tuple(batch.repeats))
 
 

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,18 @@ class FileBatch:
     repeats: list[tuple[int, int]] = field(default_factory=list)
     rows_read: int = 0
     _seen: dict[tuple[str, bytes], int] = field(default_factory=dict, repr=False)
+    # Where records go every `flush_every` records (the sync serialises them): a record as
+    # Python objects takes ~30x its text, so a large file held whole would not fit in memory.
+    sink: Callable[[list[RawRecord]], None] | None = field(default=None, repr=False)
+    flush_every: int = 10_000
+    flushed: int = 0
+
+    def flush(self) -> None:
+        """Hand the records read so far to `sink` (if any) and forget them."""
+        if self.sink is not None and self.records:
+            self.sink(self.records)
+            self.flushed += len(self.records)
+            self.records = []
 
     def add(self, item: RawRecord | BadRow, position: int | None = None) -> None:
         """Keep a row: as a record to land, as a bad row with its reason, or (a record equal to
@@ -72,13 +85,15 @@ class FileBatch:
             self.repeats.append((where, first))
         else:
             self.records.append(item)
+            if len(self.records) >= self.flush_every:
+                self.flush()
 
     def add_bad(self, row: BadRow) -> None:
         self.add(row)
 
     @property
     def total(self) -> int:
-        return len(self.records) + len(self.bad)
+        return self.flushed + len(self.records) + len(self.bad)
 
 
 def content_hash(data: bytes) -> str:
@@ -285,16 +300,19 @@ def read_file(
     mapping: dict[str, str] | None = None,
     extra: dict[str, str] | None = None,
     rules: ExportRules | None = None,
+    sink: Callable[[list[RawRecord]], None] | None = None,
 ) -> FileBatch:
     """Parse `path` as `spec`'s stream. `mapping` renames a table file's columns (ours -> theirs);
     `extra` adds constant payload keys (the till's time zone); `rules` reads a till export
     (connectors/till_export/mapping.py: constants, line numbers, formats, line types, credit
-    notes, every source column kept, `source_file`) instead of `mapping`."""
+    notes, every source column kept, `source_file`) instead of `mapping`. With `sink`, records
+    are handed to it in batches as they are read (the batch keeps only the last, unflushed ones):
+    memory stays bounded by the batch, not the file."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise FileRejected(f"{path}: file not found") from None
-    batch = FileBatch(path=path, content_hash=content_hash(data))
+    batch = FileBatch(path=path, content_hash=content_hash(data), sink=sink)
     if not data.strip():
         raise FileRejected(f"{path.name}: empty file")
     if spec.fmt == "jsonl":
