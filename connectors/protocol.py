@@ -51,5 +51,9 @@ class ConnectorSettings:
     # Amazon: a listing reaching back further than this many days (a first sync, a backfill)
     # reads through order reports; None: always the Orders API
     report_backfill_days: float | None = None
+    # Shopify: an orders sync reaching back further than this many days reads through Bulk
+    # Operations in windows of `bulk_window_days` (connectors/shopify/bulk.py); None: paged
+    bulk_backfill_days: float | None = None
+    bulk_window_days: float = 30.0
     # WooCommerce: auto | basic | query_string | oauth1 (connectors/woocommerce/auth.py)
     auth: str = "auto"

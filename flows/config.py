@@ -193,6 +193,18 @@ class ApiSettings(_Strict):
         ),
     )
 
+    bulk_backfill_days: Annotated[float, Field(gt=0, le=3650)] | None = Field(
+        default=None,
+        description=(
+            "Shopify: an orders sync reaching back further than this many days (a first sync, "
+            "a backfill) reads through Bulk Operations (bulkOperationRunQuery, JSONL) in "
+            "windows of bulk_window_days instead of paging; null: always paged"
+        ),
+    )
+    bulk_window_days: Annotated[float, Field(gt=0, le=365)] = Field(
+        default=30, description="Shopify: the updated_at window of one bulk operation"
+    )
+
     @model_validator(mode="after")
     def _keys_only_over_https(self) -> ApiSettings:
         if self.auth in ("basic", "query_string") and not self.base_url.startswith("https://"):
@@ -381,6 +393,8 @@ def connector_settings(
         sleep=sleep,
         rate_limit_wait_seconds=api.rate_limit_wait_seconds,
         report_backfill_days=api.report_backfill_days,
+        bulk_backfill_days=api.bulk_backfill_days,
+        bulk_window_days=api.bulk_window_days,
         auth=api.auth,
     )
 

@@ -48,6 +48,7 @@ from connectors.http import (
     parse_json,
 )
 from connectors.protocol import ConnectorSettings
+from connectors.shopify.bulk import CURRENT_QUERY, BulkReader
 from connectors.shopify.cost import MAX_QUERY_COST, max_page, requested_cost
 from connectors.shopify.mapping import STREAMS, StreamDef, _nodes, map_nodes
 from connectors.shopify.queries import FOLLOW_UPS, LIST_REFETCH, NESTED
@@ -95,11 +96,18 @@ class ShopifyConnector:
         policy: RetryPolicy | None = None,
         timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        bulk_backfill_days: float | None = None,
+        bulk_window_days: float = 30.0,
     ) -> None:
         self.channel = channel
         self.version = api_version or DEFAULT_API_VERSION
         self.page_size = page_size
         self.sleep = sleep
+        self.timeout = timeout
+        # Bulk Operations for orders reaching back further than this (connectors/shopify/bulk.py)
+        self.bulk_backfill_days = bulk_backfill_days
+        self.bulk_window_days = bulk_window_days
+        self.bulk: BulkReader | None = None
         token = credential(channel, token_env)
         self.client = ApiClient(
             channel,
@@ -125,6 +133,8 @@ class ShopifyConnector:
         self._caps: dict[str, int] = {}  # query text -> largest page size that fits
 
     def close(self) -> None:
+        if self.bulk is not None:
+            self.bulk.close()
         self.client.close()
 
     # ------------------------------------------------------------------ GraphQL + cost bucket
@@ -314,6 +324,18 @@ class ShopifyConnector:
             )
 
     # ------------------------------------------------------------------ pages
+    def wants_bulk(self, since: datetime | None) -> bool:
+        """A read of orders reaching back further than `bulk_backfill_days` (a first sync, a
+        backfill) goes through Bulk Operations: no query cost, so hours become minutes."""
+        if self.bulk_backfill_days is None:
+            return False
+        if since is None:
+            return True
+        if self.server_now is None:
+            self.graphql(CURRENT_QUERY, {}, "current bulk operation")  # the shop's clock
+        now = self.server_now or datetime.now(UTC)
+        return since < now - timedelta(days=self.bulk_backfill_days)
+
     def pages(self, stream: str, since: datetime | None) -> Iterator[Page]:
         if stream == "locations":
             yield from self._simple_pages("locations", {})
@@ -323,6 +345,11 @@ class ShopifyConnector:
             return
         if stream == "orders":
             self.check_history_scope(since)
+            if self.wants_bulk(since):
+                if self.bulk is None:
+                    self.bulk = BulkReader(self, self.bulk_window_days)
+                yield from self.bulk.pages(since)
+                return
         query = None
         if since is not None:
             stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -386,4 +413,6 @@ def connect(settings: ConnectorSettings) -> ShopifyConnector:
         policy=settings.policy,
         timeout=settings.timeout,
         sleep=settings.sleep,
+        bulk_backfill_days=settings.bulk_backfill_days,
+        bulk_window_days=settings.bulk_window_days,
     )

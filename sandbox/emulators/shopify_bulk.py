@@ -141,7 +141,6 @@ def to_jsonl(schema: GraphQLSchema, doc: DocumentNode, data: dict) -> Iterator[b
     p = _Pricer(schema, doc, {})
 
     def flatten(sel: Any, t: Any, value: dict, parent_id: str | None) -> Iterator[bytes]:
-        own: dict[str, Any] = {}
         children: list[tuple[FieldNode, Any, Any]] = []
         for f, parent in p.fields(sel, t):
             key = f.alias.value if f.alias else f.name.value
@@ -149,8 +148,10 @@ def to_jsonl(schema: GraphQLSchema, doc: DocumentNode, data: dict) -> Iterator[b
             named = get_named_type(fdef.type) if fdef is not None else None
             if named is not None and _is_connection(named):
                 children.append((f, named, value.get(key)))
-            elif key in value:
-                own[key] = value[key]
+        # every other executed field is the object's own, including those selected in inline
+        # fragments on an interface or union (a discount application's `code` and `value`)
+        skip = {f.alias.value if f.alias else f.name.value for f, _, _ in children}
+        own: dict[str, Any] = {k: v for k, v in value.items() if k not in skip}
         if parent_id is not None:
             own["__parentId"] = parent_id
         yield orjson.dumps(own) + b"\n"
