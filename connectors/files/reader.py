@@ -11,7 +11,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,9 +156,25 @@ def parse_record(line: str) -> object:
     return payload
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The non-blank lines of JSON Lines text, one at a time (a list of them would hold the file
+    twice). Lines end at "\n" (an optional "\r" before it is dropped), as JSON Lines defines:
+    not at the other characters `str.splitlines` breaks on (U+2028 may stand in a JSON string)."""
+    start, end = 0, len(text)
+    while start < end:
+        stop = text.find("\n", start)
+        if stop < 0:
+            stop = end
+        line = text[start:stop]
+        start = stop + 1
+        if line.endswith("\r"):
+            line = line[:-1]
+        if line.strip():
+            yield line
+
+
 def _read_jsonl(spec: StreamSpec, path: Path, text: str, batch: FileBatch) -> None:
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    for n, line in enumerate(lines, start=1):
+    for n, line in enumerate(_lines(text), start=1):
         try:
             payload = parse_record(line)
         except json.JSONDecodeError as exc:
@@ -316,7 +332,9 @@ def read_file(
     if not data.strip():
         raise FileRejected(f"{path.name}: empty file")
     if spec.fmt == "jsonl":
-        _read_jsonl(spec, path, _decode(path, data), batch)
+        text = _decode(path, data)
+        del data  # the text alone from here on: a large file is not held twice
+        _read_jsonl(spec, path, text, batch)
     elif spec.fmt == "decisions":
         _read_decisions(spec, path, data, batch)
     else:
