@@ -16,7 +16,7 @@ Lifecycle of one window: if `currentBulkOperation` is this very query (same text
 its result is reused (a restarted backfill); if it is still running (ours or another's) we wait
 for it; otherwise we start ours (OPERATION_IN_PROGRESS: wait and start again). Polling backs off
 from 0.25 s to 5 s. The result is streamed to a temporary file and read line by line (flat
-memory: only one landing batch of orders is held). A result URL that has expired (403/404) is
+memory: only one page of `page_size` orders is held as dicts). A result URL that has expired (403/404) is
 asked again from the operation; if it is still refused the window is run again, once.
 
 Failures: ACCESS_DENIED is a `BulkAccessDenied` (a ChannelAuthError: never retried, names the
@@ -63,7 +63,6 @@ if TYPE_CHECKING:
     from connectors.shopify.client import ShopifyConnector
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELED", "EXPIRED"}
-ORDERS_PER_PAGE = 250  # orders rebuilt per landing page (memory: one page)
 
 # --- the bulk query: the order, its 5 connections (through edges > node), refund and fulfilment
 # ids (lists: Shopify refuses a connection inside them)
@@ -362,7 +361,7 @@ class BulkReader:
         return Download(path, truncated)
 
     def file_pages(self, path: str, drop_last: bool = False) -> Iterator[Page]:
-        """Orders rebuilt from the JSONL file, ORDERS_PER_PAGE at a time (each page with its
+        """Orders rebuilt from the JSONL file, `page_size` at a time (each page with its
         cursor, the greatest updated_at it holds). `drop_last`: the file ends early (partial
         data, a truncated download), so its last order may lack children: it is left to the
         paged read that follows."""
@@ -396,7 +395,7 @@ class BulkReader:
                         bad.append((None, f"bulk result line {n}: order without an id",
                                     orjson.dumps(obj).decode()))  # fmt: skip
                         continue
-                    if len(orders) >= ORDERS_PER_PAGE:
+                    if len(orders) >= self.conn.page_size:
                         flushed |= set(orders)
                         yield self._page(list(orders.values()), bad)
                         orders, bad = {}, []
