@@ -55,5 +55,7 @@ class ConnectorSettings:
     # Operations in windows of `bulk_window_days` (connectors/shopify/bulk.py); None: paged
     bulk_backfill_days: float | None = None
     bulk_window_days: float = 30.0
+    # Shopify: an orders read holding more than this many orders reads the rest through bulk
+    bulk_threshold: int | None = None
     # WooCommerce: auto | basic | query_string | oauth1 (connectors/woocommerce/auth.py)
     auth: str = "auto"

@@ -204,6 +204,13 @@ class ApiSettings(_Strict):
     bulk_window_days: Annotated[float, Field(gt=0, le=365)] = Field(
         default=30, description="Shopify: the updated_at window of one bulk operation"
     )
+    bulk_threshold: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description=(
+            "Shopify: an orders read that has paged more than this many orders with more to "
+            "come reads the rest of its window through Bulk Operations; null: never"
+        ),
+    )
 
     @model_validator(mode="after")
     def _keys_only_over_https(self) -> ApiSettings:
@@ -395,6 +402,7 @@ def connector_settings(
         report_backfill_days=api.report_backfill_days,
         bulk_backfill_days=api.bulk_backfill_days,
         bulk_window_days=api.bulk_window_days,
+        bulk_threshold=api.bulk_threshold,
         auth=api.auth,
     )
 

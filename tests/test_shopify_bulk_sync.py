@@ -308,3 +308,23 @@ def test_an_incremental_sync_within_the_threshold_pages(shop, paged, tmp_path):
     assert len(emu.bulk_ops) == ops and raw_rows(cfg, "shop__orders")
     got = latest(cfg, "shop__orders")
     assert got and all(v == latest(paged, "shop__orders")[k] for k, v in got.items())
+
+
+def test_a_window_with_more_orders_than_the_threshold_reads_the_rest_through_bulk(
+    shop, paged, tmp_path
+):
+    emu = shop.shop.emulator
+    recent = datetime.fromtimestamp(emu.now, UTC) - timedelta(days=20)
+    ref = api_config(tmp_path / "ref", shop, **FAST)
+    sync_api(ref, streams=ORDERS, since=recent)
+    ops = len(emu.bulk_ops)
+    cfg = api_config(tmp_path / "bulk", shop, **FAST, bulk_threshold=10)
+    sync_api(cfg, streams=ORDERS, since=recent)
+    assert len(emu.bulk_ops) > ops  # the rest went through a bulk operation
+    assert _rows(cfg) == _rows(ref) and cursors(cfg) == cursors(ref)
+    _no_duplicates(cfg)
+    # below the threshold: paged only
+    ops = len(emu.bulk_ops)
+    cfg2 = api_config(tmp_path / "paged", shop, **FAST, bulk_threshold=100_000)
+    sync_api(cfg2, streams=ORDERS, since=recent)
+    assert len(emu.bulk_ops) == ops and _rows(cfg2) == _rows(ref)

@@ -98,6 +98,7 @@ class ShopifyConnector:
         sleep: Callable[[float], None] = time.sleep,
         bulk_backfill_days: float | None = None,
         bulk_window_days: float = 30.0,
+        bulk_threshold: int | None = None,
     ) -> None:
         self.channel = channel
         self.version = api_version or DEFAULT_API_VERSION
@@ -107,7 +108,9 @@ class ShopifyConnector:
         # Bulk Operations for orders reaching back further than this (connectors/shopify/bulk.py)
         self.bulk_backfill_days = bulk_backfill_days
         self.bulk_window_days = bulk_window_days
+        self.bulk_threshold = bulk_threshold
         self.bulk: BulkReader | None = None
+        self._more = False
         token = credential(channel, token_env)
         self.client = ApiClient(
             channel,
@@ -346,15 +349,32 @@ class ShopifyConnector:
         if stream == "orders":
             self.check_history_scope(since)
             if self.wants_bulk(since):
-                if self.bulk is None:
-                    self.bulk = BulkReader(self, self.bulk_window_days)
-                yield from self.bulk.pages(since)
+                yield from self._bulk_reader().pages(since)
                 return
         query = None
         if since is not None:
             stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             query = f"updated_at:>='{stamp}'"
-        yield from self._simple_pages(stream, {"query": query})
+        if stream != "orders" or self.bulk_threshold is None:
+            yield from self._simple_pages(stream, {"query": query})
+            return
+        # A window holding more orders than `bulk_threshold`: the first pages are paged (they
+        # come sorted by updated_at, each with its cursor), the rest goes through bulk from the
+        # last paged cursor (inclusively: raw's hash drops the orders both read).
+        seen, last = 0, None
+        for page in self._simple_pages("orders", {"query": query}):
+            yield page
+            seen += page.n_records
+            last = page.cursor or last
+            if seen > self.bulk_threshold and self._more and last is not None:
+                rest = datetime.fromisoformat(last) - timedelta(seconds=1)
+                yield from self._bulk_reader().pages(rest)
+                return
+
+    def _bulk_reader(self) -> BulkReader:
+        if self.bulk is None:
+            self.bulk = BulkReader(self, self.bulk_window_days)
+        return self.bulk
 
     def _simple_pages(self, stream: str, extra: dict) -> Iterator[Page]:
         spec: StreamDef = STREAMS[stream]
@@ -372,8 +392,9 @@ class ShopifyConnector:
             cursor = max(
                 (r.source_updated_at for r in batch.records if r.source_updated_at), default=None
             )
-            yield Page(stream, iso_cursor(cursor), {stream: batch})
             info = conn.get("pageInfo") or {}
+            self._more = bool(info.get("hasNextPage"))  # read by the bulk threshold
+            yield Page(stream, iso_cursor(cursor), {stream: batch})
             if not info.get("hasNextPage"):
                 return
             after = info.get("endCursor")
@@ -415,4 +436,5 @@ def connect(settings: ConnectorSettings) -> ShopifyConnector:
         sleep=settings.sleep,
         bulk_backfill_days=settings.bulk_backfill_days,
         bulk_window_days=settings.bulk_window_days,
+        bulk_threshold=settings.bulk_threshold,
     )
