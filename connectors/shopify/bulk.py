@@ -16,8 +16,11 @@ Lifecycle of one window: if `currentBulkOperation` is this very query (same text
 its result is reused (a restarted backfill); if it is still running (ours or another's) we wait
 for it; otherwise we start ours (OPERATION_IN_PROGRESS: wait and start again). Polling backs off
 from 0.25 s to 5 s. The result is streamed to a temporary file and read line by line (flat
-memory: only one page of `page_size` orders is held as dicts). A result URL that has expired (403/404) is
-asked again from the operation; if it is still refused the window is run again, once.
+memory: only one page of `page_size` orders is held as dicts). A result URL that has expired
+(403/404) is asked again from the operation; if it is still refused the window is run again, once.
+
+Besides backfills (`bulk_backfill_days`), a read that has paged more than `bulk_threshold` orders
+with more to come reads the rest of its window this way (ShopifyConnector.pages).
 
 Failures: ACCESS_DENIED is a `BulkAccessDenied` (a ChannelAuthError: never retried, names the
 scope); INTERNAL_SERVER_ERROR a retryable ChannelError (the window's cursor has not moved, the
@@ -41,7 +44,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import orjson
@@ -162,7 +165,6 @@ class BulkReader:
         # the result URL is a signed storage URL: no access token goes to it
         self.http = httpx.Client(timeout=conn.timeout)
         self._alias_cost: dict[tuple[int, int], int] = {}
-        self.on_poll: Any = None  # tests: called after each poll (a kill between poll and download)
 
     def close(self) -> None:
         self.http.close()
@@ -283,8 +285,6 @@ class BulkReader:
             op = data.get("node")
             if op is None:
                 raise ChannelError(f"channel '{self.conn.channel}': {op_id} not found")
-            if self.on_poll is not None:
-                self.on_poll(op)
             if op["status"] in TERMINAL:
                 if op["status"] in ("CANCELED", "EXPIRED"):
                     raise BulkFailed(
