@@ -20,7 +20,8 @@ final as (
         location_id,
         signed_quantity as quantity,
         coalesce(title, 'unspecified') as reason,
-        source_file
+        source_file,
+        _max_loaded_at as _loaded_at
     from lines
 )
 

@@ -16,11 +16,10 @@ latest_counts as (
 ),
 
 adjusted as (
-    -- adjustments after the pair's latest count (counts include the ones before them)
-    select a.sku, a.location_id, sum(a.quantity) as adjusted
-    from {{ ref('inventory_adjustments') }} as a
-    inner join latest_counts as c
-        on a.sku = c.sku and a.location_id = c.location_id and a.adjusted_at > c.counted_at
+    -- adjustments after the pair's latest count (counts include the ones before them; the rule
+    -- inventory_snapshots applies per day, macros/stock_adjustments.sql)
+    select sku, location_id, sum(quantity) as adjusted
+    from ({{ adjustments_after_counts('latest_counts') }})
     group by all
 ),
 
@@ -59,13 +58,13 @@ final as (
         keys.sku,
         keys.location_id,
         -- never below zero: a write-off of more than the count saw is a stale count, not debt
-        cast(greatest(coalesce(c.on_hand, 0) + coalesce(a.adjusted, 0), 0) as integer) as on_hand,
+        cast({{ adjusted_on_hand('coalesce(c.on_hand, 0)', 'a.adjusted') }} as integer) as on_hand,
         cast(coalesce(a.adjusted, 0) as integer) as adjusted_since_count,
         cast(coalesce(m.committed, 0) as integer) as committed,
-        cast(greatest(coalesce(c.on_hand, 0) + coalesce(a.adjusted, 0), 0) - coalesce(m.committed, 0) as integer)
+        cast({{ adjusted_on_hand('coalesce(c.on_hand, 0)', 'a.adjusted') }} - coalesce(m.committed, 0) as integer)
             as available,
         cast(coalesce(o.on_order, 0) as integer) as on_order,
-        cast(greatest(coalesce(c.on_hand, 0) + coalesce(a.adjusted, 0), 0) - coalesce(m.committed, 0)
+        cast({{ adjusted_on_hand('coalesce(c.on_hand, 0)', 'a.adjusted') }} - coalesce(m.committed, 0)
             + coalesce(o.on_order, 0) as integer) as inventory_position,
         c.counted_at,
         case when c.sku is not null then 'stock_count' else 'no_count' end as source

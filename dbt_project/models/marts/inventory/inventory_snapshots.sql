@@ -4,19 +4,65 @@
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
 ) }}
--- End-of-day on_hand per day x SKU x location (the last count of the day), from the pair's first
--- count to the latest count date of any pair, carried forward between counts.
--- Incremental by day: a run recomputes every day from the earliest count landed since the last
--- run (_stock_loaded_at is the watermark) to the end, for every pair, carrying each pair's state
--- (on_hand, last count, has_been_stocked) from the day before; earlier days cannot change, and
+-- End-of-day on_hand per day x SKU x location, from the pair's first count to the latest count
+-- date of any pair: the day's last count (carried forward between counts) plus the stock
+-- adjustments (marts.inventory_adjustments: write-offs) made after that count and dated up to the
+-- day, never below 0 (the rule inventory_levels applies to the latest count,
+-- macros/stock_adjustments.sql). An adjustment affects the days from its date (business tz; not
+-- before its count's day) until the pair's next count, which includes it.
+-- Incremental by day: a run recomputes every day from the earliest count or adjustment landed
+-- since the last run (_stock_loaded_at is the watermark) to the end, for every pair, carrying
+-- each pair's state (counted on_hand, last count, has_been_stocked) from the day before; the
+-- adjustments are summed afresh from the count they follow. Earlier days cannot change, and
 -- the days recomputed are replaced whole (delete+insert on stock_date), so the table equals a
--- full rebuild. Without new counts nothing is recomputed. (A count's id holds its location, SKU and
--- count time (raw-contract.md), so a new version of a count never moves it to another day or pair.)
+-- full rebuild. Without new counts or adjustments nothing is recomputed. (A count's id holds its
+-- location, SKU and count time (raw-contract.md), so a new version of a count never moves it to
+-- another day or pair.)
 with
 
 stock as (
     select * from {{ ref('stg_tpl__stock') }}
     where sku is not null and location_id is not null and count_date is not null
+),
+
+adjusted_pair_counts as (
+    -- the counts of the pairs with adjustments (the others need no as-of join)
+    select sku, location_id, counted_at from stock
+    where (sku, location_id) in (select sku, location_id from {{ ref('inventory_adjustments') }})
+),
+
+adjustments as (
+    -- every adjustment with the count it follows (of the pairs with adjustments) and the first
+    -- day it changes: its date, not before that count's day
+    select
+        *,
+        greatest(adjustment_date, cast(timezone('UTC', counted_at) as date)) as effective_date
+    from ({{ adjustments_after_counts('adjusted_pair_counts') }})
+),
+
+adjustment_steps as (
+    -- per count with adjustments after it: the running sum of those adjustments, valid from each
+    -- effective day until the next
+    select
+        sku,
+        location_id,
+        counted_at,
+        effective_date as valid_from,
+        lead(effective_date) over (
+            partition by sku, location_id, counted_at order by effective_date
+        ) as valid_to,
+        sum(sum(quantity)) over (
+            partition by sku, location_id, counted_at order by effective_date
+        ) as adjusted
+    from adjustments
+    group by sku, location_id, counted_at, effective_date
+),
+
+landed as (
+    -- what the snapshots are computed from, by the first day it changes, with its landing
+    select count_date as day, _max_loaded_at as loaded_at from stock
+    union all
+    select effective_date, _loaded_at from adjustments
 ),
 
 {% if is_incremental() %}
@@ -26,14 +72,14 @@ previous as (
 ),
 
 bounds as (
-    -- the first day to recompute: the earliest count landed since the last run (or the day after
-    -- the previous end, if the new counts skip days); null when nothing new landed
+    -- the first day to recompute: the earliest count or adjustment landed since the last run (or
+    -- the day after the previous end, if the new counts skip days); null when nothing new landed
     select
-        case when count(*) > 0 then least(min(s.count_date), any_value(p.end_date) + 1) end
+        case when count(*) > 0 then least(min(s.day), any_value(p.end_date) + 1) end
             as from_date
-    from stock as s
+    from landed as s
     cross join previous as p
-    where s._max_loaded_at > coalesce(p.stock_loaded_at, cast('-infinity' as timestamptz))
+    where s.loaded_at > coalesce(p.stock_loaded_at, cast('-infinity' as timestamptz))
 ),
 
 carried_in as (
@@ -41,7 +87,12 @@ carried_in as (
     select
         t.sku,
         t.location_id,
+        {%- if 'counted_on_hand' in (adapter.get_columns_in_relation(this) | map(attribute='name')) %}
+        coalesce(t.counted_on_hand, t.on_hand) as on_hand,
+        {%- else %}
+        -- a table written before adjustments counted: its on_hand is the count's
         t.on_hand,
+        {%- endif %}
         t.last_count_date,
         t.last_counted_at,
         t.has_been_stocked,
@@ -93,16 +144,17 @@ intervals as (
 ),
 
 loaded_by_day as (
-    -- latest landing of any count dated up to each day (the watermark of incremental runs)
+    -- latest landing of any count or adjustment dated up to each day (the watermark of
+    -- incremental runs)
     select
         cast(d.day as date) as stock_date,
-        max(max(c._max_loaded_at)) over (order by d.day) as stock_loaded_at
+        max(max(c.loaded_at)) over (order by d.day) as stock_loaded_at
     from (
         select unnest(generate_series(
             (select min(valid_from) from day_counts), (select end_date from end_date), interval 1 day
         )) as day
     ) as d
-    left join counts as c on c.count_date = cast(d.day as date)
+    left join landed as c on c.day = cast(d.day as date)
     group by d.day
 ),
 
@@ -133,8 +185,10 @@ final as (
         d.stock_date,
         d.sku,
         d.location_id,
-        d.on_hand,
-        -- the pair has had stock on some day up to this one: zero stock before the SKU was ever
+        cast({{ adjusted_on_hand('d.on_hand', 's.adjusted') }} as integer) as on_hand,
+        d.on_hand as counted_on_hand,
+        cast(coalesce(s.adjusted, 0) as integer) as adjusted_since_count,
+        -- the pair has had stock (by its counts) on some day up to this one: zero stock before the SKU was ever
         -- stocked there (not launched / not carried) is not a stockout
         {%- if is_incremental() %}
         coalesce(i.has_been_stocked, false) or
@@ -151,6 +205,9 @@ final as (
     from days as d
     left join first_stocked as f on d.sku = f.sku and d.location_id = f.location_id
     left join loaded_by_day as l on d.stock_date = l.stock_date
+    left join adjustment_steps as s
+        on d.sku = s.sku and d.location_id = s.location_id and d.last_counted_at = s.counted_at
+        and d.stock_date >= s.valid_from and (s.valid_to is null or d.stock_date < s.valid_to)
     {%- if is_incremental() %}
     left join carried_in as i on d.sku = i.sku and d.location_id = i.location_id
     {%- endif %}
@@ -166,5 +223,7 @@ select
     last_count_date,
     is_carried_forward,
     last_counted_at,
-    _stock_loaded_at
+    _stock_loaded_at,
+    counted_on_hand,
+    adjusted_since_count
 from final
