@@ -8,10 +8,13 @@ one fails the build. This stage adds what a build cannot know:
 * **freshness**: `dbt source freshness` on each enabled channel's order table (`raw.<channel>__
   orders`, loaded-at field `_loaded_at`). A channel is stale when nothing new (no new order, no
   new version of one) has landed for longer than `quality.freshness_hours` (per-channel overrides
-  in `quality.freshness_hours_by_channel`), judged at the moment the check runs: `_loaded_at` is
-  wall-clock landing time, so a run dated in the past is judged by today's landings. It says the
-  connector (API sync or file drop) is delivering, not that customers are ordering: a channel
-  that is quiet for days needs a larger allowance. Critical.
+  in `quality.freshness_hours_by_channel`), judged at the moment the check runs. A run dated in
+  the past (`oms check --run-date`) is judged as of the end of that date (UTC): the newest
+  `_loaded_at` up to then against the same allowance, so historical data that was delivered on
+  time passes and what landed later does not count. dbt judges only at its own "now", so that
+  case is the same measure in SQL (`_freshness_as_of`). It says the connector (API sync or file
+  drop) is delivering, not that customers are ordering: a channel that is quiet for days needs a
+  larger allowance. Critical.
 * **volume**: per channel, the order count of the last full day before the run's reference time
   sits inside a band learned from the 28 days before it (|z| <= `quality.volume_z`), computed in
   SQL on a daily aggregate, so a silent connector or a double import shows. A warning.
@@ -32,6 +35,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from connectors import registry
@@ -107,6 +111,55 @@ def _source_freshness(cfg: Config) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=FRESHNESS_COLUMNS)
+
+
+def _allowed_minutes(hours: float) -> int:
+    """The error allowance as `dbt source freshness` applies it (_sources.yml: whole minutes, at
+    least one)."""
+    return max(round(hours * 60), 1)
+
+
+def _freshness_as_of(cfg: Config, at: datetime) -> pd.DataFrame:
+    """The freshness frame as `dbt source freshness` would have made it at `at` (a past moment):
+    per channel, the newest `_loaded_at` up to `at` and its age then, stale ('error') beyond the
+    channel's allowance; landings after `at` do not count. One row per channel."""
+    tables = freshness_sources(cfg)
+    q = cfg.quality
+    rows = []
+    with connection(cfg.warehouse, read_only=True) as con:
+        for channel, table in tables.items():
+            allowed = q.freshness_hours_by_channel.get(channel, q.freshness_hours)
+            try:
+                [(newest,)] = con.execute(
+                    f"select max(_loaded_at) from raw.{table} where _loaded_at <= $at", {"at": at}
+                ).fetchall()
+                measured = True
+            except duckdb.CatalogException:  # no such table: cannot be measured
+                newest, measured = None, False
+            lag = (at - newest).total_seconds() if newest is not None else math.inf
+            if not measured:
+                status = "runtime error"
+            else:
+                status = "error" if lag > _allowed_minutes(allowed) * 60 else "pass"
+            rows.append(
+                {
+                    "channel": channel,
+                    "source": f"raw.{table}",
+                    "max_loaded_at": newest.astimezone(UTC).isoformat() if newest else None,
+                    "lag_hours": lag / 3600,
+                    "allowed": allowed,
+                    "status": status,
+                }
+            )
+    return pd.DataFrame(rows, columns=FRESHNESS_COLUMNS)
+
+
+def freshness_reference(run_date: date | None, now: datetime) -> datetime:
+    """The moment freshness is judged at: the end of `run_date` (UTC midnight after it), or now
+    when that is later (a run dated today, or none)."""
+    if run_date is None:
+        return now
+    return min(datetime.combine(run_date + timedelta(days=1), time(0), tzinfo=UTC), now)
 
 
 VOLUME_SQL = """
@@ -284,25 +337,34 @@ def _validate(cfg: Config, suites: list[Suite]) -> tuple[Path, list[Any]]:
     return target, results
 
 
-def check_marts(cfg: Config, run_id: str, as_of: date | datetime | None = None) -> CheckReport:
+def check_marts(
+    cfg: Config,
+    run_id: str,
+    as_of: date | datetime | None = None,
+    run_date: date | None = None,
+) -> CheckReport:
     """Freshness (dbt source freshness) and volume (SQL), validated with GX; store the results,
     write Data Docs, return the verdict.
 
     `as_of` is the reference time of the volume check (its last full day is the day before): the
-    run date's midnight for a planning run, now for an hourly one. Freshness is always judged
-    now (see the module docstring)."""
+    run date's midnight for a planning run, now for an hourly one. Freshness is judged at the end
+    of `run_date` when that is in the past, else now (see the module docstring)."""
+    now = datetime.now(UTC)
     if as_of is None:
-        as_of = datetime.now(UTC)
+        as_of = now
     elif not isinstance(as_of, datetime):
         as_of = datetime.combine(as_of, time(0), tzinfo=UTC)
-    freshness = _source_freshness(cfg)  # dbt opens the warehouse: no connection of ours open
+    fresh_at = freshness_reference(run_date, now)
+    if fresh_at < now:
+        freshness = _freshness_as_of(cfg, fresh_at)
+    else:
+        freshness = _source_freshness(cfg)  # dbt opens the warehouse: no connection of ours open
     with connection(cfg.warehouse, read_only=True) as con:
         volume = _volume_frame(con, as_of)
     suites = _suites(cfg, freshness, volume)
     report = CheckReport()
     report.data_docs, results = _validate(cfg, suites)
     rows = []
-    now = datetime.now(UTC)
     for (name, frame, exps), result in zip(suites, results, strict=True):
         report.suites += 1
         for (_exp, critical, label), res in zip(exps, result.results, strict=True):
@@ -311,6 +373,8 @@ def check_marts(cfg: Config, run_id: str, as_of: date | datetime | None = None) 
             detail: dict[str, Any] = {"stage": "marts", "critical": critical}
             if name == "volume":
                 detail["as_of"] = as_of.isoformat()
+            if name == "freshness":
+                detail["as_of"] = fresh_at.isoformat()
             detail["rows"] = frame.to_dict("records")  # a row per channel: what was judged
             if not res.success:
                 idx = [

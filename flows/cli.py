@@ -377,7 +377,8 @@ def docs(config: ConfigOpt = None) -> None:
 @app.command()
 def check(config: ConfigOpt = None, run_date: RunDateOpt = None) -> None:
     """Run the data checks on the marts; exit 1 when a critical check fails. --run-date judges
-    the volume of the day before that date (historical data), not of yesterday."""
+    historical data: freshness as of the end of that date (what had landed by then), the volume
+    of the day before it, not of yesterday."""
     summary = _run(_load(config), ["check"], run_date=_parse_date(run_date))
     print_summary(summary, "oms check")
     c = summary.checks

@@ -158,10 +158,14 @@ def dbt_task(cfg: Config, select: str | None = None, full_refresh: bool = False)
 
 @task(name="data-checks", cache_policy=NO_CACHE, timeout_seconds=1800)
 def check_task(
-    cfg: Config, run_id: str, landing_outcomes: list[dict], as_of: datetime | None = None
+    cfg: Config,
+    run_id: str,
+    landing_outcomes: list[dict],
+    as_of: datetime | None = None,
+    run_date: date | None = None,
 ) -> CheckReport:
     record_outcomes(cfg, run_id, landing_outcomes)
-    report = check_marts(cfg, run_id, as_of=as_of)
+    report = check_marts(cfg, run_id, as_of=as_of, run_date=run_date)
     for failure in report.failed:
         get_run_logger().warning("check failed: %s", failure)
     return report
@@ -385,7 +389,8 @@ def build_stage(
 
 def check_stage(cfg: Config, summary: RunSummary, as_of: datetime) -> None:
     outcomes = summary.sync.outcomes if summary.sync else []
-    summary.checks = check_task(cfg, summary.run_id, outcomes, as_of)
+    # freshness as of the run date's end when that is past (historical data), else now
+    summary.checks = check_task(cfg, summary.run_id, outcomes, as_of, summary.run_date)
 
 
 def forecast_stage(cfg: Config, summary: RunSummary) -> None:
@@ -498,8 +503,8 @@ def _run(
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; the stages are {list(STAGES)}")
-    # Freshness is judged at the run date's start when one is given (a planning run for that
-    # morning), else now (an hourly sync).
+    # The volume check's reference: the run date's start when one is given (a planning run for
+    # that morning), else now (an hourly sync). Freshness goes by summary.run_date (check_stage).
     as_of = datetime.combine(run_date, time(0), tzinfo=UTC) if run_date else datetime.now(UTC)
     summary = RunSummary(new_run_id(), run_date or date.today(), cfg.warehouse, flow=flow_name)
     try:
