@@ -4,7 +4,8 @@ Hand-made stock counts and a till export with write-offs go through the file syn
 `dbt build`; each day's on_hand must be the day's last count plus the write-offs made after it
 and dated up to that day, never below 0 (the rule inventory_levels applies to the latest count).
 Then a write-off for an earlier day lands later: the incremental build must recompute those
-days and equal a `--full-refresh` rebuild (inventory_snapshots and daily_demand, which reads it).
+days and equal a `--full-refresh` rebuild (inventory_snapshots and daily_demand, which reads it);
+likewise when a write-off is voided later.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from flows.sync import sync_files
 from tests.conftest import make_config
 
 COLUMNS = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
-           "CustomerID"]  # fmt: skip
+           "CustomerID", "Void"]  # fmt: skip
 TILLS = {
     "name": "tills",
     "kind": "till_export",
@@ -38,6 +39,7 @@ TILLS = {
         "ordered_at": "InvoiceDate",
         "unit_price": "UnitPrice",
         "customer_id": "CustomerID",
+        "cancelled": "Void",
     },
     "timestamp_format": "%m/%d/%Y %H:%M",
 }
@@ -50,14 +52,16 @@ COUNTS = (
 # Berlin local times: a write-off before the first count (in it), one after it, one before A's
 # second count (in that count), one of more than B has; a sale is not an adjustment
 FIRST = [
-    ["W1", "A", "damaged", "-1", "11/1/2026 12:00", "0", ""],
-    ["W2", "A", "damaged", "-3", "11/3/2026 12:00", "0", ""],
-    ["W3", "A", "thrown away", "-2", "11/5/2026 10:00", "0", ""],
-    ["W4", "B", "lost", "-8", "11/4/2026 12:00", "0", ""],
-    ["S1", "A", "ARTICLE A", "1", "11/3/2026 13:00", "2.55", "17850"],
+    ["W1", "A", "damaged", "-1", "11/1/2026 12:00", "0", "", ""],
+    ["W2", "A", "damaged", "-3", "11/3/2026 12:00", "0", "", ""],
+    ["W3", "A", "thrown away", "-2", "11/5/2026 10:00", "0", "", ""],
+    ["W4", "B", "lost", "-8", "11/4/2026 12:00", "0", "", ""],
+    ["S1", "A", "ARTICLE A", "1", "11/3/2026 13:00", "2.55", "17850", ""],
 ]
 # lands after the first build: a write-off on 11-02 after A's first count
-LATE = [["W5", "A", "damaged", "-4", "11/2/2026 15:00", "0", ""]]
+LATE = [["W5", "A", "damaged", "-4", "11/2/2026 15:00", "0", "", ""]]
+# lands after that: B's write-off voided (a new version of its line)
+VOID = [["W4", "B", "lost", "-8", "11/4/2026 12:00", "0", "", "1"]]
 
 DAYS = ["2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05", "2026-11-06"]
 
@@ -135,6 +139,18 @@ def test_snapshots_carry_counts_forward_with_the_adjustments_since(cfg):
     assert dbt.tests_failed == 0, dbt.failures
     snap = _snapshots(cfg)
     assert [snap["A", d][0] for d in DAYS] == [6, 3, 3, 20, 20]
+    _equals_a_full_refresh(cfg)
+
+    # B's write-off is voided: its days are as counted again
+    _write_export(Path(cfg.files.drop_dir) / "tills" / "export_3.csv", VOID)
+    assert sync_files(cfg).rows_landed == 1
+    dbt = run_dbt(cfg)
+    assert dbt.tests_failed == 0, dbt.failures
+    assert [_snapshots(cfg)["B", d][0] for d in DAYS] == [5, 5, 5, 5, 5]
+    _equals_a_full_refresh(cfg)
+
+
+def _equals_a_full_refresh(cfg) -> None:
     incremental = {name: _table(cfg, name) for name in ("inventory_snapshots", "daily_demand")}
     dbt = run_dbt(cfg, select="inventory_snapshots daily_demand", full_refresh=True)
     assert dbt.tests_failed == 0, dbt.failures

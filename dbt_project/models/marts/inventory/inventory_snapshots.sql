@@ -10,8 +10,8 @@
 -- day, never below 0 (the rule inventory_levels applies to the latest count,
 -- macros/stock_adjustments.sql). An adjustment affects the days from its date (business tz; not
 -- before its count's day) until the pair's next count, which includes it.
--- Incremental by day: a run recomputes every day from the earliest count or adjustment landed
--- since the last run (_stock_loaded_at is the watermark) to the end, for every pair, carrying
+-- Incremental by day: a run recomputes every day from the earliest count or adjustment (or
+-- voided write-off) landed since the last run (_stock_loaded_at is the watermark) to the end, for every pair, carrying
 -- each pair's state (counted on_hand, last count, has_been_stocked) from the day before; the
 -- adjustments are summed afresh from the count they follow. Earlier days cannot change, and
 -- the days recomputed are replaced whole (delete+insert on stock_date), so the table equals a
@@ -63,6 +63,14 @@ landed as (
     select count_date as day, _max_loaded_at as loaded_at from stock
     union all
     select effective_date, _loaded_at from adjustments
+    union all
+    -- a write-off voided by a later version is no adjustment any more, but the days it took
+    -- stock off change back (not before the first count: nothing to recompute there)
+    select
+        greatest({{ business_date('ordered_at') }}, (select min(count_date) from stock)),
+        _max_loaded_at
+    from {{ ref('stg_tills__order_lines') }}
+    where is_write_off and is_cancelled
 ),
 
 {% if is_incremental() %}
