@@ -90,8 +90,10 @@ def _child_floor(path: str, db: str) -> None:
 
 def _run_child(*args: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.edges", *args], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "bench.edges", *args], capture_output=True, text=True
     )
+    if out.returncode != 0:
+        raise RuntimeError(f"bench.edges {args[0]} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -161,10 +161,15 @@ def redacted(staged: StagedRecords) -> StagedRecords:
     if not len(staged):
         return staged
     col = staged.table.column("_payload")
+    # Replacing copies the whole column, so only when a payload holds the text: looking for it
+    # costs a bit per record, and a large file is not copied once per known credential.
+    changed = False
     for secret in sorted(known_secrets(), key=len, reverse=True):
-        col = pc.replace_substring(col, secret, REDACTED)
-    col = pc.replace_substring_regex(col, SECRET_SHAPES.pattern, REDACTED)
-    return StagedRecords(staged.table.set_column(2, "_payload", col))
+        if pc.any(pc.match_substring(col, secret)).as_py():
+            col, changed = pc.replace_substring(col, secret, REDACTED), True
+    if pc.any(pc.match_substring_regex(col, SECRET_SHAPES.pattern)).as_py():
+        col, changed = pc.replace_substring_regex(col, SECRET_SHAPES.pattern, REDACTED), True
+    return StagedRecords(staged.table.set_column(2, "_payload", col)) if changed else staged
 
 
 def known_skus(con: duckdb.DuckDBPyConnection) -> frozenset[str]:

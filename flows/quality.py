@@ -298,6 +298,13 @@ def _active(checks: list[Check], ctx: GateContext) -> list[Check]:
     ]
 
 
+# The checks' features are computed this many records at a time: parsing a large file's JSON
+# at once would take memory in proportion to the file (a cap on DuckDB's memory instead makes
+# the query fail once a file is large enough). Exact repeats across slices cannot occur for
+# files (the reader removes them) and API units are smaller than one slice.
+FEATURE_SLICE = 50_000
+
+
 def _features(
     table: str, staged: pa.Table, spec: _Suite, ctx: GateContext, now: datetime
 ) -> pd.DataFrame:
@@ -343,7 +350,10 @@ def _features(
             ),
             firsts as (  -- exact repeats (same id, same content) land once and are not judged
                 select * from numbered
-                qualify row_number() over (partition by _group, _source_id, _payload order by _row) = 1
+                -- (by the payload's hash: partitioning by the text itself would hash a copy of
+                -- every payload, several times a large file's size)
+                qualify row_number() over (
+                    partition by _group, _source_id, md5(_payload) order by _row) = 1
             ),
             parsed as (
                 select _row, _group, _source_id, _source_updated_at{parsed}
@@ -398,19 +408,23 @@ def gate_groups(
         g.table.append_column("_group", pa.array([n] * len(g), pa.int32()))
         for n, g in enumerate(groups)
     ]
-    combined = pa.concat_tables(tables).combine_chunks()
-    df = _features(table, combined, spec, ctx, now)
-    with _GX_LOCK:  # channel syncs run in threads; one GX context and suite objects are shared
-        result = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(
-            spec.suite, result_format="COMPLETE"
-        )
+    combined = pa.concat_tables(tables)  # zero-copy: chunks kept (a large file is not copied)
+    df = pd.concat(
+        [
+            _features(table, combined.slice(start, FEATURE_SLICE), spec, ctx, now).assign(
+                _row=lambda d, start=start: d["_row"] + start
+            )
+            for start in range(0, len(combined), FEATURE_SLICE)
+        ],
+        ignore_index=True,
+    )
+    unexpected = _validate_in_slices(batch_def, spec, df)
     rows = df["_row"].to_numpy()
     n_groups = len(groups)
     judged = np.bincount(df["_group"].to_numpy(), minlength=n_groups)
     reasons: dict[int, list[str]] = {}  # combined row -> failed critical checks
     failed_per_group: list[np.ndarray] = []
-    for name, crit, res in zip(spec.names, spec.critical, result.results, strict=True):
-        idx = np.unique(np.asarray(_flat_index(res.result.get("unexpected_index_list") or []), int))
+    for name, crit, idx in zip(spec.names, spec.critical, unexpected, strict=True):
         failed_per_group.append(np.bincount(df["_group"].to_numpy()[idx], minlength=n_groups))
         if crit:
             for r in rows[idx]:
@@ -448,15 +462,35 @@ def gate_groups(
             )
             results.append(GateResult(staged.take([]), [], outcomes, refusal))
             continue
-        results.append(
-            GateResult(staged.take(np.nonzero(good_mask[lo:hi])[0].tolist()), bad, outcomes)
-        )
+        keep = good_mask[lo:hi]
+        good = staged if keep.all() else staged.take(np.nonzero(keep)[0].tolist())  # no copy
+        results.append(GateResult(good, bad, outcomes))
     return results
 
 
 def gate(table: str, staged: StagedRecords, ctx: GateContext, extra_bad: int = 0) -> GateResult:
     """Judge one page or file (see `gate_groups`)."""
     return gate_groups(table, [staged], ctx, [extra_bad])[0]
+
+
+def _validate_in_slices(batch_def: Any, spec: _Suite, df: pd.DataFrame) -> list[np.ndarray]:
+    """The positions in `df` that fail each expectation of the suite (in its order). GX copies
+    what it validates several times over, so a large file is validated `FEATURE_SLICE` rows at a
+    time; uniqueness of `_version` (the suite's last expectation) spans slices, so it is taken
+    over the whole frame (every row of a repeated version fails, as GX marks them)."""
+    found: list[list[np.ndarray]] = [[] for _ in spec.names]
+    for start in range(0, len(df), FEATURE_SLICE):
+        part = df.iloc[start : start + FEATURE_SLICE].reset_index(drop=True)
+        with _GX_LOCK:  # channel syncs run in threads; one GX context and suite objects shared
+            result = batch_def.get_batch(batch_parameters={"dataframe": part}).validate(
+                spec.suite, result_format="COMPLETE"
+            )
+        for k, res in enumerate(result.results):
+            listed = _flat_index(res.result.get("unexpected_index_list") or [])
+            found[k].append(np.asarray(listed, int) + start)
+    assert spec.names[-1] == UNIQUE
+    found[-1] = [np.nonzero(df["_version"].duplicated(keep=False).to_numpy())[0]]
+    return [np.unique(np.concatenate(f)) if f else np.zeros(0, int) for f in found]
 
 
 def _flat_index(idx: list) -> list[int]:

@@ -20,7 +20,7 @@ import duckdb
 
 from connectors import registry
 from connectors.files.inbox import UnsafePath, move_handled, pending_files
-from connectors.files.reader import FileRejected, content_hash, read_file
+from connectors.files.reader import FileRejected, file_hash, read_file
 from connectors.records import StreamSpec
 from connectors.till_export.mapping import ExportRules
 from flows.config import Config
@@ -230,7 +230,7 @@ def _move(root: Path, path: Path, digest: str, reason: str | None, report: SyncR
 def _current_hash(path: Path) -> str | None:
     """The file's content hash now; None when it is no longer there."""
     try:
-        return content_hash(path.read_bytes())
+        return file_hash(path)
     except OSError:
         return None
 

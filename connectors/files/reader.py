@@ -11,7 +11,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,6 +100,15 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def file_hash(path: Path) -> str:
+    """`content_hash` of a file, read in 1 MB blocks (a large file is never held whole)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _decode(path: Path, data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
@@ -156,25 +165,38 @@ def parse_record(line: str) -> object:
     return payload
 
 
-def _lines(text: str) -> Iterator[str]:
-    """The non-blank lines of JSON Lines text, one at a time (a list of them would hold the file
-    twice). Lines end at "\n" (an optional "\r" before it is dropped), as JSON Lines defines:
-    not at the other characters `str.splitlines` breaks on (U+2028 may stand in a JSON string)."""
-    start, end = 0, len(text)
-    while start < end:
-        stop = text.find("\n", start)
-        if stop < 0:
-            stop = end
-        line = text[start:stop]
-        start = stop + 1
+def _lines(raw: Iterable[str]) -> Iterator[str]:
+    """The non-blank lines of JSON Lines, one at a time, from a file opened with newline="\n":
+    lines end at "\n" (an optional "\r" before it is dropped), as JSON Lines defines, not at the
+    other characters `str.splitlines` breaks on (U+2028 may stand in a JSON string)."""
+    for line in raw:
+        line = line.rstrip("\n")
         if line.endswith("\r"):
             line = line[:-1]
         if line.strip():
             yield line
 
 
-def _read_jsonl(spec: StreamSpec, path: Path, text: str, batch: FileBatch) -> None:
-    for n, line in enumerate(_lines(text), start=1):
+def _read_jsonl_file(
+    spec: StreamSpec, path: Path, sink: Callable[[list[RawRecord]], None] | None
+) -> FileBatch:
+    """A JSON Lines file read line by line from disk: neither its bytes nor its text are ever
+    held whole (with `sink`, memory is bounded by a batch of records, whatever the file's size).
+    The content hash is taken first, in blocks; the sync compares it again before moving."""
+    batch = FileBatch(path=path, content_hash=file_hash(path), sink=sink)
+    try:
+        with path.open("r", encoding="utf-8-sig", newline="\n") as f:
+            _read_jsonl(spec, path, _lines(f), batch)
+    except UnicodeDecodeError:
+        _decode(path, path.read_bytes())  # the error path: name the byte, as for other files
+        raise
+    if batch.rows_read == 0:
+        raise FileRejected(f"{path.name}: empty file")
+    return batch
+
+
+def _read_jsonl(spec: StreamSpec, path: Path, lines: Iterable[str], batch: FileBatch) -> None:
+    for n, line in enumerate(lines, start=1):
         try:
             payload = parse_record(line)
         except json.JSONDecodeError as exc:
@@ -325,17 +347,15 @@ def read_file(
     are handed to it in batches as they are read (the batch keeps only the last, unflushed ones):
     memory stays bounded by the batch, not the file."""
     try:
+        if spec.fmt == "jsonl":
+            return _read_jsonl_file(spec, path, sink)
         data = path.read_bytes()
     except FileNotFoundError:
         raise FileRejected(f"{path}: file not found") from None
     batch = FileBatch(path=path, content_hash=content_hash(data), sink=sink)
     if not data.strip():
         raise FileRejected(f"{path.name}: empty file")
-    if spec.fmt == "jsonl":
-        text = _decode(path, data)
-        del data  # the text alone from here on: a large file is not held twice
-        _read_jsonl(spec, path, text, batch)
-    elif spec.fmt == "decisions":
+    if spec.fmt == "decisions":
         _read_decisions(spec, path, data, batch)
     else:
         _read_table(spec, path, data, batch, mapping or {}, extra or {}, rules)
