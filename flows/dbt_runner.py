@@ -120,13 +120,39 @@ def run_dbt(
             elif status in ("fail", "error"):
                 report.tests_failed += 1
         if status in ("error", "fail"):
-            report.failures.append(f"{node.resource_type} {node.name}: {status}: {r.message}")
+            report.failures.append(
+                f"{node.resource_type} {node.name}: {status}: {r.message}"
+                + (_failing_rows(cfg, node) if status == "fail" else "")
+            )
     if not result.success:
         raise DbtFailed(
             f"dbt {command} failed ({len(report.failures)} node(s)):\n  - "
             + "\n  - ".join(report.failures or ["see dbt_project/logs/dbt.log"])
         )
     return report
+
+
+def _failing_rows(cfg: Config, node: Any, limit: int = 3) -> str:
+    """The first rows a failed data test returned, as `column=value` text: a failure caused by
+    one record names it (its order id, SKU, ...), so nobody has to rerun the test's SQL to find
+    it. Read with the test's own compiled SQL, before the build's snapshot is restored; empty
+    when it cannot be read (the failure message stands alone then)."""
+    import duckdb
+
+    from flows.warehouse import connection
+
+    sql = getattr(node, "compiled_code", None)
+    if node.resource_type != "test" or not sql:
+        return ""
+    try:
+        with connection(cfg.warehouse) as con:
+            cur = con.execute(f"select * from ({sql}) as failing limit {int(limit)}")
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+    except duckdb.Error:
+        return ""
+    shown = [", ".join(f"{k}={v}" for k, v in zip(names, row, strict=True))[:240] for row in rows]
+    return "".join(f"\n      e.g. {line}" for line in shown)
 
 
 # ------------------------------------------------------------------------ build or roll back

@@ -1015,3 +1015,31 @@ def test_a_run_killed_with_sigkill_leaves_no_process_of_its_own(tmp_path):
     finally:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)  # never leave anything behind for the suite
+
+
+def test_a_dbt_test_failure_names_the_record_that_caused_it(tmp_path):
+    """A record the gate could not have held (here landed past it, in a currency oms.yaml does
+    not configure) fails a dbt test: the build's error shows what the test found (the rows its
+    SQL returned: the record, or the value it holds), so nobody has to rerun the test's SQL to
+    find it, and the marts stay as they were."""
+    from flows import dbt_runner
+    from flows.sync import sync_files
+    from flows.warehouse import land_records, transaction
+
+    cfg = make_config(tmp_path)
+    _drop_orders(cfg, [json.dumps(_shop_order(i)) for i in range(5)])
+    sync_files(cfg)
+    dbt_runner.build(cfg)
+    odd = {**_shop_order(40), "currency": "XTS"}  # ISO 4217's code for testing
+    with connection(cfg.warehouse) as con, transaction(con):
+        land_records(con, "shop__orders",
+                     [RawRecord("7140", datetime(2026, 6, 1, 10, tzinfo=UTC), odd)], "test:odd")  # fmt: skip
+    with pytest.raises(dbt_runner.DbtFailed) as failed:
+        dbt_runner.build(cfg)
+    message = str(failed.value)
+    # the failed test, then what it found: the row(s) its SQL returned, column by column
+    assert "order_currency_has_fx_rates" in message, message
+    assert "e.g. currency_without_fx_rates=XTS, rows_in_that_currency=1" in message, message
+    with connection(cfg.warehouse, read_only=True) as con:
+        orders = con.execute("select count(*) from marts.orders").fetchall()[0][0]
+    assert orders == 5  # the last good build's marts
