@@ -51,7 +51,7 @@ def test_bulk_query_rules_answer_what_shopify_answered():
 def test_a_bulk_operation_runs_and_its_jsonl_links_lines_to_their_orders():
     with emulated() as eps:
         emu = eps.shop.emulator
-        emu.bulk_seconds = 0.6
+        emu.bulk_seconds = 4.0  # RUNNING for 2 s: seen by a 0.1 s poll even on a loaded machine
         started = _post(eps, RUN, {"query": ORDERS})["data"]["bulkOperationRunQuery"]
         assert started["userErrors"] == [] and started["bulkOperation"]["status"] == "CREATED"
         again = _post(eps, RUN, {"query": ORDERS})["data"]["bulkOperationRunQuery"]
