@@ -11,8 +11,9 @@ one fails the build. This stage adds what a build cannot know:
   in `quality.freshness_hours_by_channel`), judged at the moment the check runs. A run dated in
   the past (`oms check --run-date`) is judged as of the end of that date (UTC): the newest
   `_loaded_at` up to then against the same allowance, so historical data that was delivered on
-  time passes and what landed later does not count. dbt judges only at its own "now", so that
-  case is the same measure in SQL (`_freshness_as_of`). It says the connector (API sync or file
+  time passes and what landed later does not count (a channel whose first landing came after that
+  date, history loaded afterwards as in the demo, is judged now). dbt judges only at its own
+  "now", so that case is the same measure in SQL (`_freshness_as_of`). It says the connector (API sync or file
   drop) is delivering, not that customers are ordering: a channel that is quiet for days needs a
   larger allowance. Critical.
 * **volume**: per channel, the order count of the last full day before the run's reference time
@@ -119,10 +120,12 @@ def _allowed_minutes(hours: float) -> int:
     return max(round(hours * 60), 1)
 
 
-def _freshness_as_of(cfg: Config, at: datetime) -> pd.DataFrame:
+def _freshness_as_of(cfg: Config, at: datetime, now: datetime) -> pd.DataFrame:
     """The freshness frame as `dbt source freshness` would have made it at `at` (a past moment):
     per channel, the newest `_loaded_at` up to `at` and its age then, stale ('error') beyond the
-    channel's allowance; landings after `at` do not count. One row per channel."""
+    channel's allowance; later landings do not count. A channel whose first landing came after
+    `at` (history loaded afterwards: the demo, a backfill, a channel added later) had nothing to
+    judge then and is judged `now`. One row per channel."""
     tables = freshness_sources(cfg)
     q = cfg.quality
     rows = []
@@ -130,13 +133,19 @@ def _freshness_as_of(cfg: Config, at: datetime) -> pd.DataFrame:
         for channel, table in tables.items():
             allowed = q.freshness_hours_by_channel.get(channel, q.freshness_hours)
             try:
-                [(newest,)] = con.execute(
-                    f"select max(_loaded_at) from raw.{table} where _loaded_at <= $at", {"at": at}
+                [(newest, first, last)] = con.execute(
+                    f"""select max(_loaded_at) filter (where _loaded_at <= $at),
+                               min(_loaded_at), max(_loaded_at)
+                        from raw.{table}""",
+                    {"at": at},
                 ).fetchall()
                 measured = True
             except duckdb.CatalogException:  # no such table: cannot be measured
-                newest, measured = None, False
-            lag = (at - newest).total_seconds() if newest is not None else math.inf
+                newest, first, last, measured = None, None, None, False
+            judged_at = at
+            if first is not None and first > at:
+                newest, judged_at = last, now
+            lag = (judged_at - newest).total_seconds() if newest is not None else math.inf
             if not measured:
                 status = "runtime error"
             else:
@@ -356,7 +365,7 @@ def check_marts(
         as_of = datetime.combine(as_of, time(0), tzinfo=UTC)
     fresh_at = freshness_reference(run_date, now)
     if fresh_at < now:
-        freshness = _freshness_as_of(cfg, fresh_at)
+        freshness = _freshness_as_of(cfg, fresh_at, now)
     else:
         freshness = _source_freshness(cfg)  # dbt opens the warehouse: no connection of ours open
     with connection(cfg.warehouse, read_only=True) as con:
