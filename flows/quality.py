@@ -409,16 +409,7 @@ def gate_groups(
         for n, g in enumerate(groups)
     ]
     combined = pa.concat_tables(tables)  # zero-copy: chunks kept (a large file is not copied)
-    df = pd.concat(
-        [
-            _features(table, combined.slice(start, FEATURE_SLICE), spec, ctx, now).assign(
-                _row=lambda d, start=start: d["_row"] + start
-            )
-            for start in range(0, len(combined), FEATURE_SLICE)
-        ],
-        ignore_index=True,
-    )
-    unexpected = _validate_in_slices(batch_def, spec, df)
+    df, unexpected = _judge_in_slices(table, combined, spec, ctx, now, batch_def)
     rows = df["_row"].to_numpy()
     n_groups = len(groups)
     judged = np.bincount(df["_group"].to_numpy(), minlength=n_groups)
@@ -473,24 +464,39 @@ def gate(table: str, staged: StagedRecords, ctx: GateContext, extra_bad: int = 0
     return gate_groups(table, [staged], ctx, [extra_bad])[0]
 
 
-def _validate_in_slices(batch_def: Any, spec: _Suite, df: pd.DataFrame) -> list[np.ndarray]:
-    """The positions in `df` that fail each expectation of the suite (in its order). GX copies
-    what it validates several times over, so a large file is validated `FEATURE_SLICE` rows at a
-    time; uniqueness of `_version` (the suite's last expectation) spans slices, so it is taken
-    over the whole frame (every row of a repeated version fails, as GX marks them)."""
+def _judge_in_slices(
+    table: str,
+    combined: pa.Table,
+    spec: _Suite,
+    ctx: GateContext,
+    now: datetime,
+    batch_def: Any,
+) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """Features and GX validation `FEATURE_SLICE` records at a time, keeping of each slice only
+    what the verdict needs: every judged record's `_row`, `_group` and `_version`, and the
+    positions (in that frame) failing each expectation of the suite, in its order. A large
+    file's features are never all in memory at once, nor copied by GX. Uniqueness of `_version`
+    (the suite's last expectation) spans slices, so it is taken over the whole frame (every row
+    of a repeated version fails, as GX marks them)."""
+    keys: list[pd.DataFrame] = []
     found: list[list[np.ndarray]] = [[] for _ in spec.names]
-    for start in range(0, len(df), FEATURE_SLICE):
-        part = df.iloc[start : start + FEATURE_SLICE].reset_index(drop=True)
+    offset = 0
+    for start in range(0, len(combined), FEATURE_SLICE):
+        part = _features(table, combined.slice(start, FEATURE_SLICE), spec, ctx, now)
+        part["_row"] += start
         with _GX_LOCK:  # channel syncs run in threads; one GX context and suite objects shared
             result = batch_def.get_batch(batch_parameters={"dataframe": part}).validate(
                 spec.suite, result_format="COMPLETE"
             )
         for k, res in enumerate(result.results):
             listed = _flat_index(res.result.get("unexpected_index_list") or [])
-            found[k].append(np.asarray(listed, int) + start)
+            found[k].append(np.asarray(listed, int) + offset)
+        keys.append(part[["_row", "_group", "_version"]])
+        offset += len(part)
+    df = pd.concat(keys, ignore_index=True)
     assert spec.names[-1] == UNIQUE
     found[-1] = [np.nonzero(df["_version"].duplicated(keep=False).to_numpy())[0]]
-    return [np.unique(np.concatenate(f)) if f else np.zeros(0, int) for f in found]
+    return df, [np.unique(np.concatenate(f)) if f else np.zeros(0, int) for f in found]
 
 
 def _flat_index(idx: list) -> list[int]:
