@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("PREFECT_HOME", str(Path(__file__).resolve().parent.parent / ".prefect"))
+# An ephemeral Prefect server (a test's own, or `oms` started by a test) may take longer than
+# Prefect's default 20 s to start on a loaded 2-core machine; on timeout Prefect leaves it running.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 import flows  # noqa: E402,F401  (Prefect environment defaults)
 from flows.config import parse_config  # noqa: E402
