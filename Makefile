@@ -23,8 +23,10 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/oms demo
 
+# Two workers, a test file each at a time (module fixtures stay in one process): much of the
+# suite waits on Prefect servers, dbt and emulators, so two run in about half the time.
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 # Quick feedback (under 2 minutes): pure forecasting, the landing gate, connectors on recorded pages.
 test-fast: setup
