@@ -129,32 +129,13 @@ def trickle(deadline: float) -> dict:
         emulated(channels=("woo",)) as eps,
     ):
         emu = eps.woo.emulator
-        send, state = emu._send, {"pages": 0}
+        pages = {"n": 0}
 
-        def slow(h, reply, drop):
-            if state["pages"] <= 1:
-                return send(h, reply, drop)
-            data = json.dumps(reply.body).encode()
-            h.send_response(reply.status)
-            for k, v in {"Content-Length": str(len(data)), **reply.headers}.items():
-                h.send_header(k, v)
-            h.end_headers()
-            try:
-                for i in range(len(data)):
-                    h.wfile.write(data[i : i + 1])
-                    h.wfile.flush()
-                    time.sleep(0.02)
-            except (BrokenPipeError, ConnectionResetError):
-                h.close_connection = True
+        def after_the_first_orders_page(req) -> bool:
+            pages["n"] += req.path.endswith("/orders")
+            return pages["n"] > 1
 
-        served = emu.handle
-
-        def count(req):
-            if req.path.endswith("/orders"):
-                state["pages"] += 1
-            return served(req)
-
-        emu._send, emu.handle = slow, count  # type: ignore[method-assign]
+        emu.trickle_gap, emu.trickle_when = 0.02, after_the_first_orders_page
         cfg = api_config(Path(tmp), eps, channels=("woo",), page_size=10, landing_batch=1,
                          timeout_seconds=600, sync_deadline_seconds=deadline)  # fmt: skip
         started = time.perf_counter()

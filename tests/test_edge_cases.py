@@ -860,34 +860,13 @@ def test_a_sync_against_a_trickling_server_stops_at_its_deadline_keeping_what_la
 
     with emulated(channels=("woo",)) as eps:
         emu = eps.woo.emulator
-        send, slow = emu._send, {"on": False, "pages": 0}
+        pages = {"n": 0}
 
-        def trickle(h, reply, drop):
-            if not slow["on"]:
-                return send(h, reply, drop)
-            data = json.dumps(reply.body).encode()
-            h.send_response(reply.status)
-            for k, v in {"Content-Length": str(len(data)), **reply.headers}.items():
-                h.send_header(k, v)
-            h.end_headers()
-            try:
-                for i in range(len(data)):
-                    h.wfile.write(data[i : i + 1])
-                    h.wfile.flush()
-                    time.sleep(0.05)
-            except (BrokenPipeError, ConnectionResetError):
-                h.close_connection = True
+        def after_the_first_orders_page(req) -> bool:
+            pages["n"] += req.path.endswith("/orders")
+            return pages["n"] > 1
 
-        served = emu.handle
-
-        def slow_after_first_page(req):
-            if req.path.endswith("/orders"):
-                slow["pages"] += 1
-                slow["on"] = slow["pages"] > 1
-            return served(req)
-
-        emu._send = trickle  # type: ignore[method-assign]
-        emu.handle = slow_after_first_page  # type: ignore[method-assign]
+        emu.trickle_gap, emu.trickle_when = 0.05, after_the_first_orders_page
         cfg = api_config(tmp_path, eps, channels=("woo",), page_size=10, landing_batch=1,
                          timeout_seconds=60, sync_deadline_seconds=2)  # fmt: skip
         started = time.monotonic()
@@ -895,8 +874,7 @@ def test_a_sync_against_a_trickling_server_stops_at_its_deadline_keeping_what_la
             sync_api(cfg, streams=["orders"])
         took = time.monotonic() - started
         first = set(latest(cfg, "woo__orders"))
-        emu.handle, slow["on"] = served, False  # type: ignore[method-assign]
-        emu._send = send  # type: ignore[method-assign]
+        emu.trickle_gap = 0.0  # the server well again
         cfg = api_config(tmp_path, eps, channels=("woo",), page_size=10)
         sync_api(cfg, streams=["orders"])
         every = {str(o["source_id"]) for o in emu.book.orders}

@@ -281,11 +281,11 @@ class AmazonEmulator(Emulator):
         """Amazon's 429: `QuotaExceeded`, headers x-amzn-RequestId only (no Retry-After)."""
         return Reply(429, {"errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota for the requested resource.", "details": ""}]})  # fmt: skip
 
-    def _send(self, h, reply: Reply, drop: bool) -> None:
+    def _send(self, h, reply: Reply, drop: bool, gap: float = 0.0) -> None:
         rid = str(uuid.uuid4())
         self.request_ids.append(rid)
         reply.headers.setdefault("x-amzn-RequestId", rid)
-        super()._send(h, reply, drop)
+        super()._send(h, reply, drop, gap)
 
     def _pending(self, o: dict, now: int) -> bool:
         """Payment not yet authorised: the first `pending_seconds` of an order's life."""

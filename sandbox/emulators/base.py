@@ -12,6 +12,7 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -79,6 +80,10 @@ class Emulator:
         self.stats = EmulatorStats()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # A server that trickles: the answers to the requests `trickle_when` picks are sent a byte
+        # every `trickle_gap` seconds (each read is quick, the whole answer is not).
+        self.trickle_gap = 0.0
+        self.trickle_when: Callable[[Request], bool] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Self:
@@ -169,9 +174,10 @@ class Emulator:
         drop = reply.status == 200 and self.chance(f.drop_rate)
         if drop:
             self.stats.dropped += 1
-        self._send(h, reply, drop)
+        slow = self.trickle_gap > 0 and self.trickle_when is not None and self.trickle_when(req)
+        self._send(h, reply, drop, self.trickle_gap if slow else 0.0)
 
-    def _send(self, h: BaseHTTPRequestHandler, reply: Reply, drop: bool) -> None:
+    def _send(self, h: BaseHTTPRequestHandler, reply: Reply, drop: bool, gap: float = 0.0) -> None:
         data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
         try:
             now = self.server_time()
@@ -190,6 +196,12 @@ class Emulator:
                 h.wfile.flush()
                 h.close_connection = True
                 h.connection.shutdown(2)  # socket.SHUT_RDWR: the client sees a cut body
+                return
+            if gap:
+                for i in range(len(data)):
+                    h.wfile.write(data[i : i + 1])
+                    h.wfile.flush()
+                    time.sleep(gap)
                 return
             h.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError, OSError):
