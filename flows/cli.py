@@ -47,8 +47,12 @@ def _global_options(
         die_with_me()
 
 
-# Commands that start no process of their own (no Prefect): no watchdog needed.
-READ_ONLY_COMMANDS = frozenset({"init", "docs", "status", "sql", "dashboard", "quarantine"})
+# Commands without a watchdog: those that start no process of their own (no Prefect), and
+# `serve`, whose flow runs are Prefect's own processes and must finish the run they are in when
+# serve stops (the watchdog would end them with it, and they would be recorded as crashed).
+READ_ONLY_COMMANDS = frozenset(
+    {"init", "docs", "status", "sql", "dashboard", "quarantine", "serve"}
+)
 
 
 ConfigOpt = Annotated[
