@@ -62,7 +62,8 @@ def dbt_vars(cfg: Config) -> dict[str, Any]:
     """Every var the dbt project reads from oms.yaml, the same for build, freshness and docs (a
     change of vars makes dbt re-parse the whole project): money and dates, the configured
     currencies of the `in_var_list` test on `orders.currency`, and the freshness allowances
-    of `dbt source freshness`."""
+    of `dbt source freshness`, and replenishment's max_days_of_cover (the excess of
+    marts.inventory_health)."""
     q = cfg.quality
     return {
         "base_currency": cfg.base_currency,
@@ -70,6 +71,7 @@ def dbt_vars(cfg: Config) -> dict[str, Any]:
         "currencies": list(cfg.currencies),
         "freshness_hours": q.freshness_hours,
         "freshness_hours_by_channel": dict(q.freshness_hours_by_channel),
+        "inventory_max_days_of_cover": cfg.replenishment.max_days_of_cover,
     }
 
 
