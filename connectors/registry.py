@@ -160,7 +160,14 @@ STOCK_REPORT = ChannelSpec(
 REFERENCE = ChannelSpec(
     kind="reference",
     name="files",
-    streams=("supplier_terms", "purchase_orders", "fx_rates", "buyer_decisions"),
+    streams=(
+        "supplier_terms",
+        "purchase_orders",
+        "fx_rates",
+        "buyer_decisions",
+        "promotions",
+        "forecast_overrides",
+    ),
     file_streams=reference_streams.STREAMS,
     landing_order={"supplier_terms": 1},
     checks=reference_checks.CHECKS,

@@ -413,6 +413,8 @@ class FilesSettings(_Strict):
     purchase_orders: str = "purchase_orders"
     fx_rates: str = "fx_rates"
     buyer_decisions: str = "inbox"
+    promotions: str = "promotions"  # the promotion calendar (docs/forecasting.md)
+    forecast_overrides: str = "forecast_overrides"  # the buyers' forecast overrides
     # A file modified less than this many seconds ago is left for the next run (it may still be
     # being written); a file that changes while it is landed is never moved (its hash is
     # compared first).

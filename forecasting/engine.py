@@ -574,6 +574,10 @@ def _forecast_batch(
             "p50": p50.ravel(),
             "p90": p90.ravel(),
             "model": np.repeat(np.array(names, dtype=object)[chosen_idx], hp).astype(str),
+            # promotions and overrides are applied after selection (forecasting/adjustments.py)
+            "adjustment": ["none"] * (n * hp),
+            "unadjusted_mean": mean.ravel(),
+            "adjustment_note": [None] * (n * hp),
         },
         schema=_empty_forecast().schema,
     )
@@ -788,6 +792,7 @@ def to_daily(
         root = pl.col("share").sqrt()
         daily = daily.with_columns(
             mean=m,
+            unadjusted_mean=pl.col("unadjusted_mean") * pl.col("share"),
             p10=(m - (pl.col("mean") - pl.col("p10")) * root).clip(lower_bound=0.0),
             p50=(m - (pl.col("mean") - pl.col("p50")) * root).clip(lower_bound=0.0),
             p90=(m + (pl.col("p90") - pl.col("mean")) * root).clip(lower_bound=0.0),

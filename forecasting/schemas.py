@@ -74,6 +74,13 @@ DEMAND_FORECAST = Table(
         "p50": pl.Float64(),
         "p90": pl.Float64(),
         "model": pl.String(),
+        # What touched the model's number after selection (forecasting/adjustments.py): `none`,
+        # `promotion` (a promotion of the calendar) or `override` (the buyer's override file;
+        # it wins over a promotion). `unadjusted_mean` is the chosen model's own mean, so the
+        # accuracy of the adjustments can be measured once the period has passed.
+        "adjustment": pl.String(),
+        "unadjusted_mean": pl.Float64(),
+        "adjustment_note": pl.String(),
     },
 )
 

@@ -41,6 +41,8 @@ EXPECTED_RAW_TABLES = [
     "files__purchase_orders",
     "files__fx_rates",
     "files__buyer_decisions",
+    "files__promotions",  # issue 18: the promotion calendar, appended
+    "files__forecast_overrides",  # issue 18: the buyers' forecast overrides, appended
 ]
 CREDENTIALS = {
     "shopify": {"access_token": "T_SHOP_TOKEN"},

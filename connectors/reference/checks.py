@@ -4,6 +4,23 @@ from __future__ import annotations
 
 from connectors.checks import ID, MAX_STOCK, TIME, Check, V, txt, unreadable_times, whole_in_range
 
+
+def _given(field: str) -> str:
+    """1 when the field is there and not blank, else 0 (SQL)."""
+    return f"(case when coalesce({txt(field)}, '') <> '' then 1 else 0 end)"
+
+
+def _date(field: str) -> str:
+    return f"try_cast(left(nullif({txt(field)}, ''), 10) as date)"
+
+
+# A location, or blank / `all` for every location (null: GX skips it, so it passes).
+_LOCATION_OR_ALL = (
+    f"case when lower(coalesce({txt('location_id')}, '')) in ('', 'all') then null "
+    f"else {txt('location_id')} end"
+)
+
+
 STRUCTURES: dict[str, dict] = {
     "supplier_terms": {
         "currency": V, "unit_cost": V, "moq": V, "case_pack": V, "lead_time_days": V,
@@ -15,6 +32,13 @@ STRUCTURES: dict[str, dict] = {
     },
     "buyer_decisions": {"quantity_ordered": V, "location_id": V, "sku": V},
     "fx_rates": {"currency": V, "rate": V, "date": V},
+    "promotions": {
+        "sku": V, "category": V, "location_id": V, "start": V, "end": V, "uplift": V,
+        "units": V, "status": V,
+    },
+    "forecast_overrides": {
+        "location_id": V, "period_start": V, "units": V, "factor": V, "reason": V, "author": V,
+    },
 }  # fmt: skip
 
 CHECKS: dict[str, tuple[Check, ...]] = {
@@ -59,5 +83,69 @@ CHECKS: dict[str, tuple[Check, ...]] = {
         Check("rate", "decimal", txt("rate")),
         Check("rate", "between", txt("rate"), low=1e-9),
         unreadable_times(("date",), cast="date"),
+    ),
+    # The promotion calendar (forecasting/adjustments.py): a row the forecast cannot place in
+    # time or on SKUs is held with its reason rather than guessed at.
+    "promotions": (
+        ID,
+        Check(
+            "target",
+            "none",
+            f"case when {_given('sku')} + {_given('category')} = 1 then 0 else 1 end",
+            says="a promotion names one target: sku, category, or all",
+        ),
+        Check(
+            "period",
+            "none",
+            f"2 - {_given('start')} - {_given('end')}",
+            says="a promotion has a start and an end date",
+        ),
+        unreadable_times(("start", "end"), cast="date"),
+        Check(
+            "period",
+            "none",
+            f"case when {_date('end')} < {_date('start')} then 1 else 0 end",
+            says="a promotion's end is not before its start",
+        ),
+        Check("uplift", "decimal", f"nullif({txt('uplift')}, '')"),
+        Check("units", "decimal", f"nullif({txt('units')}, '')"),
+        Check(
+            "effect",
+            "none",
+            f"case when {_given('uplift')} + {_given('units')} = 2 then 1 else 0 end",
+            says="a promotion gives an uplift factor or units, not both",
+        ),
+        Check("location_id", "locations", _LOCATION_OR_ALL),
+        Check(
+            "status",
+            "in_set",
+            f"nullif(lower({txt('status')}), '')",
+            values=("planned", "active", "cancelled"),
+        ),
+    ),
+    "forecast_overrides": (
+        ID,
+        Check("location_id", "locations", txt("location_id")),
+        unreadable_times(("period_start",), cast="date"),
+        Check(
+            "period_start",
+            "none",
+            f"case when isodow({_date('period_start')}) <> 1 then 1 else 0 end",
+            says="period_start is the Monday a forecast week starts on",
+        ),
+        Check("units", "decimal", f"nullif({txt('units')}, '')"),
+        Check("factor", "decimal", f"nullif({txt('factor')}, '')"),
+        Check(
+            "effect",
+            "none",
+            f"case when {_given('units')} + {_given('factor')} = 1 then 0 else 1 end",
+            says="an override gives units or a factor (one of them)",
+        ),
+        Check(
+            "signed",
+            "none",
+            f"2 - {_given('reason')} - {_given('author')}",
+            says="an override gives its reason and its author",
+        ),
     ),
 }

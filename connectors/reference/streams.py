@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from connectors.records import StreamSpec, date_field, joined_ids, no_time, ts_field
+from connectors.records import StreamSpec, date_field, id_field, joined_ids, no_time, ts_field
+
+_PROMOTION_ID = id_field("promotion_id")
+
+
+def promotion_row_id(rec: dict) -> str:
+    """A calendar row: its promotion and the target it names (one promotion may list several
+    SKUs, categories or locations), ``promotion_id:sku:category:location_id``; blanks stay blank
+    (a missing target is the gate's to judge, with its reason, not a missing id)."""
+    rest = (str(rec.get(k) or "").strip() for k in ("sku", "category", "location_id"))
+    return ":".join((_PROMOTION_ID(rec), *rest))
+
 
 STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec(
@@ -53,5 +64,24 @@ STREAMS: tuple[StreamSpec, ...] = (
         joined_ids("date", "currency"),
         date_field("date"),
         ("date", "currency", "rate"),
+    ),
+    # The promotion calendar (forecasting/adjustments.py): `sku` or `category` (or `all` in
+    # either) and optionally `location_id`, `uplift` (factor) or `units`, `status`.
+    StreamSpec(
+        "files",
+        "promotions",
+        "table",
+        promotion_row_id,
+        no_time,
+        ("promotion_id", "start", "end"),
+    ),
+    # The buyers' forecast overrides: one forecast week of one SKU at one location.
+    StreamSpec(
+        "files",
+        "forecast_overrides",
+        "table",
+        joined_ids("sku", "location_id", "period_start"),
+        no_time,
+        ("sku", "location_id", "period_start", "reason", "author"),
     ),
 )
