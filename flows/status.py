@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 from rich.console import Console
 from rich.table import Table
 
@@ -23,6 +24,29 @@ def _table(title: str, columns: list[str], rows: list[tuple]) -> Table:
     if not rows:
         t.add_row(*(["(none)"] + [""] * (len(columns) - 1)))
     return t
+
+
+def open_and_late_orders(con: duckdb.DuckDBPyConnection) -> list[tuple] | None:
+    """Open orders per channel and location now, the late ones (past their ship-by promise,
+    marts.order_fulfillment) and those placed today (UTC); None before the mart exists."""
+    have = con.execute(
+        """select count(*) from duckdb_tables()
+           where schema_name = 'marts' and table_name = 'order_fulfillment'"""
+    ).fetchone()
+    if not have or not have[0]:
+        return None
+    return con.execute(
+        """select channel, location_id, count(*) filter (where is_open),
+                  count(*) filter (where is_open and ship_by_at < now()),
+                  count(*) filter (where not is_cancelled
+                                   and ordered_at >= date_trunc('day', now())),
+                  min(ordered_at) filter (where is_open)::varchar
+           from marts.order_fulfillment
+           group by all
+           having count(*) filter (where is_open) > 0
+               or count(*) filter (where ordered_at >= date_trunc('day', now())) > 0
+           order by 1, 2"""
+    ).fetchall()
 
 
 def print_status(cfg: Config, console: Console) -> None:
@@ -48,6 +72,7 @@ def print_status(cfg: Config, console: Console) -> None:
             """select channel, stream, count(*) from ops.quarantine where released_at is null
                group by all order by 1, 2"""
         ).fetchall()
+        backlog = open_and_late_orders(con)
     console.print(
         _table(
             "last run of each flow",
@@ -59,6 +84,14 @@ def print_status(cfg: Config, console: Console) -> None:
         _table("cursor per stream", ["channel", "stream", "newest record", "last success"], cursors)
     )
     console.print(_table("quarantined records", ["channel", "stream", "records"], quarantine))
+    if backlog is not None:
+        console.print(
+            _table(
+                "open and late orders now (late: past the ship-by promise)",
+                ["channel", "location", "open", "late", "placed today", "oldest open since"],
+                backlog,
+            )
+        )
     reorder = Path(cfg.replenishment.output_dir) / "reorder"
     folders = sorted(p for p in reorder.glob("*") if p.is_dir()) if reorder.exists() else []
     console.print(f"last reorder files: {folders[-1] if folders else '(none yet)'}", soft_wrap=True)
