@@ -21,6 +21,7 @@ same `SyncReport`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,7 +32,7 @@ import pyarrow.compute as pc
 
 from connectors.http import REDACTED, SECRET_SHAPES, known_secrets, redact
 from flows.config import Config
-from flows.quality import GateContext, GateResult, PageRejected, gate_groups
+from flows.quality import UNIQUE, GateContext, GateResult, PageRejected, gate_groups
 from flows.staged import StagedRecords
 from flows.warehouse import advance_cursor, land_staged, quarantine, transaction
 
@@ -259,7 +260,7 @@ def _held_whole(part: Part, reason: str) -> list[Held]:
     ] + part.unreadable
 
 
-def _record_file(
+def record_file(
     con: duckdb.DuckDBPyConnection,
     unit: Unit,
     status: str,
@@ -315,7 +316,7 @@ def commit(
             n_good += len(good)
         check_accounted(unit, n_good, n_held)
         if unit.file is not None:
-            _record_file(con, unit, "landed", None, n_landed, n_held)
+            record_file(con, unit, "landed", None, n_landed, n_held)
         cursor = next_cursor(unit, verdicts, cursor_limit)
         advance_cursor(con, unit.channel, unit.cursor_stream, cursor)
     for part, verdict in zip(unit.parts, verdicts, strict=True):
@@ -394,10 +395,154 @@ def refuse(con: duckdb.DuckDBPyConnection, unit: Unit, reason: str, report: Sync
             )
         check_accounted(unit, 0, n_held)
         if unit.file is not None:
-            _record_file(con, unit, "rejected", label, 0, n_held)
+            record_file(con, unit, "rejected", label, 0, n_held)
     report.rows_quarantined += n_held
     _report_repeats(unit, report)
     if unit.file is not None:
         report.files_rejected += 1
     report.rejected.append(label)
     return label
+
+
+class FileRefusedWhole(Exception):
+    """A file landed slice by slice turned out to have too many bad records: the caller undoes
+    what its slices landed and refuses the file (`SlicedFile.finish` raises it)."""
+
+
+class SlicedFile:
+    """A large file landed slice by slice (about 10,000 records each, one transaction each), so
+    memory stays bounded by a slice whatever the file's size: DuckDB keeps what a transaction
+    has written in memory until it commits (about twice the text), so one transaction for a
+    200 MB file would hold some 400 MB.
+
+    A crash between slices leaves the landed slices in raw without the file's `ops.file_loads`
+    row or its cursor (written by `finish`, last): the next run reads the file again and lands
+    nothing twice (raw keeps one row per id and payload hash; quarantine holds a record once).
+    Raw is not published, so readers never see half a file.
+
+    Each slice goes through the same gate as any unit; the bad-share refusal is the whole
+    file's, taken at the end (`finish` raises `FileRefusedWhole`; `undo` then takes the landed
+    slices out again and the caller refuses the file). What the whole-file gate sees at once
+    and a slice cannot is handled here: two different payloads for one version (id and updated
+    time) in different slices are both held as conflicting (the copy already landed by this
+    file is taken out of raw)."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        channel: str,
+        stream: str,
+        table: str,
+        digest: str,
+        ctx: GateContext | None,
+    ) -> None:
+        self.con, self.channel, self.stream, self.table = con, channel, stream, table
+        self.digest = digest
+        self.max_bad_share = ctx.max_bad_share if ctx is not None else 1.0
+        # Slices are never refused on their own: the share is the whole file's.
+        self.ctx = dataclasses.replace(ctx, max_bad_share=1.0) if ctx is not None else None
+        self.judged = self.bad = self.good = self.held = self.landed = 0
+        self.first_bad: str | None = None
+        self.versions: dict[tuple[str | None, str], bool] = {}  # version -> landed by this file
+        self.newest: datetime | None = None
+        self.outcomes: dict[tuple[str, str], dict] = {}
+
+    def land(self, staged: StagedRecords, unreadable: list[Held] | None = None) -> None:
+        """Gate one slice and land it (its good records, its held ones) in one transaction."""
+        part = Part(self.stream, self.table, staged, list(unreadable or []))
+        unit = Unit(self.channel, self.stream, self.digest, [part], cursor_from_landed=True)
+        verdict = judge([unit], self.ctx)[0][0]
+        for out in verdict.outcomes:
+            key = (out["suite"], out["expectation"])
+            agg = self.outcomes.setdefault(key, {**out, "unexpected_count": 0, "success": True})
+            agg["unexpected_count"] += out["unexpected_count"]
+            agg["success"] = agg["success"] and out["success"]
+        with transaction(self.con):
+            good, held = self._conflicts(staged, verdict.good, list(verdict.bad) + part.unreadable)
+            self.landed += land_staged(self.con, self.table, redacted(good), self.digest)
+            self.held += quarantine(
+                self.con, self.digest, self.channel, self.stream,
+                [(sid, reason, redact(text)) for sid, reason, text in held], first=self.held,
+            )  # fmt: skip
+        self.judged += len(staged) + len(part.unreadable)
+        self.bad += len(held)
+        self.good += len(good)
+        if held and self.first_bad is None:
+            self.first_bad = str(held[0][1])
+        t = good.max_updated_at()
+        if t is not None and (self.newest is None or t > self.newest):
+            self.newest = t
+
+    def _conflicts(
+        self, staged: StagedRecords, good: StagedRecords, held: list[Held]
+    ) -> tuple[StagedRecords, list[Held]]:
+        """Versions seen in an earlier slice with another payload (exact repeats never get
+        here: the reader removes them) are held, with the earlier copy."""
+        keys = list(zip(staged.source_ids(), _times(staged), strict=True))
+        good_keys = list(zip(good.source_ids(), _times(good), strict=True))
+        clash = {k for k in keys if k in self.versions}
+        landed_keys = set(good_keys)
+        for key in keys:
+            self.versions.setdefault(key, key in landed_keys)
+        if not clash:
+            return good, held
+        keep = [i for i, key in enumerate(good_keys) if key not in clash]
+        kept = set(keep)
+        texts, ids = good.payload_texts(), good.source_ids()
+        held = held + [(ids[i], UNIQUE, texts[i]) for i in range(len(good)) if i not in kept]
+        for sid, when in sorted(clash, key=str):
+            if not self.versions.get((sid, when)):
+                continue  # held already, or in raw from an earlier load (it stays there)
+            self.versions[(sid, when)] = False
+            rows = self.con.execute(
+                f"""delete from raw.{self.table}
+                    where _load_id = ? and _source_id = ?
+                      and _source_updated_at is not distinct from ?::timestamptz
+                    returning _payload::varchar""",
+                [self.digest, sid, when or None],
+            ).fetchall()
+            for (text,) in rows:
+                held.append((sid, UNIQUE, text))
+                self.good -= 1
+                self.landed -= 1
+                self.bad += 1
+        return good.take(keep), held
+
+    def finish(self, entry: FileEntry, report: SyncReport, limit: datetime | None) -> None:
+        """The whole file's share of bad records, the accounting, its `ops.file_loads` row and
+        the cursor, in one transaction; raises `FileRefusedWhole` when too many were bad."""
+        if self.judged and self.bad > self.max_bad_share * self.judged:
+            raise FileRefusedWhole(
+                f"{self.bad} of {self.judged} records failed the landing checks or could not be "
+                f"read (more than {self.max_bad_share:.0%}; first: {self.first_bad}); nothing "
+                "landed from this page"
+            )
+        unit = Unit(self.channel, self.stream, self.digest, [], cursor_from_landed=True,
+                    file=entry)  # fmt: skip
+        with transaction(self.con):
+            check_accounted(unit, self.good, self.held)
+            record_file(self.con, unit, "landed", None, self.landed, self.held)
+            if self.good and self.newest is not None:
+                bounds = [self.newest] + ([limit] if limit is not None else [])
+                advance_cursor(self.con, self.channel, self.stream,
+                               min(bounds).astimezone(UTC).isoformat())  # fmt: skip
+        report.outcomes.extend(self.outcomes.values())
+        report.by_table[self.table] = report.by_table.get(self.table, 0) + self.landed
+        report.rows_landed += self.landed
+        report.rows_quarantined += self.held
+        _report_repeats(unit, report)
+        report.files_landed += 1
+
+    def undo(self) -> None:
+        """Take out what this file's slices landed and held (a refusal, or a file that changed
+        while it was read), in one transaction."""
+        with transaction(self.con):
+            self.con.execute(f"delete from raw.{self.table} where _load_id = ?", [self.digest])
+            self.con.execute("delete from ops.quarantine where load_id = ?", [self.digest])
+
+
+def _times(staged: StagedRecords) -> list[str]:
+    return [
+        t.isoformat() if t is not None else ""
+        for t in staged.table.column("_source_updated_at").to_pylist()
+    ]

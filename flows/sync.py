@@ -21,23 +21,28 @@ import duckdb
 from connectors import registry
 from connectors.files.inbox import UnsafePath, move_handled, pending_files
 from connectors.files.reader import FileRejected, file_hash, read_file
+from connectors.http import redact
 from connectors.records import StreamSpec
 from connectors.till_export.mapping import ExportRules
 from flows.config import Config
 from flows.landing import (
     DUCKDB_MEMORY_LIMIT,
     FileEntry,
+    FileRefusedWhole,
     Part,
+    SlicedFile,
     SyncReport,
     Unit,
+    check_accounted,
     commit,
     cursor_limit,
     gate_context,
     judge,
+    record_file,
     refuse,
 )
 from flows.staged import StagedRecords, concat, empty, stage
-from flows.warehouse import connection, init_warehouse
+from flows.warehouse import connection, init_warehouse, quarantine, transaction
 
 
 @dataclass
@@ -88,6 +93,13 @@ def _already_landed(con: duckdb.DuckDBPyConnection, digest: str) -> bool:
 # validation however small, and a drop folder often holds hundreds of small files).
 GATE_CHUNK_RECORDS = 200_000
 
+# A JSON Lines file larger than this lands slice by slice (`flows.landing.SlicedFile`) in its one
+# transaction, so memory is bounded by a slice instead of growing with the file (a file held
+# whole takes about 2.2x its size on top of the process's ~0.6 GB). Below it, files of a stream
+# are judged together, which is faster for the many small files of a drop folder.
+SLICED_FILE_BYTES = 32 * 2**20
+SLICE_RECORDS = 10_000  # records per slice of such a file
+
 
 def sync_files(
     cfg: Config,
@@ -126,6 +138,9 @@ def sync_files(
             for path in files:
                 if on_file:
                     on_file(path)
+                if _sliced(src, path):
+                    _land_sliced(con, cfg, root, src, path, report, gate)
+                    continue
                 unit = _read_one(con, root, src, path, report)
                 if unit is None:
                     continue
@@ -162,10 +177,7 @@ def _read_one(
         batch = read_file(spec, path, src.mapping, src.extra, src.rules,
                           sink=lambda records: staged.append(stage(records)))  # fmt: skip
     except FileRejected as exc:
-        digest = _hash_or_name(path)
-        refuse(con, _unit(spec, path, digest, Part(spec.stream, spec.table, empty())), str(exc),
-               report)  # fmt: skip
-        _move(root, path, digest, str(exc), report)
+        _refuse_file(con, root, src, path, _hash_or_name(path), str(exc), report)
         return None
     if _already_landed(con, batch.content_hash):
         _move(root, path, batch.content_hash, None, report)
@@ -175,6 +187,120 @@ def _read_one(
     staged.append(stage(batch.records))
     part = Part(spec.stream, spec.table, concat(staged), unreadable)
     return _unit(spec, path, batch.content_hash, part, batch.rows_read, tuple(batch.repeats))
+
+
+def _sliced(src: Source, path: Path) -> bool:
+    try:
+        return src.spec.fmt == "jsonl" and path.stat().st_size > SLICED_FILE_BYTES
+    except OSError:
+        return False  # gone: the ordinary path reports it
+
+
+def _land_sliced(
+    con: duckdb.DuckDBPyConnection,
+    cfg: Config,
+    root: Path,
+    src: Source,
+    path: Path,
+    report: SyncReport,
+    gate_on: bool,
+) -> None:
+    """Land one large JSON Lines file slice by slice in one transaction (see `SlicedFile`); a
+    file with too many bad records is rolled back and refused, its records quarantined with the
+    refusal, again slice by slice."""
+    spec = src.spec
+    digest = _hash_or_name(path)
+    if _already_landed(con, digest):
+        _move(root, path, digest, None, report)
+        report.files_skipped += 1
+        return
+    sliced = SlicedFile(con, spec.channel, spec.stream, spec.table, digest,
+                        gate_context(con, cfg) if gate_on else None)  # fmt: skip
+    try:
+        batch = read_file(spec, path, sink=lambda records: sliced.land(stage(records)),
+                          flush_every=SLICE_RECORDS)  # fmt: skip
+        if batch.content_hash != digest:
+            raise _ChangedWhileRead
+        sliced.land(stage(batch.records), [(b.source_id, b.reason, b.text) for b in batch.bad])
+        entry = FileEntry(digest, path, batch.rows_read, tuple(batch.repeats))
+        sliced.finish(entry, report, cursor_limit(cfg))
+    except FileRejected as exc:
+        sliced.undo()
+        _refuse_file(con, root, src, path, digest, str(exc), report)
+        return
+    except _ChangedWhileRead:
+        sliced.undo()
+        report.rejected.append(
+            f"{path.name}: changed while it was being landed; left in the inbox, the next run "
+            "lands it"
+        )
+        return
+    except FileRefusedWhole as exc:
+        sliced.undo()
+        _refuse_sliced(con, root, src, path, digest, str(exc), report)
+        return
+    _after_landing(root, path, digest, None, report)
+
+
+class _ChangedWhileRead(Exception):
+    """The file's content hash changed between the check and the read (rolled back)."""
+
+
+def _refuse_file(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    src: Source,
+    path: Path,
+    digest: str,
+    reason: str,
+    report: SyncReport,
+) -> None:
+    spec = src.spec
+    refuse(con, _unit(spec, path, digest, Part(spec.stream, spec.table, empty())), reason, report)
+    _move(root, path, digest, reason, report)
+
+
+def _refuse_sliced(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    src: Source,
+    path: Path,
+    digest: str,
+    reason: str,
+    report: SyncReport,
+) -> None:
+    """A large file refused whole: every record held with the refusal (as `flows.landing.refuse`
+    does for a file read whole), slice by slice, then its `ops.file_loads` row."""
+    spec = src.spec
+    label = f"{path.name}: {reason}"
+    held = 0
+
+    def hold(items: list[tuple[str | None, str, str]]) -> None:
+        nonlocal held
+        with transaction(con):  # a slice at a time, as it landed (memory, see SlicedFile)
+            held += quarantine(con, digest, spec.channel, spec.stream, items, first=held)
+
+    def hold_records(records: list) -> None:
+        staged = stage(records)
+        texts = [redact(t) for t in staged.payload_texts()]
+        hold([(sid, f"page refused: {reason}", text)
+              for sid, text in zip(staged.source_ids(), texts, strict=True)])  # fmt: skip
+
+    batch = read_file(spec, path, sink=hold_records, flush_every=SLICE_RECORDS)
+    hold_records(batch.records)
+    hold([(b.source_id, b.reason, redact(b.text)) for b in batch.bad])
+    entry = FileEntry(digest, path, batch.rows_read, tuple(batch.repeats))
+    unit = Unit(spec.channel, spec.stream, digest, [], cursor_from_landed=True, file=entry)
+    with transaction(con):
+        check_accounted(unit, 0, held)
+        record_file(con, unit, "rejected", label, 0, held)
+    report.rows_quarantined += held
+    if entry.repeats:
+        report.rows_repeated += len(entry.repeats)
+        report.repeats.append(entry.repeats_text())
+    report.files_rejected += 1
+    report.rejected.append(label)
+    _move(root, path, digest, label, report)
 
 
 def _land_chunk(
@@ -195,22 +321,29 @@ def _land_chunk(
             report.files_skipped += 1
             continue
         refused = commit(con, unit, verdict, report, cursor_limit(cfg))
-        now_hash = _current_hash(path)
-        if now_hash is None:
-            report.rejected.append(
-                f"{path.name}: gone from the inbox before it could be moved (renamed or removed "
-                "while it was read); what was read is landed and recorded by its content hash"
-            )
-            continue
-        if now_hash != digest:
-            # Written to while we landed it: what we read is landed; the file stays in the inbox
-            # and the next run lands it again as a new file (its landed rows dedupe by hash).
-            report.rejected.append(
-                f"{path.name}: changed while it was being landed; left in the inbox, the next "
-                "run lands the rest"
-            )
-            continue
-        _move(root, path, digest, refused, report)
+        _after_landing(root, path, digest, refused, report)
+
+
+def _after_landing(
+    root: Path, path: Path, digest: str, refused: str | None, report: SyncReport
+) -> None:
+    """Move a landed (or refused) file, unless it changed or went while it was landed."""
+    now_hash = _current_hash(path)
+    if now_hash is None:
+        report.rejected.append(
+            f"{path.name}: gone from the inbox before it could be moved (renamed or removed "
+            "while it was read); what was read is landed and recorded by its content hash"
+        )
+        return
+    if now_hash != digest:
+        # Written to while we landed it: what we read is landed; the file stays in the inbox
+        # and the next run lands it again as a new file (its landed rows dedupe by hash).
+        report.rejected.append(
+            f"{path.name}: changed while it was being landed; left in the inbox, the next "
+            "run lands the rest"
+        )
+        return
+    _move(root, path, digest, refused, report)
 
 
 def _move(root: Path, path: Path, digest: str, reason: str | None, report: SyncReport) -> None:

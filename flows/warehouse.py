@@ -272,16 +272,18 @@ def quarantine(
     channel: str,
     stream: str,
     items: Iterable[tuple[str | None, str, str]],
+    first: int = 0,
 ) -> int:
     """Keep rejected records (source_id, reason, payload text) so nothing is ever lost; return
     how many are held. A record already held (same channel, stream, id, reason and payload, not
-    released) is not held twice: the look-back window re-reads a bad record at every sync."""
+    released) is not held twice: the look-back window re-reads a bad record at every sync.
+    `first` numbers the rows of a load held in several calls (a large file's slices)."""
     items = list(items)
     if not items:
         return 0
     staged = pa.table(
         {
-            "quarantine_id": [f"{load_id}:{i}" for i in range(len(items))],
+            "quarantine_id": [f"{load_id}:{first + i}" for i in range(len(items))],
             "source_id": pa.array([i[0] for i in items], pa.string()),
             "reason": [str(i[1]) for i in items],
             "payload": [i[2] for i in items],

@@ -1021,3 +1021,117 @@ def test_a_dbt_test_failure_names_the_record_that_caused_it(tmp_path):
     with connection(cfg.warehouse, read_only=True) as con:
         orders = con.execute("select count(*) from marts.orders").fetchall()[0][0]
     assert orders == 5  # the last good build's marts
+
+
+# ------------------------------------------------------- a large file lands slice by slice
+
+
+def _sliced(monkeypatch, records_per_slice: int = 7) -> None:
+    """Every JSON Lines file counts as large, in slices of a few records (the real thresholds
+    are 32 MB and 10,000 records; the rules are the same)."""
+    import flows.sync
+
+    monkeypatch.setattr(flows.sync, "SLICED_FILE_BYTES", 0)
+    monkeypatch.setattr(flows.sync, "SLICE_RECORDS", records_per_slice)
+
+
+def _landing_outcome(cfg) -> tuple:
+    with connection(cfg.warehouse, read_only=True) as con:
+        raw = con.execute(
+            "select _source_id, _payload_hash from raw.shop__orders order by all"
+        ).fetchall()
+        held = con.execute(
+            "select source_id, reason, payload from ops.quarantine order by all"
+        ).fetchall()
+        files = con.execute(
+            "select status, rows_read, rows_landed, rows_quarantined, rows_repeated "
+            "from ops.file_loads"
+        ).fetchall()
+        state = con.execute("select cursor from ops.sync_state where stream = 'orders'").fetchall()
+    return raw, held, files, state
+
+
+def _mixed_orders() -> list[str]:
+    """30 orders: one not JSON (slice 2), one invalid (a negative price, slice 3), an exact repeat
+    (slice 4), and order 7102 twice with different payloads at one updated time (slices 1
+    and 4): a conflict that the whole-file gate sees at once and slices see apart."""
+    orders = [_shop_order(i) for i in range(30)]
+    for i, o in enumerate(orders):
+        o["updated_at"] = f"2026-06-01T10:{i:02d}:00+00:00"
+    lines = [json.dumps(o) for o in orders]
+    lines[9] = '{"id": 9001, "total_price": NaN}'
+    orders[16]["line_items"][0]["price"] = "-10.00"
+    lines[16] = json.dumps(orders[16])
+    lines[23] = lines[22]
+    lines[25] = json.dumps({**orders[2], "note": "edited"})
+    return lines
+
+
+def test_a_large_file_sliced_lands_as_the_same_file_read_whole(tmp_path, monkeypatch):
+    """Slice by slice (bounded memory) ends where reading the file whole ends: the same raw
+    rows, the same held records with the same reasons, the same file entry and cursor."""
+    from flows.sync import sync_files
+
+    whole = make_config(tmp_path / "whole")
+    _drop_orders(whole, _mixed_orders())
+    assert sync_files(whole, only_channel="shop").files_landed == 1
+    _sliced(monkeypatch)
+    sliced = make_config(tmp_path / "sliced")
+    _drop_orders(sliced, _mixed_orders())
+    report = sync_files(sliced, only_channel="shop")
+    assert report.files_landed == 1 and report.rejected == []
+    assert _landing_outcome(sliced) == _landing_outcome(whole)
+    raw, held, files, _ = _landing_outcome(sliced)
+    assert len(raw) == 25 and len(held) == 4  # 30 = 25 + 4 held + 1 repeat
+    assert [r[0] for r in held].count("7102") == 2  # both conflicting copies held
+    assert files == [("landed", 30, 25, 4, 1)]
+    assert (Path(sliced.files.drop_dir) / "shop" / "orders" / "orders.jsonl").exists() is False
+
+
+def test_a_large_file_mostly_bad_is_refused_whole_after_its_slices_landed(tmp_path, monkeypatch):
+    """The bad share is the whole file's: slices that landed before the bad ones came are
+    taken out again, every record is held with the refusal, the file goes to rejected/."""
+    from flows.sync import sync_files
+
+    _sliced(monkeypatch)
+    cfg = make_config(tmp_path)
+    good = [json.dumps(_shop_order(i)) for i in range(10)]
+    bad = [json.dumps({**_shop_order(100 + i), "line_items": [{"id": 1, "sku": "SKU-0001",
+                       "quantity": 1, "price": "-1.00"}]}) for i in range(20)]  # fmt: skip
+    _drop_orders(cfg, good + bad)
+    report = sync_files(cfg, only_channel="shop")
+    assert report.files_rejected == 1 and "20 of 30 records" in report.rejected[0]
+    raw, held, files, state = _landing_outcome(cfg)
+    assert raw == [] and state == []
+    assert len(held) == 30 and all(h[1].startswith("page refused") for h in held)
+    assert files[0][0] == "rejected" and files[0][3] == 30
+    assert list((Path(cfg.files.drop_dir) / "rejected").rglob("orders.jsonl"))
+
+
+def test_a_crash_between_slices_lands_the_file_once_on_the_next_run(tmp_path, monkeypatch):
+    """Slices commit one by one (DuckDB holds a transaction's writes in memory); a crash after
+    some leaves no file entry and no cursor, and the next run lands each record exactly once."""
+    import flows.landing
+    from flows.sync import sync_files
+
+    _sliced(monkeypatch)
+    cfg = make_config(tmp_path)
+    _drop_orders(cfg, [json.dumps(_shop_order(i)) for i in range(30)])
+    real_land, calls = flows.landing.SlicedFile.land, {"n": 0}
+
+    def crash_on_the_third_slice(self, staged, unreadable=None):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("killed")
+        return real_land(self, staged, unreadable)
+
+    monkeypatch.setattr(flows.landing.SlicedFile, "land", crash_on_the_third_slice)
+    with pytest.raises(KeyboardInterrupt):
+        sync_files(cfg, only_channel="shop")
+    raw, _, files, state = _landing_outcome(cfg)
+    assert len(raw) == 14 and files == [] and state == []
+    monkeypatch.setattr(flows.landing.SlicedFile, "land", real_land)
+    assert sync_files(cfg, only_channel="shop").files_landed == 1
+    raw, held, files, state = _landing_outcome(cfg)
+    assert len(raw) == 30 and len(set(raw)) == 30 and held == []
+    assert files == [("landed", 30, 16, 0, 0)] and state

@@ -178,12 +178,15 @@ def _lines(raw: Iterable[str]) -> Iterator[str]:
 
 
 def _read_jsonl_file(
-    spec: StreamSpec, path: Path, sink: Callable[[list[RawRecord]], None] | None
+    spec: StreamSpec,
+    path: Path,
+    sink: Callable[[list[RawRecord]], None] | None,
+    flush_every: int = 10_000,
 ) -> FileBatch:
     """A JSON Lines file read line by line from disk: neither its bytes nor its text are ever
     held whole (with `sink`, memory is bounded by a batch of records, whatever the file's size).
     The content hash is taken first, in blocks; the sync compares it again before moving."""
-    batch = FileBatch(path=path, content_hash=file_hash(path), sink=sink)
+    batch = FileBatch(path=path, content_hash=file_hash(path), sink=sink, flush_every=flush_every)
     try:
         with path.open("r", encoding="utf-8-sig", newline="\n") as f:
             _read_jsonl(spec, path, _lines(f), batch)
@@ -339,20 +342,23 @@ def read_file(
     extra: dict[str, str] | None = None,
     rules: ExportRules | None = None,
     sink: Callable[[list[RawRecord]], None] | None = None,
+    flush_every: int = FileBatch.flush_every,
 ) -> FileBatch:
     """Parse `path` as `spec`'s stream. `mapping` renames a table file's columns (ours -> theirs);
     `extra` adds constant payload keys (the till's time zone); `rules` reads a till export
     (connectors/till_export/mapping.py: constants, line numbers, formats, line types, credit
     notes, every source column kept, `source_file`) instead of `mapping`. With `sink`, records
     are handed to it in batches as they are read (the batch keeps only the last, unflushed ones):
-    memory stays bounded by the batch, not the file."""
+    memory stays bounded by the batch (`flush_every` records), not the file."""
     try:
         if spec.fmt == "jsonl":
-            return _read_jsonl_file(spec, path, sink)
+            return _read_jsonl_file(spec, path, sink, flush_every)
         data = path.read_bytes()
     except FileNotFoundError:
         raise FileRejected(f"{path}: file not found") from None
-    batch = FileBatch(path=path, content_hash=content_hash(data), sink=sink)
+    batch = FileBatch(
+        path=path, content_hash=content_hash(data), sink=sink, flush_every=flush_every
+    )
     if not data.strip():
         raise FileRejected(f"{path.name}: empty file")
     if spec.fmt == "decisions":
