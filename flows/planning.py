@@ -121,6 +121,7 @@ def run_planning(
         write_buyer_files,
     )
     from forecasting.replenishment import measure_demand_errors
+    from forecasting.revenue_at_risk import PRICE_DAYS, unit_prices
 
     settings = cfg.replenishment
     with connection(cfg.warehouse, read_only=True) as con:
@@ -149,6 +150,18 @@ def run_planning(
                from intermediate.int_open_purchase_orders where quantity_open > 0
                order by po_id, sku, location_id""",
         )
+        # what each SKU sold for where it sold (order lines, not daily_demand: a component's
+        # demand there includes bundle units sold at the bundle's price): revenue at risk
+        sold = _read(
+            con,
+            f"""select order_date as date, sku, location_id, sum(quantity) as units_ordered,
+                       sum(net) as revenue
+                from marts.order_lines
+                where not is_cancelled and sku is not null and location_id is not null
+                    and order_date < date '{run_date.isoformat()}'
+                    and order_date >= date '{run_date.isoformat()}' - {PRICE_DAYS}
+                group by all order by all""",
+        )
         abc = _read(con, "select sku, abc_class from marts.products")
         products = _read(con, "select sku, category from marts.products")
     fs = ForecastSettings.for_horizon_days(settings.horizon_days)
@@ -174,6 +187,7 @@ def run_planning(
         abc_class=abc,
         open_purchase_orders=open_pos,
         demand_errors=errors,
+        unit_prices=unit_prices(sold, run_date, cfg.base_currency),
     )
     with connection(cfg.warehouse) as con:
         ensure_planning_tables(con)

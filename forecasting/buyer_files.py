@@ -71,6 +71,9 @@ _NUMBER_FORMATS: dict[str, str] = {
     "order_up_to": "#,##0",
     "lines": "#,##0",
     "units": "#,##0",
+    # revenue at risk if the line is not ordered (forecasting/revenue_at_risk.py)
+    "units_at_risk": "#,##0.0",
+    "revenue_at_risk": "#,##0.00",
 }
 _BOLD = Font(bold=True)
 _APPROVAL_FILL = PatternFill(fill_type="solid", start_color="FFFFF2CC", end_color="FFFFF2CC")

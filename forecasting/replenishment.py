@@ -59,7 +59,9 @@ from statistics import NormalDist
 import numpy as np
 import polars as pl
 
+from forecasting.revenue_at_risk import with_revenue_at_risk
 from forecasting.schemas import (
+    MONEY,
     NEEDS_ATTENTION_COLUMNS,
     PO_COLUMNS,
     REPLENISHMENT_COLUMNS,
@@ -549,6 +551,7 @@ def plan_replenishment(
     abc_class: pl.DataFrame | None = None,
     open_purchase_orders: pl.DataFrame | None = None,
     demand_errors: pl.DataFrame | None = None,
+    unit_prices: pl.DataFrame | None = None,
 ) -> ReplenishmentPlan:
     """Compute reorder levels for every forecast series and suggest purchase-order lines.
 
@@ -563,6 +566,9 @@ def plan_replenishment(
     ``demand_errors`` (``sku, location_id, error_var, error_n`` from
     :func:`measure_demand_errors`) sets the demand variance over L + R from measured errors
     instead of the forecast's spread (``settings.error_prior_weight``).
+    ``unit_prices`` (``sku, location_id, unit_price, price_currency`` from
+    :func:`forecasting.revenue_at_risk.unit_prices`) fills each line's revenue at risk if it is
+    not ordered (:mod:`forecasting.revenue_at_risk`); without it those columns stay null.
 
     Returns the ``replenishment`` rows (series with a forecast and supplier terms), the
     ``po_suggestions`` lines (sorted by supplier, location, SKU; ``approved_qty`` null for the
@@ -711,6 +717,8 @@ def plan_replenishment(
     projection_all = _projection_base(fc, rep, pos, run_date)
     po = _po_lines(rep, projection_all, terms, settings, run_date)
     projection = _projection(projection_all, po, run_date)
+    if unit_prices is not None:
+        po = with_revenue_at_risk(po, projection_all, unit_prices, review)
     needs = _needs_attention(fc, inv, supplier_terms, terms)
     return ReplenishmentPlan(
         replenishment=replenishment,
@@ -897,6 +905,10 @@ def _po_lines(
             reason=_reason(max_cover),
             run_date=pl.lit(run_date),
             approved_qty=pl.lit(None, dtype=pl.Int64),
+            # filled by forecasting.revenue_at_risk when the plan is given prices
+            units_at_risk=pl.lit(None, dtype=pl.Float64),
+            revenue_at_risk=pl.lit(None, dtype=MONEY),
+            revenue_currency=pl.lit(None, dtype=pl.String),
         )
     )
     return lines.select(PO_COLUMNS).sort(["supplier_id", "location_id", "sku"])

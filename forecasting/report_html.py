@@ -394,11 +394,19 @@ def render_report(
             "projected_stockout_date",
             "days_of_cover",
             "days_of_cover_after",
+            "revenue_at_risk",
+            "revenue_currency",
         ]
         out += _table(
             cols,
             lines.select(cols).iter_rows(),
-            {"suggested_qty", "line_value", "days_of_cover", "days_of_cover_after"},
+            {
+                "suggested_qty",
+                "line_value",
+                "days_of_cover",
+                "days_of_cover_after",
+                "revenue_at_risk",
+            },
         )
     else:
         out.append("<p>No purchase orders suggested.</p>")
@@ -426,6 +434,13 @@ def render_report(
             f" from {_e(row['supplier_id'])} ({_e(row.get('supplier_name'))})</h3>"
         )
         out.append(f'<p class="why">{_e(row["reason"])}</p>')
+        if row.get("revenue_at_risk") is not None:
+            # forecasting/revenue_at_risk.py: what skipping the line would cost in sales
+            out.append(
+                f'<p class="why">Revenue at risk if not ordered: {_e(row["revenue_at_risk"])} '
+                f"{_e(row.get('revenue_currency'))} ({_e(row.get('units_at_risk'))} units short "
+                "at the forecast mean before an order at the next review could arrive)</p>"
+            )
         out.append(
             line_chart(
                 row,

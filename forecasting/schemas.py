@@ -158,6 +158,12 @@ PO_SUGGESTIONS = Table(
         # buyer files list it in a section that can be skipped, with the excess's value.
         "beyond_max_cover": pl.Boolean(),
         "excess_value": MONEY,
+        # If the line is not ordered (forecasting/revenue_at_risk.py): the units short at the
+        # forecast mean before the next possible receipt (the next review's order, L + R days
+        # away) and what they would have sold for, in revenue_currency (the base currency).
+        "units_at_risk": pl.Float64(),
+        "revenue_at_risk": MONEY,
+        "revenue_currency": pl.String(),
     },
 )
 

@@ -98,6 +98,9 @@ def make_plan(lines: list[dict] | None = None) -> ReplenishmentPlan:
             "case_pack": pl.Int64,
             "beyond_max_cover": pl.Boolean,
             "excess_value": pl.Decimal(38, 4),
+            "units_at_risk": pl.Float64,
+            "revenue_at_risk": pl.Decimal(38, 4),
+            "revenue_currency": pl.String,
             "approved_qty": pl.Int64,
         },
     )

@@ -1,4 +1,5 @@
-"""marts.inventory_health / inventory_health_current on a hand-made warehouse (#17).
+"""marts.inventory_health / inventory_health_current on a hand-made warehouse (#17), and the
+revenue at risk of a hand-made purchase line in the buyer files.
 
 The warehouse: stock counts (3PL stock report), till sales and supplier terms go through the file
 sync and a real `dbt build`; every figure of the marts is checked against a hand computation in
@@ -15,11 +16,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from flows.dbt_runner import run_dbt
@@ -156,3 +158,111 @@ def test_inventory_health_of_a_hand_made_warehouse(cfg):
     # D in July: counted on 07-01, not yet 90 days without a sale
     july = _rows(cfg, "select * from marts.inventory_health where month = date '2026-07-01'")
     assert july["D"]["as_of_date"] == date(2026, 7, 31) and not july["D"]["is_dead_stock"]
+
+
+# --- revenue at risk of a purchase line ---------------------------------------------------------
+
+
+def _plan_inputs(run_date: date):
+    """One SKU at one location, lead time 10, review 7: 3 a day forecast, 12 available."""
+    days = 56
+    forecast = pl.DataFrame(
+        {
+            "sku": ["R"] * days,
+            "location_id": ["WH-AMS"] * days,
+            "period_start": [run_date + timedelta(days=i) for i in range(days)],
+            "mean": [3.0] * days,
+            "p10": [2.0] * days,
+            "p50": [3.0] * days,
+            "p90": [4.0] * days,
+        }
+    )
+    levels = pl.DataFrame(
+        {
+            "sku": ["R"],
+            "location_id": ["WH-AMS"],
+            "on_hand": [14],
+            "committed": [2],
+            "on_order": [0],
+        }
+    )
+    terms = pl.DataFrame(
+        {
+            "supplier_id": ["SUP-9"],
+            "supplier_name": ["Supplier R"],
+            "sku": ["R"],
+            "unit_cost": ["4.00"],
+            "currency": ["USD"],
+            "lead_time_days": [10],
+            "lead_time_std_days": [0.0],
+            "moq": [1],
+            "case_pack": [1],
+        }
+    )
+    # an open PO of 9 arriving on day 5
+    open_pos = pl.DataFrame(
+        {
+            "po_id": ["PO-1"],
+            "supplier_id": ["SUP-9"],
+            "sku": ["R"],
+            "location_id": ["WH-AMS"],
+            "quantity_open": [9],
+            "expected_at": [run_date + timedelta(days=5)],
+        }
+    )
+    return forecast, levels, terms, open_pos
+
+
+@pytest.mark.fast
+def test_revenue_at_risk_of_a_hand_made_purchase_line_reaches_the_buyer_files(tmp_path):
+    from openpyxl import load_workbook
+
+    from forecasting import write_buyer_files
+    from forecasting.replenishment import plan_replenishment
+    from forecasting.revenue_at_risk import unit_prices
+    from forecasting.settings import ReplenishmentSettings
+
+    run_date = date(2026, 11, 2)
+    forecast, levels, terms, open_pos = _plan_inputs(run_date)
+    # sold at 6.00 a unit over the last 90 days (EUR, the base currency)
+    history = pl.DataFrame(
+        {
+            "date": [run_date - timedelta(days=3), run_date - timedelta(days=100)],
+            "sku": ["R", "R"],
+            "location_id": ["WH-AMS", "WH-AMS"],
+            "units_ordered": [5, 1],
+            "revenue": [Decimal("30.00"), Decimal("99.00")],  # the second is outside 90 days
+        }
+    )
+    prices = unit_prices(history, run_date, currency="EUR")
+    settings = ReplenishmentSettings(review_period_days=7)
+    plan = plan_replenishment(
+        forecast,
+        levels,
+        terms,
+        settings,
+        run_date,
+        open_purchase_orders=open_pos,
+        unit_prices=prices,
+    )
+    line = plan.po_suggestions.row(0, named=True)
+    # Not ordered today, the next order (at the next review, day 7) arrives on day 17: days
+    # 0..16 at 3 a day. The 12 available last to the end of day 3; day 4 is short 3; the 9
+    # received on day 5 last to the end of day 7; days 8..16 are short 3 each (27): 30 units
+    assert line["lead_time_days"] == 10
+    assert line["units_at_risk"] == pytest.approx(30.0)
+    assert line["revenue_at_risk"] == Decimal("180.0000")  # 30 x 6.00
+    assert line["revenue_currency"] == "EUR"
+
+    files = write_buyer_files(plan, tmp_path, run_date)
+    folder = tmp_path / "reorder" / run_date.isoformat()
+    with open(folder / "SUP-9.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[0]["revenue_at_risk"] == "180.0000" and rows[0]["revenue_currency"] == "EUR"
+    wb = load_workbook(folder / f"purchase_orders_{run_date.isoformat()}.xlsx")
+    ws = wb["SUP-9"]
+    header = [c.value for c in ws[1]]
+    assert ws.cell(row=2, column=header.index("revenue_at_risk") + 1).value == pytest.approx(180)
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "revenue at risk" in page.lower() and "180.00" in page
+    assert any(p.name == "report.html" for p in files)
