@@ -10,6 +10,7 @@ JSON number, WooCommerce line `price` as a number, as those platforms do).
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,6 +35,9 @@ TILL_POSTAGE, TILL_CARD_FEE = "POSTAGE", "CARDFEE"
 TILL_CREDIT_PREFIX = "CN"
 CASHIERS = ("Anna", "Ben", "Cem", "Dora")
 STREETS = ["Main St", "High St", "Keizersgracht", "Hauptstrasse", "Rue de la Paix", "Market Sq"]
+# Shopify customer tags the merchant sets (Customer.tags; REST `tags`, comma-separated) and one
+# customer in how many carries each: picked from the customer id's CRC, so no random draw shifts.
+CUSTOMER_TAGS = (("newsletter", 3), ("vip", 10), ("wholesale", 25))
 
 _BUSINESS = ZoneInfo(BUSINESS_TZ)
 _TILL = ZoneInfo(TILL_TZ)
@@ -245,6 +249,12 @@ def render_shopify_order(
     return out
 
 
+def customer_tags(customer_id: int) -> str:
+    """The customer's Shopify tags as REST writes them (`"newsletter, vip"`; `""` for none)."""
+    h = zlib.crc32(str(customer_id).encode())
+    return ", ".join(t for k, (t, every) in enumerate(CUSTOMER_TAGS) if (h >> (8 * k)) % every == 0)
+
+
 def render_shopify_customer(cust: Row) -> Row:
     """Shopify customer (`cust` already holds id, names, e-mail, times as epoch, country)."""
     return {
@@ -255,6 +265,7 @@ def render_shopify_customer(cust: Row) -> Row:
         "created_at": ts_offset(cust["created_ts"]),
         "updated_at": ts_offset(cust["updated_ts"]),
         "default_address": {"country_code": cust["country"]},
+        "tags": customer_tags(int(cust["id"])),
     }
 
 
@@ -490,6 +501,19 @@ def render_woo_order(
             }
             for ln in lines
         ],
+        "coupon_lines": (
+            [
+                {
+                    "id": 9000000001 + order["seq"],
+                    "code": str(order["discount_code"] or "promo").lower(),
+                    "discount": money(order["discount"]),
+                    "discount_tax": "0.00",
+                    "meta_data": [],
+                }
+            ]
+            if order["discount"] > 0
+            else []
+        ),
         "refunds": [
             {
                 "id": int(ev[0]["refund_id"]),

@@ -288,6 +288,8 @@ def customer_to_rest(n: dict) -> dict:
         "created_at": n.get("createdAt"),
         "updated_at": n.get("updatedAt"),
         "default_address": {"country_code": addr.get("countryCodeV2")} if addr else None,
+        # GraphQL answers a list; the REST customer (raw contract) has one comma-separated string
+        "tags": ", ".join(n.get("tags") or []),
     }
 
 

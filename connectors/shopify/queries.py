@@ -82,7 +82,7 @@ refunds(first: {NESTED["refunds"]}) {{ {REFUND} }}
 """
 
 CUSTOMER_FIELDS = """id legacyResourceId email firstName lastName createdAt updatedAt
-defaultAddress { countryCodeV2 }"""
+defaultAddress { countryCodeV2 } tags"""
 
 VARIANT = """id legacyResourceId sku title price createdAt updatedAt
   inventoryItem { id legacyResourceId unitCost { amount currencyCode } }"""

@@ -314,7 +314,9 @@ def rest_customer_to_graphql(c: dict) -> dict:
     return {"id": gid("Customer", c["id"]), "legacyResourceId": str(c["id"]), "email": c.get("email"),
             "firstName": c.get("first_name"), "lastName": c.get("last_name"),
             "createdAt": utc_z(c.get("created_at")), "updatedAt": utc_z(c.get("updated_at")),
-            "defaultAddress": {"countryCodeV2": addr.get("country_code")} if addr else None}  # fmt: skip
+            "defaultAddress": {"countryCodeV2": addr.get("country_code")} if addr else None,
+            # REST `tags` is one comma-separated string, GraphQL `Customer.tags` a [String!]!
+            "tags": [t.strip() for t in (c.get("tags") or "").split(",") if t.strip()]}  # fmt: skip
 
 
 def rest_product_to_graphql(p: dict, unit_costs: dict[int, dict] | None = None) -> dict:

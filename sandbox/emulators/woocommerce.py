@@ -345,7 +345,6 @@ class WooEmulator(Emulator):
         fee_tax = sum(t for _, _, t in fees)
         cart_tax = _cents(o["total_tax"]) + fee_tax
         shipping = _cents(o["shipping_total"])
-        discount = _cents(o["discount_total"])
         total = _cents(o["total"]) + fee_cents + fee_tax
         placed, paid = row["placed_ts"], row["placed_ts"]
         done = row["fulfilled"] and row["fulfilled_ts"] <= as_of
@@ -415,9 +414,10 @@ class WooEmulator(Emulator):
                 for k, (name, cents, tax) in enumerate(fees)
             ],
             "coupon_lines": [
-                {"id": item_id + 9, "code": "promo", "discount": o["discount_total"],
-                 "discount_tax": "0.00", "meta_data": []}
-            ] if discount else [],
+                {"id": item_id + 9, "code": c["code"], "discount": c["discount"],
+                 "discount_tax": c["discount_tax"], "meta_data": []}
+                for c in o["coupon_lines"]
+            ],
             "refunds": refunds,
             "_links": self._links(
                 ("self", f"/orders/{oid}"), ("collection", "/orders"),

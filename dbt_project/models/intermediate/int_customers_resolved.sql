@@ -16,6 +16,26 @@ woo_customers as (
     select * from {{ ref('stg_woo__customers') }}
 ),
 
+-- Shopify customer tags (the only channel with customer tags: WooCommerce customers have a
+-- role, Amazon buyers and till customers nothing), per person: every tag of every Shopify
+-- customer record the person resolves to
+shop_tags as (
+    select
+        {{ customer_key("'shop'", 'c.email', 'c.customer_id') }} as customer_key,
+        unnest(t.tags) as tag
+    from {{ ref('stg_shop__customer_tags') }} as t
+    inner join shop_customers as c on t.customer_id = c.customer_id
+),
+
+person_tags as (
+    select
+        customer_key,
+        string_agg(distinct tag, ', ' order by tag) as tags
+    from shop_tags
+    where customer_key is not null
+    group by all
+),
+
 identities as (
     select
         customer_key,
@@ -53,7 +73,7 @@ identities as (
     from woo_customers
 ),
 
-final as (
+resolved as (
     select
         customer_key,
         max(email) as email,
@@ -66,6 +86,14 @@ final as (
     from identities
     where customer_key is not null
     group by customer_key
+),
+
+final as (
+    select
+        r.*,
+        t.tags
+    from resolved as r
+    left join person_tags as t on r.customer_key = t.customer_key
 )
 
 select * from final

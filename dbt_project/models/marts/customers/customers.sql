@@ -36,6 +36,7 @@ joined as (
         p.first_name,
         p.last_name,
         p.channels,
+        p.tags,
         p.country,
         {{ region_of('p.country') }} as region,
         s.first_order_at,
@@ -124,7 +125,8 @@ final as (
         is_one_time_buyer,
         is_high_aov,
         segment,
-        coalesce(region, 'Unknown') || ' / ' || segment as region_segment
+        coalesce(region, 'Unknown') || ' / ' || segment as region_segment,
+        tags
     from segmented
 )
 
