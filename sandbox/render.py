@@ -501,6 +501,8 @@ def render_woo_order(
             }
             for ln in lines
         ],
+        # the campaign's coupon (WooCommerce stores coupon codes lower-case); its discount is
+        # already inside the line totals
         "coupon_lines": (
             [
                 {
