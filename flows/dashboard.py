@@ -282,6 +282,25 @@ def _plan_date(
     return con.execute("select max(run_date) from planning.replenishment").fetchall()[0][0]
 
 
+FULFILMENT_SQL = """
+select
+    channel,
+    sum(orders_placed) filter (where day = ?::date) as placed,
+    sum(orders_shipped) filter (where day = ?::date) as shipped,
+    sum(orders_open) filter (where day = ?::date) as open,
+    sum(orders_late) filter (where day = ?::date) as late,
+    sum(shipped_on_time) filter (where day = ?::date)
+        / nullif(sum(shipments) filter (where day = ?::date), 0) as on_time_share,
+    -- the median of the channel's busiest location that day (medians do not add up)
+    arg_max(hours_to_ship_median, shipments) filter (where day = ?::date) as hours_to_ship_median,
+    sum(shipped_on_time) / nullif(sum(shipments), 0) as on_time_share_30d
+from marts.fulfillment_daily
+where day > ?::date - 30 and day <= ?::date
+group by all
+order by channel
+"""
+
+
 def read_dashboard(
     cfg: Config,
     run_date: date | None = None,
@@ -336,6 +355,8 @@ def read_dashboard(
                 data.stockouts = _frame(con, STOCKOUTS_SQL, [*stock, LIST_LIMIT])
             if data.stock_by_location.height:
                 data.stockouts_total = int(data.stock_by_location["stockouts"].sum())
+            if "marts.fulfillment_daily" in have:
+                data.fulfillment = _frame(con, FULFILMENT_SQL, [a] * 9)
         plan = _plan_date(con, run_date, have)
         data.requested_plan_date = run_date
         if plan is not None and "planning.po_suggestions" in have:

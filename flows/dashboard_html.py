@@ -110,6 +110,9 @@ class DashboardData:
     at_risk_total: int | None = None  # rows of at_risk before the display limit
     stockouts_total: int | None = None
     notes: list[str] = field(default_factory=list)
+    # channel, placed, shipped, open, late, on_time_share, hours_to_ship_median,
+    # on_time_share_30d (marts.fulfillment_daily on the as_of day; empty before that mart)
+    fulfillment: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -806,6 +809,55 @@ def _health_banner(d: DashboardData) -> str:
     return '<a href="#health" style="color:inherit">Data health</a>: ' + " · ".join(parts)
 
 
+def _share(v: object) -> str:
+    return "" if v is None else f"{float(v):.0%}"  # type: ignore[arg-type]
+
+
+def _fulfilment_section(d: DashboardData) -> str:
+    """Open and late orders of the last day with orders, per channel (marts.fulfillment_daily)."""
+    f = d.fulfillment
+    late = int(f["late"].sum() or 0) if f.height else 0
+    open_ = int(f["open"].sum() or 0) if f.height else 0
+    cls = "bad" if late else "ok"
+    out = [
+        '<section id="fulfilment"><h2>Fulfilment</h2>',
+        f"<h3>Open orders at the end of {_e(d.as_of)}: {open_:,}, "
+        f'late: <span class="{cls}">{late:,}</span></h3>',
+        _table(
+            [
+                "channel",
+                "placed",
+                "shipped",
+                "open",
+                "late",
+                "shipped on time",
+                "median hours to ship",
+                "on time, 30 days",
+            ],
+            (
+                [
+                    r["channel"],
+                    _int(r["placed"]),
+                    _int(r["shipped"]),
+                    _int(r["open"]),
+                    _int(r["late"]),
+                    _share(r["on_time_share"]),
+                    "" if r["hours_to_ship_median"] is None else f"{r['hours_to_ship_median']:.1f}",
+                    _share(r["on_time_share_30d"]),
+                ]
+                for r in f.iter_rows(named=True)
+            ),
+            numeric=(1, 2, 3, 4, 5, 6, 7),
+        ),  # fmt: skip
+        '<p class="note">Open = placed and not shipped complete by the end of the day; late = '
+        "open past its ship-by promise (Amazon's LatestShipDate, else the channel's SLA: "
+        "<code>fulfillment_ship_sla_hours</code> in dbt_project.yml). Shipped on time: the "
+        "day's shipments within their order's promise (marts.fulfillment_daily).</p>",
+        "</section>",
+    ]
+    return "".join(out)
+
+
 def _health_section(d: DashboardData) -> str:
     out = ['<section id="health"><h2>Data health</h2><div class="grid"><div>']
     out.append("<h3>Freshness per channel</h3>")
@@ -890,6 +942,7 @@ def render_dashboard(d: DashboardData) -> str:
             ("sales", "Sales"),
             ("trend", "Over time"),
             ("stock", "Stock"),
+            ("fulfilment", "Fulfilment"),
             ("purchase-orders", "Purchase orders"),
             ("bestsellers", "Bestsellers"),
             ("customers", "Customers"),
@@ -910,6 +963,7 @@ def render_dashboard(d: DashboardData) -> str:
         _sales_section(d),
         _trend_section(d),
         _stock_section(d),
+        _fulfilment_section(d),
         _po_section(d),
         _bestsellers_section(d),
         _customers_section(d),

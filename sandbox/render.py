@@ -84,6 +84,8 @@ def order_versions(order: Row, refunds: list[Row], end_ts: int) -> list[int]:
         times.add(order["edit_ts"])
     if order["fulfilled"]:
         times.add(order["fulfilled_ts"])
+    if order.get("delivered_ts"):  # the carrier's delivery updates the Shopify fulfillment
+        times.add(order["delivered_ts"])
     if order["cancelled"]:
         times.add(order["cancelled_ts"])
     if order["channel"] in ("shop", "woo"):  # refunds live inside these orders
@@ -206,6 +208,7 @@ def render_shopify_order(
                     "line_items": [
                         {"id": int(ln["line_id"]), "quantity": ln["quantity"]} for ln in lines
                     ],
+                    **_shopify_tracking(order, as_of),
                 }
             ]
             if fulfilled
@@ -253,6 +256,23 @@ def customer_tags(customer_id: int) -> str:
     """The customer's Shopify tags as REST writes them (`"newsletter, vip"`; `""` for none)."""
     h = zlib.crc32(str(customer_id).encode())
     return ", ".join(t for k, (t, every) in enumerate(CUSTOMER_TAGS) if (h >> (8 * k)) % every == 0)
+
+
+def _shopify_tracking(order: Row, as_of: int) -> Row:
+    """A Shopify fulfillment's carrier fields (REST Fulfillment: tracking_company,
+    tracking_number(s), shipment_status; updated_at is its last status change, the delivery
+    once delivered). Empty for orders without a carrier (sandbox/shipping.py)."""
+    if not order.get("carrier"):
+        return {}
+    delivered = 0 < order["delivered_ts"] <= as_of
+    number = order["tracking_number"]
+    return {
+        "tracking_company": order["carrier"],
+        "tracking_number": number,
+        "tracking_numbers": [number],
+        "shipment_status": "delivered" if delivered else "in_transit",
+        "updated_at": ts_offset(order["delivered_ts"] if delivered else order["fulfilled_ts"]),
+    }
 
 
 def render_shopify_customer(cust: Row) -> Row:
@@ -315,6 +335,10 @@ def render_amazon_order(order: Row, lines: list[Row], as_of: int) -> Row:
         "LastUpdateDate": ts_z(as_of),
         "OrderStatus": status,
         "FulfillmentChannel": "AFN",
+        # FBA orders name a service level but no ship or delivery window (Amazon returns
+        # LatestShipDate / LatestDeliveryDate for seller-fulfilled orders only)
+        "ShipServiceLevel": "Std UK Dom" if order["marketplace_uk"] else "Std DE Dom",
+        "ShipmentServiceLevelCategory": "Standard",
         "SalesChannel": mkt_name,
         "MarketplaceId": mkt_id,
         "OrderTotal": {"CurrencyCode": order["currency"], "Amount": money(order["total"])},
@@ -475,8 +499,23 @@ def render_woo_order(
         "date_created_gmt": ts_gmt(order["placed_ts"]),
         "date_modified_gmt": ts_gmt(as_of),
         "date_paid_gmt": ts_gmt(order["placed_ts"]),
+        # the order ships whole when completed (as the emulator's documented order says too)
+        "date_completed_gmt": ts_gmt(order["fulfilled_ts"])
+        if order["fulfilled"] and order["fulfilled_ts"] <= as_of and status != "cancelled"
+        else None,
         "discount_total": money(order["discount"]),
         "shipping_total": money(order["shipping"]),
+        "shipping_lines": (
+            [
+                {
+                    "method_title": "Flat rate",
+                    "method_id": "flat_rate",
+                    "total": money(order["shipping"]),
+                }
+            ]
+            if order["shipping"]
+            else []
+        ),
         "total_tax": money(order["tax"]),
         "total": money(order["total"]),
         "customer_id": customer["id"],

@@ -28,6 +28,7 @@ from sandbox.catalog import (
 )
 from sandbox.demand import expected_rate, make_fx, make_promotions, sample_demand
 from sandbox.orders import DAY, OrderBook, build_orders, day_starts
+from sandbox.shipping import add_shipping
 from sandbox.simulate import Simulation, simulate
 
 PO_STATUS = np.array(["open", "partial", "received", "cancelled"])
@@ -129,6 +130,7 @@ def generate_store(
     sim = simulate(rng, cat, rate, dem.units)
     book = build_orders(rng, cat, cust, start, sim, dem.woo_units, dem.units, promos, fx)
     book = _with_source_ids(book)
+    book = add_shipping(book, seed)  # its own random stream: the draws above do not shift
     end_ts = int(day_starts(end_date, 1)[0]) + DAY - 1
     truth = _truth(cat, cust, sc, start, rate, dem.units, sim, book, fx)
     return Store(seed, sc, start, end_date, end_ts, cat, cust, book, truth)

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 from rich.console import Console
 
@@ -317,3 +318,74 @@ def test_oms_status_shows_open_and_late_orders(built):
     cells = [c.strip() for c in line.split("│") if c.strip()]
     # shop at Amsterdam: S3 open and past its ship-by (11-04 20:00Z), placed 2026-11-03
     assert cells[:4] == ["shop", "WH-AMS", "1", "1"], cells
+
+
+def test_the_dashboard_shows_the_open_and_late_orders(built):
+    from flows.dashboard import read_dashboard
+    from flows.dashboard_html import render_dashboard
+
+    data = read_dashboard(built)
+    # the last day with orders is 11-03: S1 (late) and S3 open at Amsterdam, W1 in London
+    shop = data.fulfillment.filter(pl.col("channel") == "shop").row(0, named=True)
+    assert (shop["placed"], shop["open"], shop["late"]) == (1, 2, 1)
+    page = render_dashboard(data)
+    assert "Open orders at the end of 2026-11-03: 3, " in page
+    assert 'late: <span class="bad">1</span>' in page
+
+
+def test_the_sandbox_ships_with_carriers_and_deliveries_without_shifting_its_draws():
+    """sandbox/shipping.py draws from its own stream: every other column of the order book is
+    what the store drew before it; shipped Shopify orders get a carrier and a delivery, some
+    held up for days, and against the shop's 36 h SLA some ship late."""
+    from sandbox.orders import HOUR
+    from sandbox.shipping import SHIPPING_STREAM, add_shipping
+    from tests.test_connector_helpers import tiny_store
+
+    store = tiny_store()
+    orders = store.book.orders
+    again = add_shipping(store.book, store.seed + 1)  # another stream: the same book otherwise
+    new = ["carrier", "tracking_number", "delivered_ts"]
+    assert again.orders.drop(new).equals(orders.drop(new)) and SHIPPING_STREAM
+    shop = orders.filter((pl.col("channel") == "shop") & pl.col("fulfilled"))
+    assert shop["carrier"].null_count() == 0 and shop["delivered_ts"].min() > 0
+    others = orders.filter(pl.col("channel") != "shop")
+    assert others["carrier"].null_count() == others.height
+    transit = (shop["delivered_ts"] - shop["fulfilled_ts"]) / HOUR
+    assert 0.03 < (transit > 100).mean() < 0.15  # held up two to five days
+    late = ((shop["fulfilled_ts"] - shop["placed_ts"]) / HOUR > 36).mean()
+    assert 0.05 < late < 0.25
+
+
+def test_the_shopify_connector_lands_carrier_and_delivery_from_the_emulator(tmp_path):
+    """The emulator answers Fulfillment.trackingInfo, displayStatus and deliveredAt (Shopify's
+    published schema) from the REST order; the connector maps them to the raw contract's REST
+    fields (tracking_company, tracking_number, shipment_status) and delivered_at."""
+    from flows.api_sync import sync_api
+    from sandbox.orders import DAY
+    from sandbox.render import ts_z
+    from tests.test_connector_helpers import api_config, emulated, latest, quarantined, tiny_store
+
+    store = tiny_store()
+    with emulated() as eps:
+        emu = eps.shop.emulator
+        at = int(store.book.orders["placed_ts"].min()) + 12 * DAY
+        emu.set_time(at)
+        cfg = api_config(tmp_path, eps)
+        sync_api(cfg, streams=["orders"])
+        got = latest(cfg, "shop__orders")
+        assert quarantined(cfg) == []
+    book = {str(o["source_id"]): o for o in emu.book.orders}
+    delivered = in_transit = 0
+    for oid, order in got.items():
+        o = book[oid]
+        if not order["fulfillments"]:
+            continue
+        (f,) = order["fulfillments"]
+        assert (f["tracking_company"], f["tracking_number"]) == (o["carrier"], o["tracking_number"])
+        if o["delivered_ts"] <= at and f["shipment_status"] == "delivered":
+            assert f["delivered_at"] == ts_z(o["delivered_ts"])
+            delivered += 1
+        else:
+            assert f["shipment_status"] == "in_transit" and f["delivered_at"] is None
+            in_transit += 1
+    assert delivered > 10 and in_transit > 0

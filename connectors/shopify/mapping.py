@@ -263,6 +263,7 @@ def order_to_rest(n: dict) -> dict:
                 "location_id": _loc(f.get("location")),
                 "status": _lower(f.get("status")),
                 "created_at": f.get("createdAt"),
+                **_tracking(f),
                 "line_items": [
                     {
                         "id": legacy_id((x.get("lineItem") or {}).get("id")),
@@ -274,6 +275,23 @@ def order_to_rest(n: dict) -> dict:
             for f in n.get("fulfillments") or []
         ],
         "refunds": refunds,
+    }
+
+
+def _tracking(f: dict) -> dict:
+    """A fulfillment's carrier fields in the REST shape (tracking_company, tracking_number(s),
+    shipment_status, updated_at), plus what only GraphQL has: delivered_at (deliveredAt) and
+    estimated_delivery_at (estimatedDeliveryAt) (docs/raw-contract.md)."""
+    info = f.get("trackingInfo") or []
+    status = _lower(f.get("displayStatus"))
+    return {
+        "updated_at": f.get("updatedAt"),
+        "tracking_company": info[0].get("company") if info else None,
+        "tracking_number": info[0].get("number") if info else None,
+        "tracking_numbers": [t.get("number") for t in info if t.get("number")],
+        "shipment_status": None if status in (None, "fulfilled", "marked_as_fulfilled") else status,
+        "delivered_at": f.get("deliveredAt"),
+        "estimated_delivery_at": f.get("estimatedDeliveryAt"),
     }
 
 

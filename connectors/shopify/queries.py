@@ -43,7 +43,8 @@ LINE_ITEM = f"""id sku title quantity variant {{ id legacyResourceId }}
   totalDiscountSet {{ {BAG} }} taxLines(first: {NESTED["taxLines"]}) {{ {TAX_LINE} }}"""
 FULFILLMENT_ORDER = f"id status assignedLocation {{ {LOC} }}"
 FULFILLMENT_LINE = "lineItem { id } quantity"
-FULFILLMENT = f"""id status createdAt {LOC}
+FULFILLMENT = f"""id status createdAt updatedAt displayStatus deliveredAt estimatedDeliveryAt
+  trackingInfo(first: 1) {{ company number }} {LOC}
   fulfillmentLineItems(first: {NESTED["fulfillmentLineItems"]}) {{
     nodes {{ {FULFILLMENT_LINE} }} {PAGE} }}"""
 REFUND_LINE = f"""id quantity restockType {LOC}

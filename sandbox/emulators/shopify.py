@@ -252,7 +252,20 @@ def rest_order_to_graphql(o: dict) -> dict:
                 "id": gid("Fulfillment", f.get("id")),
                 "status": str(f.get("status") or "").upper() or None,
                 "createdAt": utc_z(f.get("created_at")),
+                "updatedAt": utc_z(f.get("updated_at") or f.get("created_at")),
                 "location": loc(f.get("location_id")),
+                # REST tracking_company / tracking_number(s) / shipment_status as GraphQL has them
+                "trackingInfo": [
+                    {"company": f.get("tracking_company"), "number": n, "url": None}
+                    for n in (f.get("tracking_numbers") or [f.get("tracking_number")])
+                    if n or f.get("tracking_company")
+                ],
+                "displayStatus": str(f.get("shipment_status") or "fulfilled").upper(),
+                "deliveredAt": utc_z(f.get("updated_at"))
+                if f.get("shipment_status") == "delivered"
+                else None,
+                "inTransitAt": utc_z(f.get("created_at")) if f.get("shipment_status") else None,
+                "estimatedDeliveryAt": None,
                 "fulfillmentLineItems": {
                     "nodes": [
                         {
