@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from flows.config import Config
+from flows.forecast_inputs import read_forecast_inputs
 from flows.progress import tick
 from flows.warehouse import connection
 
@@ -120,6 +121,7 @@ def run_planning(
         weekday_profile,
         write_buyer_files,
     )
+    from forecasting.adjustments import adjust_forecast, adjustment_accuracy, prepare_history
     from forecasting.replenishment import measure_demand_errors
     from forecasting.revenue_at_risk import PRICE_DAYS, unit_prices
 
@@ -165,14 +167,24 @@ def run_planning(
         abc = _read(con, "select sku, abc_class from marts.products")
         products = _read(con, "select sku, category from marts.products")
     fs = ForecastSettings.for_horizon_days(settings.horizon_days)
+    # Promotions and overrides (forecasting/adjustments.py, docs/forecasting.md): the models are
+    # fitted on the history with past promotion days censored, future promotions (the uplift
+    # measured on past ones, or the calendar's) and the buyers' overrides applied after selection.
+    inputs = read_forecast_inputs(cfg, run_date)
+    prepared = prepare_history(demand, run_date, inputs.promotions, products)
     if forecast_fn is None:
         weekly, accuracy = forecast_all(
-            demand, run_date, fs, workers=workers, products=products,
+            prepared.fit_demand, run_date, fs, workers=workers, products=products,
             on_batch=lambda: tick("forecast batches"),
         )  # fmt: skip
     else:
-        weekly, accuracy = forecast_fn(demand, run_date, fs, products)
-    daily = to_daily(weekly, run_date, settings.horizon_days, weekday_profile(demand, run_date))
+        weekly, accuracy = forecast_fn(prepared.fit_demand, run_date, fs, products)
+    profile = weekday_profile(prepared.fit_demand, run_date)
+    weekly = adjust_forecast(
+        weekly, inputs.promotions, inputs.overrides,
+        uplift=prepared.uplift, products=products, profile=profile,
+    )  # fmt: skip
+    daily = to_daily(weekly, run_date, settings.horizon_days, profile)
     chosen = accuracy.filter(pl.col("chosen")).select("sku", "location_id", "demand_class")
     daily = daily.join(chosen, on=["sku", "location_id"], how="left")
     # Safety stock from how wrong the forecast level was over each SKU's own lead time plus
@@ -210,6 +222,7 @@ def run_planning(
         history=demand,
         forecast=daily,
         accuracy=accuracy,
+        adjustments=adjustment_accuracy(inputs.past_forecasts, demand, run_date),
     )
     return PlanningReport(
         series=weekly.select("sku", "location_id").unique().height,

@@ -28,11 +28,17 @@ def _num(value: object, pct: bool = False) -> str:
     return f"{100 * value:.1f}%" if pct else f"{value:.3f}"
 
 
-def accuracy_markdown(accuracy: pl.DataFrame, title: str = "Forecast accuracy") -> str:
-    """Markdown table of the backtest accuracy by scope and model set (see module doc)."""
+def accuracy_markdown(
+    accuracy: pl.DataFrame,
+    title: str = "Forecast accuracy",
+    adjustments: pl.DataFrame | None = None,
+) -> str:
+    """Markdown table of the backtest accuracy by scope and model set (see module doc), and
+    the value promotions and overrides added to past forecasts (``adjustments``, from
+    :func:`forecasting.adjustments.adjustment_accuracy`)."""
     out = [f"# {title}", ""]
     if accuracy.height == 0:
-        return "\n".join([*out, "No series were forecast.", ""])
+        return "\n".join([*out, "No series were forecast.", "", *adjustments_markdown(adjustments)])
     summary = accuracy_summary(accuracy)
     sn = summary.filter((pl.col("scope") == "overall") & (pl.col("model_set") == "seasonal_naive"))
     if sn.height and sn["series"].item() == 0:
@@ -59,4 +65,35 @@ def accuracy_markdown(accuracy: pl.DataFrame, title: str = "Forecast accuracy") 
                 f"{_num(r['mase_mean'])} | {_num(r['mase_median'])} | "
                 f"{_num(r['wape'], pct=True)} | {cov} | {r['note'] or ''} |"
             )
+    out += adjustments_markdown(adjustments)
     return "\n".join(out) + "\n"
+
+
+_ADJUSTED = {"promotion": "promotions", "override": "overrides"}
+
+
+def adjustments_markdown(adjustments: pl.DataFrame | None) -> list[str]:
+    """Lines of the section on promotions and overrides: error with and without them, on the
+    forecast weeks they touched that have passed (nothing while there are none)."""
+    if adjustments is None or adjustments.height == 0:
+        return []
+    out = [
+        "",
+        "## Promotions and overrides: the value they added",
+        "",
+        "Past forecast weeks a promotion or an override changed, judged against what sold "
+        "(weeks without a stockout day; the forecast of the last run before each week): WAPE "
+        "with the adjustment and with the model's own number; value added = the WAPE points "
+        "the adjustment saved (negative: it made the forecast worse).",
+        "",
+        "| Adjustment | Weeks | Series | Demand | Forecast | Model's own | WAPE | WAPE without | Value added |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in adjustments.iter_rows(named=True):
+        out.append(
+            f"| {_ADJUSTED.get(r['adjustment'], r['adjustment'])} | {r['periods']} | "
+            f"{r['series']} | {r['actual']:,.0f} | {r['forecast_adjusted']:,.0f} | "
+            f"{r['forecast_unadjusted']:,.0f} | {_num(r['wape_adjusted'], pct=True)} | "
+            f"{_num(r['wape_unadjusted'], pct=True)} | {_num(r['value_added'], pct=True)} |"
+        )
+    return out

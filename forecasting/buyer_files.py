@@ -88,11 +88,14 @@ def write_buyer_files(
     history: pl.DataFrame | None = None,
     forecast: pl.DataFrame | None = None,
     accuracy: pl.DataFrame | None = None,
+    adjustments: pl.DataFrame | None = None,
 ) -> list[Path]:
     """Write the buyer files for ``run_date`` and return their final paths.
 
     ``accuracy`` (``planning.forecast_accuracy`` of the run) adds ``forecast_accuracy.md``:
-    ours against naive, a 4-period moving average and seasonal naive (:mod:`accuracy_table`).
+    ours against naive, a 4-period moving average and seasonal naive (:mod:`accuracy_table`);
+    ``adjustments`` (:func:`forecasting.adjustments.adjustment_accuracy`) adds the value the
+    promotions and overrides added to past forecasts.
 
     Layout: ``<out_dir>/reorder/<run_date>/purchase_orders_<run_date>.xlsx``,
     ``<supplier_id>.csv`` per supplier with lines, ``summary.md`` and ``report.html``.
@@ -143,7 +146,7 @@ def write_buyer_files(
         if accuracy is not None:
             from forecasting.accuracy_table import accuracy_markdown
 
-            md = accuracy_markdown(accuracy, f"Forecast accuracy, {stamp}")
+            md = accuracy_markdown(accuracy, f"Forecast accuracy, {stamp}", adjustments)
             _write_bytes(tmp / ACCURACY_MD, md.encode("utf-8"))
             names.append(ACCURACY_MD)
         _fsync_dir(tmp)

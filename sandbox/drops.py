@@ -22,6 +22,7 @@ import polars as pl
 
 from sandbox import render
 from sandbox.catalog import CH_SHOP, CH_WOO, COUNTRIES, email_variant
+from sandbox.promotions import write_promotion_calendar
 from sandbox.store import Store
 
 REFUND_REASONS = ("damaged", "wrong size", "not as described", "changed mind", "arrived late")
@@ -285,6 +286,8 @@ def write_drops(store: Store, drop_dir: Path | str, as_of: dt.date | None = None
     counts["tills__orders"] = _write_tills(drop, till_rows)
     counts["tpl__stock"] = _write_stock(store, drop, last_day)
     counts.update(_write_reference(store, drop, last_day))
+    if "promotions" in store.truth:  # the promotion calendar (sandbox/promotions.py)
+        counts.update(write_promotion_calendar(store.truth["promotions"], drop))
     return dict(sorted(counts.items()))
 
 

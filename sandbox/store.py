@@ -28,6 +28,7 @@ from sandbox.catalog import (
 )
 from sandbox.demand import expected_rate, make_fx, make_promotions, sample_demand
 from sandbox.orders import DAY, OrderBook, build_orders, day_starts
+from sandbox.promotions import promotion_calendar
 from sandbox.shipping import add_shipping
 from sandbox.simulate import Simulation, simulate
 
@@ -133,6 +134,8 @@ def generate_store(
     book = add_shipping(book, seed)  # its own random stream: the draws above do not shift
     end_ts = int(day_starts(end_date, 1)[0]) + DAY - 1
     truth = _truth(cat, cust, sc, start, rate, dem.units, sim, book, fx)
+    # the campaigns as the merchant's promotion calendar (no draws: derived from the arrays)
+    truth["promotions"] = promotion_calendar(promos, cat, start)
     return Store(seed, sc, start, end_date, end_ts, cat, cust, book, truth)
 
 

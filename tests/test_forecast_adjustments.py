@@ -370,3 +370,73 @@ def test_calendar_and_overrides_land_through_the_gate(tmp_path):
     # for WH-LON, not this series
     assert got[(two, weeks[0])]["mean"] == 70 and got[(two, weeks[0])]["adjustment"] == "none"
     assert got[(two, weeks[2])]["adjustment"] == "promotion"
+
+
+# --------------------------------------------------------------------------------------------
+# the sandbox's own calendar through sync, dbt and the planning flow
+
+
+def test_sandbox_calendar_drives_the_plan_and_its_accuracy(tmp_path):
+    """The sandbox's campaigns land as its promotion calendar; the plan of a date before one of
+    them raises its SKUs' weeks, an override replaces a week, and the plan of a date after
+    them reports what both added."""
+    from flows.dbt_runner import build
+    from flows.demo import prepare_demo
+    from flows.planning import run_planning
+    from flows.sync import sync_files
+    from flows.warehouse import connection
+    from sandbox import generate_store
+
+    end = date(2026, 11, 22)
+    cfg, counts, _ = prepare_demo(tmp_path, seed=7, scale="tiny", end_date=end)
+    assert counts["files__promotions"] == 1
+    store = generate_store(seed=7, scale="tiny", end_date=end)
+    calendar = store.truth["promotions"]
+    flash = calendar.filter(pl.col("promotion_id") == "FLASH15-20261101").row(0, named=True)
+    assert flash["category"] == "accessories" and flash["start"] == "2026-11-01"
+    # an override of a week of the best-selling series at WH-AMS
+    best = (
+        store.truth["demand"]
+        .filter(pl.col("location_id") == "WH-AMS")
+        .group_by("sku")
+        .agg(pl.col("true_demand").sum())
+        .sort("true_demand", "sku", descending=True)["sku"][0]
+    )
+    week = date(2026, 11, 2)
+    folder = Path(cfg.files.drop_dir) / "forecast_overrides"
+    folder.mkdir(parents=True)
+    (folder / "overrides.csv").write_text(
+        f"sku,location_id,period_start,units,factor,reason,author\n"
+        f"{best},WH-AMS,{week.isoformat()},999,,influencer post,anna\n"
+    )
+    sync_files(cfg)
+    build(cfg)
+    first = date(2026, 10, 26)
+    run_planning(cfg, first, workers=1)
+    with connection(cfg.warehouse, read_only=True) as con:
+        table = con.execute(
+            """select f.sku, f.location_id, f.period_start, f.mean, f.unadjusted_mean,
+                      f.adjustment, f.adjustment_note, p.category
+               from planning.demand_forecast f join marts.products p using (sku)
+               where f.run_date = ?""",
+            [first],
+        ).to_arrow_table()
+    rows = pl.DataFrame(pl.from_arrow(table))
+    promo_weeks = rows.filter(pl.col("adjustment") == "promotion")
+    assert promo_weeks.height > 0
+    assert set(promo_weeks["category"]) == {"accessories"}
+    assert set(promo_weeks["period_start"]) == {date(2026, 10, 26), date(2026, 11, 2)}
+    assert promo_weeks["mean"].sum() > promo_weeks["unadjusted_mean"].sum()
+    assert promo_weeks["adjustment_note"].str.contains("FLASH15-20261101").all()
+    over = rows.filter(pl.col("adjustment") == "override").row(0, named=True)
+    assert (over["sku"], over["period_start"], over["mean"]) == (best, week, 999.0)
+    assert "influencer post" in over["adjustment_note"]
+    untouched = rows.filter(pl.col("adjustment") == "none")
+    assert (untouched["mean"] - untouched["unadjusted_mean"]).abs().max() < 1e-9
+
+    later = date(2026, 11, 16)
+    report = run_planning(cfg, later, workers=1)
+    assert report.folder is not None
+    md = (report.folder / "forecast_accuracy.md").read_text()
+    assert "Promotions and overrides: the value they added" in md
+    assert "| promotions |" in md and "| overrides |" in md
