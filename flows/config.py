@@ -491,6 +491,13 @@ class Config(_Strict):
                 )
         if self.base_currency not in self.currencies:
             raise ValueError(f"currencies: must include the base currency {self.base_currency}")
+        for i, lane in enumerate(self.replenishment.transfer_lanes):
+            for end in (lane.from_location, lane.to):
+                if end not in location_ids:
+                    raise ValueError(
+                        f"replenishment.transfer_lanes[{i}]: '{end}' is not one of the "
+                        f"locations {location_ids}"
+                    )
         for loc in self.locations:
             unknown = sorted(set(loc.external_ids) - set(names))
             if unknown:

@@ -102,7 +102,23 @@ def demo_config_dict(
         "files": {"drop_dir": drop_dir},
         # Wholesale orders come in every few days, and the store is shut on Sundays.
         "quality": {"freshness_hours_by_channel": {"woo": 168, "tills": 72}},
-        "replenishment": {"output_dir": output_dir},
+        "replenishment": {
+            "output_dir": output_dir,
+            # Stock moves between our own locations before anything is bought
+            # (forecasting/transfers.py): per direction, door-to-door days and cost per unit.
+            # FBA-EU is fed from the warehouses only (marketplace_buy_direct is false).
+            "transfer_lanes": [
+                {"from": a, "to": b, "lead_time_days": d, "cost_per_unit": c, "currency": cur}
+                for a, b, d, c, cur in (
+                    ("WH-AMS", "WH-LON", 3, "0.45", "EUR"),
+                    ("WH-LON", "WH-AMS", 3, "0.40", "GBP"),
+                    ("WH-AMS", "ST-BER", 2, "0.35", "EUR"),
+                    ("WH-AMS", "FBA-EU", 4, "0.60", "EUR"),
+                    ("WH-LON", "FBA-EU", 5, "0.55", "GBP"),
+                )
+            ],
+            "transfer_buffer_days": 14,
+        },
     }
 
 

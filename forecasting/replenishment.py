@@ -68,6 +68,16 @@ from forecasting.schemas import (
     SERIES_KEYS,
 )
 from forecasting.settings import ReplenishmentSettings
+from forecasting.transfers import (
+    FxRates,
+    LocationKinds,
+    apply_transfers,
+    direct_purchase_allowed,
+    empty_transfers,
+    plan_transfers,
+    transfer_positions,
+    unserved_marketplace,
+)
 
 __all__ = [
     "NEEDS_ATTENTION_COLUMNS",
@@ -139,6 +149,8 @@ class ReplenishmentPlan:
     po_suggestions: pl.DataFrame
     needs_attention: pl.DataFrame
     projection: pl.DataFrame = field(default_factory=_empty_projection)
+    # stock moved between own locations before purchases (planning.transfer_suggestions)
+    transfers: pl.DataFrame = field(default_factory=empty_transfers)
 
 
 def _as_decimal(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -551,6 +563,9 @@ def plan_replenishment(
     abc_class: pl.DataFrame | None = None,
     open_purchase_orders: pl.DataFrame | None = None,
     demand_errors: pl.DataFrame | None = None,
+    location_kinds: LocationKinds | None = None,
+    fx_to_base: FxRates | None = None,
+    base_currency: str | None = None,
     unit_prices: pl.DataFrame | None = None,
 ) -> ReplenishmentPlan:
     """Compute reorder levels for every forecast series and suggest purchase-order lines.
@@ -566,6 +581,10 @@ def plan_replenishment(
     ``demand_errors`` (``sku, location_id, error_var, error_n`` from
     :func:`measure_demand_errors`) sets the demand variance over L + R from measured errors
     instead of the forecast's spread (``settings.error_prior_weight``).
+    With ``settings.transfer_lanes``, stock is first moved between own locations
+    (:mod:`forecasting.transfers`; ``location_kinds`` names the marketplace-fulfilled ones,
+    ``fx_to_base`` and ``base_currency`` compare a lane's cost with the supplier's) and the
+    purchase lines buy only what the transfers leave short.
     ``unit_prices`` (``sku, location_id, unit_price, price_currency`` from
     :func:`forecasting.revenue_at_risk.unit_prices`) fills each line's revenue at risk if it is
     not ordered (:mod:`forecasting.revenue_at_risk`); without it those columns stay null.
@@ -715,16 +734,32 @@ def plan_replenishment(
     )
 
     projection_all = _projection_base(fc, rep, pos, run_date)
-    po = _po_lines(rep, projection_all, terms, settings, run_date)
+    # Transfers first: counted as on order at the receiver and as gone from the sender, so the
+    # purchase lines buy only the shortage they leave (forecasting/transfers.py).
+    transfers = empty_transfers()
+    if settings.transfer_lanes:
+        transfers = plan_transfers(
+            transfer_positions(rep, terms, inv), settings, run_date, location_kinds, fx_to_base,
+            base_currency,
+        )  # fmt: skip
+    rep = apply_transfers(rep, transfers)
+    buyable = direct_purchase_allowed(settings, location_kinds)
+    po = _po_lines(rep.filter(buyable), projection_all, terms, settings, run_date)
     projection = _projection(projection_all, po, run_date)
     if unit_prices is not None:
         po = with_revenue_at_risk(po, projection_all, unit_prices, review)
     needs = _needs_attention(fc, inv, supplier_terms, terms)
+    if settings.transfer_lanes:
+        unserved = unserved_marketplace(rep, settings, location_kinds)
+        needs = pl.concat([needs, unserved.select(NEEDS_ATTENTION_COLUMNS)]).sort(
+            NEEDS_ATTENTION_COLUMNS
+        )
     return ReplenishmentPlan(
         replenishment=replenishment,
         po_suggestions=po,
         needs_attention=needs,
         projection=projection,
+        transfers=transfers,
     )
 
 
@@ -924,6 +959,12 @@ def _reason(max_cover: int) -> pl.Expr:
         "committed",
         "on_order",
     )
+    moved = pl.when(pl.col("transfer_in") > 0).then(
+        pl.format("position counts {} arriving by transfer", "transfer_in")
+    )
+    gone = pl.when(pl.col("transfer_out") > 0).then(
+        pl.format("position counts {} leaving by transfer as gone", "transfer_out")
+    )
     late = pl.when(pl.col("on_order_all") > pl.col("on_order")).then(
         pl.format(
             "{} more on order arrive too late to count in full",
@@ -983,7 +1024,7 @@ def _reason(max_cover: int) -> pl.Expr:
         )
     )
     return pl.concat_str(
-        [main, late, stockout, cover, method, moq, pack, capped, over],
+        [main, moved, gone, late, stockout, cover, method, moq, pack, capped, over],
         separator="; ",
         ignore_nulls=True,
     )

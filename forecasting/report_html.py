@@ -441,6 +441,12 @@ def render_report(
                 f"{_e(row.get('revenue_currency'))} ({_e(row.get('units_at_risk'))} units short "
                 "at the forecast mean before an order at the next review could arrive)</p>"
             )
+        elif row.get("units_at_risk"):
+            out.append(
+                f'<p class="why">Revenue at risk if not ordered: no price (no sale in 90 days, '
+                f"no list price); {_e(row['units_at_risk'])} units short before an order at the "
+                "next review could arrive</p>"
+            )
         out.append(
             line_chart(
                 row,

@@ -16,7 +16,8 @@ and what is already on order.
   At the mean, not over the forecast's spread: a line kept for safety stock alone (no shortfall
   at the mean) shows 0.
 - ``revenue_at_risk`` = ``units_at_risk`` x the unit price (:func:`unit_prices`: net revenue per
-  unit ordered at the location over the last 90 days, else the SKU's over all locations),
+  unit ordered at the location over the last 90 days, else the SKU's over all locations, else
+  its list price),
   in ``revenue_currency`` (the base currency of the marts), not the line's purchase currency.
 
 docs/replenishment.md ("Revenue at risk") says the same for buyers.
@@ -44,18 +45,24 @@ AT_RISK_COLUMNS = ["units_at_risk", "revenue_at_risk", "revenue_currency"]
 
 
 def unit_prices(
-    history: pl.DataFrame, run_date: date, currency: str = "EUR", days: int = PRICE_DAYS
+    history: pl.DataFrame,
+    run_date: date,
+    currency: str = "EUR",
+    days: int = PRICE_DAYS,
+    list_prices: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``sku, location_id, unit_price, price_currency`` from sales history (``date, sku,
     location_id, units_ordered, revenue``; revenue in ``currency``).
 
     One row per pair that sold in the ``days`` days before ``run_date`` (its net revenue per
     unit ordered), and one per SKU with ``location_id`` null (its price over all locations): the
-    price of a pair that did not sell there, e.g. a new location. A SKU without sales then has
-    no price.
+    price of a pair that did not sell there, e.g. a new location. A SKU without sales then takes
+    its list price (``list_prices``: ``sku, list_price`` in ``currency``, e.g.
+    ``marts.products``), else it has no price.
     """
+    listed = _list_price_rows(list_prices, currency)
     if history.height == 0 or "revenue" not in history.columns:
-        return pl.DataFrame(schema=PRICE_SCHEMA)
+        return listed
     recent = history.filter(
         (pl.col("date") < run_date) & (pl.col("date") >= run_date - timedelta(days=days))
     ).select(
@@ -78,7 +85,21 @@ def unit_prices(
         if n > 0:
             price = sum((Decimal(r) for r in revenue), Decimal(0)) / n
             rows.append((sku, location_id, price.quantize(_CENT4, ROUND_HALF_UP), currency))
-    return pl.DataFrame(rows, schema=PRICE_SCHEMA, orient="row").sort(SERIES_KEYS, nulls_last=True)
+    sold = pl.DataFrame(rows, schema=PRICE_SCHEMA, orient="row")
+    unsold = listed.join(sold.filter(pl.col("location_id").is_null()), on="sku", how="anti")
+    return pl.concat([sold, unsold]).sort(SERIES_KEYS, nulls_last=True)
+
+
+def _list_price_rows(list_prices: pl.DataFrame | None, currency: str) -> pl.DataFrame:
+    """SKU-wide price rows (``location_id`` null) from ``sku, list_price``."""
+    if list_prices is None or list_prices.height == 0:
+        return pl.DataFrame(schema=PRICE_SCHEMA)
+    rows = [
+        (sku, None, Decimal(str(price)).quantize(_CENT4, ROUND_HALF_UP), currency)
+        for sku, price in list_prices.select("sku", "list_price").iter_rows()
+        if sku is not None and price is not None and Decimal(str(price)) > 0
+    ]
+    return pl.DataFrame(rows, schema=PRICE_SCHEMA, orient="row")
 
 
 def units_short(

@@ -178,6 +178,40 @@ NEEDS_ATTENTION = Table(
     },
 )
 
+# Stock moved between own locations before anything is bought (forecasting/transfers.py):
+# one row per SKU, sending and receiving location; the purchase plan counts it as on order at
+# the receiver and as gone from the sender. Money in the lane's currency (cost) and in the
+# supplier's (the purchase it replaces).
+TRANSFER_SUGGESTIONS = Table(
+    "transfer_suggestions",
+    keys=("run_date", "sku", "from_location_id", "to_location_id"),
+    schema={
+        "run_date": pl.Date(),
+        "sku": pl.String(),
+        "from_location_id": pl.String(),
+        "to_location_id": pl.String(),
+        "quantity": pl.Int64(),
+        "lead_time_days": pl.Int32(),
+        "expected_arrival_date": pl.Date(),
+        "cost_per_unit": MONEY,
+        "currency": pl.String(),
+        "transfer_cost": MONEY,
+        "supplier_id": pl.String(),
+        "supplier_lead_time_days": pl.Int32(),
+        "supplier_unit_cost": MONEY,
+        "supplier_currency": pl.String(),
+        "from_inventory_position": pl.Int64(),
+        "from_order_up_to": pl.Float64(),
+        "from_days_of_cover": pl.Float64(),
+        "from_excess": pl.Boolean(),
+        "to_inventory_position": pl.Int64(),
+        "to_reorder_point": pl.Float64(),
+        "to_order_up_to": pl.Float64(),
+        "to_marketplace_fulfilled": pl.Boolean(),
+        "reason": pl.String(),
+    },
+)
+
 # Every table flows/planning.py creates, in creation order.
 PLANNING_TABLES: tuple[Table, ...] = (
     DEMAND_FORECAST,
@@ -185,6 +219,7 @@ PLANNING_TABLES: tuple[Table, ...] = (
     REPLENISHMENT,
     PO_SUGGESTIONS,
     NEEDS_ATTENTION,
+    TRANSFER_SUGGESTIONS,
 )
 
 # --- the frames' column lists, derived from the tables ---------------------------------------
@@ -192,6 +227,7 @@ PLANNING_TABLES: tuple[Table, ...] = (
 FORECAST_COLUMNS: list[str] = DEMAND_FORECAST.columns
 ACCURACY_COLUMNS: list[str] = FORECAST_ACCURACY.columns
 REPLENISHMENT_COLUMNS: list[str] = REPLENISHMENT.columns
+TRANSFER_COLUMNS: list[str] = TRANSFER_SUGGESTIONS.columns
 
 # The buyer's decision: empty in the plan, filled in the returned files, never stored in
 # planning.po_suggestions (the decision lands as an open purchase order instead).

@@ -8,9 +8,10 @@ value raises ``pydantic.ValidationError``, a ``ValueError``).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 AbcClass = Literal["A", "B", "C"]
 ServiceLevel = Annotated[float, Field(gt=0.5, lt=1)]
@@ -19,6 +20,29 @@ ServiceLevel = Annotated[float, Field(gt=0.5, lt=1)]
 def _default_service_levels() -> dict[AbcClass, float]:
     # A items earn most of the revenue, so a stockout there costs most: protect them hardest.
     return {"A": 0.98, "B": 0.95, "C": 0.90}
+
+
+class TransferLane(BaseModel):
+    """One way to move stock between two own locations (``transfer_lanes`` in ``oms.yaml``).
+
+    ``from`` and ``to`` are location ids; ``lead_time_days`` is door to door; ``cost_per_unit``
+    (Decimal, in ``currency``) is what moving one unit costs. A lane is one direction: list
+    both if stock can go either way. Used by :mod:`forecasting.transfers`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    from_location: str = Field(alias="from", min_length=1)
+    to: str = Field(min_length=1)
+    lead_time_days: Annotated[int, Field(ge=0, le=365)]
+    cost_per_unit: Annotated[Decimal, Field(ge=0)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+    @model_validator(mode="after")
+    def _two_places(self) -> TransferLane:
+        if self.from_location == self.to:
+            raise ValueError(f"transfer lane from {self.to} to itself")
+        return self
 
 
 class ReplenishmentSettings(BaseModel):
@@ -51,10 +75,27 @@ class ReplenishmentSettings(BaseModel):
     # Where the buyer files go (``<output_dir>/reorder/<run_date>/``); relative paths are
     # anchored at the config's folder by ``Config.resolve``.
     output_dir: str = "out"
+    # Transfers between own locations before purchases (forecasting/transfers.py,
+    # docs/replenishment.md): the lanes stock can move along, how far above its order-up-to
+    # level a location must be before it gives stock away (days of its own daily demand), and
+    # whether a marketplace-fulfilled location (Amazon FBA) may also be bought for directly
+    # from the supplier (by default it is replenished from own warehouses only).
+    transfer_lanes: tuple[TransferLane, ...] = ()
+    transfer_buffer_days: Annotated[int, Field(ge=0, le=730)] = 14
+    marketplace_buy_direct: bool = False
+
+    @field_validator("transfer_lanes")
+    @classmethod
+    def _one_lane_per_pair(cls, lanes: tuple[TransferLane, ...]) -> tuple[TransferLane, ...]:
+        pairs = [(lane.from_location, lane.to) for lane in lanes]
+        dupes = sorted({p for p in pairs if pairs.count(p) > 1})
+        if dupes:
+            raise ValueError(f"transfer_lanes: more than one lane for {dupes}")
+        return lanes
 
     def replace(self, **changes: object) -> ReplenishmentSettings:
         """A validated copy with some fields changed (``model_copy`` would not validate)."""
-        return type(self).model_validate({**self.model_dump(), **changes})
+        return type(self).model_validate({**self.model_dump(by_alias=True), **changes})
 
     def service_level_for(self, abc_class: str | None) -> float:
         """Target service level for an ABC class (default when unknown or missing)."""

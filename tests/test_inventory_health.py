@@ -235,6 +235,20 @@ def test_revenue_at_risk_of_a_hand_made_purchase_line_reaches_the_buyer_files(tm
         }
     )
     prices = unit_prices(history, run_date, currency="EUR")
+    # a SKU without sales in those 90 days takes its list price; sales win over it
+    listed = unit_prices(
+        history,
+        run_date,
+        currency="EUR",
+        list_prices=pl.DataFrame(
+            {"sku": ["R", "Q"], "list_price": [Decimal("9.99"), Decimal("4.50")]}
+        ),
+    )
+    assert {(r["sku"], r["location_id"], r["unit_price"]) for r in listed.to_dicts()} == {
+        ("R", "WH-AMS", Decimal("6.0000")),
+        ("R", None, Decimal("6.0000")),
+        ("Q", None, Decimal("4.5000")),
+    }
     settings = ReplenishmentSettings(review_period_days=7)
     plan = plan_replenishment(
         forecast,

@@ -1,0 +1,285 @@
+"""Transfers between own locations before purchases (forecasting/transfers.py), on hand-made
+frames: one SKU selling 10 a day at every location, supplier lead time 14 days, review 7, so
+the order-up-to level and the reorder point are both 226 (tests/test_replenishment.py,
+test_levels_hand_computed) and a location gives stock above 226 + 14 days' buffer = 366."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, timedelta
+from decimal import Decimal
+
+import polars as pl
+import pytest
+from openpyxl import load_workbook
+
+from forecasting.buyer_files import write_buyer_files
+from forecasting.replenishment import ReplenishmentPlan, plan_replenishment
+from forecasting.schemas import TRANSFER_COLUMNS
+from forecasting.settings import ReplenishmentSettings
+
+RUN = date(2026, 11, 25)
+KINDS = {"W1": "own_warehouse", "W2": "3pl", "FBA": "marketplace_fulfilled"}
+
+
+def lane(src: str, dst: str, days: int = 2, cost: str = "0.40", currency: str = "EUR") -> dict:
+    return {
+        "from": src,
+        "to": dst,
+        "lead_time_days": days,
+        "cost_per_unit": cost,
+        "currency": currency,
+    }
+
+
+def settings(*lanes: dict, **kw: object) -> ReplenishmentSettings:
+    return ReplenishmentSettings(forecast_level_days=None, transfer_lanes=lanes, **kw)
+
+
+def forecast(locations: list[str]) -> pl.DataFrame:
+    half = 2.0 * 2.563 / 2  # sigma 2 a day
+    days = pl.date_range(RUN, RUN + timedelta(days=55), eager=True)
+    return pl.concat(
+        pl.DataFrame(
+            {
+                "run_date": RUN,
+                "sku": "S1",
+                "location_id": loc,
+                "period_start": days,
+                "mean": 10.0,
+                "p10": 10.0 - half,
+                "p50": 10.0,
+                "p90": 10.0 + half,
+                "model": "seasonal_naive",
+            }
+        )
+        for loc in locations
+    )
+
+
+def inventory(on_hand: dict[str, int]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "sku": ["S1"] * len(on_hand),
+            "location_id": list(on_hand),
+            "on_hand": list(on_hand.values()),
+            "committed": [0] * len(on_hand),
+            "on_order": [0] * len(on_hand),
+        }
+    )
+
+
+def terms(cost: str = "2.35", currency: str = "EUR") -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "supplier_id": ["SUP1"],
+            "supplier_name": ["SUP1 Ltd"],
+            "sku": ["S1"],
+            "unit_cost": [Decimal(cost)],
+            "currency": [currency],
+            "lead_time_days": [14],
+            "lead_time_std_days": [0.0],
+            "moq": [1],
+            "case_pack": [1],
+        },
+        schema_overrides={"unit_cost": pl.Decimal(18, 4)},
+    )
+
+
+def plan(
+    on_hand: dict[str, int], st: ReplenishmentSettings, fx=None, **kw: object
+) -> ReplenishmentPlan:
+    return plan_replenishment(
+        forecast(list(on_hand)),
+        inventory(on_hand),
+        kw.pop("supplier_terms", None) or terms(),  # type: ignore[arg-type]
+        st,
+        RUN,
+        location_kinds=KINDS,
+        fx_to_base=fx,
+        base_currency="EUR",
+    )
+
+
+def lines_at(p: ReplenishmentPlan, loc: str) -> list[dict]:
+    return p.po_suggestions.filter(location_id=loc).to_dicts()
+
+
+@pytest.mark.fast
+def test_excess_in_one_warehouse_covers_the_other_and_nothing_is_bought() -> None:
+    p = plan({"W1": 1000, "W2": 50}, settings(lane("W1", "W2")))
+    assert p.transfers.columns == TRANSFER_COLUMNS
+    assert p.transfers.height == 1
+    t = p.transfers.row(0, named=True)
+    # W2 wants S - IP = 226 - 50; W1 can give 1000 - 366 = 634
+    assert (t["sku"], t["from_location_id"], t["to_location_id"], t["quantity"]) == (
+        "S1",
+        "W1",
+        "W2",
+        176,
+    )
+    assert t["expected_arrival_date"] == RUN + timedelta(days=2)
+    assert t["transfer_cost"] == Decimal("70.40") and t["currency"] == "EUR"
+    assert t["from_excess"] is True and t["to_marketplace_fulfilled"] is False
+    assert t["reason"] == (
+        "W1 holds 100.0 days of cover: position 1000 above order-up-to 226 + 14 days' buffer "
+        "(= 366); W2 below reorder point: position 50 <= 226 (order-up-to 226); "
+        "lane W1->W2 2 days at 0.40 EUR/unit vs supplier SUP1 14 days at 2.35 EUR/unit"
+    )
+    # the transfer brings W2 to its order-up-to level: no purchase anywhere
+    assert p.po_suggestions.height == 0
+    # the replenishment rows keep the stock as it is
+    rep = p.replenishment.filter(location_id="W2").row(0, named=True)
+    assert rep["inventory_position"] == 50
+
+
+@pytest.mark.fast
+def test_partial_excess_leaves_a_purchase_for_the_rest() -> None:
+    p = plan({"W1": 400, "W2": 50}, settings(lane("W1", "W2")))
+    assert p.transfers["quantity"].to_list() == [34]  # 400 - 366
+    (line,) = lines_at(p, "W2")
+    # position 50 + 34 by transfer = 84, up to 226
+    assert line["suggested_qty"] == 142
+    assert "position counts 34 arriving by transfer" in line["reason"]
+    assert lines_at(p, "W1") == []
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize(
+    "slow_or_dear",
+    [lane("W1", "W2", days=14), lane("W1", "W2", days=20), lane("W1", "W2", cost="2.35")],
+    ids=["as-slow-as-the-supplier", "slower", "as-dear-as-buying"],
+)
+def test_a_purchase_when_the_transfer_arrives_too_late_or_costs_more(slow_or_dear) -> None:
+    p = plan({"W1": 1000, "W2": 50}, settings(slow_or_dear))
+    assert p.transfers.height == 0
+    (line,) = lines_at(p, "W2")
+    assert line["suggested_qty"] == 176
+
+
+@pytest.mark.fast
+def test_costs_in_different_currencies_are_compared_in_the_base_currency() -> None:
+    gbp = settings(lane("W1", "W2", cost="2.10", currency="GBP"))
+    # 2.10 GBP = 2.457 EUR: dearer than buying at 2.35 EUR
+    dear = plan({"W1": 1000, "W2": 50}, gbp, fx={"GBP": Decimal("1.17")})
+    assert dear.transfers.height == 0 and len(lines_at(dear, "W2")) == 1
+    # at 1.10 EUR per GBP it is 2.31 EUR: cheaper
+    cheap = plan({"W1": 1000, "W2": 50}, gbp, fx={"GBP": Decimal("1.10")})
+    assert cheap.transfers["quantity"].to_list() == [176]
+    assert "2.35 EUR/unit (2.31 vs 2.35 EUR/unit)" in cheap.transfers["reason"][0]
+    # no rate: not comparable, so no transfer
+    unknown = plan({"W1": 1000, "W2": 50}, gbp, fx=None)
+    assert unknown.transfers.height == 0 and len(lines_at(unknown, "W2")) == 1
+
+
+@pytest.mark.fast
+def test_marketplace_location_is_replenished_by_transfer_not_from_the_supplier() -> None:
+    # the lane costs more than buying and the sender has no excess: FBA still gets its stock
+    # from the warehouse, and the warehouse buys it back
+    st = settings(lane("W1", "FBA", days=3, cost="5.00"))
+    p = plan({"W1": 300, "FBA": 20}, st)
+    assert p.transfers.height == 1
+    t = p.transfers.row(0, named=True)
+    assert (t["from_location_id"], t["to_location_id"], t["quantity"]) == ("W1", "FBA", 206)
+    assert t["from_excess"] is False and t["to_marketplace_fulfilled"] is True
+    assert "FBA is marketplace-fulfilled: replenished from own locations" in t["reason"]
+    assert lines_at(p, "FBA") == []
+    (w1,) = lines_at(p, "W1")
+    # W1: 300 - 206 = 94, up to 226
+    assert w1["suggested_qty"] == 132
+    assert "position counts 206 leaving by transfer as gone" in w1["reason"]
+
+
+@pytest.mark.fast
+def test_marketplace_location_short_after_transfers_needs_attention_unless_buying_direct() -> None:
+    st = settings(lane("W1", "FBA", days=3))
+    p = plan({"W1": 0, "FBA": 20}, st)
+    assert p.transfers.height == 0 and p.po_suggestions.height == 1  # W1 buys for itself only
+    assert lines_at(p, "FBA") == []
+    need = p.needs_attention.filter(location_id="FBA")["reason"].to_list()
+    assert len(need) == 1 and "not bought for directly" in need[0]
+    direct = plan({"W1": 0, "FBA": 20}, settings(lane("W1", "FBA", days=3),
+                                                   marketplace_buy_direct=True))  # fmt: skip
+    assert lines_at(direct, "FBA")[0]["suggested_qty"] == 206
+
+
+@pytest.mark.fast
+def test_without_lanes_the_plan_is_unchanged() -> None:
+    with_none = plan({"W1": 1000, "W2": 50, "FBA": 20}, settings())
+    assert with_none.transfers.height == 0
+    assert sorted(with_none.po_suggestions["location_id"]) == ["FBA", "W2"]
+
+
+@pytest.mark.fast
+def test_most_urgent_receiver_first_and_lanes_in_lead_time_order() -> None:
+    st = settings(lane("W1", "W2", days=5), lane("FBA", "W2", days=1), lane("W1", "FBA"))
+    # W1 gives 434, FBA (marketplace, but a sender here) gives 500 - 366 = 134 only by excess
+    p = plan({"W1": 800, "W2": 0, "FBA": 500}, st)
+    got = p.transfers.select("from_location_id", "to_location_id", "quantity").rows()
+    assert got == [("FBA", "W2", 134), ("W1", "W2", 92)]
+
+
+@pytest.mark.fast
+def test_lane_settings_are_validated() -> None:
+    with pytest.raises(ValueError, match="to itself"):
+        settings(lane("W1", "W1"))
+    with pytest.raises(ValueError, match="more than one lane"):
+        settings(lane("W1", "W2"), lane("W1", "W2", days=3))
+    with pytest.raises(ValueError):
+        settings(lane("W1", "W2", cost="-1"))
+    st = settings(lane("W1", "W2"))
+    assert st.replace(transfer_buffer_days=3).transfer_lanes == st.transfer_lanes
+
+
+@pytest.mark.fast
+def test_buyer_files_carry_the_transfers(tmp_path) -> None:
+    p = plan({"W1": 400, "W2": 50}, settings(lane("W1", "W2")))
+    paths = write_buyer_files(p, tmp_path, RUN)
+    folder = tmp_path / "reorder" / RUN.isoformat()
+    names = sorted(x.name for x in paths)
+    assert f"transfers_{RUN}.csv" in names
+    with open(folder / f"transfers_{RUN}.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [
+        (r["sku"], r["from_location_id"], r["to_location_id"], r["quantity"]) for r in rows
+    ] == [("S1", "W1", "W2", "34")]
+    assert rows[0]["reason"].startswith("W1 holds 40.0 days of cover")
+    wb = load_workbook(folder / f"purchase_orders_{RUN}.xlsx")
+    assert "Transfers" in wb.sheetnames
+    sheet = list(wb["Transfers"].iter_rows(values_only=True))
+    assert list(sheet[0]) == TRANSFER_COLUMNS
+    assert sheet[1][TRANSFER_COLUMNS.index("quantity")] == 34
+    summary = (folder / "summary.md").read_text(encoding="utf-8")
+    assert "## Transfers (1 lines, 34 units)" in summary
+    assert "| S1 | W1 | W2 | 34 |" in summary
+    # byte for byte again
+    first = {x.name: x.read_bytes() for x in paths}
+    again = write_buyer_files(p, tmp_path, RUN)
+    assert {x.name: x.read_bytes() for x in again} == first
+
+
+@pytest.mark.fast
+def test_no_transfers_no_transfer_files(tmp_path) -> None:
+    p = plan({"W1": 100, "W2": 50}, settings(lane("W1", "W2")))
+    assert p.transfers.height == 0
+    names = {x.name for x in write_buyer_files(p, tmp_path, RUN)}
+    assert not any(n.startswith("transfers") for n in names)
+
+
+@pytest.mark.fast
+def test_a_location_holding_stock_it_does_not_sell_is_a_source() -> None:
+    # W1 has no forecast for S1 (it does not sell it): all its available stock can go
+    p = plan_replenishment(
+        forecast(["W2"]),
+        inventory({"W1": 100, "W2": 50}),
+        terms(),
+        settings(lane("W1", "W2")),
+        RUN,
+        location_kinds=KINDS,
+    )
+    assert p.transfers["quantity"].to_list() == [100]
+    assert p.transfers["reason"][0].startswith(
+        "W1 holds stock without forecast demand: position 100 above order-up-to 0"
+    )
+    (line,) = lines_at(p, "W2")
+    assert line["suggested_qty"] == 76  # 226 - 50 - 100
