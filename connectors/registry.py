@@ -7,8 +7,8 @@ of its streams. The declarations themselves live in the channel's package (`conn
 `streams.py`, `checks.py`, and for an API `client.py`); this module only puts them together, and
 imports no HTTP client: a factory imports its package when it is called.
 
-The reference files (supplier terms, POs, FX rates, buyer decisions) have a spec too
-(`REFERENCE`, channel name `files`); they are not a configurable channel kind.
+The reference files (supplier terms, POs, FX rates, buyer decisions, bills of materials) have a
+spec too (`REFERENCE`, channel name `files`); they are not a configurable channel kind.
 """
 
 from __future__ import annotations
@@ -167,6 +167,7 @@ REFERENCE = ChannelSpec(
         "buyer_decisions",
         "promotions",
         "forecast_overrides",
+        "bundle_components",
     ),
     file_streams=reference_streams.STREAMS,
     landing_order={"supplier_terms": 1},

@@ -412,6 +412,7 @@ class FilesSettings(_Strict):
     supplier_terms: str = "supplier_terms"
     purchase_orders: str = "purchase_orders"
     fx_rates: str = "fx_rates"
+    bundle_components: str = "bundle_components"  # bills of materials of bundles and kits
     buyer_decisions: str = "inbox"
     promotions: str = "promotions"  # the promotion calendar (docs/forecasting.md)
     forecast_overrides: str = "forecast_overrides"  # the buyers' forecast overrides

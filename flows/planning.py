@@ -129,10 +129,16 @@ def run_planning(
     with connection(cfg.warehouse, read_only=True) as con:
         demand = _read(
             con,
-            # History strictly before the run date (a date object: safe to inline).
-            f"""select demand_date as date, sku, location_id, units_ordered, units_returned,
-                       revenue, is_stockout
+            # History strictly before the run date (a date object: safe to inline). One row per
+            # cell: a component's demand includes what bundles took of it (its 'bundle' rows;
+            # the cell's stock and revenue are on its 'direct' row).
+            f"""select demand_date as date, sku, location_id,
+                       cast(sum(units_ordered) as integer) as units_ordered,
+                       cast(sum(units_returned) as integer) as units_returned,
+                       cast(sum(revenue) as decimal(18, 4)) as revenue,
+                       bool_or(is_stockout) as is_stockout
                 from marts.daily_demand where demand_date < date '{run_date.isoformat()}'
+                group by all
                 order by sku, location_id, demand_date""",
         )
         levels = _read(
@@ -166,6 +172,10 @@ def run_planning(
         )
         abc = _read(con, "select sku, abc_class from marts.products")
         products = _read(con, "select sku, category from marts.products")
+        # bundles and kits are sold, never bought: their components are (docs/replenishment.md)
+        bundles = _read(
+            con, "select distinct bundle_sku from staging.stg_files__bundle_components order by 1"
+        )["bundle_sku"].to_list()
     fs = ForecastSettings.for_horizon_days(settings.horizon_days)
     # Promotions and overrides (forecasting/adjustments.py, docs/forecasting.md): the models are
     # fitted on the history with past promotion days censored, future promotions (the uplift
@@ -199,6 +209,7 @@ def run_planning(
         abc_class=abc,
         open_purchase_orders=open_pos,
         demand_errors=errors,
+        bundle_skus=bundles,
         unit_prices=unit_prices(sold, run_date, cfg.base_currency),
     )
     with connection(cfg.warehouse) as con:
@@ -285,9 +296,11 @@ def run_simulation(
     with connection(cfg.warehouse, read_only=True) as con:
         marts = _read(
             con,
-            """select demand_date as date, sku, location_id, units_ordered, end_of_day_on_hand,
-                      is_stockout
-               from marts.daily_demand order by sku, location_id, demand_date""",
+            # one row per cell, bundle-driven demand included (as run_planning reads it)
+            """select demand_date as date, sku, location_id,
+                      cast(sum(units_ordered) as integer) as units_ordered,
+                      max(end_of_day_on_hand) as end_of_day_on_hand, bool_or(is_stockout) as is_stockout
+               from marts.daily_demand group by all order by sku, location_id, demand_date""",
         )
         terms = _read(
             con,

@@ -70,6 +70,7 @@ files:
   supplier_terms: supplier_terms     # supplier_id, sku, unit_cost, currency, lead_time_days, ...
   purchase_orders: purchase_orders   # po_id, supplier_id, sku, location_id, quantity_ordered, ...
   fx_rates: fx_rates                 # date, currency, rate (value of 1 unit in the base currency)
+  bundle_components: bundle_components  # bundle_sku, component_sku, quantity (bundles and kits)
 
 quality:
   max_bad_share: 0.2                 # refuse a whole file when more than this share is bad

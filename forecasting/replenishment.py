@@ -52,6 +52,7 @@ Pure: polars frames in, polars frames out. Quantities are integers, money is Dec
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from statistics import NormalDist
@@ -567,6 +568,7 @@ def plan_replenishment(
     fx_to_base: FxRates | None = None,
     base_currency: str | None = None,
     unit_prices: pl.DataFrame | None = None,
+    bundle_skus: Iterable[str] = (),
 ) -> ReplenishmentPlan:
     """Compute reorder levels for every forecast series and suggest purchase-order lines.
 
@@ -581,6 +583,9 @@ def plan_replenishment(
     ``demand_errors`` (``sku, location_id, error_var, error_n`` from
     :func:`measure_demand_errors`) sets the demand variance over L + R from measured errors
     instead of the forecast's spread (``settings.error_prior_weight``).
+    ``bundle_skus`` (SKUs with a bill of materials) are never planned: a bundle is assembled
+    from its components when sold, and its demand is already in theirs (``marts.daily_demand``'s
+    'bundle' rows), so a purchase line for it would buy the same units twice.
     With ``settings.transfer_lanes``, stock is first moved between own locations
     (:mod:`forecasting.transfers`; ``location_kinds`` names the marketplace-fulfilled ones,
     ``fx_to_base`` and ``base_currency`` compare a lane's cost with the supplier's) and the
@@ -595,6 +600,10 @@ def plan_replenishment(
     ``projection`` of every suggested line.
     """
     review = settings.review_period_days
+    bundles = sorted(set(bundle_skus))
+    if bundles:
+        forecast = forecast.filter(~pl.col("sku").is_in(bundles))
+        inventory_levels = inventory_levels.filter(~pl.col("sku").is_in(bundles))
     fc = _prepare_forecast(forecast, run_date, settings.horizon_days)
     terms = choose_supplier_terms(supplier_terms)
     inv = _prepare_inventory(inventory_levels)

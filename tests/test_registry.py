@@ -43,6 +43,7 @@ EXPECTED_RAW_TABLES = [
     "files__buyer_decisions",
     "files__promotions",  # issue 18: the promotion calendar, appended
     "files__forecast_overrides",  # issue 18: the buyers' forecast overrides, appended
+    "files__bundle_components",  # issue 17: bills of materials, appended
 ]
 CREDENTIALS = {
     "shopify": {"access_token": "T_SHOP_TOKEN"},

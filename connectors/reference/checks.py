@@ -32,6 +32,7 @@ STRUCTURES: dict[str, dict] = {
     },
     "buyer_decisions": {"quantity_ordered": V, "location_id": V, "sku": V},
     "fx_rates": {"currency": V, "rate": V, "date": V},
+    "bundle_components": {"bundle_sku": V, "component_sku": V, "quantity": V},
     "promotions": {
         "sku": V, "category": V, "location_id": V, "start": V, "end": V, "uplift": V,
         "units": V, "status": V,
@@ -83,6 +84,18 @@ CHECKS: dict[str, tuple[Check, ...]] = {
         Check("rate", "decimal", txt("rate")),
         Check("rate", "between", txt("rate"), low=1e-9),
         unreadable_times(("date",), cast="date"),
+    ),
+    "bundle_components": (
+        ID,
+        # units of the component in one bundle: a zero or negative quantity would make the
+        # bundle's availability (floor(available / quantity)) and its exploded demand meaningless
+        *whole_in_range("quantity", low=1, high=MAX_STOCK),
+        Check(
+            "self_component",
+            "none",
+            f"case when {txt('bundle_sku')} = {txt('component_sku')} then 1 else 0 end",
+            says="a bundle is not its own component",
+        ),
     ),
     # The promotion calendar (forecasting/adjustments.py): a row the forecast cannot place in
     # time or on SKUs is held with its reason rather than guessed at.

@@ -57,6 +57,17 @@ STREAMS: tuple[StreamSpec, ...] = (
         joined_ids("po_id", "sku", "location_id"),
         ts_field("updated_at"),
     ),
+    # A bill of materials: one row per bundle (or kit) x component, `quantity` units of the
+    # component in one unit of the bundle. Its SKUs are its id: a row with either missing is
+    # held by the reader (no id), with the reason.
+    StreamSpec(
+        "files",
+        "bundle_components",
+        "table",
+        joined_ids("bundle_sku", "component_sku"),
+        no_time,
+        ("bundle_sku", "component_sku", "quantity"),
+    ),
     StreamSpec(
         "files",
         "fx_rates",

@@ -3,7 +3,10 @@
     unique_key=['demand_date', 'sku', 'location_id'],
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    post_hook="{{ oms_reversible_delete('units_ordered is null') }}",
+    post_hook=[
+        "{{ oms_reversible_delete('units_ordered is null') }}",
+        "update {{ this }} set demand_source = 'direct' where demand_source is null",
+    ],
 ) }}
 -- Demand per day x SKU x location, dense (zero-demand days included) from the first activity of
 -- the pair (sale, return or stock count) to the last day of data. Units ordered exclude cancelled
@@ -17,7 +20,15 @@
 -- landed since the last run (_stock_loaded_at watermark), and the days a pair's first activity
 -- moved over. Cells that fell out of the spine (a pair's only sale cancelled, ...) are written as
 -- markers with a null units_ordered and deleted by the post-hook. The table equals a full rebuild.
+--
+-- Bundles and kits: a cell's row with demand_source 'direct' holds what was sold as the SKU
+-- itself (a bundle's own sales too); the demand a bundle put on the SKU as one of its components
+-- (int_bundle_components_exploded) is in one more row per bundle, demand_source 'bundle' and
+-- bundle_sku set, with no revenue and no stock columns (those are the direct row's). A cell is
+-- still the unit of an increment: its direct row and its bundle rows are written together.
 {%- set channels = var('channels') %}
+{%- set previous_has_sources = is_incremental() and 'demand_source' in (
+    adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list) %}
 with
 
 lines as (
@@ -34,6 +45,31 @@ refund_lines as (
 
 stock as (
     select * from {{ ref('inventory_snapshots') }}
+),
+
+bundle_lines as (
+    select * from {{ ref('int_bundle_components_exploded') }}
+    where not is_cancelled
+),
+
+bundle_cell_values as (
+    -- the demand bundles put on their components, per component cell and bundle
+    select
+        demand_date,
+        component_sku as sku,
+        location_id,
+        bundle_sku,
+        cast(coalesce(sum(component_quantity) filter (where demand_kind = 'ordered'), 0) as integer)
+            as units_ordered,
+        cast(coalesce(sum(component_quantity) filter (where demand_kind = 'returned'), 0) as integer)
+            as units_returned,
+        cast(count(distinct order_key) filter (where demand_kind = 'ordered') as integer) as orders_count,
+        {%- for ch in channels %}
+        cast(coalesce(sum(component_quantity) filter (
+            where demand_kind = 'ordered' and channel = '{{ ch }}'), 0) as integer) as units_{{ ch }},
+        {%- endfor %}
+    from bundle_lines
+    group by all
 ),
 
 ordered as (
@@ -84,6 +120,8 @@ cell_values as (
 activity as (
     select demand_date, sku, location_id from cell_values
     union all
+    select demand_date, sku, location_id from bundle_cell_values
+    union all
     select stock_date, sku, location_id from stock
 ),
 
@@ -124,10 +162,27 @@ previous_values as (
         units_{{ ch }},
         {%- endfor %}
     from {{ this }}
-    where orders_count <> 0 or units_ordered <> 0 or units_returned <> 0 or revenue <> 0 or returned_amount <> 0
+    where (orders_count <> 0 or units_ordered <> 0 or units_returned <> 0 or revenue <> 0 or returned_amount <> 0
         {%- for ch in channels %}
         or units_{{ ch }} <> 0
+        {%- endfor %})
+        {%- if previous_has_sources %}
+        and coalesce(demand_source, 'direct') = 'direct'
+        {%- endif %}
+),
+
+previous_bundle_values as (
+    {%- if previous_has_sources %}
+    select demand_date, sku, location_id, bundle_sku, units_ordered, units_returned, orders_count,
+        {%- for ch in channels %}
+        units_{{ ch }},
         {%- endfor %}
+    from {{ this }}
+    where demand_source = 'bundle'
+    {%- else %}
+    -- the table predates bundle rows: it has none
+    select * from bundle_cell_values where false
+    {%- endif %}
 ),
 
 changed_cells as (
@@ -140,6 +195,19 @@ changed_cells as (
         or (n.units_ordered, n.units_returned, n.revenue, n.returned_amount, n.orders_count
             {%- for ch in channels %}, n.units_{{ ch }}{% endfor %})
         is distinct from (p.units_ordered, p.units_returned, p.revenue, p.returned_amount, p.orders_count
+            {%- for ch in channels %}, p.units_{{ ch }}{% endfor %})
+    union all
+    -- cells whose bundle-driven demand changed (a bundle sold or returned, a BOM edited)
+    select coalesce(n.demand_date, p.demand_date), coalesce(n.sku, p.sku),
+        coalesce(n.location_id, p.location_id)
+    from bundle_cell_values as n
+    full outer join previous_bundle_values as p
+        on n.demand_date = p.demand_date and n.sku = p.sku and n.location_id = p.location_id
+        and n.bundle_sku = p.bundle_sku
+    where n.demand_date is null or p.demand_date is null
+        or (n.units_ordered, n.units_returned, n.orders_count
+            {%- for ch in channels %}, n.units_{{ ch }}{% endfor %})
+        is distinct from (p.units_ordered, p.units_returned, p.orders_count
             {%- for ch in channels %}, p.units_{{ ch }}{% endfor %})
 ),
 
@@ -266,7 +334,7 @@ cells as (
 ),
 {% endif %}
 
-final as (
+direct_rows as (
     select
         c.demand_date,
         c.sku,
@@ -283,10 +351,44 @@ final as (
         {%- endfor %}
         c.on_hand as end_of_day_on_hand,
         c.is_stockout,
-        c._stock_loaded_at
+        c._stock_loaded_at,
+        'direct' as demand_source,
+        cast(null as varchar) as bundle_sku
     from cells as c
     left join cell_values as v
         on c.demand_date = v.demand_date and c.sku = v.sku and c.location_id = v.location_id
+),
+
+bundle_rows as (
+    -- the cell's component demand from each bundle (the cell's stock is on its direct row)
+    select
+        c.demand_date,
+        c.sku,
+        c.location_id,
+        b.units_ordered,
+        b.units_returned,
+        cast(b.units_ordered - b.units_returned as integer) as units_net,
+        cast(0 as decimal(18, 4)) as revenue,
+        cast(0 as decimal(18, 4)) as returned_amount,
+        b.orders_count,
+        {%- for ch in channels %}
+        b.units_{{ ch }},
+        {%- endfor %}
+        cast(null as integer) as end_of_day_on_hand,
+        cast(null as boolean) as is_stockout,
+        cast(null as timestamptz) as _stock_loaded_at,
+        'bundle' as demand_source,
+        b.bundle_sku
+    from cells as c
+    inner join bundle_cell_values as b
+        on c.demand_date = b.demand_date and c.sku = b.sku and c.location_id = b.location_id
+    where not c.is_removed
+),
+
+final as (
+    select * from direct_rows
+    union all by name
+    select * from bundle_rows
 )
 
 select * from final

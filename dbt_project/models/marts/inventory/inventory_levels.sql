@@ -2,7 +2,20 @@
 -- purchase-order quantity and the inventory position. Stock adjustments recorded after the
 -- latest count (a till's write-offs, marts.inventory_adjustments) are applied to it: a count
 -- already includes every adjustment made before it.
+--
+-- Bundles and kits (a SKU with a bill of materials, stg_files__bundle_components) are assembled
+-- when sold, never stocked: the units an open bundle order commits are committed on its
+-- components, and the bundle has one row per location where any component has one, with
+-- source 'bundle', nothing on hand, committed or on order of its own, and
+-- available = min over components of floor(component available / quantity per bundle) (a
+-- component without a row there counts as 0; never below 0); inventory_position likewise from
+-- the components' positions. A bundle's own stock counts, if any, are not used.
 with
+
+bom as (
+    select bundle_sku, component_sku, quantity
+    from {{ ref('stg_files__bundle_components') }}
+),
 
 latest_counts as (
     select
@@ -23,18 +36,32 @@ adjusted as (
     group by all
 ),
 
-committed as (
+open_lines as (
     -- unfulfilled units of open (not cancelled, not fully refunded) orders shipping from the location
     select
         sku,
         location_id,
-        sum(greatest(quantity - quantity_fulfilled - quantity_refunded, 0)) as committed
+        greatest(quantity - quantity_fulfilled - quantity_refunded, 0) as unfulfilled
     from {{ ref('order_lines') }} as l
     where not is_cancelled
         and order_key in (
             select order_key from {{ ref('orders') }}
             where status in ('open', 'partially_fulfilled')
         )
+),
+
+committed as (
+    -- a bundle's unfulfilled units are its components' (x their quantity per bundle)
+    select sku, location_id, sum(committed) as committed
+    from (
+        select sku, location_id, unfulfilled as committed
+        from open_lines
+        where sku not in (select bundle_sku from bom)
+        union all
+        select b.component_sku, l.location_id, l.unfulfilled * b.quantity
+        from open_lines as l
+        inner join bom as b on l.sku = b.bundle_sku
+    )
     group by all
 ),
 
@@ -47,13 +74,14 @@ on_order as (
 
 keys as (
     select sku, location_id from latest_counts
+    where sku not in (select bundle_sku from bom)
     union
     select sku, location_id from committed where committed > 0
     union
     select sku, location_id from on_order where on_order > 0
 ),
 
-final as (
+stock_rows as (
     select
         keys.sku,
         keys.location_id,
@@ -73,6 +101,38 @@ final as (
     left join adjusted as a on keys.sku = a.sku and keys.location_id = a.location_id
     left join committed as m on keys.sku = m.sku and keys.location_id = m.location_id
     left join on_order as o on keys.sku = o.sku and keys.location_id = o.location_id
+),
+
+bundle_locations as (
+    select distinct b.bundle_sku, s.location_id
+    from bom as b
+    inner join stock_rows as s on b.component_sku = s.sku
+),
+
+bundle_rows as (
+    select
+        bl.bundle_sku as sku,
+        bl.location_id,
+        0 as on_hand,
+        0 as adjusted_since_count,
+        0 as committed,
+        cast(min(floor(greatest(coalesce(s.available, 0), 0) / b.quantity)) as integer) as available,
+        0 as on_order,
+        cast(min(floor(greatest(coalesce(s.inventory_position, 0), 0) / b.quantity)) as integer)
+            as inventory_position,
+        -- the oldest count of a component: the bundle's figure is no newer than that
+        min(s.counted_at) as counted_at,
+        'bundle' as source
+    from bundle_locations as bl
+    inner join bom as b on bl.bundle_sku = b.bundle_sku
+    left join stock_rows as s on b.component_sku = s.sku and bl.location_id = s.location_id
+    group by all
+),
+
+final as (
+    select * from stock_rows
+    union all by name
+    select * from bundle_rows
 )
 
 select * from final
