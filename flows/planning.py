@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from flows.config import Config
+from flows.forecast_inputs import read_forecast_inputs
 from flows.progress import tick
 from flows.warehouse import connection
 
@@ -120,6 +121,7 @@ def run_planning(
         weekday_profile,
         write_buyer_files,
     )
+    from forecasting.adjustments import adjust_forecast, adjustment_accuracy, prepare_history
     from forecasting.replenishment import measure_demand_errors
     from forecasting.revenue_at_risk import PRICE_DAYS, unit_prices
 
@@ -127,10 +129,16 @@ def run_planning(
     with connection(cfg.warehouse, read_only=True) as con:
         demand = _read(
             con,
-            # History strictly before the run date (a date object: safe to inline).
-            f"""select demand_date as date, sku, location_id, units_ordered, units_returned,
-                       revenue, is_stockout
+            # History strictly before the run date (a date object: safe to inline). One row per
+            # cell: a component's demand includes what bundles took of it (its 'bundle' rows;
+            # the cell's stock and revenue are on its 'direct' row).
+            f"""select demand_date as date, sku, location_id,
+                       cast(sum(units_ordered) as integer) as units_ordered,
+                       cast(sum(units_returned) as integer) as units_returned,
+                       cast(sum(revenue) as decimal(18, 4)) as revenue,
+                       bool_or(is_stockout) as is_stockout
                 from marts.daily_demand where demand_date < date '{run_date.isoformat()}'
+                group by all
                 order by sku, location_id, demand_date""",
         )
         levels = _read(
@@ -165,15 +173,29 @@ def run_planning(
         list_prices = _read(con, "select sku, list_price from marts.products")
         abc = _read(con, "select sku, abc_class from marts.products")
         products = _read(con, "select sku, category from marts.products")
+        # bundles and kits are sold, never bought: their components are (docs/replenishment.md)
+        bundles = _read(
+            con, "select distinct bundle_sku from staging.stg_files__bundle_components order by 1"
+        )["bundle_sku"].to_list()
     fs = ForecastSettings.for_horizon_days(settings.horizon_days)
+    # Promotions and overrides (forecasting/adjustments.py, docs/forecasting.md): the models are
+    # fitted on the history with past promotion days censored, future promotions (the uplift
+    # measured on past ones, or the calendar's) and the buyers' overrides applied after selection.
+    inputs = read_forecast_inputs(cfg, run_date)
+    prepared = prepare_history(demand, run_date, inputs.promotions, products)
     if forecast_fn is None:
         weekly, accuracy = forecast_all(
-            demand, run_date, fs, workers=workers, products=products,
+            prepared.fit_demand, run_date, fs, workers=workers, products=products,
             on_batch=lambda: tick("forecast batches"),
         )  # fmt: skip
     else:
-        weekly, accuracy = forecast_fn(demand, run_date, fs, products)
-    daily = to_daily(weekly, run_date, settings.horizon_days, weekday_profile(demand, run_date))
+        weekly, accuracy = forecast_fn(prepared.fit_demand, run_date, fs, products)
+    profile = weekday_profile(prepared.fit_demand, run_date)
+    weekly = adjust_forecast(
+        weekly, inputs.promotions, inputs.overrides,
+        uplift=prepared.uplift, products=products, profile=profile,
+    )  # fmt: skip
+    daily = to_daily(weekly, run_date, settings.horizon_days, profile)
     chosen = accuracy.filter(pl.col("chosen")).select("sku", "location_id", "demand_class")
     daily = daily.join(chosen, on=["sku", "location_id"], how="left")
     # Safety stock from how wrong the forecast level was over each SKU's own lead time plus
@@ -188,6 +210,7 @@ def run_planning(
         abc_class=abc,
         open_purchase_orders=open_pos,
         demand_errors=errors,
+        bundle_skus=bundles,
         unit_prices=unit_prices(sold, run_date, cfg.base_currency, list_prices=list_prices),
     )
     with connection(cfg.warehouse) as con:
@@ -211,6 +234,7 @@ def run_planning(
         history=demand,
         forecast=daily,
         accuracy=accuracy,
+        adjustments=adjustment_accuracy(inputs.past_forecasts, demand, run_date),
     )
     return PlanningReport(
         series=weekly.select("sku", "location_id").unique().height,
@@ -273,9 +297,11 @@ def run_simulation(
     with connection(cfg.warehouse, read_only=True) as con:
         marts = _read(
             con,
-            """select demand_date as date, sku, location_id, units_ordered, end_of_day_on_hand,
-                      is_stockout
-               from marts.daily_demand order by sku, location_id, demand_date""",
+            # one row per cell, bundle-driven demand included (as run_planning reads it)
+            """select demand_date as date, sku, location_id,
+                      cast(sum(units_ordered) as integer) as units_ordered,
+                      max(end_of_day_on_hand) as end_of_day_on_hand, bool_or(is_stockout) as is_stockout
+               from marts.daily_demand group by all order by sku, location_id, demand_date""",
         )
         terms = _read(
             con,
