@@ -71,6 +71,8 @@ files:
   purchase_orders: purchase_orders   # po_id, supplier_id, sku, location_id, quantity_ordered, ...
   fx_rates: fx_rates                 # date, currency, rate (value of 1 unit in the base currency)
   bundle_components: bundle_components  # bundle_sku, component_sku, quantity (bundles and kits)
+  promotions: promotions             # promotion_id, sku|category|all, location_id, start, end, uplift|units
+  forecast_overrides: forecast_overrides  # sku, location_id, period_start (Monday), units|factor, reason, author
 
 quality:
   max_bad_share: 0.2                 # refuse a whole file when more than this share is bad
