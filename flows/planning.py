@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -45,6 +46,7 @@ class PlanningReport:
     series: int = 0
     forecast_rows: int = 0
     suggestions: int = 0
+    transfers: int = 0
     needs_attention: int = 0
     suppliers: int = 0
     files: list[Path] = field(default_factory=list)
@@ -158,6 +160,12 @@ def run_planning(
                from intermediate.int_open_purchase_orders where quantity_open > 0
                order by po_id, sku, location_id""",
         )
+        # the latest rate per currency: a transfer lane's cost against a supplier's unit cost
+        fx_rows = _read(
+            con,
+            """select currency, rate_to_base from marts.fx_rates
+               qualify row_number() over (partition by currency order by rate_date desc) = 1""",
+        ).rows()
         # what each SKU sold for where it sold (order lines, not daily_demand: a component's
         # demand there includes bundle units sold at the bundle's price): revenue at risk
         sold = _read(
@@ -210,6 +218,9 @@ def run_planning(
         abc_class=abc,
         open_purchase_orders=open_pos,
         demand_errors=errors,
+        location_kinds={loc.id: loc.kind for loc in cfg.locations},
+        fx_to_base={str(c): Decimal(str(r)) for c, r in fx_rows},
+        base_currency=cfg.base_currency,
         bundle_skus=bundles,
         unit_prices=unit_prices(sold, run_date, cfg.base_currency, list_prices=list_prices),
     )
@@ -220,6 +231,7 @@ def run_planning(
         _replace(con, "forecast_accuracy", run_date, accuracy)
         _replace(con, "replenishment", run_date, plan.replenishment)
         _replace(con, "po_suggestions", run_date, plan.po_suggestions)
+        _replace(con, "transfer_suggestions", run_date, plan.transfers)
         _replace(
             con,
             "needs_attention",
@@ -240,6 +252,7 @@ def run_planning(
         series=weekly.select("sku", "location_id").unique().height,
         forecast_rows=weekly.height,
         suggestions=plan.po_suggestions.height,
+        transfers=plan.transfers.height,
         needs_attention=plan.needs_attention.height,
         suppliers=plan.po_suggestions["supplier_id"].n_unique()
         if plan.po_suggestions.height

@@ -35,7 +35,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from forecasting.replenishment import ReplenishmentPlan
 from forecasting.report_html import render_report
-from forecasting.schemas import BUYER_COLUMNS, PO_SCHEMA
+from forecasting.schemas import BUYER_COLUMNS, PO_SCHEMA, TRANSFER_COLUMNS
 
 # Column order of the buyer files (the plan's po_suggestions columns in the order a buyer
 # decides in) and their types, so a plan from an older caller (fewer columns) still writes.
@@ -46,6 +46,7 @@ ACCURACY_MD = "forecast_accuracy.md"
 
 SUMMARY_SHEET = "Summary"
 NEEDS_ATTENTION_SHEET = "Needs attention"
+TRANSFERS_SHEET = "Transfers"  # moves between own locations, before the purchases
 TOTAL_LABEL = "TOTAL"
 TOP_LINES = 10
 
@@ -74,6 +75,19 @@ _NUMBER_FORMATS: dict[str, str] = {
     # revenue at risk if the line is not ordered (forecasting/revenue_at_risk.py)
     "units_at_risk": "#,##0.0",
     "revenue_at_risk": "#,##0.00",
+    # the Transfers sheet (planning.transfer_suggestions)
+    "quantity": "#,##0",
+    "expected_arrival_date": "yyyy-mm-dd",
+    "cost_per_unit": "#,##0.00##",
+    "transfer_cost": "#,##0.00",
+    "supplier_unit_cost": "#,##0.00##",
+    "supplier_lead_time_days": "0",
+    "from_inventory_position": "#,##0",
+    "from_order_up_to": "#,##0",
+    "from_days_of_cover": "0.0",
+    "to_inventory_position": "#,##0",
+    "to_reorder_point": "#,##0",
+    "to_order_up_to": "#,##0",
 }
 _BOLD = Font(bold=True)
 _APPROVAL_FILL = PatternFill(fill_type="solid", start_color="FFFFF2CC", end_color="FFFFF2CC")
@@ -116,6 +130,9 @@ def write_buyer_files(
         ["sku", "location_id", "reason"]
     )
     suppliers = _supplier_names(lines)
+    transfers = plan.transfers.select(TRANSFER_COLUMNS).sort(
+        ["from_location_id", "to_location_id", "sku"]
+    )
 
     token = uuid.uuid4().hex
     tmp = reorder_dir / f".{stamp}.tmp-{token}"
@@ -124,14 +141,19 @@ def write_buyer_files(
     try:
         names: list[str] = []
         xlsx_name = f"purchase_orders_{stamp}.xlsx"
-        _write_bytes(tmp / xlsx_name, _workbook_bytes(lines, needs, suppliers, run_date))
+        _write_bytes(tmp / xlsx_name, _workbook_bytes(lines, needs, suppliers, run_date, transfers))
         names.append(xlsx_name)
+        if transfers.height:
+            transfers_name = f"transfers_{stamp}.csv"
+            _write_bytes(tmp / transfers_name, _csv_bytes(transfers, TRANSFER_COLUMNS))
+            names.append(transfers_name)
         for supplier_id, file_stem, _sheet in suppliers:
             csv_name = f"{file_stem}.csv"
             rows = lines.filter(pl.col("supplier_id") == supplier_id)
             _write_bytes(tmp / csv_name, _csv_bytes(rows))
             names.append(csv_name)
-        _write_bytes(tmp / "summary.md", _summary_md(lines, needs, run_date).encode("utf-8"))
+        summary = _summary_md(lines, needs, run_date, transfers)
+        _write_bytes(tmp / "summary.md", summary.encode("utf-8"))
         names.append("summary.md")
         page = render_report(
             lines,
@@ -215,7 +237,11 @@ def _supplier_names(lines: pl.DataFrame) -> list[tuple[str, str, str]]:
     """
     out: list[tuple[str, str, str]] = []
     used_files: set[str] = set()
-    used_sheets: set[str] = {SUMMARY_SHEET.lower(), NEEDS_ATTENTION_SHEET.lower()}
+    used_sheets: set[str] = {
+        SUMMARY_SHEET.lower(),
+        NEEDS_ATTENTION_SHEET.lower(),
+        TRANSFERS_SHEET.lower(),
+    }
     for supplier_id in sorted(lines["supplier_id"].unique().to_list()):
         base_file = _FILE_FORBIDDEN.sub("_", str(supplier_id)).lstrip(".") or "supplier"
         stem = _unique(base_file, used_files, limit=100)
@@ -283,10 +309,10 @@ def _inert(value: object) -> object:
     return value
 
 
-def _csv_bytes(rows: pl.DataFrame) -> bytes:
+def _csv_bytes(rows: pl.DataFrame, columns: Sequence[str] = BUYER_COLUMNS) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(BUYER_COLUMNS)
+    writer.writerow(columns)
     for row in rows.iter_rows():
         writer.writerow([_csv_cell(_inert(v)) for v in row])
     return buf.getvalue().encode("utf-8")
@@ -385,6 +411,7 @@ def _workbook_bytes(
     needs: pl.DataFrame,
     suppliers: list[tuple[str, str, str]],
     run_date: date,
+    transfers: pl.DataFrame | None = None,
 ) -> bytes:
     wb = Workbook()
     summary = wb.active
@@ -407,6 +434,11 @@ def _workbook_bytes(
 
     attention = wb.create_sheet(NEEDS_ATTENTION_SHEET)
     _write_table(attention, ["sku", "location_id", "reason"], needs.iter_rows(), max_width=100)
+
+    if transfers is not None and transfers.height:
+        moves = wb.create_sheet(TRANSFERS_SHEET)
+        _write_table(moves, TRANSFER_COLUMNS, transfers.iter_rows())
+        moves.column_dimensions[get_column_letter(TRANSFER_COLUMNS.index("reason") + 1)].width = 100
 
     for supplier_id, _stem, sheet in suppliers:
         _supplier_sheet(wb.create_sheet(sheet), lines.filter(pl.col("supplier_id") == supplier_id))
@@ -497,7 +529,41 @@ def _beyond_cover_md(lines: pl.DataFrame) -> list[str]:
     return out
 
 
-def _summary_md(lines: pl.DataFrame, needs: pl.DataFrame, run_date: date) -> str:
+def _transfers_md(transfers: pl.DataFrame | None, stamp: str) -> list[str]:
+    """Moves between own locations, proposed before anything is bought: the purchase lines
+    already count them (on order at the receiver, gone from the sender)."""
+    if transfers is None or transfers.height == 0:
+        return []
+    out = [
+        "",
+        f"## Transfers ({transfers.height} lines, {int(transfers['quantity'].sum())} units)",
+        "",
+        "Move these between our own locations first (the purchase lines below count them: "
+        f"on order where they arrive, gone where they leave). `transfers_{stamp}.csv` and the "
+        "Transfers sheet hold every column.",
+        "",
+    ]
+    out += _md_table(
+        ["SKU", "From", "To", "Qty", "Arrives", "Cost", "Why"],
+        transfers.select(
+            "sku",
+            "from_location_id",
+            "to_location_id",
+            "quantity",
+            "expected_arrival_date",
+            pl.format("{} {}", pl.col("transfer_cost").cast(pl.Decimal(38, 2)), "currency"),
+            "reason",
+        ).iter_rows(),
+    )
+    return out
+
+
+def _summary_md(
+    lines: pl.DataFrame,
+    needs: pl.DataFrame,
+    run_date: date,
+    transfers: pl.DataFrame | None = None,
+) -> str:
     stamp = run_date.isoformat()
     n_suppliers = lines["supplier_id"].n_unique()
     out = [
@@ -507,6 +573,9 @@ def _summary_md(lines: pl.DataFrame, needs: pl.DataFrame, run_date: date) -> str
         f"{needs.height} items need attention.",
         f"Open `purchase_orders_{stamp}.xlsx` (or the supplier CSVs), fill in `approved_qty` "
         "(0 to skip a line) and drop the file back into the inbox.",
+    ]
+    out += _transfers_md(transfers, stamp)
+    out += [
         "",
         "## Totals per supplier",
         "",
