@@ -3,7 +3,7 @@
 Hand-made orders of every channel land through the file sync into a real DuckDB file and go
 through a real `dbt build`; each shipment's latency, the on-time shares against the promise
 (Amazon's LatestShipDate for a seller-fulfilled order, else the channel's ship-by SLA of
-dbt_project.yml: shop 36 h, woo 48 h, amazon 24 h, tills 0), the split shipments, the backorders
+dbt_project.yml: shop 36 h, woo 48 h, amazon 48 h, tills 0), the split shipments, the backorders
 (units beyond the location's stock at the end of the day before, less what was ordered there
 earlier that day) and the open / late backlog at the end of each day must equal the hand
 computation written beside each figure. Then `oms status` shows the open and late orders.
@@ -124,7 +124,7 @@ AMAZON_ORDERS = [
     # 18:00Z (30 h after 12:00Z): late although within nothing else
     _amazon_order("302-0000001-0000001", "2026-11-02T12:00:00Z", "MFN",
                   LatestShipDate="2026-11-03T12:00:00Z", LatestDeliveryDate="2026-11-06T12:00:00Z"),
-    # F1, Amazon-fulfilled: no window from Amazon, the 24 h SLA; shipped 20:00Z (7 h), FBA fee 3.10
+    # F1, Amazon-fulfilled: no window from Amazon, the 48 h SLA; shipped 20:00Z (7 h), FBA fee 3.10
     _amazon_order("302-0000002-0000002", "2026-11-02T13:00:00Z", "AFN"),
 ]  # fmt: skip
 AMAZON_EVENTS = [
@@ -242,7 +242,7 @@ def test_orders_know_their_promise_split_and_backorders(built):
     assert got == [
         ("amazon:302-0000001-0000001", "2026-11-03 12:00:00+00", True, 1, False, False, 30.0,
          True, None),  # no stock count at FBA-EU: unknown
-        ("amazon:302-0000002-0000002", "2026-11-03 13:00:00+00", False, 1, False, False, 7.0,
+        ("amazon:302-0000002-0000002", "2026-11-04 13:00:00+00", False, 1, False, False, 7.0,
          False, None),
         # 2 of the 3 A on hand: none short; complete with the late second parcel
         ("shop:1001", "2026-11-03 21:00:00+00", False, 2, True, False, 48.0, True, 0),
