@@ -14,7 +14,7 @@ the bundle); without the explosion A would look like 1 a day and B like nothing 
 from __future__ import annotations
 
 import csv
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -291,3 +291,43 @@ def test_bad_bom_rows_are_quarantined_with_their_reason(tmp_path):
     assert reasons["KIT-93:KIT-93"] == "a bundle is not its own component"
     missing = [r for sid, r in held if sid is None or sid not in reasons or "component_sku" in r]
     assert any("component_sku" in r for r in missing), held
+
+
+def test_an_increment_with_bundles_equals_a_full_rebuild(store, tmp_path):
+    """A BOM edit (B: 1 -> 2 per bundle, so every past bundle day changes) and a new day's sales
+    land; the incremental daily_demand equals a --full-refresh rebuild, bundle rows included."""
+    import shutil
+
+    warehouse = tmp_path / "oms.duckdb"
+    store["con"].close()
+    shutil.copy(store["cfg"].warehouse, warehouse)
+    store["con"] = duckdb.connect(store["cfg"].warehouse, read_only=True)
+    con = duckdb.connect(str(warehouse))
+    # landed after the sync landed the first BOM (at the real clock's now)
+    now = datetime.now(UTC).isoformat()
+    payload = {"bundle_sku": "BUN-1", "component_sku": "B", "quantity": "2"}
+    land(con, "files__bundle_components", "BUN-1:B", None, payload, loaded_at=now)
+    utc = datetime.combine(RUN_DATE, time(10, 0)).isoformat() + "Z"
+    t = _till("R9990", RUN_DATE, "BUN-1", "25.00")
+    land(con, "tills__orders", f"{t['order_id']}:{t['line_id']}", utc, t, loaded_at=now)
+    con.close()
+    query = "select * from marts.daily_demand order by all"
+    run_dbt(
+        warehouse,
+        tmp_path,
+        "build",
+        "--indirect-selection",
+        "cautious",
+        "--select",
+        "+daily_demand",
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        incremental = con.execute(query).fetchall()
+        b_bundle = con.execute(
+            "select min(units_ordered), max(units_ordered), count(*) from marts.daily_demand "
+            "where sku = 'B' and demand_source = 'bundle'"
+        ).fetchone()
+    assert b_bundle == (2, 2, DAYS + 1)  # history re-exploded with the new quantity, one new day
+    run_dbt(warehouse, tmp_path, "run", "--select", "daily_demand", "--full-refresh")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(query).fetchall() == incremental
