@@ -53,7 +53,11 @@ final as (
         _source_id,
         _max_loaded_at,
         order_id,
-        f.id as fulfillment_id,
+        -- Shopify's id; a record without one (hand-made files) is numbered within its order
+        coalesce(
+            f.id,
+            '#' || cast(row_number() over (partition by order_id order by f.created_at) as varchar)
+        ) as fulfillment_id,
         f.location_id as external_location_id,
         coalesce(f.status, 'success') as fulfillment_status,
         nullif(f.tracking_company, '') as carrier,
