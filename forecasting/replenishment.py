@@ -73,8 +73,8 @@ from forecasting.transfers import (
     FxRates,
     LocationKinds,
     apply_transfers,
-    direct_purchase_allowed,
     empty_transfers,
+    fed_series,
     plan_transfers,
     transfer_positions,
     unserved_marketplace,
@@ -607,6 +607,10 @@ def plan_replenishment(
     fc = _prepare_forecast(forecast, run_date, settings.horizon_days)
     terms = choose_supplier_terms(supplier_terms)
     inv = _prepare_inventory(inventory_levels)
+    # marketplace series fed by transfer (forecasting/transfers.py): never bought for directly
+    fed = fed_series(
+        settings, location_kinds, pl.concat([fc.select(SERIES_KEYS), inv.select(SERIES_KEYS)])
+    )
     pos = (
         normalize_open_purchase_orders(open_purchase_orders)
         if open_purchase_orders is not None
@@ -615,6 +619,9 @@ def plan_replenishment(
 
     stats = (
         fc.join(terms.select("sku", "lead_time_days", "lead_time_std_days"), on="sku", how="inner")
+        # a marketplace location fed by transfer protects its lane's lead time, not the supplier's
+        .join(fed, on=SERIES_KEYS, how="left")
+        .with_columns(lead_time_days=pl.coalesce("fed_lead_time_days", "lead_time_days"))
         .with_columns(in_p=pl.col("day") < pl.col("lead_time_days") + review)
         .group_by(SERIES_KEYS)
         .agg(
@@ -752,14 +759,14 @@ def plan_replenishment(
             base_currency,
         )  # fmt: skip
     rep = apply_transfers(rep, transfers)
-    buyable = direct_purchase_allowed(settings, location_kinds)
-    po = _po_lines(rep.filter(buyable), projection_all, terms, settings, run_date)
+    buyable = rep.join(fed.select(SERIES_KEYS), on=SERIES_KEYS, how="anti")
+    po = _po_lines(buyable, projection_all, terms, settings, run_date)
     projection = _projection(projection_all, po, run_date)
     if unit_prices is not None:
         po = with_revenue_at_risk(po, projection_all, unit_prices, review)
     needs = _needs_attention(fc, inv, supplier_terms, terms)
     if settings.transfer_lanes:
-        unserved = unserved_marketplace(rep, settings, location_kinds)
+        unserved = unserved_marketplace(rep, fed)
         needs = pl.concat([needs, unserved.select(NEEDS_ATTENTION_COLUMNS)]).sort(
             NEEDS_ATTENTION_COLUMNS
         )

@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 
 import numpy as np
 import polars as pl
@@ -110,6 +111,9 @@ class SimulationResult:
     days_of_cover_30d_sales: PolicyOutcome | None = None
     # days of cover (now, after receipt) of every line the policy suggested, over all reviews
     line_cover: pl.DataFrame | None = None
+    # transfers between own locations the policy proposed (settings.transfer_lanes)
+    transfer_lines: int = 0
+    transfer_units: int = 0
 
     def cover_distribution(self) -> dict[str, object]:
         """Percentiles of the suggested lines' days of cover now and after receipt."""
@@ -150,6 +154,8 @@ class SimulationResult:
                 else {}
             ),
             "suggested_line_cover": self.cover_distribution(),
+            "transfer_lines": self.transfer_lines,
+            "transfer_units": self.transfer_units,
             "csl_gap_points": round(
                 100 * (self.policy.cycle_service_level - self.policy.target_service_level), 2
             ),
@@ -327,7 +333,12 @@ def _prepare(
     )
 
 
-OrderFn = Callable[[int, int, np.ndarray, tuple[np.ndarray, ...]], np.ndarray]
+# An order function returns the units to buy per series, or those and the transfers it
+# proposes: (from series, to series, units, lane days) arrays (forecasting/transfers.py).
+Moves = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+OrderFn = Callable[
+    [int, int, np.ndarray, tuple[np.ndarray, ...]], np.ndarray | tuple[np.ndarray, Moves]
+]
 
 
 def _run(inp: _Inputs, order_fn: OrderFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -347,7 +358,20 @@ def _run(inp: _Inputs, order_fn: OrderFn) -> tuple[np.ndarray, np.ndarray, np.nd
             k = reviews[t]
             out = p_arr > t
             p_idx, p_qty, p_arr, p_exp = p_idx[out], p_qty[out], p_arr[out], p_exp[out]
-            qty = order_fn(k, t, on_hand, (p_idx, p_qty, p_exp))
+            res = order_fn(k, t, on_hand, (p_idx, p_qty, p_exp))
+            qty, moves = res if isinstance(res, tuple) else (res, None)
+            if moves is not None and moves[0].size:
+                # a transfer leaves the sender's shelf today and arrives after the lane's days
+                # (at least the next day); until then it is on order at the receiver
+                src, dst, units, days_ = moves
+                units = np.minimum(units, np.maximum(on_hand[src], 0))
+                np.subtract.at(on_hand, src, units)
+                arrive = t + np.maximum(days_, 1)
+                np.add.at(arrivals, (arrive, dst), units)
+                p_idx = np.concatenate([p_idx, dst])
+                p_qty = np.concatenate([p_qty, units])
+                p_arr = np.concatenate([p_arr, arrive])
+                p_exp = np.concatenate([p_exp, arrive])
             placed = np.nonzero(qty > 0)[0]
             if placed.size:
                 orders.append(np.stack([np.full(placed.size, t), placed], axis=1))
@@ -422,6 +446,8 @@ class _Policy:
     d_bar: np.ndarray  # (reviews, n) the forecast's average daily demand at each review
     sales_30d: np.ndarray  # (reviews, n) the last 30 days' average recorded sales
     covers: list[pl.DataFrame]  # the suggested lines' days of cover, per review
+    # transfer lines and units the policy proposed over all reviews (settings.transfer_lanes)
+    transfers: list[int] = field(default_factory=lambda: [0, 0])
 
 
 def _policy(
@@ -434,6 +460,8 @@ def _policy(
     measure_errors: bool,
     say: Callable[[str], None],
     history_days: int = 120,
+    location_kinds: Mapping[str, str] | None = None,
+    fx_to_base: Mapping[str, float] | None = None,
 ) -> _Policy:
     """The planner as an order function: at each review, forecast from the history recorded
     before that day (the last ``history_days``), measure errors, plan, order the lines."""
@@ -483,6 +511,8 @@ def _policy(
     )
 
     covers: list[pl.DataFrame] = []
+    transfers = [0, 0]
+    fx = {c: Decimal(str(r)) for c, r in (fx_to_base or {}).items()}
 
     def policy_orders(k: int, t: int, on_hand: np.ndarray, pipe: tuple[np.ndarray, ...]):
         run_date = inp.sim_start + timedelta(days=t)
@@ -527,15 +557,31 @@ def _policy(
             abc_class=abc_class,
             open_purchase_orders=pos,
             demand_errors=errors,
+            location_kinds=location_kinds,
+            fx_to_base=fx,
         )
         qty = np.zeros(n, dtype=np.int64)
         lines = plan.po_suggestions.join(idx_of, on=SERIES_KEYS, how="inner")
         covers.append(lines.select("days_of_cover", "days_of_cover_after", "beyond_max_cover"))
         qty[lines["idx"].to_numpy()] = lines["suggested_qty"].to_numpy()
         say(f"review {k + 1}/{len(inp.review_days)} {run_date}: {lines.height} lines")
-        return qty
+        if not settings.transfer_lanes:
+            return qty
+        src = idx_of.select("sku", from_location_id="location_id", src="idx")
+        dst = idx_of.select("sku", to_location_id="location_id", dst="idx")
+        moves = plan.transfers.join(src, on=["sku", "from_location_id"], how="inner").join(
+            dst, on=["sku", "to_location_id"], how="inner"
+        )
+        transfers[0] += moves.height
+        transfers[1] += int(moves["quantity"].sum())
+        return qty, (
+            moves["src"].to_numpy().astype(np.int64),
+            moves["dst"].to_numpy().astype(np.int64),
+            moves["quantity"].to_numpy().astype(np.int64),
+            moves["lead_time_days"].to_numpy().astype(np.int64),
+        )
 
-    return _Policy(policy_orders, d_bar, sales_30d, covers)
+    return _Policy(policy_orders, d_bar, sales_30d, covers, transfers)
 
 
 def simulate_replenishment(
@@ -554,6 +600,7 @@ def simulate_replenishment(
     start_empty: bool = False,
     measure_errors: bool = True,
     progress: Callable[[str], None] | None = None,
+    location_kinds: Mapping[str, str] | None = None,
 ) -> SimulationResult:
     """Simulate the policy and the tuned days-of-cover rule over the last ``weeks`` weeks.
 
@@ -565,6 +612,9 @@ def simulate_replenishment(
     costs (supplier currency -> base) for inventory value. ``start_empty`` starts every policy
     from no stock and no pipeline instead (the warm-up must then exceed the longest lead time),
     so the measured stock is the policy's own rather than the store's legacy stock.
+    With ``settings.transfer_lanes`` the policy moves stock between the simulated locations
+    first (``location_kinds`` names the marketplace-fulfilled ones): a transfer leaves the
+    sender's shelf on the review day and arrives after the lane's days.
     """
     settings = settings or ReplenishmentSettings()
     say = progress or (lambda _msg: None)
@@ -581,7 +631,10 @@ def simulate_replenishment(
         start_empty,
     )
     n = inp.series.height
-    pol = _policy(inp, demand, supplier_terms, settings, abc_class, forecaster, measure_errors, say)
+    pol = _policy(
+        inp, demand, supplier_terms, settings, abc_class, forecaster, measure_errors, say,
+        location_kinds=location_kinds, fx_to_base=fx_to_base,
+    )  # fmt: skip
     policy_orders, d_bar, sales_30d, covers = pol.order_fn, pol.d_bar, pol.sales_30d, pol.covers
     sold, eod, orders = _run(inp, policy_orders)
     review = settings.review_period_days
@@ -643,6 +696,8 @@ def simulate_replenishment(
         inventory_reduction=reduction,
         days_of_cover_30d_sales=best_30d,
         line_cover=pl.concat(covers) if covers else None,
+        transfer_lines=pol.transfers[0],
+        transfer_units=pol.transfers[1],
     )
 
 

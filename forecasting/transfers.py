@@ -340,15 +340,14 @@ def transfer_positions(
             daily_demand=pl.lit(0.0),
         )
         planned = pl.concat([planned, unplanned])
-    lead = rep.group_by("sku").agg(supplier_lead_time_days=pl.col("lead_time").first())
-    return (
-        planned.join(
-            terms.select("sku", "supplier_id", "unit_cost", "currency"), on="sku", how="left"
-        )
-        .join(lead, on="sku", how="left")
-        .with_columns(pl.col("supplier_lead_time_days").cast(pl.Int64))
-        .select(POSITION_COLUMNS)
+    supplier = terms.select(
+        "sku",
+        "supplier_id",
+        "unit_cost",
+        "currency",
+        supplier_lead_time_days=pl.col("lead_time_days").cast(pl.Int64),
     )
+    return planned.join(supplier, on="sku", how="left").select(POSITION_COLUMNS)
 
 
 def apply_transfers(rep: pl.DataFrame, transfers: pl.DataFrame) -> pl.DataFrame:
@@ -380,34 +379,55 @@ def apply_transfers(rep: pl.DataFrame, transfers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def direct_purchase_allowed(
-    settings: ReplenishmentSettings, location_kinds: Mapping[str, str] | None
-) -> pl.Expr:
-    """True for the rows the purchase plan may buy for from the supplier: every location but
-    a marketplace-fulfilled one with an inbound lane (unless ``marketplace_buy_direct``)."""
-    if settings.marketplace_buy_direct or not location_kinds:
-        return pl.lit(True)
-    fed = sorted(
-        {
-            lane.to
-            for lane in settings.transfer_lanes
-            if location_kinds.get(lane.to) == MARKETPLACE_FULFILLED
-        }
-    )
-    return ~pl.col("location_id").is_in(fed)
-
-
-def unserved_marketplace(
-    rep: pl.DataFrame,
+def fed_series(
     settings: ReplenishmentSettings,
-    location_kinds: Mapping[str, str] | None,
+    location_kinds: LocationKinds | None,
+    series: pl.DataFrame,
 ) -> pl.DataFrame:
-    """Needs-attention rows (``sku, location_id, reason``) for marketplace-fulfilled locations
-    still below their reorder point after transfers: nobody could send enough and they are not
-    bought for directly."""
-    blocked = rep.filter(
-        ~direct_purchase_allowed(settings, location_kinds)
-        & (pl.col("inventory_position") <= pl.col("reorder_point"))
+    """``sku, location_id, fed_lead_time_days``: the marketplace-fulfilled series replenished by
+    transfer rather than bought for (unless ``marketplace_buy_direct``): those with an inbound
+    lane from a location that holds or sells the SKU (``series``: every SKU and location the
+    plan knows, forecast or stock). ``fed_lead_time_days`` is the fastest such lane's.
+
+    Why the lane's lead time: sized on the supplier's, an FBA location would hold L + R of cover
+    that the warehouses behind it already hold; refilled from a lane of a few days, it needs
+    the lane's days plus the review period. A SKU no sender has is still bought direct: there
+    is nothing to send it.
+    """
+    empty = pl.DataFrame(
+        schema={"sku": pl.String, "location_id": pl.String, "fed_lead_time_days": pl.Int64}
+    )
+    if settings.marketplace_buy_direct or not location_kinds or not settings.transfer_lanes:
+        return empty
+    fed = [
+        lane for lane in settings.transfer_lanes
+        if location_kinds.get(lane.to) == MARKETPLACE_FULFILLED
+    ]  # fmt: skip
+    if not fed:
+        return empty
+    lanes = pl.DataFrame(
+        {
+            "location_id": [lane.to for lane in fed],
+            "source": [lane.from_location for lane in fed],
+            "days": [lane.lead_time_days for lane in fed],
+        },
+        schema={"location_id": pl.String, "source": pl.String, "days": pl.Int64},
+    )
+    have = series.select("sku", source="location_id").unique()
+    return (
+        lanes.join(have, on="source", how="inner")
+        .group_by("sku", "location_id")
+        .agg(fed_lead_time_days=pl.col("days").min())
+        .sort(SERIES_KEYS)
+    )
+
+
+def unserved_marketplace(rep: pl.DataFrame, fed: pl.DataFrame) -> pl.DataFrame:
+    """Needs-attention rows (``sku, location_id, reason``) for the marketplace-fulfilled series
+    fed by transfer (:func:`fed_series`) still below their reorder point after transfers:
+    nobody could send enough and they are not bought for directly."""
+    blocked = rep.join(fed.select(SERIES_KEYS), on=SERIES_KEYS, how="semi").filter(
+        (pl.col("inventory_position") <= pl.col("reorder_point"))
         & (pl.col("order_up_to") > pl.col("inventory_position"))
     )
     return blocked.select(

@@ -31,6 +31,7 @@ from sandbox.orders import DAY, OrderBook, build_orders, day_starts
 from sandbox.promotions import promotion_calendar
 from sandbox.shipping import add_shipping
 from sandbox.simulate import Simulation, simulate
+from sandbox.surplus import add_surplus
 
 PO_STATUS = np.array(["open", "partial", "received", "cancelled"])
 
@@ -132,6 +133,7 @@ def generate_store(
     book = build_orders(rng, cat, cust, start, sim, dem.woo_units, dem.units, promos, fx)
     book = _with_source_ids(book)
     book = add_shipping(book, seed)  # its own random stream: the draws above do not shift
+    add_surplus(seed, cat, sim, dem.units)  # WH-LON overstock: its own stream, no sale changes
     end_ts = int(day_starts(end_date, 1)[0]) + DAY - 1
     truth = _truth(cat, cust, sc, start, rate, dem.units, sim, book, fx)
     # the campaigns as the merchant's promotion calendar (no draws: derived from the arrays)

@@ -178,16 +178,21 @@ def test_marketplace_location_is_replenished_by_transfer_not_from_the_supplier()
     # from the warehouse, and the warehouse buys it back
     st = settings(lane("W1", "FBA", days=3, cost="5.00"))
     p = plan({"W1": 300, "FBA": 20}, st)
+    # FBA's levels protect the lane's 3 days + the review's 7, not the supplier's 14:
+    # ceil(100 + 1.6449 * sqrt(10 * 2^2)) = 111
+    fba = p.replenishment.filter(location_id="FBA").row(0, named=True)
+    assert (fba["lead_time_days"], fba["order_up_to"], fba["reorder_point"]) == (3, 111, 111)
     assert p.transfers.height == 1
     t = p.transfers.row(0, named=True)
-    assert (t["from_location_id"], t["to_location_id"], t["quantity"]) == ("W1", "FBA", 206)
+    assert (t["from_location_id"], t["to_location_id"], t["quantity"]) == ("W1", "FBA", 91)
     assert t["from_excess"] is False and t["to_marketplace_fulfilled"] is True
+    assert "vs supplier SUP1 14 days" in t["reason"]
     assert "FBA is marketplace-fulfilled: replenished from own locations" in t["reason"]
     assert lines_at(p, "FBA") == []
     (w1,) = lines_at(p, "W1")
-    # W1: 300 - 206 = 94, up to 226
-    assert w1["suggested_qty"] == 132
-    assert "position counts 206 leaving by transfer as gone" in w1["reason"]
+    # W1: 300 - 91 = 209, up to 226
+    assert w1["suggested_qty"] == 17
+    assert "position counts 91 leaving by transfer as gone" in w1["reason"]
 
 
 @pytest.mark.fast
@@ -200,6 +205,7 @@ def test_marketplace_location_short_after_transfers_needs_attention_unless_buyin
     assert len(need) == 1 and "not bought for directly" in need[0]
     direct = plan({"W1": 0, "FBA": 20}, settings(lane("W1", "FBA", days=3),
                                                    marketplace_buy_direct=True))  # fmt: skip
+    # bought direct, FBA protects the supplier's 14 days again: 226 - 20
     assert lines_at(direct, "FBA")[0]["suggested_qty"] == 206
 
 
@@ -213,10 +219,11 @@ def test_without_lanes_the_plan_is_unchanged() -> None:
 @pytest.mark.fast
 def test_most_urgent_receiver_first_and_lanes_in_lead_time_order() -> None:
     st = settings(lane("W1", "W2", days=5), lane("FBA", "W2", days=1), lane("W1", "FBA"))
-    # W1 gives 434, FBA (marketplace, but a sender here) gives 500 - 366 = 134 only by excess
-    p = plan({"W1": 800, "W2": 0, "FBA": 500}, st)
+    # FBA (marketplace, fed in 2 days: order-up-to 100) gives only its excess, 300 - 240;
+    # the faster lane first, then W1 (434 to spare) the rest of W2's 226
+    p = plan({"W1": 800, "W2": 0, "FBA": 300}, st)
     got = p.transfers.select("from_location_id", "to_location_id", "quantity").rows()
-    assert got == [("FBA", "W2", 134), ("W1", "W2", 92)]
+    assert got == [("FBA", "W2", 60), ("W1", "W2", 166)]
 
 
 @pytest.mark.fast
@@ -283,3 +290,19 @@ def test_a_location_holding_stock_it_does_not_sell_is_a_source() -> None:
     )
     (line,) = lines_at(p, "W2")
     assert line["suggested_qty"] == 76  # 226 - 50 - 100
+
+
+@pytest.mark.fast
+def test_a_marketplace_sku_no_own_location_has_is_still_bought_direct() -> None:
+    # W1 has a lane to FBA but neither sells nor holds S1: nothing to send, so FBA buys
+    p = plan_replenishment(
+        forecast(["FBA"]),
+        inventory({"FBA": 20}),
+        terms(),
+        settings(lane("W1", "FBA", days=3)),
+        RUN,
+        location_kinds=KINDS,
+    )
+    assert p.transfers.height == 0
+    (line,) = lines_at(p, "FBA")
+    assert (line["lead_time_days"], line["suggested_qty"]) == (14, 206)
