@@ -36,7 +36,7 @@ def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
-    frame = pl.from_arrow(con.execute(sql, params or []).to_arrow_table())
+    frame = pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())
     assert isinstance(frame, pl.DataFrame)
     return frame
 

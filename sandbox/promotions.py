@@ -4,7 +4,9 @@ The campaigns of `sandbox.demand.make_promotions` (a category or sitewide, 3-5 d
 weeks, Black Friday to Cyber Monday every year) lift the sandbox's demand; a merchant who runs
 them keeps a calendar of them, and this module writes it: one row per campaign run and target
 (a category or `all`), every location, no uplift (the forecast measures it on the campaigns
-that have passed). Derived from the `Promotions` arrays only: no random draws.
+that have passed), and the next Black Friday after the store's last day (it runs every year,
+so the merchant has it planned). Derived from the `Promotions` arrays and the calendar only:
+no random draws.
 """
 
 from __future__ import annotations
@@ -89,10 +91,43 @@ def promotion_calendar(promos: Promotions, cat: Catalog, start: dt.date) -> pl.D
                 runs[key][1] = t
             else:
                 runs[key] = [t, t, pct]
-    for key, run in runs.items():
+    for key, run in runs.items():  # still running on the store's last day
+        if PROMO_CODES[key[0]] == "BLACKFRIDAY20":  # its end is known: Cyber Monday
+            run[1] = max(run[1], run[0] + 3)
         close(key, run)
+    rows += _next_black_friday(start, days)
     frame = pl.DataFrame(rows, schema=dict.fromkeys(CALENDAR_COLUMNS, pl.String))
     return frame.sort("start", "promotion_id", "category", "sku")
+
+
+def black_friday(year: int) -> dt.date:
+    """The 4th Friday of November (the sandbox's Black Friday, as `make_promotions` has it)."""
+    nov1 = dt.date(year, 11, 1)
+    return nov1 + dt.timedelta(days=(4 - nov1.weekday()) % 7 + 21)
+
+
+def _next_black_friday(start: dt.date, days: int) -> list[dict[str, str]]:
+    """The store runs Black Friday to Cyber Monday every year, so its calendar already holds the
+    next one after the store's last day (planned: no uplift, the forecast measures last year's)."""
+    last = start + dt.timedelta(days=days - 1)
+    friday = black_friday(last.year)
+    if friday <= last:
+        friday = black_friday(last.year + 1)
+    code = PROMO_CODES.index("BLACKFRIDAY20")
+    return [
+        {
+            "promotion_id": f"{PROMO_CODES[code]}-{friday:%Y%m%d}",
+            "sku": "",
+            "category": "all",
+            "location_id": "",
+            "start": friday.isoformat(),
+            "end": (friday + dt.timedelta(days=3)).isoformat(),
+            "uplift": "",
+            "units": "",
+            "status": "planned",
+            "description": f"{PROMO_CODES[code]}: 20% off",
+        }
+    ]
 
 
 def write_promotion_calendar(calendar: pl.DataFrame, drop: Path) -> dict[str, int]:
