@@ -168,6 +168,7 @@ REFERENCE = ChannelSpec(
         "promotions",
         "forecast_overrides",
         "bundle_components",
+        "purchase_order_receipts",
     ),
     file_streams=reference_streams.STREAMS,
     landing_order={"supplier_terms": 1},

@@ -411,6 +411,7 @@ class FilesSettings(_Strict):
     drop_dir: str = "data/drop"
     supplier_terms: str = "supplier_terms"
     purchase_orders: str = "purchase_orders"
+    purchase_order_receipts: str = "purchase_order_receipts"  # deliveries against PO lines
     fx_rates: str = "fx_rates"
     bundle_components: str = "bundle_components"  # bills of materials of bundles and kits
     buyer_decisions: str = "inbox"

@@ -88,6 +88,15 @@ def _read(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
     return frame
 
 
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    rows = con.execute(
+        "select count(*) from information_schema.tables where table_catalog = "
+        "current_database() and table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()
+    return bool(rows[0][0])
+
+
 def _replace(con: duckdb.DuckDBPyConnection, table: str, run_date: date, df: pl.DataFrame) -> None:
     """Replace one run date's rows of a planning table (history of other dates is kept)."""
     cols = [r[0] for r in con.execute(f"describe planning.{table}").fetchall()]
@@ -124,6 +133,7 @@ def run_planning(
         write_buyer_files,
     )
     from forecasting.adjustments import adjust_forecast, adjustment_accuracy, prepare_history
+    from forecasting.lead_times import apply_measured_lead_times
     from forecasting.replenishment import measure_demand_errors
     from forecasting.revenue_at_risk import PRICE_DAYS, unit_prices
 
@@ -154,6 +164,18 @@ def run_planning(
                       currency, lead_time_days, lead_time_std_days, moq, case_pack
                from staging.stg_files__supplier_terms order by supplier_id, sku""",
         )
+        # Lead times measured from receipts replace the terms' where enough receipts back them
+        # (forecasting/lead_times.py); a warehouse built without the mart plans with the terms.
+        performance = (
+            _read(
+                con,
+                """select supplier_id, sku, receipts, lead_time_mean_days, lead_time_std_days
+                   from marts.supplier_performance where grain = 'supplier_sku'""",
+            )
+            if _has_table(con, "marts", "supplier_performance")
+            else None
+        )
+        terms = apply_measured_lead_times(terms, performance, settings)
         open_pos = _read(
             con,
             """select po_id, supplier_id, sku, location_id, quantity_open, expected_date as expected_at

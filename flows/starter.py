@@ -69,6 +69,7 @@ files:
   drop_dir: data/drop                # every input file arrives under this folder
   supplier_terms: supplier_terms     # supplier_id, sku, unit_cost, currency, lead_time_days, ...
   purchase_orders: purchase_orders   # po_id, supplier_id, sku, location_id, quantity_ordered, ...
+  purchase_order_receipts: purchase_order_receipts  # po_id, sku, location_id, received_at, qty
   fx_rates: fx_rates                 # date, currency, rate (value of 1 unit in the base currency)
   bundle_components: bundle_components  # bundle_sku, component_sku, quantity (bundles and kits)
   promotions: promotions             # promotion_id, sku|category|all, location_id, start, end, uplift|units

@@ -172,6 +172,11 @@ def choose_supplier_terms(supplier_terms: pl.DataFrame) -> pl.DataFrame:
     cost_dtype = supplier_terms.schema["unit_cost"]
     if "supplier_name" not in supplier_terms.columns:
         supplier_terms = supplier_terms.with_columns(supplier_name=pl.col("supplier_id"))
+    if "lead_time_source" not in supplier_terms.columns:
+        # terms not passed through forecasting.lead_times.apply_measured_lead_times
+        supplier_terms = supplier_terms.with_columns(
+            lead_time_source=pl.lit("terms"), lead_time_note=pl.lit(None, dtype=pl.String)
+        )
     return (
         supplier_terms.filter(pl.col("lead_time_days").is_not_null())
         .with_columns(
@@ -1000,6 +1005,8 @@ def _reason(max_cover: int) -> pl.Expr:
             pl.col("expected_receipt_date"),
         )
     )
+    # where the lead time came from (forecasting/lead_times.py), when the planner was told
+    lead = pl.col("lead_time_note")
     method = pl.when(pl.col("safety_stock_method") == QUANTILE).then(
         pl.lit("intermittent demand: level from the demand distribution, not a normal")
     )
@@ -1040,7 +1047,7 @@ def _reason(max_cover: int) -> pl.Expr:
         )
     )
     return pl.concat_str(
-        [main, moved, gone, late, stockout, cover, method, moq, pack, capped, over],
+        [main, moved, gone, late, stockout, cover, lead, method, moq, pack, capped, over],
         separator="; ",
         ignore_nulls=True,
     )

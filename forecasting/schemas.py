@@ -151,6 +151,8 @@ PO_SUGGESTIONS = Table(
         "committed": pl.Int64(),
         "on_order": pl.Int64(),
         "lead_time_days": pl.Int32(),
+        # measured (from receipts, marts.supplier_performance) or terms (the terms file)
+        "lead_time_source": pl.String(),
         "expected_receipt_date": pl.Date(),
         "moq": pl.Int64(),
         "case_pack": pl.Int64(),

@@ -72,6 +72,10 @@ class ReplenishmentSettings(BaseModel):
     # the measured errors).
     error_history_days: Annotated[int, Field(ge=1, le=730)] = 365
     error_prior_weight: Annotated[float, Field(ge=0)] = 2.0
+    # Lead times measured from receipts (marts.supplier_performance, forecasting/lead_times.py)
+    # replace a supplier x SKU's terms from this many receipts on; below it the terms file's
+    # lead time and spread are used. Each purchase line says which (lead_time_source).
+    min_receipts_for_measured_lead_time: Annotated[int, Field(ge=2, le=1000)] = 5
     # Where the buyer files go (``<output_dir>/reorder/<run_date>/``); relative paths are
     # anchored at the config's folder by ``Config.resolve``.
     output_dir: str = "out"

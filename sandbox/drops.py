@@ -23,6 +23,7 @@ import polars as pl
 from sandbox import render
 from sandbox.catalog import CH_SHOP, CH_WOO, COUNTRIES, email_variant
 from sandbox.promotions import write_promotion_calendar
+from sandbox.purchasing import RECEIPT_COLUMNS, po_receipts
 from sandbox.store import Store
 
 REFUND_REASONS = ("damaged", "wrong size", "not as described", "changed mind", "arrived late")
@@ -394,13 +395,23 @@ def _write_reference(store: Store, drop: Path, last_day: dt.date) -> dict[str, i
         updated_at=pl.col("updated_at").cast(pl.String) + "T12:00:00Z",
     ).sort("po_id", "sku", "location_id")  # fmt: skip
     _write_csv(po, drop / "purchase_orders" / "purchase_orders.csv")
+    receipts = po_receipts(t["purchase_orders"], store.seed, last_day)
+    _write_csv(
+        receipts.select(RECEIPT_COLUMNS).with_columns(pl.col("quantity_received").cast(pl.String)),
+        drop / "purchase_order_receipts" / "purchase_order_receipts.csv",
+    )
     fx = (
         t["fx_rates"]
         .filter(pl.col("date") <= last_day)
         .select(pl.col("date").cast(pl.String), "currency", pl.col("rate").cast(pl.String))
     )
     _write_csv(fx, drop / "fx_rates" / "fx_rates.csv")
-    return {"files__supplier_terms": 1, "files__purchase_orders": 1, "files__fx_rates": 1}
+    return {
+        "files__supplier_terms": 1,
+        "files__purchase_orders": 1,
+        "files__purchase_order_receipts": 1,
+        "files__fx_rates": 1,
+    }
 
 
 __all__ = ["write_drops", "month"]

@@ -318,3 +318,40 @@ def test_till_export_shapes_land_where_they_belong(con):
     }
     for sql, expected in checks.items():
         assert con.execute(sql).fetchall()[0][0] == expected, sql
+
+
+def test_supplier_performance_measures_the_receipts_lead_times(con):
+    """Per supplier x SKU: the receipts the sandbox wrote (sandbox/purchasing.py, partial and
+    late deliveries) and their unit-weighted lead time from the order date (issue 17)."""
+    import polars as pl
+
+    from sandbox.purchasing import po_receipts
+
+    po = pl.from_arrow(con.sql("select * from truth_purchase_orders").to_arrow_table())
+    assert isinstance(po, pl.DataFrame)
+    receipts = po_receipts(po, SEED, END).join(
+        po.select("po_id", "sku", "location_id", "supplier_id", "ordered_at"),
+        on=["po_id", "sku", "location_id"],
+    )
+    assert receipts.group_by("po_id", "sku", "location_id").len()["len"].max() >= 2
+    want = (
+        receipts.with_columns(lt=(pl.col("received_date") - pl.col("ordered_at")).dt.total_days())
+        .group_by("supplier_id", "sku")
+        .agg(
+            receipts=pl.len(),
+            units=pl.col("quantity_received").sum(),
+            mean=(pl.col("quantity_received") * pl.col("lt")).sum()
+            / pl.col("quantity_received").sum(),
+        )
+        .sort("supplier_id", "sku")
+    )
+    got = con.execute(
+        """select supplier_id, sku, receipts, units_received, lead_time_mean_days
+           from wh.marts.supplier_performance
+           where grain = 'supplier_sku' and receipts > 0 order by supplier_id, sku"""
+    ).fetchall()
+    assert [(s, k, n, u) for s, k, n, u, _ in got] == [
+        (s, k, n, u) for s, k, n, u, _ in want.iter_rows()
+    ]
+    for (_, _, _, _, mean), (*_, expected) in zip(got, want.iter_rows(), strict=True):
+        assert float(mean) == pytest.approx(expected, abs=0.005)

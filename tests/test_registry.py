@@ -44,6 +44,7 @@ EXPECTED_RAW_TABLES = [
     "files__promotions",  # issue 18: the promotion calendar, appended
     "files__forecast_overrides",  # issue 18: the buyers' forecast overrides, appended
     "files__bundle_components",  # issue 17: bills of materials, appended
+    "files__purchase_order_receipts",  # issue 17: receipts of PO lines, appended
 ]
 CREDENTIALS = {
     "shopify": {"access_token": "T_SHOP_TOKEN"},

@@ -28,8 +28,9 @@ STRUCTURES: dict[str, dict] = {
     },
     "purchase_orders": {
         "quantity_ordered": V, "quantity_received": V, "status": V, "location_id": V,
-        "expected_at": V,
+        "expected_at": V, "ordered_at": V,
     },
+    "purchase_order_receipts": {"quantity_received": V, "location_id": V, "received_at": V},
     "buyer_decisions": {"quantity_ordered": V, "location_id": V, "sku": V},
     "fx_rates": {"currency": V, "rate": V, "date": V},
     "bundle_components": {"bundle_sku": V, "component_sku": V, "quantity": V},
@@ -61,7 +62,17 @@ CHECKS: dict[str, tuple[Check, ...]] = {
             "status", "in_set", txt("status"), values=("open", "partial", "received", "cancelled")
         ),
         Check("location_id", "locations", txt("location_id")),
-        unreadable_times(("expected_at",), cast="date"),
+        unreadable_times(("expected_at", "ordered_at"), cast="date"),
+    ),
+    "purchase_order_receipts": (
+        ID,
+        # the receipt's time is its updated time: unreadable or missing, the reader holds the
+        # row; dated in the future, this holds it
+        TIME,
+        # a delivery of no units is not a receipt, and a negative one (a return to the
+        # supplier) would make a line look received in full when it is not
+        *whole_in_range("quantity_received", low=1, high=MAX_STOCK),
+        Check("location_id", "locations", txt("location_id")),
     ),
     "buyer_decisions": (
         ID,

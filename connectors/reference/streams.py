@@ -49,6 +49,20 @@ STREAMS: tuple[StreamSpec, ...] = (
             "expected_at",
             "status",
         ),
+        # `ordered_at` (the order date, from which lead times are measured) is read when the
+        # file has it; it is not required, so PO files written before it still land.
+    ),
+    # Receipts against purchase order lines: one row per delivery, several per line when a
+    # line arrives in parts. A line's receipts are told apart by their time, so the id is the
+    # line's id plus `received_at`; the updated time is the receipt's own (a receipt dated in
+    # the future is held).
+    StreamSpec(
+        "files",
+        "purchase_order_receipts",
+        "table",
+        joined_ids("po_id", "sku", "location_id", "received_at"),
+        ts_field("received_at"),
+        ("po_id", "sku", "location_id", "received_at", "quantity_received"),
     ),
     StreamSpec(
         "files",
