@@ -78,6 +78,7 @@ from forecasting.transfers import (
     plan_transfers,
     transfer_positions,
     unserved_marketplace,
+    with_fed_demand,
 )
 
 __all__ = [
@@ -616,6 +617,7 @@ def plan_replenishment(
     fed = fed_series(
         settings, location_kinds, pl.concat([fc.select(SERIES_KEYS), inv.select(SERIES_KEYS)])
     )
+    fc = with_fed_demand(fc, fed)  # the feeder plans for what it sends on
     pos = (
         normalize_open_purchase_orders(open_purchase_orders)
         if open_purchase_orders is not None
@@ -625,7 +627,7 @@ def plan_replenishment(
     stats = (
         fc.join(terms.select("sku", "lead_time_days", "lead_time_std_days"), on="sku", how="inner")
         # a marketplace location fed by transfer protects its lane's lead time, not the supplier's
-        .join(fed, on=SERIES_KEYS, how="left")
+        .join(fed.drop("feeder"), on=SERIES_KEYS, how="left")
         .with_columns(lead_time_days=pl.coalesce("fed_lead_time_days", "lead_time_days"))
         .with_columns(in_p=pl.col("day") < pl.col("lead_time_days") + review)
         .group_by(SERIES_KEYS)

@@ -395,7 +395,12 @@ def fed_series(
     is nothing to send it.
     """
     empty = pl.DataFrame(
-        schema={"sku": pl.String, "location_id": pl.String, "fed_lead_time_days": pl.Int64}
+        schema={
+            "sku": pl.String,
+            "location_id": pl.String,
+            "fed_lead_time_days": pl.Int64,
+            "feeder": pl.String,
+        }
     )
     if settings.marketplace_buy_direct or not location_kinds or not settings.transfer_lanes:
         return empty
@@ -416,9 +421,42 @@ def fed_series(
     have = series.select("sku", source="location_id").unique()
     return (
         lanes.join(have, on="source", how="inner")
+        .sort("days", "source")
         .group_by("sku", "location_id")
-        .agg(fed_lead_time_days=pl.col("days").min())
+        .agg(fed_lead_time_days=pl.col("days").first(), feeder=pl.col("source").first())
         .sort(SERIES_KEYS)
+    )
+
+
+def with_fed_demand(fc: pl.DataFrame, fed: pl.DataFrame) -> pl.DataFrame:
+    """The planner's daily forecast with each fed marketplace series' demand added to its
+    feeder's (mean and variance, day by day; a feeder without a forecast of its own gets one).
+
+    Why: a marketplace location fed by transfer is never bought for, so its demand must be
+    bought somewhere: the warehouse that feeds it plans for both (its levels cover its own
+    demand and what it will send on over its supplier's lead time), the way a multi-echelon
+    plan charges a central warehouse with the demand of the locations it serves. Without it the
+    feeder's stock, sized for its own customers, ran out for both (bench.replenishment).
+    """
+    if fed.height == 0 or fc.height == 0:
+        return fc
+    keys = [*SERIES_KEYS, "period_start", "day"]
+    add = (
+        fc.join(fed.select(*SERIES_KEYS, "feeder"), on=SERIES_KEYS, how="inner")
+        .group_by("sku", "feeder", "period_start", "day")
+        .agg(add_mean=pl.col("mean").sum(), add_var=pl.col("var").sum())
+        .rename({"feeder": "location_id"})
+    )
+    out = fc.join(add, on=keys, how="full", coalesce=True)
+    return (
+        out.with_columns(
+            mean=pl.col("mean").fill_null(0.0) + pl.col("add_mean").fill_null(0.0),
+            var=pl.col("var").fill_null(0.0) + pl.col("add_var").fill_null(0.0),
+            p50_zero=pl.col("p50_zero").fill_null(False)
+            & pl.col("add_mean").fill_null(0.0).eq(0.0),
+        )
+        .drop("add_mean", "add_var")
+        .select(fc.columns)
     )
 
 

@@ -189,9 +189,12 @@ def test_marketplace_location_is_replenished_by_transfer_not_from_the_supplier()
     assert "vs supplier SUP1 14 days" in t["reason"]
     assert "FBA is marketplace-fulfilled: replenished from own locations" in t["reason"]
     assert lines_at(p, "FBA") == []
+    # W1 plans for what it sends on: FBA's 10 a day over its own 14 + 7 days on top of its
+    # own, order-up-to 442; position 300 - 91 = 209
+    w1_rep = p.replenishment.filter(location_id="W1").row(0, named=True)
+    assert (w1_rep["lead_time_demand"], w1_rep["order_up_to"]) == (420.0, 442)
     (w1,) = lines_at(p, "W1")
-    # W1: 300 - 91 = 209, up to 226
-    assert w1["suggested_qty"] == 17
+    assert w1["suggested_qty"] == 233
     assert "position counts 91 leaving by transfer as gone" in w1["reason"]
 
 
@@ -220,10 +223,11 @@ def test_without_lanes_the_plan_is_unchanged() -> None:
 def test_most_urgent_receiver_first_and_lanes_in_lead_time_order() -> None:
     st = settings(lane("W1", "W2", days=5), lane("FBA", "W2", days=1), lane("W1", "FBA"))
     # FBA (marketplace, fed in 2 days: order-up-to 100) gives only its excess, 300 - 240;
-    # the faster lane first, then W1 (434 to spare) the rest of W2's 226
+    # the faster lane first, then W1 its excess: it feeds FBA, so its order-up-to is 442 and
+    # it keeps 442 + 14 days of 20 = 722
     p = plan({"W1": 800, "W2": 0, "FBA": 300}, st)
     got = p.transfers.select("from_location_id", "to_location_id", "quantity").rows()
-    assert got == [("FBA", "W2", 60), ("W1", "W2", 166)]
+    assert got == [("FBA", "W2", 60), ("W1", "W2", 78)]
 
 
 @pytest.mark.fast
