@@ -69,6 +69,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--no-transfers", action="store_true", help="skip the run with transfers between locations"
     )
+    parser.add_argument(
+        "--no-marketplace-lanes",
+        action="store_true",
+        help="transfers between the warehouses and the store only (FBA-EU bought for directly)",
+    )
     args = parser.parse_args(argv)
 
     from flows.demo import demo_config_dict
@@ -114,6 +119,8 @@ def main(argv: list[str] | None = None) -> dict:
     if not args.no_transfers:
         lanes = demo_config_dict()["replenishment"]["transfer_lanes"]
         kinds = {loc: meta[2] for loc, meta in LOCATION_META.items()}
+        if args.no_marketplace_lanes:
+            lanes = [lane for lane in lanes if kinds[lane["to"]] != "marketplace_fulfilled"]
         t1 = time.perf_counter()
         moved = simulate_replenishment(
             truth["demand"],

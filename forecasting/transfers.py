@@ -3,9 +3,10 @@
 Why: a purchase plan computed per SKU and location buys for one warehouse while another of our
 warehouses holds months of the same item. Every daily plan therefore first moves stock:
 
-- a **source** is a location whose inventory position is above its order-up-to level plus a
-  buffer (``transfer_buffer_days`` of its own daily demand); it can give the part above that
-  (its *excess*), at most what it has available on the shelf (on hand - committed);
+- a **source** is a location whose inventory position and available stock (on hand -
+  committed) are both above its order-up-to level plus a buffer (``transfer_buffer_days`` of
+  its own daily demand); it can give the part of the lower of the two above that (its
+  *excess*): what is on order does not sell until it arrives, so it is never given away;
 - a **receiver** is a location below its reorder point (the purchase plan's trigger,
   ``IP <= s`` and ``S > IP``); it wants ``S - IP``, what a purchase would bring;
 - stock moves only along a configured lane (``transfer_lanes``: from, to, lead time, cost per
@@ -148,7 +149,9 @@ def plan_transfers(
             s_level, s_up = float(r["reorder_point"]), float(r["order_up_to"])
             d = float(r["daily_demand"] or 0.0)
             threshold = math.ceil(s_up + buffer_days * d - 1e-9)
-            pools[loc] = _Pool(r, max(0, min(avail, ip - threshold)), avail, threshold)
+            # both the position and the shelf stay above the threshold: units on order do not
+            # sell until they arrive, so a sender never ships the shelf it lives on meanwhile
+            pools[loc] = _Pool(r, max(0, min(avail, ip) - threshold), avail, threshold)
             if loc in inbound and ip <= s_level and s_up > ip:
                 receivers.append(r)
         receivers.sort(

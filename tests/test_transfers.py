@@ -310,3 +310,24 @@ def test_a_marketplace_sku_no_own_location_has_is_still_bought_direct() -> None:
     assert p.transfers.height == 0
     (line,) = lines_at(p, "FBA")
     assert (line["lead_time_days"], line["suggested_qty"]) == (14, 206)
+
+
+@pytest.mark.fast
+def test_units_on_order_are_never_given_away() -> None:
+    # W1's position is 1000 but 900 of it is on order: its shelf (100) is below 366, so it
+    # sends nothing and W2 buys
+    inv = pl.DataFrame(
+        {
+            "sku": ["S1", "S1"],
+            "location_id": ["W1", "W2"],
+            "on_hand": [100, 50],
+            "committed": [0, 0],
+            "on_order": [900, 0],
+        }
+    )
+    p = plan_replenishment(
+        forecast(["W1", "W2"]), inv, terms(), settings(lane("W1", "W2")), RUN,
+        location_kinds=KINDS,
+    )  # fmt: skip
+    assert p.transfers.height == 0
+    assert lines_at(p, "W2")[0]["suggested_qty"] == 176
