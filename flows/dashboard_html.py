@@ -914,7 +914,8 @@ def _health_section(d: DashboardData) -> str:
     rows = []
     for r in d.runs.iter_rows(named=True):
         st = r["status"]
-        cls = "ok" if st == "success" else "warn" if st in ("running", "checks_failed") else "bad"
+        warn = st in ("running", "checks_failed", "partial")
+        cls = "ok" if st == "success" else "warn" if warn else "bad"
         dur = ""
         if isinstance(r["started_at"], datetime) and isinstance(r["finished_at"], datetime):
             dur = f"{(r['finished_at'] - r['started_at']).total_seconds() / 60:.1f}"

@@ -42,7 +42,12 @@ def project_dir() -> Path:
 
 
 class DbtFailed(RuntimeError):
-    """dbt reported an error or a failing test; the message lists the nodes and their errors."""
+    """dbt reported an error or a failing test; the message lists the nodes and their errors.
+    `held`: the channel staging folders every failure lies in (empty when one lies elsewhere),
+    which `build` may retry without."""
+
+    report: DbtReport | None = None
+    held: dict[str, list[str]] = {}  # noqa: RUF012 (replaced per instance, never mutated)
 
 
 @dataclass
@@ -56,6 +61,10 @@ class DbtReport:
     snapshot_rows: int = 0  # rows the increments stashed (what a rollback would have put back)
     snapshot_seconds: float = 0.0  # opening and discarding the snapshot
     written: list[tuple[str, str]] = field(default_factory=list)  # (schema, table) of nodes run
+    # Channels whose staging failed (a test caught one of its records, or its model broke): the
+    # build was redone without them, so their marts rows are as of their last good build.
+    # staging folder (= raw table prefix, e.g. "woo") -> the failures that held it back.
+    held_back: dict[str, list[str]] = field(default_factory=dict)
 
 
 def dbt_vars(cfg: Config) -> dict[str, Any]:
@@ -81,8 +90,10 @@ def run_dbt(
     select: str | None = None,
     on_event: Callable[[str], None] | None = None,
     full_refresh: bool = False,
+    exclude: str | None = None,
 ) -> DbtReport:
-    """`dbt <command>` in-process; raise DbtFailed naming every failed node."""
+    """`dbt <command>` in-process; raise DbtFailed naming every failed node (`.report` holds
+    what it did, `.held` the staging folders the failures are confined to, if they are)."""
     os.environ["OMS_WAREHOUSE"] = str(Path(cfg.warehouse).resolve())
     args = [
         command,
@@ -96,6 +107,8 @@ def run_dbt(
     ]
     if select:
         args += ["--select", *select.split()]
+    if exclude:
+        args += ["--exclude", *exclude.split()]
     if full_refresh:
         args.append("--full-refresh")
 
@@ -107,6 +120,13 @@ def run_dbt(
     report = DbtReport()
     if result.exception is not None:
         raise DbtFailed(f"dbt {command} could not run: {result.exception}")
+    paths = {r.node.unique_id: r.node.original_file_path for r in result.result or []}
+    relations = {
+        r.node.unique_id: r.node.relation_name
+        for r in result.result or []
+        if r.node.resource_type == "model" and getattr(r.node, "relation_name", None)
+    }
+    failed_in: dict[str | None, list[str]] = {}  # staging folder (None: elsewhere) -> failures
     for r in result.result or []:
         node = r.node
         status = str(r.status)
@@ -122,23 +142,56 @@ def run_dbt(
             elif status in ("fail", "error"):
                 report.tests_failed += 1
         if status in ("error", "fail"):
-            report.failures.append(
-                f"{node.resource_type} {node.name}: {status}: {r.message}"
-                + (_failing_rows(cfg, node) if status == "fail" else "")
+            line = f"{node.resource_type} {node.name}: {status}: {r.message}" + (
+                _failing_rows(cfg, node, relations) if status == "fail" else ""
             )
+            report.failures.append(line)
+            failed_in.setdefault(_staging_folder(node, paths), []).append(line)
     if not result.success:
-        raise DbtFailed(
+        failed = DbtFailed(
             f"dbt {command} failed ({len(report.failures)} node(s)):\n  - "
             + "\n  - ".join(report.failures or ["see dbt_project/logs/dbt.log"])
         )
+        failed.report = report
+        failed.held = {} if None in failed_in else {f: v for f, v in failed_in.items() if f}
+        raise failed
     return report
 
 
-def _failing_rows(cfg: Config, node: Any, limit: int = 3) -> str:
+# Staging folders that hold one channel's (or the reference files') records: a failure confined
+# to them is caused by those records, and the marts can be built without them. `ops` (the
+# configuration's tables) is not one: every mart needs it.
+CHANNEL_STAGING = ("shop", "amazon", "woo", "tills", "tpl", "files")
+
+
+def _staging_folder(node: Any, paths: dict[str, str]) -> str | None:
+    """The channel staging folder a failed model or data test belongs to (a test: the models it
+    reads, all in that one folder), or None when it is anything else (a mart, a unit test: the
+    logic, not a record, so nothing is held back and the build fails as a whole)."""
+    if node.resource_type == "model":
+        files = [node.original_file_path]
+    elif node.resource_type == "test":
+        files = [paths.get(u, "") for u in node.depends_on.nodes if u.startswith("model.")]
+    else:
+        return None
+    folders = {
+        Path(f).parts[2] if len(Path(f).parts) > 3 and Path(f).parts[:2] == ("models", "staging")
+        else None
+        for f in files
+    }  # fmt: skip
+    if len(folders) != 1:
+        return None
+    folder = folders.pop()
+    return folder if folder in CHANNEL_STAGING else None
+
+
+def _failing_rows(cfg: Config, node: Any, relations: dict[str, str], limit: int = 3) -> str:
     """The first rows a failed data test returned, as `column=value` text: a failure caused by
     one record names it (its order id, SKU, ...), so nobody has to rerun the test's SQL to find
-    it. Read with the test's own compiled SQL, before the build's snapshot is restored; empty
-    when it cannot be read (the failure message stands alone then)."""
+    it. A column test returns only the column's values (`not_null`: a null), so its rows are
+    looked up in the model the test is on, by the failing value, and shown with the model's ids.
+    Read with the test's own compiled SQL, before the build's snapshot is restored; empty when it
+    cannot be read (the failure message stands alone then)."""
     import duckdb
 
     from flows.warehouse import connection
@@ -146,9 +199,28 @@ def _failing_rows(cfg: Config, node: Any, limit: int = 3) -> str:
     sql = getattr(node, "compiled_code", None)
     if node.resource_type != "test" or not sql:
         return ""
+    column = getattr(node, "column_name", None)
+    model = relations.get(getattr(node, "attached_node", None) or "")
     try:
         with connection(cfg.warehouse) as con:
-            cur = con.execute(f"select * from ({sql}) as failing limit {int(limit)}")
+            cur = con.execute(f"select * from ({sql}) as failing limit 0")
+            found = [d[0] for d in cur.description]
+            key = column if column in found else "unique_field" if "unique_field" in found else None
+            if column and model and key:
+                ids = [
+                    r[0]
+                    for r in con.execute(f"select * from {model} limit 0").description
+                    if r[0] == "_source_id" or r[0].endswith("_id")
+                ][:4]
+                shown_cols = ", ".join(f'm."{c}"' for c in [*ids, column] if c)
+                cur = con.execute(
+                    f"""select {shown_cols} from {model} as m
+                        where exists (select 1 from ({sql}) as f
+                                      where f."{key}" is not distinct from m."{column}")
+                        limit {int(limit)}"""
+                )
+            else:
+                cur = con.execute(f"select * from ({sql}) as failing limit {int(limit)}")
             names = [d[0] for d in cur.description]
             rows = cur.fetchall()
     except duckdb.Error:
@@ -194,7 +266,13 @@ def build(
     snapshot(cfg, set())  # copies nothing: the build keeps what it replaces (module docstring)
     took = time.perf_counter() - started
     try:
-        report = run_dbt(cfg, "build", select=select, full_refresh=full_refresh, on_event=on_event)
+        try:
+            report = run_dbt(cfg, "build", select=select, full_refresh=full_refresh,
+                             on_event=on_event)  # fmt: skip
+        except DbtFailed as failed:
+            if not failed.held:
+                raise
+            report = _build_without(cfg, failed, select, full_refresh, on_event, say)
     except BaseException as exc:
         t0 = time.perf_counter()
         restored = restore_snapshot(cfg)
@@ -215,6 +293,37 @@ def build(
         f"(inventory and discard {took:.2f} s)"
     )
     report.snapshot_tables, report.snapshot_rows, report.snapshot_seconds = kept, rows, took
+    return report
+
+
+def _build_without(
+    cfg: Config,
+    failed: DbtFailed,
+    select: str | None,
+    full_refresh: bool,
+    on_event: Callable[[str], None] | None,
+    say: Callable[[str], None],
+) -> DbtReport:
+    """The build again without the staging of the channels whose records failed it (issue: one
+    record must not stop the other channels' marts). What the first attempt wrote is put back
+    first, so the held channels' staged tables are those of their last good build and their rows
+    in the marts are as they were; the failures stay in the report (and in the run's status).
+    Fails as the first attempt did if the build does not pass without them either (a channel
+    never built before, or a failure that was not its records' after all)."""
+    held = sorted(failed.held)
+    restore_snapshot(cfg)
+    snapshot(cfg, set())
+    say(f"dbt build failed on records of {', '.join(held)}; building the others without them")
+    exclude = " ".join(f"path:models/staging/{folder}" for folder in held)
+    try:
+        report = run_dbt(cfg, "build", select=select, full_refresh=full_refresh,
+                         on_event=on_event, exclude=exclude)  # fmt: skip
+    except DbtFailed as again:
+        raise failed from again
+    first = failed.report or DbtReport()
+    report.failures = first.failures
+    report.tests_failed += first.tests_failed
+    report.held_back = dict(failed.held)
     return report
 
 

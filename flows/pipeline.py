@@ -328,7 +328,8 @@ def run_record(cfg: Config, summary: RunSummary, label: str | None = None) -> It
     Marks runs left 'running' by a process that died as 'crashed', writes the reference tables
     from the config, records this run as 'running', and when the block ends records 'success',
     'checks_failed' (a critical data check failed) or 'failed' (an exception: its type and message,
-    and a `run_failed` webhook notification)."""
+    and a `run_failed` webhook notification); 'partial' when the build held a channel back
+    (a dbt test failed on its records: the others' marts were built, see flows/dbt_runner.py)."""
     log = get_run_logger()
     summary.crashed_before = mark_crashed_runs(cfg.warehouse, cfg)
     if summary.crashed_before:
@@ -353,6 +354,14 @@ def run_record(cfg: Config, summary: RunSummary, label: str | None = None) -> It
     checks = summary.checks
     status = "success" if checks is None or checks.ok else "checks_failed"
     note = None if checks is None or checks.ok else "; ".join(checks.critical_failed)[:2000]
+    held = summary.dbt.held_back if summary.dbt else {}
+    if held:  # the marts were built without these channels' new records
+        status = "partial"
+        note = "; ".join(
+            [f"held back {ch}: " + " | ".join(lines) for ch, lines in sorted(held.items())]
+            + ([note] if note else [])
+        )[:2000]
+        log.warning("%s", note)
     finish_run(cfg.warehouse, summary.run_id, status, *_rows(summary), note)
 
 
@@ -383,8 +392,13 @@ def build_stage(
             tables = None
     started = datetime.now(UTC)
     summary.dbt = dbt_task(cfg, select=selector(tables), full_refresh=full_refresh)
+    built = [  # a channel the build held back is built again by the next run
+        t
+        for t in (tables if tables is not None else all_raw_tables())
+        if t.split("__")[0] not in summary.dbt.held_back
+    ]
     with connection(cfg.warehouse) as con:
-        mark_raw_built(con, tables if tables is not None else all_raw_tables(), started)
+        mark_raw_built(con, built, started)
 
 
 def check_stage(cfg: Config, summary: RunSummary, as_of: datetime) -> None:

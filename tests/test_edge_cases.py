@@ -1023,6 +1023,38 @@ def test_a_dbt_test_failure_names_the_record_that_caused_it(tmp_path):
     assert orders == 5  # the last good build's marts
 
 
+def test_a_dbt_test_failing_on_one_channels_records_holds_back_only_that_channel(tmp_path):
+    """An Amazon order without its PurchaseDate (landed past the gate, as an API change would)
+    fails a staging test of Amazon: the build is redone without Amazon's
+    staging, so the shop's new order reaches the marts; the failure names the record, and the
+    report says Amazon was held back (the run is then 'partial', `oms run` exits 1)."""
+    from flows import dbt_runner
+    from flows.sync import sync_files
+    from flows.warehouse import land_records, transaction
+
+    cfg = make_config(tmp_path)
+    _drop_orders(cfg, [json.dumps(_shop_order(i)) for i in range(5)])
+    sync_files(cfg)
+    dbt_runner.build(cfg)
+    _drop_orders(cfg, [json.dumps(_shop_order(5))], name="later.jsonl")
+    sync_files(cfg)
+    odd = {"AmazonOrderId": "302-0000001-0000001", "OrderStatus": "Shipped",
+           "LastUpdateDate": "2026-06-01T10:00:00Z",
+           "MarketplaceId": "A1PA6795UKMFR9", "OrderTotal": {"CurrencyCode": "EUR", "Amount": "9.00"}}  # fmt: skip
+    with connection(cfg.warehouse) as con, transaction(con):
+        land_records(con, "amazon__orders",
+                     [RawRecord(odd["AmazonOrderId"], datetime(2026, 6, 1, 10, tzinfo=UTC), odd)],
+                     "test:odd")  # fmt: skip
+    report = dbt_runner.build(cfg)
+    assert list(report.held_back) == ["amazon"], report.failures
+    (failure,) = report.held_back["amazon"]
+    assert "not_null_stg_amazon__orders_ordered_at" in failure, failure
+    assert "order_id=302-0000001-0000001" in failure, failure  # the record, named
+    with connection(cfg.warehouse, read_only=True) as con:
+        channels = con.execute("select channel, count(*) from marts.orders group by 1").fetchall()
+    assert channels == [("shop", 6)]
+
+
 # ------------------------------------------------------- a large file lands slice by slice
 
 
