@@ -246,10 +246,13 @@ def run_planning(
         bundle_skus=bundles,
         unit_prices=unit_prices(sold, run_date, cfg.base_currency, list_prices=list_prices),
     )
+    adjusted = adjustment_accuracy(inputs.past_forecasts, demand, run_date)
     with connection(cfg.warehouse) as con:
         ensure_planning_tables(con)
         con.execute("begin")
         _replace(con, "demand_forecast", run_date, weekly)
+        _replace(con, "adjustment_accuracy", run_date,
+                 adjusted.with_columns(pl.lit(run_date).alias("run_date")))  # fmt: skip
         _replace(con, "forecast_accuracy", run_date, accuracy)
         _replace(con, "replenishment", run_date, plan.replenishment)
         _replace(con, "po_suggestions", run_date, plan.po_suggestions)
@@ -268,7 +271,7 @@ def run_planning(
         history=demand,
         forecast=daily,
         accuracy=accuracy,
-        adjustments=adjustment_accuracy(inputs.past_forecasts, demand, run_date),
+        adjustments=adjusted,
     )
     return PlanningReport(
         series=weekly.select("sku", "location_id").unique().height,

@@ -56,7 +56,7 @@ import numpy as np
 import polars as pl
 
 from forecasting.quantiles import count_quantiles
-from forecasting.schemas import FORECAST_COLUMNS, SERIES_KEYS
+from forecasting.schemas import ADJUSTMENT_ACCURACY, FORECAST_COLUMNS, SERIES_KEYS
 from forecasting.series import history_grid
 
 NONE, PROMOTION, OVERRIDE = "none", "promotion", "override"
@@ -554,18 +554,9 @@ def _rescale(fc: pl.DataFrame) -> pl.DataFrame:
     ).drop("_new")
 
 
+# The frame `adjustment_accuracy` returns: planning.adjustment_accuracy without its run date.
 ADJUSTMENT_ACCURACY_SCHEMA: dict[str, pl.DataType] = {
-    "adjustment": pl.String(),
-    "periods": pl.Int64(),
-    "series": pl.Int64(),
-    "actual": pl.Float64(),
-    "forecast_adjusted": pl.Float64(),
-    "forecast_unadjusted": pl.Float64(),
-    "abs_error_adjusted": pl.Float64(),
-    "abs_error_unadjusted": pl.Float64(),
-    "wape_adjusted": pl.Float64(),
-    "wape_unadjusted": pl.Float64(),
-    "value_added": pl.Float64(),
+    k: v for k, v in ADJUSTMENT_ACCURACY.schema.items() if k != "run_date"
 }
 
 

@@ -214,6 +214,29 @@ TRANSFER_SUGGESTIONS = Table(
     },
 )
 
+# What promotions and overrides added to the forecast, judged on forecast periods that ended
+# before the run date (forecasting/adjustments.py `adjustment_accuracy`): one row per run date and
+# adjustment kind ('promotion', 'override'); value_added = (abs_error_unadjusted -
+# abs_error_adjusted) / actual, the WAPE points the adjustments saved (negative: made worse).
+ADJUSTMENT_ACCURACY = Table(
+    "adjustment_accuracy",
+    keys=("run_date", "adjustment"),
+    schema={
+        "run_date": pl.Date(),
+        "adjustment": pl.String(),
+        "periods": pl.Int64(),
+        "series": pl.Int64(),
+        "actual": pl.Float64(),
+        "forecast_adjusted": pl.Float64(),
+        "forecast_unadjusted": pl.Float64(),
+        "abs_error_adjusted": pl.Float64(),
+        "abs_error_unadjusted": pl.Float64(),
+        "wape_adjusted": pl.Float64(),
+        "wape_unadjusted": pl.Float64(),
+        "value_added": pl.Float64(),
+    },
+)
+
 # Every table flows/planning.py creates, in creation order.
 PLANNING_TABLES: tuple[Table, ...] = (
     DEMAND_FORECAST,
@@ -222,6 +245,7 @@ PLANNING_TABLES: tuple[Table, ...] = (
     PO_SUGGESTIONS,
     NEEDS_ATTENTION,
     TRANSFER_SUGGESTIONS,
+    ADJUSTMENT_ACCURACY,
 )
 
 # --- the frames' column lists, derived from the tables ---------------------------------------

@@ -449,3 +449,11 @@ def test_sandbox_calendar_drives_the_plan_and_its_accuracy(tmp_path):
     md = (report.folder / "forecast_accuracy.md").read_text()
     assert "Promotions and overrides: the value they added" in md
     assert "| promotions |" in md and "| overrides |" in md
+    with connection(cfg.warehouse, read_only=True) as con:
+        stored = con.execute(
+            "select adjustment, periods, wape_adjusted, wape_unadjusted, value_added "
+            "from planning.adjustment_accuracy where run_date = ? order by 1",
+            [later],
+        ).fetchall()
+    assert [r[0] for r in stored] == ["override", "promotion"]  # what the md reports, kept
+    assert all(r[1] > 0 and r[4] == pytest.approx(r[3] - r[2]) for r in stored)
