@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
+from flows.config import load_config
 from flows.demo import write_demo_config
 from forecasting.simulation import MerchantRule, demand_from_marts, replay
 from sandbox import generate_store
@@ -93,6 +94,7 @@ def test_oms_simulate_prints_the_side_by_side_table_and_writes_files(warehouse) 
         demand_from_marts(marts),
         frames["terms"].rename({"unit_cost_local": "unit_cost"}),
         MerchantRule(cover=20, up_to=40),
+        load_config(root / "oms.yaml").replenishment,  # the CLI's (the demo's transfer lanes)
         weeks=4,
         warmup_weeks=2,
         abc_class=frames["products"].select("sku", "abc_class"),
