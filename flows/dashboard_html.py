@@ -914,7 +914,7 @@ def _health_section(d: DashboardData) -> str:
     rows = []
     for r in d.runs.iter_rows(named=True):
         st = r["status"]
-        warn = st in ("running", "checks_failed", "partial")
+        warn = st in ("running", "checks_failed", "partial", "interrupted")
         cls = "ok" if st == "success" else "warn" if warn else "bad"
         dur = ""
         if isinstance(r["started_at"], datetime) and isinstance(r["finished_at"], datetime):

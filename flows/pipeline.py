@@ -31,6 +31,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import ExternalSignal
 from prefect.tasks import exponential_backoff
 
 from connectors.http import ChannelAuthError, ChannelError
@@ -321,6 +322,11 @@ def _rows(summary: RunSummary) -> tuple[int, int]:
     return (summary.sync.rows_landed, summary.sync.rows_quarantined) if summary.sync else (0, 0)
 
 
+# Someone stopped the run (Ctrl-C; Prefect turns SIGTERM from a stopping runner or worker into
+# an ExternalSignal): recorded 'interrupted', not 'failed'.
+INTERRUPTIONS: tuple[type[BaseException], ...] = (KeyboardInterrupt, ExternalSignal)
+
+
 @contextmanager
 def run_record(cfg: Config, summary: RunSummary, label: str | None = None) -> Iterator[RunSummary]:
     """The run's row in `ops.runs`, around its stages (enter it holding the writer lock).
@@ -329,7 +335,10 @@ def run_record(cfg: Config, summary: RunSummary, label: str | None = None) -> It
     from the config, records this run as 'running', and when the block ends records 'success',
     'checks_failed' (a critical data check failed) or 'failed' (an exception: its type and message,
     and a `run_failed` webhook notification); 'partial' when the build held a channel back
-    (a dbt test failed on its records: the others' marts were built, see flows/dbt_runner.py)."""
+    (a dbt test failed on its records: the others' marts were built, see flows/dbt_runner.py);
+    'interrupted' when someone stopped it (Ctrl-C, or `oms serve` / a worker shutting down sends
+    the run's process a termination signal): nothing went wrong with the data, so it is neither
+    'failed' nor notified, and the next run completes its work."""
     log = get_run_logger()
     summary.crashed_before = mark_crashed_runs(cfg.warehouse, cfg)
     if summary.crashed_before:
@@ -340,6 +349,15 @@ def run_record(cfg: Config, summary: RunSummary, label: str | None = None) -> It
     start_run(cfg.warehouse, summary.run_id, label or summary.flow, cfg)
     try:
         yield summary
+    except INTERRUPTIONS as exc:
+        try:
+            finish_run(
+                cfg.warehouse, summary.run_id, "interrupted", *_rows(summary),
+                f"interrupted by {type(exc).__name__}",
+            )  # fmt: skip
+        except Exception as record_exc:  # left 'running': the next run marks it 'crashed'
+            log.error("could not record the interrupted run: %s", record_exc)
+        raise
     except BaseException as exc:
         message = f"{type(exc).__name__}: {exc}"[:2000]
         try:
