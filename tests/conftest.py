@@ -90,6 +90,21 @@ def make_config(tmp: Path, **overrides):
     return parse_config(data, source="test config", base_dir=tmp)
 
 
+def till_channel(mapping: dict[str, str], **settings: object) -> dict[str, object]:
+    """A till-export channel as the tests' small hand-made stores declare it (Berlin shop, EUR,
+    files in `tills/`): only the column mapping and the export's own settings differ."""
+    return {
+        "name": "tills",
+        "kind": "till_export",
+        "currency": "EUR",
+        "default_location": "ST-BER",
+        "path": "tills",
+        "timezone": "Europe/Berlin",
+        "mapping": mapping,
+        **settings,
+    }
+
+
 @pytest.fixture
 def cfg(tmp_path):
     return make_config(tmp_path)

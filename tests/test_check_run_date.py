@@ -23,26 +23,21 @@ from flows.config import load_config
 from flows.dbt_runner import run_dbt
 from flows.demo import demo_config_dict
 from flows.sync import sync_files
+from tests.conftest import till_channel
 
 DAY = date(2026, 11, 3)
 LOADED = "2026-11-03 10:00:00+00"  # 14 h before the end of DAY, within the 48 h allowance
 LATER = "2026-11-20 10:00:00+00"  # a later version of one order, landed after a week's gap
 
-TILLS = {
-    "name": "tills",
-    "kind": "till_export",
-    "currency": "EUR",
-    "default_location": "ST-BER",
-    "path": "tills",
-    "timezone": "Europe/Berlin",
-    "mapping": {
+TILLS = till_channel(
+    mapping={
         "order_id": "Receipt",
         "sku": "Sku",
         "quantity": "Qty",
         "ordered_at": "Time",
         "unit_price": "Price",
     },
-}
+)
 ROWS = [
     ["R1", "A", "1", "2026-11-02 12:00", "2.50"],
     ["R2", "A", "2", "2026-11-03 09:00", "2.50"],

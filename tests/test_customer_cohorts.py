@@ -35,7 +35,7 @@ import pytest
 from flows.dbt_runner import run_dbt
 from flows.demo import demo_config_dict
 from flows.sync import sync_files
-from tests.conftest import make_config
+from tests.conftest import make_config, till_channel
 
 D = Decimal
 
@@ -220,14 +220,8 @@ TILL_ROWS = [
     ["T2", "1", "20.02.2026 13:00:00", "SKU-B", "Hat", "1", "30.00", "0.00", "", "0"],
     ["T2", "2", "20.02.2026 13:00:00", "SPRING10", "Spring promotion", "1", "-3.00", "0.00", "", "0"],
 ]  # fmt: skip
-TILLS = {
-    "name": "tills",
-    "kind": "till_export",
-    "currency": "EUR",
-    "default_location": "ST-BER",
-    "path": "tills",
-    "timezone": "Europe/Berlin",
-    "mapping": {
+TILLS = till_channel(
+    mapping={
         "order_id": "Receipt",
         "line_id": "Line",
         "ordered_at": "Timestamp",
@@ -239,9 +233,9 @@ TILLS = {
         "customer_email": "Email",
         "cancelled": "Void",
     },
-    "timestamp_format": "%d.%m.%Y %H:%M:%S",
-    "line_types": {"discount": ["SPRING*"]},
-}
+    timestamp_format="%d.%m.%Y %H:%M:%S",
+    line_types={"discount": ["SPRING*"]},
+)
 
 
 SELECT = "+customer_cohorts +customer_repeat_rates +discount_codes +customers"

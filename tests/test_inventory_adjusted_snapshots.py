@@ -20,18 +20,12 @@ import pytest
 from flows.dbt_runner import run_dbt
 from flows.demo import demo_config_dict
 from flows.sync import sync_files
-from tests.conftest import make_config
+from tests.conftest import make_config, till_channel
 
 COLUMNS = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
            "CustomerID", "Void"]  # fmt: skip
-TILLS = {
-    "name": "tills",
-    "kind": "till_export",
-    "currency": "EUR",
-    "default_location": "ST-BER",
-    "path": "tills",
-    "timezone": "Europe/Berlin",
-    "mapping": {
+TILLS = till_channel(
+    mapping={
         "order_id": "InvoiceNo",
         "sku": "StockCode",
         "title": "Description",
@@ -41,8 +35,8 @@ TILLS = {
         "customer_id": "CustomerID",
         "cancelled": "Void",
     },
-    "timestamp_format": "%m/%d/%Y %H:%M",
-}
+    timestamp_format="%m/%d/%Y %H:%M",
+)
 # counts (UTC): A 10 on 11-02, 20 on 11-05 at 20:00; B 5 on 11-02 and 11-06 (the last count date)
 COUNTS = (
     "sku,location_id,on_hand,counted_at\n"

@@ -27,16 +27,10 @@ import pytest
 from flows.dbt_runner import run_dbt
 from flows.demo import demo_config_dict
 from flows.sync import sync_files
-from tests.conftest import make_config
+from tests.conftest import make_config, till_channel
 
-TILLS = {
-    "name": "tills",
-    "kind": "till_export",
-    "currency": "EUR",
-    "default_location": "ST-BER",
-    "path": "tills",
-    "timezone": "Europe/Berlin",
-    "mapping": {
+TILLS = till_channel(
+    mapping={
         "order_id": "InvoiceNo",
         "sku": "StockCode",
         "title": "Description",
@@ -45,8 +39,8 @@ TILLS = {
         "unit_price": "UnitPrice",
         "customer_id": "CustomerID",
     },
-    "timestamp_format": "%m/%d/%Y %H:%M",
-}
+    timestamp_format="%m/%d/%Y %H:%M",
+)
 COUNTS = (
     "sku,location_id,on_hand,counted_at\n"
     "A,ST-BER,10,2026-10-01T12:00:00Z\nA,ST-BER,4,2026-10-10T12:00:00Z\n"

@@ -23,7 +23,7 @@ import pytest
 from flows.dbt_runner import run_dbt
 from flows.demo import demo_config_dict
 from flows.sync import sync_files
-from tests.conftest import make_config
+from tests.conftest import make_config, till_channel
 
 COLUMNS = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
            "CustomerID", "Country", "Original", "Till"]  # fmt: skip
@@ -55,14 +55,8 @@ ROWS = [
     ["536372", "84879", "ASSORTED COLOUR BIRD ORNAMENT", "1", "2026-11-03 12:00", "1.69", "17850", "United Kingdom", "", "T1"],
 ]  # fmt: skip
 
-TILLS = {
-    "name": "tills",
-    "kind": "till_export",
-    "currency": "EUR",
-    "default_location": "ST-BER",
-    "path": "tills",
-    "timezone": "Europe/Berlin",
-    "mapping": {
+TILLS = till_channel(
+    mapping={
         "order_id": "InvoiceNo",
         "sku": "StockCode",
         "title": "Description",
@@ -73,15 +67,15 @@ TILLS = {
         "country": "Country",
         "original_order_id": "Original",
     },
-    "timestamp_format": "%m/%d/%Y %H:%M",
-    "line_types": {
+    timestamp_format="%m/%d/%Y %H:%M",
+    line_types={
         "shipping": ["POST"],
         "fee": ["CARDFEE", "AMAZONFEE"],
         "discount": ["D"],
         "adjustment": ["B"],
     },
-    "credit_notes": {"prefix": "C"},
-}
+    credit_notes={"prefix": "C"},
+)
 
 
 @pytest.fixture(scope="module")
