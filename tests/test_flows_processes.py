@@ -22,20 +22,21 @@ from flows.warehouse import connection
 from tests.test_flows import END, ROOT, _no_duplicate_versions, _scalar, kill_process_group
 
 
-def test_a_killed_run_is_completed_by_the_next(tmp_path, prefect_harness):
-    """SIGKILL an `oms run` while it lands files; the next run finishes the job exactly."""
-    cfg, _, end = prepare_demo(tmp_path, seed=11, scale="tiny", end_date=END)
+def _sync_stopped_while_landing(tmp_path: Path, cfg, output: int) -> tuple[subprocess.Popen, bool]:
+    """Start `oms sync` on the demo config in `tmp_path` and return it (and whether it had
+    already finished) once it has moved five files to `processed/`: mid-landing, to be stopped.
+    Its own process group: a signal then reaches the ephemeral Prefect server it started too
+    (a killed parent cannot stop its children; they would outlive the suite)."""
     write_demo_config(tmp_path / "oms.yaml")
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / ".prefect"), "PYTHONUNBUFFERED": "1"}
     env.pop("PREFECT_API_URL", None)
-    # Its own process group: SIGKILL then reaches the ephemeral Prefect server it started too
-    # (a killed parent cannot stop its children; they would outlive the suite).
     proc = subprocess.Popen(
         [sys.executable, "-m", "flows.cli", "sync"],
         cwd=tmp_path,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
     processed = Path(cfg.files.drop_dir) / "processed"
@@ -44,7 +45,13 @@ def test_a_killed_run_is_completed_by_the_next(tmp_path, prefect_harness):
         if processed.exists() and sum(1 for p in processed.rglob("*") if p.is_file()) >= 5:
             break
         time.sleep(0.05)
-    finished_early = proc.poll() is not None
+    return proc, proc.poll() is not None
+
+
+def test_a_killed_run_is_completed_by_the_next(tmp_path, prefect_harness):
+    """SIGKILL an `oms run` while it lands files; the next run finishes the job exactly."""
+    cfg, _, end = prepare_demo(tmp_path, seed=11, scale="tiny", end_date=END)
+    proc, finished_early = _sync_stopped_while_landing(tmp_path, cfg, subprocess.DEVNULL)
     kill_process_group(proc)
     assert not finished_early, "the run finished before it could be killed"
     summary = pipeline_flow(cfg=cfg, run_date=date(2026, 7, 1))
@@ -74,25 +81,7 @@ def test_a_run_stopped_with_ctrl_c_is_recorded_interrupted_not_failed(tmp_path, 
     """Ctrl-C an `oms sync` while it lands files: `ops.runs` says 'interrupted' (someone stopped
     it; nothing is wrong with the data, so no `run_failed` alert) and the next run completes it."""
     cfg, _, end = prepare_demo(tmp_path, seed=11, scale="tiny", end_date=END)
-    write_demo_config(tmp_path / "oms.yaml")
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / ".prefect"), "PYTHONUNBUFFERED": "1"}
-    env.pop("PREFECT_API_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "sync"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    processed = Path(cfg.files.drop_dir) / "processed"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and proc.poll() is None:
-        if processed.exists() and sum(1 for p in processed.rglob("*") if p.is_file()) >= 5:
-            break
-        time.sleep(0.05)
-    finished_early = proc.poll() is not None
+    proc, finished_early = _sync_stopped_while_landing(tmp_path, cfg, subprocess.PIPE)
     proc.send_signal(signal.SIGINT)
     try:
         out, _ = proc.communicate(timeout=120)
