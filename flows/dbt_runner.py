@@ -569,25 +569,27 @@ def generate_docs(cfg: Config) -> Path:
 
 def invoke(args: list[str], callbacks: list | None = None):
     """`dbtRunner(callbacks).invoke(args)`, then free the warehouse file (see module docstring).
-    Everything that runs dbt in this project goes through here (flows, tests, benchmarks)."""
+    Everything that runs dbt in this project goes through here (flows, tests, benchmarks).
+
+    When another process holds the file (a reader of the working file: `oms status` before
+    anything is published, a notebook), dbt could not open it and so did nothing (it opens the
+    file once per invocation, `keep_open`): the invocation is retried while the run's lock
+    timeout lasts, as our own steps wait (`wait_for_file`), then WarehouseHeld names the holder."""
     from dbt.cli.main import dbtRunner
 
-    try:
-        result = dbtRunner(callbacks=callbacks or []).invoke(args)
-    finally:
-        _release_warehouse()
-    _raise_if_held(result.exception)
-    return result
+    from flows.warehouse import held_error, wait_for_file
 
+    def once():
+        try:
+            result = dbtRunner(callbacks=callbacks or []).invoke(args)
+        finally:
+            _release_warehouse()
+        refused = held_error(result.exception)
+        if refused is not None:
+            raise refused
+        return result
 
-def _raise_if_held(exc: BaseException | None) -> None:
-    """dbt could not open the warehouse because another process holds it (decided by type: a
-    `duckdb.IOException` naming a PID): raise WarehouseHeld, as our own steps do, naming it."""
-    from flows.warehouse import WarehouseHeld, lock_holder
-
-    holder = lock_holder(exc) if exc is not None else None
-    if holder is not None:
-        raise WarehouseHeld(os.environ.get("OMS_WAREHOUSE", "the warehouse"), *holder, 0) from None
+    return wait_for_file(os.environ.get("OMS_WAREHOUSE", "the warehouse"), once)
 
 
 def _release_warehouse() -> None:

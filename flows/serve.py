@@ -56,7 +56,16 @@ def schedules_of(dep: dict) -> list:
         if "cron" in s:
             out.append(CronSchedule(cron=s["cron"], timezone=s.get("timezone", "UTC")))
         elif "interval" in s:
-            out.append(IntervalSchedule(interval=timedelta(seconds=float(s["interval"]))))
+            # prefect.yaml's anchor_date (when the first slot falls) is honoured as Prefect's
+            # own deploy does; without one Prefect anchors at the moment the schedule is made
+            anchor = {"anchor_date": s["anchor_date"]} if s.get("anchor_date") else {}
+            out.append(
+                IntervalSchedule(
+                    interval=timedelta(seconds=float(s["interval"])),
+                    timezone=s.get("timezone", "UTC"),
+                    **anchor,
+                )
+            )
     return out
 
 

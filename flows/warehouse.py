@@ -122,6 +122,19 @@ def lock_holder(exc: BaseException) -> tuple[int, str] | None:
     return int(m.group("pid")), program
 
 
+def held_error(exc: BaseException | None) -> duckdb.IOException | None:
+    """The lock refusal behind `exc`, following its causes: dbt-duckdb raises DuckDB's own
+    exception when it opens the file at the start of an invocation, but a `DbtRuntimeError`
+    raised `from` it when the open happens inside a node (as `dbt source freshness` does)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, duckdb.IOException) and lock_holder(exc) is not None:
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 # How long opening the warehouse waits for a file another process holds: `writer_lock` sets it
 # to the run's `lock_timeout_seconds` while it is held (every writing step runs under it); outside
 # a run (read-only commands) we do not wait.

@@ -203,10 +203,20 @@ def test_oms_serve_runs_the_scheduled_flows_and_stops_on_ctrl_c(tmp_path):
     flows_dir = ROOT / "prefect.yaml"
     deployments = {d["name"]: d for d in yaml.safe_load(flows_dir.read_text())["deployments"]}
     served = []
-    # The daily flow less often: while it holds the writer lock, hourly runs wait, then skip.
-    for name, every in (("hourly-sync", 30), ("daily-replenishment", 300)):
+    # The first hourly run as soon as the server is up, the first daily run a little later, so
+    # it waits for the writer lock the hourly run holds (and hourly runs wait for it, then skip).
+    # Anchored slots, not an interval away: the test does not wait five minutes for them, and
+    # hourly runs two minutes apart do not queue up ahead of the daily one (the lock is unfair).
+    now = datetime.now(UTC)
+    for name, schedule in (
+        ("hourly-sync", {"interval": 120, "anchor_date": now.isoformat()}),
+        (
+            "daily-replenishment",
+            {"interval": 600, "anchor_date": (now + timedelta(seconds=45)).isoformat()},
+        ),
+    ):
         dep = dict(deployments[name])
-        dep["schedules"] = [{"interval": every}]
+        dep["schedules"] = [schedule]
         served.append(dep)
     (tmp_path / "serve.yaml").write_text(yaml.safe_dump({"deployments": served}))
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / ".prefect"), "PYTHONUNBUFFERED": "1"}
@@ -249,7 +259,7 @@ def test_oms_serve_runs_the_scheduled_flows_and_stops_on_ctrl_c(tmp_path):
             out, _ = proc.communicate()
         kill_process_group(proc)  # whatever it started and did not stop
     assert proc.returncode is not None, out[-2000:]  # it stopped on Ctrl-C
-    assert "serving hourly-sync: every 30 s" in out and "serving daily-replenishment" in out
+    assert "serving hourly-sync: every 120 s" in out and "serving daily-replenishment" in out
     runs = _runs_by_flow(cfg)
     for name, rows in runs.items():
         rows.sort(key=lambda r: r[1])

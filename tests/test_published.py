@@ -176,6 +176,44 @@ def test_a_held_working_file_names_the_holder_after_waiting(tmp_path):
     assert lock_holder(ValueError("Conflicting lock is held in x (PID 12)")) is None  # by type
 
 
+def test_dbt_waits_for_a_reader_of_the_working_file_then_names_it(tmp_path, monkeypatch):
+    """A reader of the working file (`oms status` before anything is published, a notebook) must
+    not fail a run's dbt step: dbt could not open the file and did nothing, so the invocation
+    waits for the reader within the run's lock timeout; without a wait it names the holder."""
+    from flows.dbt_runner import invoke, project_dir
+    from flows.warehouse import held_error, writer_lock
+
+    working = tmp_path / "oms.duckdb"
+    _working(working, 3)
+    monkeypatch.setenv("OMS_WAREHOUSE", str(working))
+    dirs = ["--project-dir", str(project_dir()), "--profiles-dir", str(project_dir())]
+    args = ["show", "--inline", "select count(*) as n from marts.orders", *dirs, "--quiet"]
+    holder = _hold(working)
+    try:
+        with pytest.raises(WarehouseHeld) as err:  # outside a run: no wait
+            invoke(args)
+        assert err.value.pid == holder.pid
+        threading.Timer(3.0, _stop, [holder]).start()  # the reader leaves after 3 s
+        started = time.monotonic()
+        with writer_lock(working, 120):
+            result = invoke(args)
+        assert result.success and time.monotonic() - started >= 2.5
+    finally:
+        _stop(holder)
+    # dbt wraps the refusal when a node opens the file: the cause decides, not the message
+    refusal = duckdb.IOException(
+        'Could not set lock on file "x": Conflicting lock is held in p (PID 12)'
+    )
+    try:
+        try:
+            raise refusal
+        except duckdb.IOException as exc:
+            raise RuntimeError("Runtime Error") from exc
+    except RuntimeError as wrapped:
+        assert held_error(wrapped) is refusal
+    assert held_error(RuntimeError("Conflicting lock is held in x (PID 12)")) is None
+
+
 # ------------------------------------------------------------------ incremental publication
 
 
