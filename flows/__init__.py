@@ -36,7 +36,7 @@ def configure_console(verbose: bool = False) -> None:
     """What the `oms` CLI prints besides its own output: nothing from the libraries (Prefect, GX,
     dbt, Python warnings) unless `verbose`. Their lines still reach each run's log file
     (`<output_dir>/logs/<run_id>.log`, `flows.pipeline.run_log`) and dbt's own
-    (`dbt_project/logs/dbt.log`); `--verbose` also prints their INFO lines."""
+    (`.<warehouse>.dbt/logs/dbt.log` beside the warehouse file); `--verbose` also prints their INFO lines."""
     if not _USER_DBT_LOG_LEVEL:  # an exported DBT_LOG_LEVEL wins
         os.environ["DBT_LOG_LEVEL"] = "info" if verbose else "none"
         os.environ.setdefault("DBT_LOG_LEVEL_FILE", "debug")

@@ -150,7 +150,7 @@ def run_dbt(
     if not result.success:
         failed = DbtFailed(
             f"dbt {command} failed ({len(report.failures)} node(s)):\n  - "
-            + "\n  - ".join(report.failures or ["see dbt_project/logs/dbt.log"])
+            + "\n  - ".join(report.failures or [f"see {dbt_work_dir(cfg.warehouse)}/logs/dbt.log"])
         )
         failed.report = report
         failed.held = {} if None in failed_in else {f: v for f, v in failed_in.items() if f}
@@ -579,6 +579,13 @@ def invoke(args: list[str], callbacks: list | None = None):
 
     from flows.warehouse import held_error, wait_for_file
 
+    warehouse = os.environ.get("OMS_WAREHOUSE")
+    if warehouse:  # unless the caller chose its own (dbt docs writes where `oms docs` says)
+        paths = dbt_work_paths(warehouse)
+        for flag, value in zip(paths[::2], paths[1::2], strict=True):
+            if flag not in args:
+                args = [*args, flag, value]
+
     def once():
         try:
             result = dbtRunner(callbacks=callbacks or []).invoke(args)
@@ -590,6 +597,24 @@ def invoke(args: list[str], callbacks: list | None = None):
         return result
 
     return wait_for_file(os.environ.get("OMS_WAREHOUSE", "the warehouse"), once)
+
+
+def dbt_work_dir(warehouse: str | Path) -> Path:
+    """Where dbt writes its target/ (the parsed manifest, compiled SQL, run results) and its log
+    for this warehouse: `.<name>.dbt/` beside the file, not inside the project.
+
+    dbt re-parses the whole project (~10 s) unless its saved parse was made for the same
+    connection, and the connection includes the warehouse's path: one shared target/ was
+    re-parsed every time two warehouses (a test and another, `oms demo` and a real one) took
+    turns, and two processes wrote the same files. It also keeps an installed project read-only."""
+    p = Path(warehouse).resolve()
+    return p.parent / f".{p.stem}.dbt"
+
+
+def dbt_work_paths(warehouse: str | Path) -> list[str]:
+    """The `--target-path` and `--log-path` arguments of `dbt_work_dir`."""
+    work = dbt_work_dir(warehouse)
+    return ["--target-path", str(work / "target"), "--log-path", str(work / "logs")]
 
 
 def _release_warehouse() -> None:
