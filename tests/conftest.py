@@ -18,6 +18,25 @@ import flows  # noqa: E402,F401  (Prefect environment defaults)
 from flows.config import parse_config  # noqa: E402
 from flows.demo import demo_config_dict  # noqa: E402
 
+# The test files that take longest (CI's `--durations` list), run first: `make test` hands
+# whole files to two workers in collection order, so a long file collected last ran alone at the
+# end while the other worker sat idle. Order only; every file still runs.
+LONGEST_FILES_FIRST = (
+    "test_flows_processes.py",
+    "test_published.py",
+    "test_orchestration.py",
+    "test_flows.py",
+    "test_pipeline_e2e.py",
+    "test_dbt_incremental.py",
+    "test_edge_cases.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept within
+
+
 # Helpers Python itself keeps for the life of the process (not ours to stop).
 # Helpers that end with their parent, not before: the interpreter's, and the watchdog an `oms`
 # command run in-process (CliRunner) starts for pytest itself (flows/children.py).
