@@ -608,29 +608,17 @@ def test_a_run_with_the_working_file_held_exits_3_naming_the_pid(
     assert "Traceback" not in result.output
 
 
-def _broken_dbt_project(tmp_path: Path) -> Path:
-    """The dbt project with one more mart that fails, downstream of the incremental daily_demand:
-    the build fails after most marts took the new rows, and is rolled back."""
-    import shutil
-
-    from flows.dbt_runner import DBT_PROJECT_DIR
-
-    broken = tmp_path / "dbt_project"
-    shutil.copytree(DBT_PROJECT_DIR, broken, ignore=shutil.ignore_patterns("target", "logs"))
-    (broken / "models" / "marts" / "zz_broken.sql").write_text(
-        "select sku, units_ordered / nothing_here as x from {{ ref('daily_demand') }}\n"
-    )
-    return broken
-
-
 def test_incremental_publications_equal_full_copies_through_a_run_history(
     tmp_path, prefect_harness, monkeypatch
 ):
     """After every run of a history (first build, hourly with new orders, a run with nothing new,
     a failed build rolled back, the fix, a build killed mid-way and the run after it, a full
-    refresh), the published file equals a full copy of the working file, table for table."""
+    refresh), the published file equals a full copy of the working file, table for table. The
+    failed build leaves every model table as it was, row for row; the fix builds what the failed
+    run landed; the incremental history equals a full refresh from raw."""
     from flows.dbt_runner import DbtFailed, snapshot
     from flows.pipeline import full_refresh
+    from tests.test_orchestration import _broken_project, _fingerprint
 
     cfg, _, _ = prepare_demo(
         tmp_path, seed=11, scale="tiny", end_date=END, as_of=END - timedelta(20)
@@ -664,10 +652,17 @@ def test_incremental_publications_equal_full_copies_through_a_run_history(
     assert (idle.published.copied, idle.published.kept) == (n_other, n_marts)
 
     prepare_demo(tmp_path, seed=11, scale="tiny", end_date=END, as_of=END - timedelta(10))
-    monkeypatch.setenv("OMS_DBT_PROJECT_DIR", str(_broken_dbt_project(tmp_path)))
-    with pytest.raises(DbtFailed, match="zz_broken"):
+    before = _fingerprint(cfg.warehouse)
+    assert any(k.startswith("marts.") for k in before)
+    monkeypatch.setenv("OMS_DBT_PROJECT_DIR", str(_broken_project(tmp_path)))
+    with pytest.raises(DbtFailed, match="zz_broken") as failed:
         hourly_sync(cfg=cfg)
     monkeypatch.delenv("OMS_DBT_PROJECT_DIR")
+    assert any("left as before the build" in n for n in failed.value.__notes__)
+    assert _fingerprint(cfg.warehouse) == before  # every staging, intermediate and mart table
+    with connection(cfg.warehouse, read_only=True) as con:
+        newest = con.execute("select max(demand_date) from marts.daily_demand").fetchall()[0][0]
+        landed = con.execute("select count(*) from raw.shop__orders").fetchall()[0][0]
     with connection(published, read_only=True) as con:  # published after the failure
         publication = con.execute("select kept, copied from ops.publication").fetchone()
         runs = con.execute("select status from ops.runs order by started_at desc").fetchall()
@@ -675,7 +670,11 @@ def test_incremental_publications_equal_full_copies_through_a_run_history(
     _equals_a_full_copy(cfg.warehouse, published, tmp_path)
 
     fixed = hourly_sync(cfg=cfg)  # lands nothing, builds what the failed run landed
-    assert fixed.dbt is not None and fixed.sync.rows_landed == 0
+    assert fixed.dbt is not None and fixed.sync.rows_landed == 0 and fixed.dbt.models_built > 0
+    with connection(cfg.warehouse, read_only=True) as con:
+        assert con.execute("select count(*) from raw.shop__orders").fetchall()[0][0] == landed
+        later = con.execute("select max(demand_date) from marts.daily_demand").fetchall()[0][0]
+    assert later > newest  # the days the failed run landed are built now
     check("hourly after the fix", fixed.published)
 
     # A build killed mid-way: what `build` had recorded and opened, and its half-done work.
@@ -694,8 +693,10 @@ def test_incremental_publications_equal_full_copies_through_a_run_history(
     assert restored.dbt is not None
     check("hourly restoring the killed build", restored.published)
 
+    incremental = _fingerprint(cfg.warehouse)
     refreshed = full_refresh(cfg=cfg)
-    assert refreshed.dbt is not None
+    assert refreshed.dbt is not None and refreshed.skipped is None
+    assert _fingerprint(cfg.warehouse) == incremental  # the history equals a rebuild from raw
     check("full refresh", refreshed.published)
     assert refreshed.published.full_copy is None and refreshed.published.kept == 0
     print(history)
