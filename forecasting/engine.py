@@ -394,6 +394,10 @@ def _new_item(
         yo = later[:, :o].copy()
         yo[drop, first[drop]] = np.nan
         mean[i] = M.category_profile(yo, [o], h, cat_level, growth=growth)[0]
+        if growth is not None and growth.shape[1]:  # the store's launch curve, on TSB too
+            age = np.clip((~np.isnan(yo)).sum(axis=1), 0, growth.shape[1] - 1)
+            tsb = tsb.copy()
+            tsb[i] *= growth[np.arange(y.shape[0]), age][:, None]
     return 0.5 * (mean + tsb)
 
 
