@@ -249,7 +249,11 @@ def run_set(name: str, daily, products, end: date, h: int, args, log) -> dict:
                 ds=pl.col("period_start"),
                 y=pl.col("imputed"),
             ).write_parquet(train_pq)
-            env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+            # the worker is this file, which imports the project (sandbox.shared) at the top
+            pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+            env = dict(
+                os.environ, PYTHONPATH=pythonpath, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1"
+            )
             proc = subprocess.run(
                 [args.bench_python, str(Path(__file__).resolve()), "--statsforecast-worker"]
                 + [str(train_pq), str(out_pq), str(h), str(args.workers)],

@@ -13,8 +13,9 @@ How one batch is forecast:
 
 1. classify each series (:mod:`forecasting.classify`);
 2. forecast every candidate at ``n_origins`` rolling backtest origins and at the run date in one
-   pass (vectorized models: seasonal naive, moving average, moving average x the category's
-   seasonal index, Croston, SBA, TSB, zero, category profile, and an ensemble; ETS for
+   pass (vectorized models: seasonal naive, moving average, moving average x the parent's
+   seasonal index (shrunk towards 1 by its noise), Croston, SBA, TSB, zero, category profile,
+   the new-item combination, and an ensemble; ETS for
    smooth/erratic series with enough history, parameters estimated per series);
 3. score the candidates on the periods after each origin that were observed (not censored):
    MASE, WAPE, bias, p10-p90 coverage;
@@ -109,7 +110,7 @@ CANDIDATES: dict[str, list[str]] = {
         M.SEASONAL_NAIVE,
     ],
     cl.INACTIVE: [M.TSB, M.ZERO, M.MOVING_AVERAGE, M.SEASONAL_NAIVE],
-    cl.NEW: [M.CATEGORY_PROFILE, M.SEASONAL_NAIVE],
+    cl.NEW: [M.NEW_ITEM, M.CATEGORY_PROFILE, M.SEASONAL_NAIVE],
 }
 # Used when a series could not be backtested (too little history before every origin).
 UNSCORED_DEFAULT: dict[str, str] = {
@@ -118,7 +119,7 @@ UNSCORED_DEFAULT: dict[str, str] = {
     cl.INTERMITTENT: M.SBA,
     cl.LUMPY: M.SBA,
     cl.INACTIVE: M.TSB,
-    cl.NEW: M.CATEGORY_PROFILE,
+    cl.NEW: M.NEW_ITEM,
 }
 ETS_MODELS = (M.ETS_SES, M.ETS_DAMPED, M.ETS_SEASONAL)
 # The engine restricted to these is the naive baseline (:func:`naive_forecast`).
@@ -232,6 +233,8 @@ def _needed_models(s: ForecastSettings) -> set[str] | None:
         need |= set(_ENSEMBLE_MEMBERS)
     if M.MA_SEASONAL in need:
         need.add(M.MOVING_AVERAGE)
+    if M.NEW_ITEM in need:
+        need |= {M.TSB, M.CATEGORY_PROFILE}
     return need
 
 
@@ -303,6 +306,11 @@ def _all_forecasts(
         out[M.SBA] = (cro["sba"].mean, everyone)
     if need(M.TSB):
         out[M.TSB] = (M.tsb(y, origins, h).mean, everyone)
+    if need(M.NEW_ITEM):
+        out[M.NEW_ITEM] = (
+            _new_item(y, origins, h, cat_level, growth, out[M.TSB][0]) * index,
+            everyone,
+        )
     if not need(M.MA_SEASONAL, M.ENSEMBLE):
         return out
     out[M.MA_SEASONAL] = (out[M.MOVING_AVERAGE][0] * index, everyone)
@@ -352,6 +360,46 @@ def _all_forecasts(
     out[M.ENSEMBLE] = (total / np.maximum(count, 1)[None, :, None] * index, everyone)
     _young_take_the_parents_season(out, start, t_len, s.season, index)
     return out
+
+
+def _new_item(
+    y: np.ndarray,
+    origins: list[int],
+    h: int,
+    cat_level: np.ndarray,
+    growth: np.ndarray | None,
+    tsb: np.ndarray,
+) -> np.ndarray:
+    """New items: the average of two estimates of a level seen for a few weeks only.
+
+    - the item's own mean (:func:`forecasting.models.category_profile`, barely shrunk towards
+      its launch cohort) *without its first week* once it has three: the first week is a
+      partial one (the item went on sale some day in it, and the days before count as open
+      days without demand), so it understates the level;
+    - TSB (:func:`forecasting.models.tsb`), which weighs recent weeks more and handles the
+      zero weeks of a slow newcomer as a demand probability.
+
+    Their average is rarely far off when either is (forecast combination), where a choice
+    between them cannot be made on a backtest the item is too young to have. The season comes
+    from the parent's index (applied by the caller), never the level.
+    """
+    later = y.copy()
+    obs = ~np.isnan(later)
+    first = np.where(obs.any(axis=1), obs.argmax(axis=1), -1)
+    rows = np.flatnonzero(first >= 0)
+    # the first week drops out only at origins where the item has at least 3 observed weeks
+    mean = np.zeros((len(origins), y.shape[0], h))
+    for i, o in enumerate(origins):
+        n_obs = obs[:, :o].sum(axis=1)
+        drop = rows[n_obs[rows] >= 3]
+        yo = later[:, :o].copy()
+        yo[drop, first[drop]] = np.nan
+        mean[i] = M.category_profile(yo, [o], h, cat_level, growth=growth)[0]
+        if growth is not None and growth.shape[1]:  # the store's launch curve, on TSB too
+            age = np.clip((~np.isnan(yo)).sum(axis=1), 0, growth.shape[1] - 1)
+            tsb = tsb.copy()
+            tsb[i] *= growth[np.arange(y.shape[0]), age][:, None]
+    return 0.5 * (mean + tsb)
 
 
 # Level models: flat forecasts that know nothing of the season.

@@ -271,10 +271,22 @@ def _with_category(
         )
     )
     # Parent of the seasonal shape: the category where it is big enough, else the location.
-    per_cat = series.group_by("category", "location_id", "period_start").agg(
-        cat_mean=pl.col("imputed").mean(), cat_series=pl.len()
+    # Each series enters relative to its own level (times the mean level, to stay in units): a
+    # parent's shape is how its items move, not how its biggest item moves. In a raw mean one
+    # big seller's promotion or stockout a year ago becomes everyone's "season".
+    rel = series.with_columns(
+        own=pl.col("imputed").mean().over(SERIES_KEYS),
+    ).filter(pl.col("own") > 0)
+    rel = rel.with_columns(
+        rel=pl.col("imputed") / pl.col("own") * pl.col("own").sqrt(), w=pl.col("own").sqrt()
     )
-    per_loc = series.group_by("location_id", "period_start").agg(loc_mean=pl.col("imputed").mean())
+    per_cat = rel.group_by("category", "location_id", "period_start").agg(
+        cat_mean=pl.col("rel").sum() / pl.col("w").sum() * pl.col("own").mean(),
+        cat_series=pl.len(),
+    )
+    per_loc = rel.group_by("location_id", "period_start").agg(
+        loc_mean=pl.col("rel").sum() / pl.col("w").sum() * pl.col("own").mean()
+    )
     cat_size = series.group_by("category", "location_id").agg(size=pl.col("sku").n_unique())
     return (
         series.join(level, on=["category", "location_id"], how="left")

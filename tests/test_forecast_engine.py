@@ -155,7 +155,7 @@ def test_classes_and_new_items_borrow_the_category(mixed):
     assert all(classes[f"SM-{i}"] == "smooth" for i in range(6))
     assert all(classes[f"IN-{i}"] in ("intermittent", "lumpy") for i in range(6))
     assert classes["NEW-1"] == "new"
-    assert chosen(acc, "NEW-1") == M.CATEGORY_PROFILE
+    assert chosen(acc, "NEW-1") == M.NEW_ITEM
     new_mean = fc.filter(pl.col("sku") == "NEW-1")["mean"][0]
     # close to its own ~4 a week, not pulled towards the category's established ~42
     assert 4 / 1.5 < new_mean < 4 * 1.5

@@ -28,6 +28,7 @@ ETS_DAMPED = "ets_damped"
 ETS_SEASONAL = "ets_seasonal"
 ZERO = "zero"
 CATEGORY_PROFILE = "category_profile"
+NEW_ITEM = "new_item"
 MA_SEASONAL = "ma_seasonal"
 ENSEMBLE = "ensemble"
 # Reported baselines, never chosen: the last period, and a 4-period moving average.
@@ -48,6 +49,7 @@ FALLBACK_ORDER: list[str] = [
     MA_SEASONAL,
     MOVING_AVERAGE,
     ZERO,
+    NEW_ITEM,
     CATEGORY_PROFILE,
     SEASONAL_NAIVE,
     NAIVE,
@@ -67,6 +69,7 @@ __all__ = [
     "MOVING_AVERAGE",
     "MOVING_AVERAGE_4",
     "NAIVE",
+    "NEW_ITEM",
     "SBA",
     "SEASONAL_NAIVE",
     "TSB",

@@ -95,12 +95,27 @@ def category_profile(
     return out
 
 
-def seasonal_index(cat: np.ndarray, origins: list[int], h: int, season: int, window: int):
+def seasonal_index(
+    cat: np.ndarray,
+    origins: list[int],
+    h: int,
+    season: int,
+    window: int,
+    shrink: bool = True,
+):
     """Category seasonal index per origin and step: ``(origins, n, h)``, 1 where unknown.
 
     The category's mean demand one season before the forecast period (3-period centred
     average) over its mean in the ``window`` periods one season before the origin, clipped to
-    [0.25, 4]: how much busier the coming weeks were than the recent ones, a year ago.
+    [0.25, 4]: how much busier the coming periods were than the recent ones, a year ago.
+
+    ``shrink``: the index is a ratio of two noisy means (one year, one parent), and a parent of
+    a few volatile series (or one that was out of stock a year ago) gives an index that is
+    mostly noise. Each factor is shrunk towards 1 by ``d^2 / (d^2 + v)`` (James-Stein style,
+    as in shrinking seasonal factors, Miller & Williams 2003), with ``d = index - 1`` and
+    ``v`` the sampling variance of the ratio's logarithm estimated from the parent's own
+    week-to-week variation in the base window (squared CV times ``1/3 + 1/window``): a
+    parent with steady weeks keeps its season, a jumpy one is trusted less.
     """
     n, t_len = cat.shape
     c = np.nan_to_num(cat, nan=np.nan)
@@ -109,7 +124,12 @@ def seasonal_index(cat: np.ndarray, origins: list[int], h: int, season: int, win
         base_lo, base_hi = o - season - window, o - season
         if base_lo < 0:
             continue
-        base = _nanmean(c[:, base_lo:base_hi], axis=1)
+        window_vals = c[:, base_lo:base_hi]
+        base = _nanmean(window_vals, axis=1)
+        with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            cv2 = np.nanvar(window_vals, axis=1) / base**2
+        noise = np.nan_to_num(cv2, nan=0.0, posinf=0.0) * (1.0 / 3.0 + 1.0 / window)
         for k in range(h):
             j = o - season + k
             lo, hi = max(0, j - 1), min(t_len, j + 2)
@@ -118,5 +138,11 @@ def seasonal_index(cat: np.ndarray, origins: list[int], h: int, season: int, win
             num = _nanmean(c[:, lo:hi], axis=1)
             with np.errstate(divide="ignore", invalid="ignore"):
                 idx = num / base
-            out[i, :, k] = np.where(np.isfinite(idx) & (base > 0), np.clip(idx, 0.25, 4.0), 1.0)
+            idx = np.where(np.isfinite(idx) & (base > 0), np.clip(idx, 0.25, 4.0), 1.0)
+            if shrink:
+                d2 = np.log(idx) ** 2
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    w = np.where(d2 + noise > 0, d2 / (d2 + noise), 1.0)
+                idx = np.exp(w * np.log(idx))
+            out[i, :, k] = idx
     return out
