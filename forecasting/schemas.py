@@ -16,6 +16,16 @@ import polars as pl
 # A demand series: one SKU at one location.
 SERIES_KEYS: list[str] = ["sku", "location_id"]
 
+# What the engine reads of ``marts.daily_demand``: one row per day and series (other columns
+# are ignored). ``forecasting.series.build_series`` refuses a frame without these columns.
+DAILY_DEMAND_INPUT: dict[str, pl.DataType] = {
+    "date": pl.Date(),
+    "sku": pl.String(),
+    "location_id": pl.String(),
+    "units_ordered": pl.Int64(),
+    "is_stockout": pl.Boolean(),
+}
+
 # The warehouse's money type (DuckDB ``decimal(18,4)``).
 MONEY = pl.Decimal(18, 4)
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 import polars as pl
 
-from forecasting.schemas import SERIES_KEYS
+from forecasting.schemas import DAILY_DEMAND_INPUT, SERIES_KEYS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -151,11 +151,16 @@ def build_series(
 ) -> pl.DataFrame:
     """Dense per-series demand history of complete periods before ``run_date``.
 
-    ``daily_demand`` needs ``date, sku, location_id, units_ordered, is_stockout``;
-    ``products`` (optional) ``sku, category``. ``history_days`` limits how far back to read.
+    ``daily_demand`` needs the columns of ``DAILY_DEMAND_INPUT``; ``products`` (optional)
+    ``sku, category``. ``history_days`` limits how far back to read.
     """
     if freq not in FREQ_DAYS:
         raise ValueError(f"freq must be 'W' or 'D', got {freq!r}")
+    missing = [c for c in DAILY_DEMAND_INPUT if c not in daily_demand.columns]
+    if missing:
+        raise ValueError(
+            f"daily demand lacks column(s) {missing}; it needs {list(DAILY_DEMAND_INPUT)}"
+        )
     period_days = FREQ_DAYS[freq]
     hist_end = first_forecast_period(run_date, freq)  # history = complete periods before this
     first = daily_demand.filter(pl.col("date") < hist_end)

@@ -17,6 +17,7 @@ import pytest
 
 from forecasting import models as M
 from forecasting.engine import _new_item
+from forecasting.schemas import DAILY_DEMAND_INPUT
 from forecasting.series import build_series, series_matrix
 
 pytestmark = pytest.mark.fast
@@ -50,13 +51,7 @@ def test_a_jumpy_parent_gets_a_shrunk_index_a_steady_one_keeps_it() -> None:
 def _daily(rows: list[tuple[date, str, int]]) -> pl.DataFrame:
     return pl.DataFrame(
         [(d, sku, "WH", u, False) for d, sku, u in rows],
-        schema={
-            "date": pl.Date,
-            "sku": pl.String,
-            "location_id": pl.String,
-            "units_ordered": pl.Int64,
-            "is_stockout": pl.Boolean,
-        },
+        schema=DAILY_DEMAND_INPUT,
         orient="row",
     )
 

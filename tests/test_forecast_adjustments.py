@@ -23,6 +23,7 @@ from forecasting.adjustments import (
     promotion_days,
 )
 from forecasting.engine import ForecastSettings, forecast_all
+from forecasting.schemas import DAILY_DEMAND_INPUT
 
 RUN = date(2026, 6, 1)  # a Monday
 START = RUN - timedelta(days=16 * 7)
@@ -43,13 +44,7 @@ def _demand(base: float = 10.0, promo_units: float = 20.0) -> pl.DataFrame:
         d += timedelta(days=1)
     return pl.DataFrame(
         rows,
-        schema={
-            "date": pl.Date,
-            "sku": pl.String,
-            "location_id": pl.String,
-            "units_ordered": pl.Int64,
-            "is_stockout": pl.Boolean,
-        },
+        schema=DAILY_DEMAND_INPUT,
         orient="row",
     )
 

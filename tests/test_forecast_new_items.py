@@ -15,18 +15,13 @@ import pytest
 
 from forecasting import models as M
 from forecasting.engine import ForecastSettings, accuracy_summary, forecast_all
+from forecasting.schemas import DAILY_DEMAND_INPUT
 from forecasting.series import build_series
 
 pytestmark = pytest.mark.fast
 
 MONDAY = date(2025, 1, 6)
-SCHEMA = {
-    "date": pl.Date,
-    "sku": pl.String,
-    "location_id": pl.String,
-    "units_ordered": pl.Int64,
-    "is_stockout": pl.Boolean,
-}
+SCHEMA = DAILY_DEMAND_INPUT
 
 
 def _daily(rows: list[tuple[date, str, int]]) -> pl.DataFrame:

@@ -17,6 +17,7 @@ import pytest
 
 from forecasting.quantiles import count_quantiles
 from forecasting.replenishment import measure_demand_errors, plan_replenishment
+from forecasting.schemas import DAILY_DEMAND_INPUT
 from forecasting.settings import ReplenishmentSettings
 
 pytestmark = pytest.mark.fast
@@ -36,13 +37,7 @@ def _history(seed: int = 5) -> pl.DataFrame:
         rows.append((d, "LUMP", "WH", units, False))
     return pl.DataFrame(
         rows,
-        schema={
-            "date": pl.Date,
-            "sku": pl.String,
-            "location_id": pl.String,
-            "units_ordered": pl.Int64,
-            "is_stockout": pl.Boolean,
-        },
+        schema=DAILY_DEMAND_INPUT,
         orient="row",
     )
 
