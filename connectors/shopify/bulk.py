@@ -452,7 +452,7 @@ class BulkReader:
             todo = todo[len(chunk) :]
             text = _join_query(chunk)
             data = self.conn.graphql(
-                text, {}, "refunds and fulfillments of bulk orders", cost=spent
+                text, {}, "refunds and fulfillments of bulk orders", priced=spent
             )
             self.stats.join_queries += 1
             for i, o in enumerate(chunk):
