@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.compute as pc
 
-from connectors.http import REDACTED, SECRET_SHAPES, known_secrets, redact
+from connectors.http import REDACTED, SECRET_PREFIXES, SECRET_SHAPES, known_secrets, redact
 from flows.config import Config
 from flows.quality import UNIQUE, GateContext, GateResult, PageRejected, gate_groups
 from flows.staged import StagedRecords
@@ -168,7 +168,10 @@ def redacted(staged: StagedRecords) -> StagedRecords:
     for secret in sorted(known_secrets(), key=len, reverse=True):
         if pc.any(pc.match_substring(col, secret)).as_py():
             col, changed = pc.replace_substring(col, secret, REDACTED), True
-    if pc.any(pc.match_substring_regex(col, SECRET_SHAPES.pattern)).as_py():
+    # The shapes' regex costs ~8x a plain substring search over 25 MB of text; it can only
+    # match where one of its literal prefixes occurs, so those are looked for first.
+    maybe = any(pc.any(pc.match_substring(col, lit)).as_py() for lit in SECRET_PREFIXES)
+    if maybe and pc.any(pc.match_substring_regex(col, SECRET_SHAPES.pattern)).as_py():
         col, changed = pc.replace_substring_regex(col, SECRET_SHAPES.pattern, REDACTED), True
     return StagedRecords(staged.table.set_column(2, "_payload", col)) if changed else staged
 

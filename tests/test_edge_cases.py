@@ -1167,3 +1167,23 @@ def test_a_crash_between_slices_lands_the_file_once_on_the_next_run(tmp_path, mo
     raw, held, files, state = _landing_outcome(cfg)
     assert len(raw) == 30 and len(set(raw)) == 30 and held == []
     assert files == [("landed", 30, 16, 0, 0)] and state
+
+
+def test_every_credential_shape_is_redacted_from_staged_payloads():
+    """`redacted` looks for the shapes' literal prefixes before running their regex over a
+    batch: each shape, alone in a batch of ordinary payloads, must still be found."""
+    from connectors.http import SECRET_PREFIXES, SECRET_SHAPES
+    from connectors.records import RawRecord
+    from flows.landing import redacted
+    from flows.staged import stage
+
+    shapes = ["shpat_" + "a1" * 10, "shpss_" + "Z9" * 10, "Atzr|" + "IwEB-x_y" * 3,
+              "amzn1.oa2-cs.v1." + "f0" * 10, "ck_" + "0a" * 12, "cs_" + "b7" * 12]  # fmt: skip
+    for shape in shapes:
+        assert SECRET_SHAPES.fullmatch(shape), shape
+        assert any(shape.startswith(p) for p in SECRET_PREFIXES), shape
+        recs = [RawRecord(str(i), None, {"id": i, "note": "ordinary"}) for i in range(50)]
+        recs.append(RawRecord("50", None, {"id": 50, "note": f"token {shape} pasted"}))
+        texts = redacted(stage(recs)).payload_texts()
+        assert shape not in texts[-1] and "[redacted]" in texts[-1]
+        assert all("[redacted]" not in t for t in texts[:-1])

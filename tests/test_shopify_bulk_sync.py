@@ -328,3 +328,28 @@ def test_a_window_with_more_orders_than_the_threshold_reads_the_rest_through_bul
     cfg2 = api_config(tmp_path / "paged", shop, **FAST, bulk_threshold=100_000)
     sync_api(cfg2, streams=ORDERS, since=recent)
     assert len(emu.bulk_ops) == ops and _rows(cfg2) == _rows(ref)
+
+
+def test_join_queries_are_priced_from_their_aliases_without_reparsing(shop, tmp_path, monkeypatch):
+    """The join query's cost handed to the client (the sum of its aliases' costs, so its ~20 KB
+    text is not parsed again just to be priced) is the published rules' price of the whole text
+    and the emulator's requested cost for it."""
+    from connectors.shopify.client import ShopifyConnector
+    from connectors.shopify.cost import MAX_QUERY_COST, requested_cost
+
+    seen: list[tuple[str, float | None, float]] = []
+    real = ShopifyConnector.graphql
+
+    def spy(self, query, variables, what, priced=None):
+        data = real(self, query, variables, what, priced=priced)
+        if "JoinBulkOrders" in query:
+            seen.append((query, priced, self.last_requested))
+        return data
+
+    monkeypatch.setattr(ShopifyConnector, "graphql", spy)
+    cfg = api_config(tmp_path, shop, **ONE_WINDOW)
+    sync_api(cfg, streams=ORDERS, since=SINCE)
+    assert seen
+    for text, cost, answered in seen:
+        assert cost is not None and cost == requested_cost(text) == answered
+        assert cost <= MAX_QUERY_COST

@@ -451,7 +451,9 @@ class BulkReader:
                 spent += self._alias_cost[shape]
             todo = todo[len(chunk) :]
             text = _join_query(chunk)
-            data = self.conn.graphql(text, {}, "refunds and fulfillments of bulk orders")
+            data = self.conn.graphql(
+                text, {}, "refunds and fulfillments of bulk orders", priced=spent
+            )
             self.stats.join_queries += 1
             for i, o in enumerate(chunk):
                 got = data.get(f"o{i}")

@@ -151,9 +151,12 @@ class ShopifyConnector:
             self._stamp = time.monotonic()
         return cost
 
-    def graphql(self, query: str, variables: dict, what: str) -> dict:
+    def graphql(self, query: str, variables: dict, what: str, priced: float | None = None) -> dict:
+        """Send one query, first waiting for the bucket to hold its requested cost. `priced`: the
+        caller priced the query already (the bulk join sums its aliases' costs), so its text,
+        some 100 aliased nodes, is not parsed again only to be priced."""
         deadline = time.monotonic() + self.client.policy.total_seconds
-        self._last_cost = float(requested_cost(query, variables))
+        self._last_cost = float(requested_cost(query, variables) if priced is None else priced)
         while True:
             # Wait for the bucket to refill enough for this query's requested cost.
             if self._available is not None:
