@@ -152,7 +152,10 @@ def _sync_channel(
     # Everything alive now (the interpreter with DuckDB, GX, pandas, graphql-core: millions of
     # objects) is moved out of the cyclic collector's reach: a page of parsed orders allocates
     # enough to trigger full collections, and each one re-scanned all of it (measured: ~0.1 ms
-    # per order of the bulk JSONL rebuild). Nothing is freed by this; they stay as they are.
+    # per order of the bulk JSONL rebuild). Collected first, so no garbage is frozen with it,
+    # and unfrozen after the channel, so a long-lived process (`oms serve`, a notebook) frees
+    # what becomes garbage later as usual.
+    gc.collect()
     gc.freeze()
     connector = make_connector(ch, sleep=sleep)
     try:
@@ -189,6 +192,7 @@ def _sync_channel(
                     land_page(con, cfg, pending, report, gate_on)
     finally:
         connector.close()
+        gc.unfreeze()
 
 
 def _staged_pages(ch: Channel, pages, known: set[str]):
