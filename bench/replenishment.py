@@ -3,9 +3,12 @@
 Replays the last weeks of the sandbox store day by day (true demand, lost sales, sampled lead
 times) under the planner's periodic-review order-up-to policy and under a days-of-cover rule
 tuned to the same fill rate, and writes the figures to ``bench/results/replenishment.json``.
-Then the same policy again with transfers between own locations first (the sandbox's lanes,
-``flows/demo.py``; FBA-EU fed from the warehouses), on the same demand and lead-time draws:
-its inventory value, fill rate and cycle service level as ratios to the run without.
+Then the same policy again, on the same demand and lead-time draws, in three variants: with
+transfers between own locations first (the sandbox's lanes, ``flows/demo.py``; FBA-EU fed from
+the warehouses), with lead times measured from the receipts recorded before the simulated
+weeks (``forecasting/lead_times.py``; the orders still take the true lead times), and with
+both: each one's inventory value, fill rate and cycle service level as ratios to the current
+policy's (``variants`` in the results; ``transfers`` repeats the first).
 See ``forecasting/simulation.py`` for the mechanics and ``docs/replenishment.md`` for the
 results. Targets: cycle service level within 2 points of target; at least 15% less average
 inventory value than the tuned days-of-cover rule; with transfers, at least 5% less inventory
@@ -47,6 +50,44 @@ def abc_classes(demand: pl.DataFrame, products: pl.DataFrame, before: date) -> p
     )
 
 
+def measured_performance(purchase_orders: pl.DataFrame, seed: int, before: date) -> pl.DataFrame:
+    """``supplier_id, sku, receipts, lead_time_mean_days, lead_time_std_days`` from the
+    sandbox's receipts (``sandbox/purchasing.py``) of lines ordered and received before
+    ``before``: per receipt, received date - order date, weighted by the units received; the
+    unbiased weighted standard deviation (null with one receipt), as
+    ``marts.supplier_performance`` computes them (docs/marts.md).
+    """
+    from sandbox.purchasing import po_receipts
+
+    last = before - timedelta(days=1)
+    rec = po_receipts(purchase_orders, seed, last).join(
+        purchase_orders.select("po_id", "sku", "location_id", "supplier_id", "ordered_at"),
+        on=["po_id", "sku", "location_id"],
+    )
+    w = pl.col("quantity_received").cast(pl.Float64)
+    x = (pl.col("received_date") - pl.col("ordered_at")).dt.total_days().cast(pl.Float64)
+    keys = ["supplier_id", "sku"]
+    r = rec.filter(pl.col("ordered_at") < before).with_columns(w=w, x=x)
+    r = r.join(
+        r.group_by(keys).agg(mean=(pl.col("w") * pl.col("x")).sum() / pl.col("w").sum()), on=keys
+    )
+    g = r.group_by(keys).agg(
+        receipts=pl.len(),
+        mean=pl.col("mean").first(),
+        W=pl.col("w").sum(),
+        W2=(pl.col("w") ** 2).sum(),
+        ss=(pl.col("w") * (pl.col("x") - pl.col("mean")) ** 2).sum(),
+    )
+    return g.select(
+        *keys,
+        pl.col("receipts").cast(pl.Int64),
+        lead_time_mean_days=pl.col("mean"),
+        lead_time_std_days=pl.when(pl.col("receipts") > 1)
+        .then((pl.col("ss") / (pl.col("W") - pl.col("W2") / pl.col("W"))).sqrt())
+        .otherwise(None),
+    ).sort(keys)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", default="large", help="sandbox preset: tiny, demo or large")
@@ -56,6 +97,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--end-date", default="2026-10-31")
     parser.add_argument("--out", default="bench/results/replenishment.json")
     parser.add_argument("--quiet", action="store_true")
+
     parser.add_argument(
         "--start-empty",
         action="store_true",
@@ -115,44 +157,68 @@ def main(argv: list[str] | None = None) -> dict:
         progress=say,
     )
     sim_s = round(time.perf_counter() - t0, 1)
-    transfers: dict[str, object] = {}
+    variants: dict[str, dict[str, object]] = {}
     if not args.no_transfers:
+        from forecasting.lead_times import apply_measured_lead_times
+        from forecasting.simulation import simulate_policy
+
         lanes = demo_config_dict()["replenishment"]["transfer_lanes"]
         kinds = {loc: meta[2] for loc, meta in LOCATION_META.items()}
         if args.no_marketplace_lanes:
             lanes = [lane for lane in lanes if kinds[lane["to"]] != "marketplace_fulfilled"]
-        t1 = time.perf_counter()
-        moved = simulate_replenishment(
-            truth["demand"],
-            truth["supplier_terms"],
-            settings.replace(transfer_lanes=lanes),
-            weeks=args.weeks,
-            warmup_weeks=args.warmup_weeks,
-            abc_class=abc,
-            open_purchase_orders=truth["purchase_orders"],
-            fx_to_base=BOOK_RATE,
-            seed=args.seed,
-            start_empty=args.start_empty,
-            measure_errors=not args.no_measured_errors,
-            progress=say,
-            location_kinds=kinds,
-        )
-        base, with_t = result.policy, moved.policy
-        value_ratio = with_t.avg_inventory_value / base.avg_inventory_value
-        transfers = {
-            "lanes": lanes,
-            "transfer_lines": moved.transfer_lines,
-            "transfer_units": moved.transfer_units,
-            "policy_with_transfers": with_t.as_dict(),
-            "inventory_value_ratio": round(value_ratio, 4),
-            "fill_rate_ratio": round(with_t.fill_rate / base.fill_rate, 5),
-            "cycle_service_level_ratio": round(
-                with_t.cycle_service_level / base.cycle_service_level, 5
+        perf = measured_performance(truth["purchase_orders"], args.seed, sim_start)
+        measured = apply_measured_lead_times(truth["supplier_terms"], perf, settings)
+        n_measured = int((measured["lead_time_source"] == "measured").sum())
+        say(f"lead times measured for {n_measured} of {measured.height} SKUs")
+        base = result.policy
+        runs = {
+            "transfers": (settings.replace(transfer_lanes=lanes), None),
+            "measured_lead_times": (settings, measured),
+            "transfers_and_measured_lead_times": (
+                settings.replace(transfer_lanes=lanes),
+                measured,
             ),
-            "target_5pct_less_inventory_same_fill_rate": value_ratio <= 0.95
-            and with_t.fill_rate >= base.fill_rate,
-            "simulation_s": round(time.perf_counter() - t1, 1),
         }
+        for name, (run_settings, planning_terms) in runs.items():
+            t1 = time.perf_counter()
+            outcome, lines, units = simulate_policy(
+                truth["demand"],
+                truth["supplier_terms"],
+                run_settings,
+                weeks=args.weeks,
+                warmup_weeks=args.warmup_weeks,
+                abc_class=abc,
+                open_purchase_orders=truth["purchase_orders"],
+                fx_to_base=BOOK_RATE,
+                seed=args.seed,
+                start_empty=args.start_empty,
+                measure_errors=not args.no_measured_errors,
+                progress=say,
+                location_kinds=kinds,
+                planning_terms=planning_terms,
+            )
+            value_ratio = outcome.avg_inventory_value / base.avg_inventory_value
+            variants[name] = {
+                "lanes": lanes if run_settings.transfer_lanes else [],
+                "lead_times": "measured" if planning_terms is not None else "terms",
+                "skus_with_measured_lead_time": n_measured if planning_terms is not None else 0,
+                "transfer_lines": lines,
+                "transfer_units": units,
+                "policy": outcome.as_dict(),
+                "inventory_value_ratio": round(value_ratio, 4),
+                "fill_rate_ratio": round(outcome.fill_rate / base.fill_rate, 5),
+                "cycle_service_level_ratio": round(
+                    outcome.cycle_service_level / base.cycle_service_level, 5
+                ),
+                "target_5pct_less_inventory_same_fill_rate": value_ratio <= 0.95
+                and outcome.fill_rate >= base.fill_rate,
+                "simulation_s": round(time.perf_counter() - t1, 1),
+            }
+            say(
+                f"{name}: inventory {value_ratio:.3f}, fill rate {outcome.fill_rate:.4f} "
+                f"(policy {base.fill_rate:.4f})"
+            )
+    transfers = variants.get("transfers", {})
     out = {
         "date": date.today().isoformat(),
         "scale": args.scale,
@@ -171,6 +237,7 @@ def main(argv: list[str] | None = None) -> dict:
             "inventory_reduction_at_least_15pct": result.inventory_reduction >= 0.15,
         },
         "transfers": transfers,
+        "variants": variants,
         "sandbox_generate_s": round(t_gen, 1),
         "simulation_s": sim_s,
     }
