@@ -22,8 +22,13 @@ import json
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from forecasting.settings import ReplenishmentSettings
+    from forecasting.simulation import SimulationResult
 
 
 def abc_classes(demand: pl.DataFrame, products: pl.DataFrame, before: date) -> pl.DataFrame:
@@ -97,6 +102,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--end-date", default="2026-10-31")
     parser.add_argument("--out", default="bench/results/replenishment.json")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument(
+        "--variants",
+        default="transfers_and_measured_lead_times,transfers,measured_lead_times",
+        help="policy variants to run after the current policy, in this order (comma-separated)",
+    )
 
     parser.add_argument(
         "--start-empty",
@@ -158,6 +168,13 @@ def main(argv: list[str] | None = None) -> dict:
     )
     sim_s = round(time.perf_counter() - t0, 1)
     variants: dict[str, dict[str, object]] = {}
+
+    def write(measured_so_far: dict[str, dict[str, object]]) -> None:
+        path = Path(args.out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        out = _results(args, settings, result, measured_so_far, t_gen, sim_s)
+        path.write_text(json.dumps(out, indent=2) + "\n")
+
     if not args.no_transfers:
         from forecasting.lead_times import apply_measured_lead_times
         from forecasting.simulation import simulate_policy
@@ -172,14 +189,19 @@ def main(argv: list[str] | None = None) -> dict:
         say(f"lead times measured for {n_measured} of {measured.height} SKUs")
         base = result.policy
         runs = {
-            "transfers": (settings.replace(transfer_lanes=lanes), None),
-            "measured_lead_times": (settings, measured),
             "transfers_and_measured_lead_times": (
                 settings.replace(transfer_lanes=lanes),
                 measured,
             ),
+            "transfers": (settings.replace(transfer_lanes=lanes), None),
+            "measured_lead_times": (settings, measured),
         }
-        for name, (run_settings, planning_terms) in runs.items():
+        wanted = [v.strip() for v in args.variants.split(",") if v.strip()]
+        for name in wanted:
+            if name not in runs:
+                parser.error(f"unknown variant {name!r}: one of {', '.join(runs)}")
+        for name in wanted:
+            run_settings, planning_terms = runs[name]
             t1 = time.perf_counter()
             outcome, lines, units = simulate_policy(
                 truth["demand"],
@@ -218,6 +240,21 @@ def main(argv: list[str] | None = None) -> dict:
                 f"{name}: inventory {value_ratio:.3f}, fill rate {outcome.fill_rate:.4f} "
                 f"(policy {base.fill_rate:.4f})"
             )
+            write(variants)  # a long run keeps what it measured so far
+    write(variants)
+    print(json.dumps(json.loads(Path(args.out).read_text()), indent=2))
+    return json.loads(Path(args.out).read_text())
+
+
+def _results(
+    args: argparse.Namespace,
+    settings: ReplenishmentSettings,
+    result: SimulationResult,
+    variants: dict[str, dict[str, object]],
+    t_gen: float,
+    sim_s: float,
+) -> dict:
+    """The results file's content (``variants`` as measured so far)."""
     transfers = variants.get("transfers", {})
     out = {
         "date": date.today().isoformat(),
@@ -241,10 +278,6 @@ def main(argv: list[str] | None = None) -> dict:
         "sandbox_generate_s": round(t_gen, 1),
         "simulation_s": sim_s,
     }
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps(out, indent=2))
     return out
 
 
