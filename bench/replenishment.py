@@ -126,7 +126,21 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="transfers between the warehouses and the store only (FBA-EU bought for directly)",
     )
+    parser.add_argument(
+        "--only-variants",
+        action="store_true",
+        help="run only --variants (no current policy, no tuned rules) and write their raw "
+        "outcomes to --out; merge them into a full run's results with --merge-variants",
+    )
+    parser.add_argument(
+        "--merge-variants",
+        metavar="PATH",
+        help="add the variants of an --only-variants file (same scale, seed and weeks) to the "
+        "results in --out, with their ratios to its current policy, and stop",
+    )
     args = parser.parse_args(argv)
+    if args.merge_variants:
+        return merge_variants(Path(args.out), Path(args.merge_variants))
 
     from flows.demo import demo_config_dict
     from forecasting.settings import ReplenishmentSettings
@@ -152,19 +166,23 @@ def main(argv: list[str] | None = None) -> dict:
     )
     abc = abc_classes(truth["demand"], truth["products"], sim_start)
     t0 = time.perf_counter()
-    result = simulate_replenishment(
-        truth["demand"],
-        truth["supplier_terms"],
-        settings,
-        weeks=args.weeks,
-        warmup_weeks=args.warmup_weeks,
-        abc_class=abc,
-        open_purchase_orders=truth["purchase_orders"],
-        fx_to_base=BOOK_RATE,
-        seed=args.seed,
-        start_empty=args.start_empty,
-        measure_errors=not args.no_measured_errors,
-        progress=say,
+    result = (
+        None
+        if args.only_variants
+        else simulate_replenishment(
+            truth["demand"],
+            truth["supplier_terms"],
+            settings,
+            weeks=args.weeks,
+            warmup_weeks=args.warmup_weeks,
+            abc_class=abc,
+            open_purchase_orders=truth["purchase_orders"],
+            fx_to_base=BOOK_RATE,
+            seed=args.seed,
+            start_empty=args.start_empty,
+            measure_errors=not args.no_measured_errors,
+            progress=say,
+        )
     )
     sim_s = round(time.perf_counter() - t0, 1)
     variants: dict[str, dict[str, object]] = {}
@@ -172,7 +190,18 @@ def main(argv: list[str] | None = None) -> dict:
     def write(measured_so_far: dict[str, dict[str, object]]) -> None:
         path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)
-        out = _results(args, settings, result, measured_so_far, t_gen, sim_s)
+        if result is None:
+            out: dict = {
+                "date": date.today().isoformat(),
+                **_run_keys(args),
+                "only_variants": True,
+                "variants": measured_so_far,
+                "sandbox_generate_s": round(t_gen, 1),
+            }
+        else:
+            base = result.policy.as_dict()
+            ratioed = {k: with_ratios(v, base) for k, v in measured_so_far.items()}
+            out = _results(args, settings, result, ratioed, t_gen, sim_s)
         path.write_text(json.dumps(out, indent=2) + "\n")
 
     if not args.no_transfers:
@@ -187,7 +216,6 @@ def main(argv: list[str] | None = None) -> dict:
         measured = apply_measured_lead_times(truth["supplier_terms"], perf, settings)
         n_measured = int((measured["lead_time_source"] == "measured").sum())
         say(f"lead times measured for {n_measured} of {measured.height} SKUs")
-        base = result.policy
         runs = {
             "transfers_and_measured_lead_times": (
                 settings.replace(transfer_lanes=lanes),
@@ -219,7 +247,6 @@ def main(argv: list[str] | None = None) -> dict:
                 location_kinds=kinds,
                 planning_terms=planning_terms,
             )
-            value_ratio = outcome.avg_inventory_value / base.avg_inventory_value
             variants[name] = {
                 "lanes": lanes if run_settings.transfer_lanes else [],
                 "lead_times": "measured" if planning_terms is not None else "terms",
@@ -227,23 +254,62 @@ def main(argv: list[str] | None = None) -> dict:
                 "transfer_lines": lines,
                 "transfer_units": units,
                 "policy": outcome.as_dict(),
-                "inventory_value_ratio": round(value_ratio, 4),
-                "fill_rate_ratio": round(outcome.fill_rate / base.fill_rate, 5),
-                "cycle_service_level_ratio": round(
-                    outcome.cycle_service_level / base.cycle_service_level, 5
-                ),
-                "target_5pct_less_inventory_same_fill_rate": value_ratio <= 0.95
-                and outcome.fill_rate >= base.fill_rate,
                 "simulation_s": round(time.perf_counter() - t1, 1),
             }
-            say(
-                f"{name}: inventory {value_ratio:.3f}, fill rate {outcome.fill_rate:.4f} "
-                f"(policy {base.fill_rate:.4f})"
-            )
+            say(f"{name}: inventory value {outcome.avg_inventory_value:.0f}, fill rate "
+                f"{outcome.fill_rate:.4f}")  # fmt: skip
             write(variants)  # a long run keeps what it measured so far
     write(variants)
     print(json.dumps(json.loads(Path(args.out).read_text()), indent=2))
     return json.loads(Path(args.out).read_text())
+
+
+def _run_keys(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "scale": args.scale,
+        "seed": args.seed,
+        "weeks": args.weeks,
+        "warmup_weeks": args.warmup_weeks,
+        "end_date": args.end_date,
+        "start": "empty" if args.start_empty else "store stock and open POs",
+        "measured_errors": not args.no_measured_errors,
+    }
+
+
+def with_ratios(variant: dict, base: dict) -> dict:
+    """A variant's raw outcome with its ratios to the current policy's (``base``: its
+    ``as_dict``) and whether it meets the target: at least 5% less inventory value at the
+    same or better fill rate."""
+    pol = variant["policy"]
+    value_ratio = pol["avg_inventory_value"] / base["avg_inventory_value"]
+    return {
+        **variant,
+        "inventory_value_ratio": round(value_ratio, 4),
+        "fill_rate_ratio": round(pol["fill_rate"] / base["fill_rate"], 5),
+        "cycle_service_level_ratio": round(
+            pol["cycle_service_level"] / base["cycle_service_level"], 5
+        ),
+        "target_5pct_less_inventory_same_fill_rate": value_ratio <= 0.95
+        and pol["fill_rate"] >= base["fill_rate"],
+    }
+
+
+def merge_variants(out: Path, variants_file: Path) -> dict:
+    """Add the variants an ``--only-variants`` run measured (on the same store, weeks and draws:
+    checked) to a full run's results, with their ratios to its current policy. Why: on a large
+    store each policy run takes long; the current policy and a variant can run side by side."""
+    results = json.loads(out.read_text())
+    extra = json.loads(variants_file.read_text())
+    keys = ("scale", "seed", "weeks", "warmup_weeks", "start", "measured_errors")
+    differ = [k for k in keys if results.get(k) != extra.get(k)]
+    if differ:
+        raise SystemExit(f"{variants_file} is not a run of the same simulation: {differ}")
+    for name, variant in extra["variants"].items():
+        results["variants"][name] = with_ratios(variant, results["policy"])
+    if "transfers" in results["variants"]:
+        results["transfers"] = results["variants"]["transfers"]
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    return results
 
 
 def _results(
@@ -258,12 +324,7 @@ def _results(
     transfers = variants.get("transfers", {})
     out = {
         "date": date.today().isoformat(),
-        "scale": args.scale,
-        "seed": args.seed,
-        "weeks": args.weeks,
-        "warmup_weeks": args.warmup_weeks,
-        "start": "empty" if args.start_empty else "store stock and open POs",
-        "measured_errors": not args.no_measured_errors,
+        **_run_keys(args),
         "settings": settings.model_dump(mode="json", exclude={"output_dir"}),
         **result.as_dict(),
         "targets": {
