@@ -55,6 +55,40 @@ def abc_classes(demand: pl.DataFrame, products: pl.DataFrame, before: date) -> p
     )
 
 
+def with_bundle_demand(demand: pl.DataFrame, components: pl.DataFrame | None) -> pl.DataFrame:
+    """The truth's ``demand`` with each bundle's demand and sales added to its components'
+    (units per bundle x the bundle's), as ``marts.daily_demand`` summed over both sources gives
+    the planner (docs/marts.md, "Bundles and kits").
+
+    Why: the sandbox's bundles take their components off the shelf, but a component's truth row
+    counts only what was sold as that SKU; simulated without the bundles' demand its kit stock
+    would never be used and would look like excess to move or hold.
+    """
+    if components is None or components.height == 0:
+        return demand
+    keys = ["date", "sku", "location_id"]
+    extra = (
+        demand.join(
+            components.select(sku="bundle_sku", component="component_sku", q="quantity"),
+            on="sku",
+        )
+        .group_by("date", "component", "location_id")
+        .agg(
+            add_demand=(pl.col("true_demand") * pl.col("q")).sum(),
+            add_sold=(pl.col("units_sold") * pl.col("q")).sum(),
+        )
+        .rename({"component": "sku"})
+    )
+    return (
+        demand.join(extra, on=keys, how="left")
+        .with_columns(
+            true_demand=pl.col("true_demand") + pl.col("add_demand").fill_null(0),
+            units_sold=pl.col("units_sold") + pl.col("add_sold").fill_null(0),
+        )
+        .drop("add_demand", "add_sold")
+    )
+
+
 def measured_performance(purchase_orders: pl.DataFrame, seed: int, before: date) -> pl.DataFrame:
     """``supplier_id, sku, receipts, lead_time_mean_days, lead_time_std_days`` from the
     sandbox's receipts (``sandbox/purchasing.py``) of lines ordered and received before
@@ -159,7 +193,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
     t_gen = time.perf_counter() - started
     say(f"sandbox {args.scale} generated")
-    truth = store.truth
+    truth = dict(store.truth)
+    truth["demand"] = with_bundle_demand(truth["demand"], truth.get("bundle_components"))
     settings = ReplenishmentSettings()
     sim_start = store.end_date - timedelta(
         days=(args.weeks + args.warmup_weeks) * settings.review_period_days - 1

@@ -57,6 +57,7 @@ BUNDLE_SKU_PREFIX = "BUN-"
 MAX_BUNDLES = 25
 BUNDLE_DISCOUNT = 0.9  # a bundle costs 90% of its components' list prices
 P_NEW_ORDER = 0.8  # per bundle unit after the first of a day: it starts a new order
+DEMO_ORDERS_PER_DAY, DEMO_SKUS = 50.0, 150  # the demo preset's (catalog.PRESETS)
 
 
 @dataclasses.dataclass
@@ -123,8 +124,10 @@ def add_bundles(
     if not bundles or t0 < 1:
         return cat, sim, demand, rate, book, empty
     nb = len(bundles)
-    # daily bundle demand from the launch day (scaled to the store's order volume)
-    lam = rng.uniform(0.3, 0.8, nb) * orders_per_day / 50.0
+    # daily bundle demand from the launch day: 0.3-0.8 a day on the demo store, scaled to the
+    # store's orders per product (so a large store's bundles sell like its other products)
+    per_sku = min(1.0, (orders_per_day / n_skus) / (DEMO_ORDERS_PER_DAY / DEMO_SKUS))
+    lam = rng.uniform(0.3, 0.8, nb) * per_sku
     b_rate = np.zeros((days, nb))
     b_rate[t0:] = lam[None, :]
     b_units = rng.poisson(b_rate).astype(np.int64)
