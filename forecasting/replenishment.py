@@ -763,7 +763,7 @@ def plan_replenishment(
     if settings.transfer_lanes:
         transfers = plan_transfers(
             transfer_positions(rep, terms, inv), settings, run_date, location_kinds, fx_to_base,
-            base_currency,
+            base_currency, feeders=fed,
         )  # fmt: skip
     rep = apply_transfers(rep, transfers)
     buyable = rep.join(fed.select(SERIES_KEYS), on=SERIES_KEYS, how="anti")

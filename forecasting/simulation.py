@@ -701,6 +701,58 @@ def simulate_replenishment(
     )
 
 
+def simulate_policy(
+    demand: pl.DataFrame,
+    supplier_terms: pl.DataFrame,
+    settings: ReplenishmentSettings | None = None,
+    *,
+    weeks: int = 26,
+    warmup_weeks: int = 8,
+    abc_class: pl.DataFrame | None = None,
+    open_purchase_orders: pl.DataFrame | None = None,
+    fx_to_base: Mapping[str, float] | None = None,
+    forecaster: ForecastFn | None = None,
+    seed: int = 0,
+    start_empty: bool = False,
+    measure_errors: bool = True,
+    progress: Callable[[str], None] | None = None,
+    location_kinds: Mapping[str, str] | None = None,
+    planning_terms: pl.DataFrame | None = None,
+) -> tuple[PolicyOutcome, int, int]:
+    """The policy alone, as :func:`simulate_replenishment` runs it (same series, demand, start
+    and lead-time draws for the same arguments), without tuning the days-of-cover rules: its
+    outcome and the transfer lines and units it proposed.
+
+    ``planning_terms`` are the terms the planner plans with (e.g. lead times measured from
+    receipts, :func:`forecasting.lead_times.apply_measured_lead_times`); the lead times the
+    orders really take are still drawn from ``supplier_terms``, the true ones. Why a separate
+    entry point: comparing policy variants (transfers, measured lead times) on the same draws
+    needs only the policy's run, and the rules' bisection is most of the time on a large store.
+    """
+    settings = settings or ReplenishmentSettings()
+    say = progress or (lambda _msg: None)
+    inp = _prepare(
+        demand,
+        supplier_terms,
+        settings,
+        weeks,
+        warmup_weeks,
+        abc_class,
+        open_purchase_orders,
+        fx_to_base,
+        seed,
+        start_empty,
+    )
+    terms = supplier_terms if planning_terms is None else planning_terms
+    pol = _policy(
+        inp, demand, terms, settings, abc_class, forecaster, measure_errors, say,
+        location_kinds=location_kinds, fx_to_base=fx_to_base,
+    )  # fmt: skip
+    sold, eod, orders = _run(inp, pol.order_fn)
+    out = _outcome("policy", inp, sold, eod, orders, settings.review_period_days)
+    return out, pol.transfers[0], pol.transfers[1]
+
+
 # --------------------------------------------------------------------------------------------
 # `oms simulate`: the merchant's own history, our policy against the merchant's rule
 

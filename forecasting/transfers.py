@@ -6,7 +6,11 @@ warehouses holds months of the same item. Every daily plan therefore first moves
 - a **source** is a location whose inventory position and available stock (on hand -
   committed) are both above its order-up-to level plus a buffer (``transfer_buffer_days`` of
   its own daily demand); it can give the part of the lower of the two above that (its
-  *excess*): what is on order does not sell until it arrives, so it is never given away;
+  *excess*): what is on order does not sell until it arrives, so it is never given away. A
+  location with a forecast whose order-up-to level is 0 (a slow mover whose next sale the
+  forecast cannot place) has no excess: only a location that does not sell the SKU (stock
+  without a forecast, or of demand class ``inactive`` (no demand in its last 13 weeks) or
+  ``new`` (none yet); ``sells`` false) gives all of it;
 - a **receiver** is a location below its reorder point (the purchase plan's trigger,
   ``IP <= s`` and ``S > IP``); it wants ``S - IP``, what a purchase would bring;
 - stock moves only along a configured lane (``transfer_lanes``: from, to, lead time, cost per
@@ -15,8 +19,10 @@ warehouses holds months of the same item. Every daily plan therefore first moves
   supplier's unit cost, both in the base currency when they differ);
 - a **marketplace-fulfilled** location (Amazon FBA) with at least one inbound lane is never
   bought for from the supplier (unless ``marketplace_buy_direct``): it is replenished by
-  transfer, first from other locations' excess, then from their available stock (the sender's
-  purchase plan counts the units as gone, so it buys them back at its own lead time). Without
+  transfer, first from other locations' excess, then from the available stock of its
+  *feeder* (the one sender that plans for its demand, :func:`with_fed_demand`; the sender's
+  purchase plan counts the units as gone, so it buys them back at its own lead time), and
+  from that only its fair share of a short shelf (equal run-out, :func:`_fair_share`). Without
   an inbound lane it is bought for directly as before (there is no way to send it stock).
 
 Receivers are served most urgent first (furthest below their reorder point), each from its
@@ -118,6 +124,7 @@ def plan_transfers(
     location_kinds: Mapping[str, str] | None = None,
     fx_to_base: Mapping[str, Decimal] | None = None,
     base_currency: str | None = None,
+    feeders: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Transfer suggestions for ``run_date`` (columns of ``planning.transfer_suggestions``).
 
@@ -127,6 +134,9 @@ def plan_transfers(
     ``location_kinds`` maps a location id to its kind (``oms.yaml`` ``locations[].kind``);
     ``fx_to_base`` gives the rate to ``base_currency`` per currency, used only when a lane's
     currency differs from the supplier's (a pair that cannot be converted gets no transfer).
+    ``feeders`` (``sku, location_id, feeder``: :func:`fed_series`) names, per marketplace
+    series fed by transfer, the one sender that plans for its demand (:func:`with_fed_demand`):
+    only that sender gives it stock below its own excess. Without it every inbound lane may.
     """
     lanes = settings.transfer_lanes
     if not lanes or positions.height == 0:
@@ -139,6 +149,12 @@ def plan_transfers(
     pos = positions.filter(pl.col("sku").is_in(positions.filter(
         pl.col("location_id").is_in(list(inbound))
     )["sku"].unique().implode()))  # fmt: skip
+    feeder_of: dict[tuple[str, str], str] = {}
+    if feeders is not None and feeders.height:
+        feeder_of = {
+            (r["sku"], r["location_id"]): r["feeder"]
+            for r in feeders.select("sku", "location_id", "feeder").iter_rows(named=True)
+        }
     out: list[dict] = []
     for (_sku,), group in pos.sort(SERIES_KEYS).group_by(["sku"], maintain_order=True):
         rows = {r["location_id"]: r for r in group.iter_rows(named=True)}
@@ -151,15 +167,21 @@ def plan_transfers(
             threshold = math.ceil(s_up + buffer_days * d - 1e-9)
             # both the position and the shelf stay above the threshold: units on order do not
             # sell until they arrive, so a sender never ships the shelf it lives on meanwhile
-            pools[loc] = _Pool(r, max(0, min(avail, ip) - threshold), avail, threshold)
+            # a zero forecast where the SKU still sells (a slow mover whose next sale the
+            # forecast cannot place) is no excess; only stock a location does not sell is
+            excess = max(0, min(avail, ip) - threshold)
+            if r.get("sells") and s_up <= 0:
+                excess = 0
+            pools[loc] = _Pool(r, excess, avail, threshold)
             if loc in inbound and ip <= s_level and s_up > ip:
                 receivers.append(r)
         receivers.sort(
             key=lambda r: (r["inventory_position"] - r["reorder_point"], r["location_id"])
         )
         for r in receivers:
+            feeder = feeder_of.get((r["sku"], r["location_id"])) if feeder_of else None
             out += _serve(r, inbound[r["location_id"]], pools, kinds, settings, run_date,
-                          fx_to_base, base_currency)  # fmt: skip
+                          fx_to_base, base_currency, feeder)  # fmt: skip
     if not out:
         return empty_transfers()
     return (
@@ -178,9 +200,15 @@ def _serve(
     run_date: date,
     fx: Mapping[str, Decimal] | None,
     base: str | None,
+    feeder: str | None = None,
 ) -> list[dict]:
     """Transfers to one receiver: excess first (every receiver), then, for a marketplace
-    location that may not buy direct, the senders' other available stock."""
+    location that may not buy direct, the other available stock of its feeder (``feeder``;
+    every sender when None).
+
+    Why only the feeder: it alone plans for the marketplace's demand; another warehouse's
+    stock below its excess is what its own customers need until its next receipt, and giving
+    it away lost more sales there than it saved at the marketplace (bench.replenishment)."""
     loc = r["location_id"]
     marketplace = kinds.get(loc) == MARKETPLACE_FULFILLED and not settings.marketplace_buy_direct
     need = math.ceil(float(r["order_up_to"]) - 1e-9) - int(r["inventory_position"])
@@ -211,7 +239,9 @@ def _serve(
             if need <= 0:
                 break
             pool = pools[lane.from_location]
-            have = pool.excess if kind == "excess" else pool.spare
+            if kind == "spare" and feeder is not None and lane.from_location != feeder:
+                continue
+            have = pool.excess if kind == "excess" else _fair_share(pool, r)
             qty = min(need, have)
             if qty <= 0:
                 continue
@@ -222,6 +252,27 @@ def _serve(
                 _line(r, lane, pool, qty, kind, marketplace, costs, settings, run_date, base)
             )
     return lines
+
+
+def _fair_share(pool: _Pool, r: dict) -> int:
+    """What a feeder sends a marketplace receiver from its stock below its excess: at most what
+    leaves both with the same days of cover (the receiver's position counted, the feeder's own
+    demand its forecast less the receiver's, which :func:`with_fed_demand` added to it).
+
+    Why: when the feeder's shelf is short (its next receipt still weeks out) topping the
+    receiver up to its order-up-to level took the units the feeder's own customers needed
+    first; equal run-out, the usual fair-share rule of distribution planning, splits a short
+    shelf in proportion to demand, and gives the whole need when the shelf is ample.
+    """
+    if pool.spare <= 0:
+        return 0
+    d_to = max(float(r["daily_demand"] or 0.0), 0.0)
+    d_from = max(float(pool.row["daily_demand"] or 0.0) - d_to, 0.0)
+    if d_to <= 0 or d_from <= 0:
+        return pool.spare
+    total = pool.spare + max(int(r["inventory_position"]), 0)
+    share = math.floor(total * d_to / (d_to + d_from) + 1e-9) - int(r["inventory_position"])
+    return max(0, min(pool.spare, share))
 
 
 def _line(
@@ -326,6 +377,11 @@ def transfer_positions(
         pl.col("reorder_point").cast(pl.Float64),
         pl.col("order_up_to").cast(pl.Float64),
         daily_demand=pl.col("d_daily").cast(pl.Float64),
+        # an inactive series (no demand in its last 13 weeks, forecasting/classify.py) no
+        # longer sells the SKU, a new one with a zero forecast has not sold it yet
+        sells=~pl.col("demand_class").fill_null("").is_in(["inactive", "new"])
+        if "demand_class" in rep.columns
+        else pl.lit(True),
     )
     if inventory is not None and inventory.height:
         unplanned = inventory.join(rep.select(SERIES_KEYS), on=SERIES_KEYS, how="anti").select(
@@ -341,6 +397,7 @@ def transfer_positions(
             reorder_point=pl.lit(0.0),
             order_up_to=pl.lit(0.0),
             daily_demand=pl.lit(0.0),
+            sells=pl.lit(False),
         )
         planned = pl.concat([planned, unplanned])
     supplier = terms.select(
@@ -350,7 +407,7 @@ def transfer_positions(
         "currency",
         supplier_lead_time_days=pl.col("lead_time_days").cast(pl.Int64),
     )
-    return planned.join(supplier, on="sku", how="left").select(POSITION_COLUMNS)
+    return planned.join(supplier, on="sku", how="left").select(*POSITION_COLUMNS, "sells")
 
 
 def apply_transfers(rep: pl.DataFrame, transfers: pl.DataFrame) -> pl.DataFrame:

@@ -102,6 +102,18 @@ class Catalog:
     supplier_currency: list[str]
     supplier_lead: np.ndarray  # days
     supplier_lead_std: np.ndarray
+    # bundle sku index -> [(component sku index, units per bundle)] (sandbox/bundles.py); a
+    # bundle has no supplier (``supplier`` -1)
+    bundles: dict[int, list[tuple[int, int]]] = dataclasses.field(default_factory=dict)
+
+    def vendor(self, i: int) -> str:
+        """The product's vendor as the shop lists it: its supplier, the shop for a bundle."""
+        s = int(self.supplier[i])
+        return self.supplier_names[s] if s >= 0 else "Own brand"
+
+    def supplier_id(self, i: int) -> str | None:
+        s = int(self.supplier[i])
+        return self.supplier_ids[s] if s >= 0 else None
 
 
 def _price_points(raw_eur: np.ndarray) -> np.ndarray:
@@ -241,7 +253,9 @@ def products_frame(cat: Catalog, start: dt.date) -> pl.DataFrame:
             "title": cat.titles,
             "category": [CATEGORIES[c] for c in cat.category],
             "list_price": cents_to_decimal(cat.list_price_cents),
-            "supplier_id": [cat.supplier_ids[s] for s in cat.supplier],
+            "supplier_id": pl.Series(
+                [cat.supplier_id(i) for i in range(len(cat.skus))], dtype=pl.String
+            ),
             "launch_date": [start + dt.timedelta(days=int(d)) for d in cat.launch_day],
             "discontinued_date": [
                 None if d >= days else start + dt.timedelta(days=int(d)) for d in cat.end_day

@@ -274,7 +274,7 @@ def write_drops(store: Store, drop_dir: Path | str, as_of: dt.date | None = None
                 "sku": p["sku"],
                 "title": p["title"],
                 "category": p["category"],
-                "vendor": cat.supplier_names[cat.supplier[i]],
+                "vendor": cat.vendor(i),
                 "status": p["status"],
                 "list_price": int(cat.list_price_cents[i]),
                 "created_ts": created,
@@ -314,6 +314,21 @@ def _write_csv(df: pl.DataFrame, path: Path) -> None:
     _atomic_write(path, df.write_csv(line_terminator="\n").encode())
 
 
+def explode_bundles(lines: pl.DataFrame, components: pl.DataFrame | None) -> pl.DataFrame:
+    """Order lines (``sku``, ``quantity``) with each bundle line replaced by its components'
+    (quantity x units per bundle): what a bundle sold takes off the shelves."""
+    if components is None or components.height == 0:
+        return lines
+    bom = components.select(sku="bundle_sku", component_sku="component_sku", per_bundle="quantity")
+    exploded = (
+        lines.join(bom, on="sku", how="inner")
+        .with_columns(sku="component_sku", quantity=pl.col("quantity") * pl.col("per_bundle"))
+        .select(lines.columns)
+    )
+    plain = lines.join(bom.select("sku").unique(), on="sku", how="anti")
+    return pl.concat([plain, exploded])
+
+
 def _unshipped_units(store: Store) -> pl.DataFrame:
     """Units ordered but not yet shipped at the end of each day, per SKU and location."""
     orders = (
@@ -329,7 +344,9 @@ def _unshipped_units(store: Store) -> pl.DataFrame:
             .fill_null(store.end_date + dt.timedelta(days=1)),
         )
     )
-    lines = store.truth["order_lines"].filter(~pl.col("cancelled"))
+    lines = explode_bundles(
+        store.truth["order_lines"].filter(~pl.col("cancelled")), store.truth["bundle_components"]
+    )
     return (
         lines.join(orders, on=["channel", "order_id"])
         .filter(pl.col("shipped") > pl.col("order_date"))
@@ -358,8 +375,10 @@ def _write_stock(store: Store, drop: Path, last_day: dt.date) -> int:
     # yet are still there. The simulation's on_hand_eod already deducts them, so add them back;
     # the marts then subtract them again as `committed`.
     held = _unshipped_units(store)
+    bundles = store.truth["bundle_components"]["bundle_sku"].unique()
     stock = (
         store.truth["demand"]
+        .filter(~pl.col("sku").is_in(bundles.implode()))  # a bundle is never counted
         .select("date", "sku", "location_id", "on_hand_eod")
         .join(held, on=["date", "sku", "location_id"], how="left")
         .select(
@@ -400,6 +419,14 @@ def _write_reference(store: Store, drop: Path, last_day: dt.date) -> dict[str, i
         receipts.select(RECEIPT_COLUMNS).with_columns(pl.col("quantity_received").cast(pl.String)),
         drop / "purchase_order_receipts" / "purchase_order_receipts.csv",
     )
+    written: dict[str, int] = {}
+    bom = t.get("bundle_components")
+    if bom is not None and bom.height:
+        _write_csv(
+            bom.with_columns(pl.col("quantity").cast(pl.String)),
+            drop / "bundle_components" / "bundle_components.csv",
+        )
+        written["files__bundle_components"] = 1
     fx = (
         t["fx_rates"]
         .filter(pl.col("date") <= last_day)
@@ -411,6 +438,7 @@ def _write_reference(store: Store, drop: Path, last_day: dt.date) -> dict[str, i
         "files__purchase_orders": 1,
         "files__purchase_order_receipts": 1,
         "files__fx_rates": 1,
+        **written,
     }
 
 

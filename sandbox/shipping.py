@@ -28,11 +28,12 @@ CARRIERS: dict[str, tuple[tuple[str, float, int, int], ...]] = {
 DELAYED_SHARE = 1 / 12
 
 
-def add_shipping(book: OrderBook, seed: int) -> OrderBook:
+def add_shipping(book: OrderBook, seed: int, stream: int = SHIPPING_STREAM) -> OrderBook:
     """The book with `carrier`, `tracking_number` and `delivered_ts` (0 = none) on every order:
-    set for shipped Shopify orders, empty for the others."""
+    set for shipped Shopify orders, empty for the others. `stream`: another random stream for
+    orders added later (sandbox/bundles.py), so the first ones' draws stay as they were."""
     orders = book.orders
-    rng = np.random.default_rng([seed, SHIPPING_STREAM])
+    rng = np.random.default_rng([seed, stream])
     n = orders.height
     pick, transit_u, delayed_u, delay_u = (rng.random(n) for _ in range(4))
     loc = orders["location_id"].to_numpy()

@@ -13,6 +13,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
+from sandbox.bundles import add_bundles
 from sandbox.catalog import (
     CHANNELS,
     COUNTRIES,
@@ -134,11 +135,18 @@ def generate_store(
     book = _with_source_ids(book)
     book = add_shipping(book, seed)  # its own random stream: the draws above do not shift
     add_surplus(seed, cat, sim, dem.units)  # WH-LON overstock: its own stream, no sale changes
+    # bundles sold on Shopify, drawing on their components' stock: their own stream, appended
+    # after every other SKU, order and series, so nothing above moves
+    with_bundles, sim, units, rate, book, bundles = add_bundles(
+        seed, cat, cust, start, sim, dem.units, rate, book, fx, sc.orders_per_day
+    )
     end_ts = int(day_starts(end_date, 1)[0]) + DAY - 1
-    truth = _truth(cat, cust, sc, start, rate, dem.units, sim, book, fx)
-    # the campaigns as the merchant's promotion calendar (no draws: derived from the arrays)
+    truth = _truth(with_bundles, cust, sc, start, rate, units, sim, book, fx)
+    truth["bundle_components"] = bundles.components  # the bill of materials
+    # the campaigns as the merchant's promotion calendar (no draws: derived from the arrays;
+    # bundles are never on promotion)
     truth["promotions"] = promotion_calendar(promos, cat, start)
-    return Store(seed, sc, start, end_date, end_ts, cat, cust, book, truth)
+    return Store(seed, sc, start, end_date, end_ts, with_bundles, cust, book, truth)
 
 
 def _truth(
@@ -337,7 +345,8 @@ def _truth(
         )
     )
 
-    sup = cat.supplier
+    bought = np.nonzero(cat.supplier >= 0)[0]  # bundles have no supplier: never purchased
+    sup = cat.supplier[bought]
     terms_t = (
         pl.DataFrame(
             {
@@ -346,15 +355,15 @@ def _truth(
                 "supplier_email": [
                     f"orders@{cat.supplier_ids[s].lower()}.example.com" for s in sup
                 ],
-                "sku": cat.skus,
+                "sku": np.array(cat.skus)[bought],
                 "currency": np.array(cat.supplier_currency)[sup],
                 "lead_time_days": cat.supplier_lead[sup],
                 "lead_time_std_days": cat.supplier_lead_std[sup],
-                "moq": cat.moq,
-                "case_pack": cat.case_pack,
+                "moq": cat.moq[bought],
+                "case_pack": cat.case_pack[bought],
             }
         )
-        .with_columns(unit_cost=cents_to_decimal(cat.unit_cost_cents))
+        .with_columns(unit_cost=cents_to_decimal(cat.unit_cost_cents[bought]))
         .sort("supplier_id", "sku")
     )
 

@@ -210,12 +210,13 @@ def test_units_per_sku(con):
 
 
 def test_units_per_day_sku_and_location(con):
-    """daily_demand.units_ordered / units_returned are the simulation's sales and returns."""
+    """daily_demand.units_ordered / units_returned of the `direct` rows (what was sold as the
+    SKU, a bundle's own sales too) are the simulation's sales and returns."""
     sql = """
     select t.date, t.sku, t.location_id, t.units_sold, m.units_ordered,
         t.units_returned, m.units_returned as mart_returned
     from truth_demand t
-    full join wh.marts.daily_demand m
+    full join (select * from wh.marts.daily_demand where demand_source = 'direct') m
         on m.demand_date = t.date and m.sku = t.sku and m.location_id = t.location_id
     where coalesce(m.units_ordered, 0) <> coalesce(t.units_sold, 0)
         or coalesce(m.units_returned, 0) <> coalesce(t.units_returned, 0)
@@ -265,7 +266,8 @@ def test_returns_units_and_amounts(con):
 
 
 def test_end_of_day_stock(con):
-    """inventory_snapshots.on_hand = what was on the shelf at the end of every day."""
+    """inventory_snapshots.on_hand = what was on the shelf at the end of every day (a bundle's
+    unshipped orders hold its components' units)."""
     sql = """
     with shipped as (
         select channel, order_id, order_date,
@@ -273,10 +275,18 @@ def test_end_of_day_stock(con):
                 as shipped_date
         from truth_orders where not cancelled
     ),
+    lines as (
+        -- a bundle's line holds its components' units (sandbox/bundles.py)
+        select l.channel, l.order_id, l.cancelled, l.location_id,
+            coalesce(b.component_sku, l.sku) as sku,
+            l.quantity * coalesce(b.quantity, 1) as quantity
+        from truth_order_lines l
+        left join truth_bundle_components b on b.bundle_sku = l.sku
+    ),
     held as (
         -- ordered but not yet shipped at the end of the day: still on the shelf
         select cast(d.day as date) as date, l.sku, l.location_id, sum(l.quantity) as held
-        from truth_order_lines l
+        from lines l
         join shipped s using (channel, order_id)
         cross join lateral (
             select unnest(generate_series(s.order_date, least(s.shipped_date - 1,
@@ -288,6 +298,8 @@ def test_end_of_day_stock(con):
     truth as (
         select t.date, t.sku, t.location_id, t.on_hand_eod + coalesce(h.held, 0) as on_hand
         from truth_demand t left join held h using (date, sku, location_id)
+        -- a bundle is never counted: it has no stock of its own
+        where t.sku not in (select bundle_sku from truth_bundle_components)
     )
     select t.*, m.on_hand as mart
     from truth t
@@ -355,3 +367,78 @@ def test_supplier_performance_measures_the_receipts_lead_times(con):
     ]
     for (_, _, _, _, mean), (*_, expected) in zip(got, want.iter_rows(), strict=True):
         assert float(mean) == pytest.approx(expected, abs=0.005)
+
+
+def test_bundles_raise_their_components_demand_and_have_their_components_availability(con):
+    """The sandbox's bundles (sandbox/bundles.py, issue 17): the bill of materials lands, each
+    bundle unit sold is its components' demand in `daily_demand` (`bundle` rows, per bundle),
+    and `inventory_levels` gives each bundle min over its components of floor(available /
+    quantity), which is the simulation's bundle availability at the end of the last day."""
+    bom = con.execute(
+        """select count(*), count(distinct bundle_sku), max(quantity) from truth_bundle_components"""
+    ).fetchall()[0]
+    assert bom[0] >= 4 and bom[1] >= 2 and bom[2] >= 1
+    landed = con.execute(
+        """select bundle_sku, component_sku, quantity from wh.staging.stg_files__bundle_components
+           except select bundle_sku, component_sku, quantity from truth_bundle_components"""
+    ).fetchall()
+    assert landed == []
+    sql = """
+    with truth as (
+        select l.order_date as day, b.component_sku as sku, l.location_id, b.bundle_sku,
+            sum(l.quantity * b.quantity) as units
+        from truth_order_lines l
+        join truth_bundle_components b on b.bundle_sku = l.sku
+        where not l.cancelled group by all
+    ),
+    mart as (
+        select demand_date as day, sku, location_id, bundle_sku, sum(units_ordered) as units
+        from wh.marts.daily_demand where demand_source = 'bundle' and units_ordered <> 0
+        group by all
+    )
+    select * from truth t full join mart m using (day, sku, location_id, bundle_sku)
+    where t.units is distinct from m.units
+    """
+    found = mismatches(con, sql)
+    assert found == [], found
+    sold = con.execute(
+        "select sum(units_ordered) from wh.marts.daily_demand where demand_source = 'bundle'"
+    ).fetchone()[0]
+    assert sold > 0
+    # what forecasting reads (both sources summed) is more than the component's direct sales
+    more = con.execute(
+        """select count(*) from (
+               select sku, sum(units_ordered) filter (where demand_source = 'direct') as direct,
+                   sum(units_ordered) as total
+               from wh.marts.daily_demand
+               where sku in (select component_sku from truth_bundle_components) group by sku
+           ) where total > direct"""
+    ).fetchone()[0]
+    assert (
+        more
+        == con.execute(
+            "select count(distinct component_sku) from truth_bundle_components"
+        ).fetchone()[0]
+    )
+    sql = """
+    with truth as (
+        select sku, location_id, on_hand_eod as available from truth_demand
+        where date = (select max(date) from truth_demand) and is_active
+            and sku in (select bundle_sku from truth_bundle_components)
+    ),
+    mart as (
+        select sku, location_id, available from wh.marts.inventory_levels
+        where source = 'bundle' and location_id = 'WH-AMS'
+    )
+    select * from truth t full join mart m using (sku, location_id)
+    where t.available is distinct from m.available
+    """
+    found = mismatches(con, sql)
+    assert found == [], found
+    assert (
+        con.execute(
+            "select min(available) from wh.marts.inventory_levels where source = 'bundle' "
+            "and location_id = 'WH-AMS'"
+        ).fetchone()[0]
+        > 0
+    )

@@ -502,7 +502,11 @@ def test_stock_files_match_truth(drop, tiny):
     frames = [pl.read_csv(p, infer_schema=False) for p in sorted(drop.glob("stock/*.csv"))]
     st = pl.concat(frames)
     assert st.columns == ["sku", "location_id", "on_hand", "counted_at"]
-    d = tiny.truth["demand"]
+    # a bundle is never counted (sandbox/bundles.py): the files have every other series
+    bundles = tiny.truth["bundle_components"]["bundle_sku"].unique().implode()
+    assert tiny.truth["bundle_components"].height > 0
+    assert st.filter(pl.col("sku").is_in(bundles)).height == 0
+    d = tiny.truth["demand"].filter(~pl.col("sku").is_in(bundles))
     assert st.height == d.height == PRESETS["tiny"].n_skus * 4 * PRESETS["tiny"].days
     # Files count the shelf: stock after the day's shipments plus units ordered but not shipped.
     from sandbox.drops import _unshipped_units
@@ -538,5 +542,7 @@ def test_custom_small_scale_and_default_end_date():
     store = generate_store(seed=1, scale=sc)
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     assert store.truth["demand"]["date"].max() == yesterday
-    assert store.truth["demand"].height == 8 * 4 * 40
+    n_bundles = store.truth["bundle_components"]["bundle_sku"].n_unique()
+    assert len(store.catalog.skus) == 8 + n_bundles
+    assert store.truth["demand"].height == (8 + n_bundles) * 4 * 40
     assert store.truth["orders"].height > 0

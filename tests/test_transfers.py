@@ -331,3 +331,47 @@ def test_units_on_order_are_never_given_away() -> None:
     )  # fmt: skip
     assert p.transfers.height == 0
     assert lines_at(p, "W2")[0]["suggested_qty"] == 176
+
+
+@pytest.mark.fast
+def test_a_seller_whose_forecast_is_zero_gives_no_excess() -> None:
+    # W1 has a forecast for S1, of 0 (a slow mover whose next sale the forecast cannot place):
+    # unlike a location without a forecast it keeps its 100 units, and W2 buys (bench: such
+    # senders gave their whole shelf away and then lost the sales the forecast missed)
+    zero = pl.col("location_id") == "W1"
+    fc = forecast(["W1", "W2"]).with_columns(
+        [
+            pl.when(zero).then(0.0).otherwise(pl.col(c)).alias(c)
+            for c in ("mean", "p10", "p50", "p90")
+        ]
+    )
+    p = plan_replenishment(
+        fc, inventory({"W1": 100, "W2": 50}), terms(), settings(lane("W1", "W2")), RUN,
+        location_kinds=KINDS,
+    )  # fmt: skip
+    assert p.replenishment.filter(location_id="W1")["order_up_to"].to_list() == [0]
+    assert p.transfers.height == 0
+    (line,) = lines_at(p, "W2")
+    assert line["suggested_qty"] == 176  # 226 - 50
+
+
+@pytest.mark.fast
+def test_a_feeder_with_a_short_shelf_sends_the_marketplace_its_fair_share() -> None:
+    # W1 feeds FBA (both sell 10 a day) but holds only 60: topping FBA up to its 111 would take
+    # 60 of W1's own customers' units; equal run-out leaves both (60 + 20) / 2 = 40, so 20 go
+    st = settings(lane("W1", "FBA", days=3, cost="5.00"))
+    p = plan({"W1": 60, "FBA": 20}, st)
+    assert p.transfers["quantity"].to_list() == [20]
+    # an ample shelf still sends the whole need (test above: 300 on hand, 91 sent)
+    assert plan({"W1": 300, "FBA": 20}, st).transfers["quantity"].to_list() == [91]
+
+
+@pytest.mark.fast
+def test_only_the_feeder_gives_the_marketplace_stock_below_its_excess() -> None:
+    # W1 (3-day lane) feeds FBA and plans for its demand; W2 (5 days) does not: its 300 are
+    # below its 366 threshold, what its own customers need, so it sends nothing and FBA is short
+    st = settings(lane("W1", "FBA", days=3, cost="5.00"), lane("W2", "FBA", days=5, cost="5.00"))
+    p = plan({"W1": 0, "W2": 300, "FBA": 20}, st)
+    assert p.transfers.height == 0
+    need = p.needs_attention.filter(location_id="FBA")["reason"].to_list()
+    assert len(need) == 1 and "not bought for directly" in need[0]

@@ -36,6 +36,7 @@ import polars as pl
 
 from sandbox import render
 from sandbox.catalog import BOOK_RATE, LOCATION_META, SHOPIFY_LOCATION_IDS
+from sandbox.drops import explode_bundles
 from sandbox.emulators import shopify_bulk
 from sandbox.emulators import shopify_graphql as gql
 from sandbox.emulators.base import Emulator, Faults, Reply, Request
@@ -688,7 +689,7 @@ class ShopifyEmulator(Emulator):
                 else start_ts + int(cat.end_day[i]) * 86400
             )
             out.append({"sku_idx": i, "sku": p["sku"], "title": p["title"], "category": p["category"],
-                        "vendor": cat.supplier_names[cat.supplier[i]], "status": p["status"],
+                        "vendor": cat.vendor(i), "status": p["status"],
                         "list_price": int(cat.list_price_cents[i]), "created_ts": created,
                         "updated_ts": updated})  # fmt: skip
         return out
@@ -697,6 +698,8 @@ class ShopifyEmulator(Emulator):
         cat = self.store.catalog
         out = {}
         for i in range(len(cat.skus)):
+            if cat.supplier[i] < 0:  # a bundle: no cost of its own (no supplier)
+                continue
             cur = cat.supplier_currency[cat.supplier[i]]
             eur = round(int(cat.unit_cost_cents[i]) * BOOK_RATE[cur])
             out[4100000001 + i] = {"amount": decimal_text(render.money(eur)), "currencyCode": "EUR"}
@@ -750,8 +753,13 @@ class ShopifyEmulator(Emulator):
         day = min(store.end_date, dt.datetime.fromtimestamp(now, dt.UTC).date())
         t = store.truth
         d = t["demand"].filter((pl.col("location_id") == loc_id) & (pl.col("date") == day))
+        # a bundle's open orders hold its components (sandbox/bundles.py); a bundle has no
+        # inventory item of its own
+        bundles = t["bundle_components"]["bundle_sku"].unique().implode()
+        d = d.filter(~pl.col("sku").is_in(bundles))
         held = (
-            t["order_lines"].filter(~pl.col("cancelled") & (pl.col("location_id") == loc_id))
+            explode_bundles(t["order_lines"], t["bundle_components"])
+            .filter(~pl.col("cancelled") & (pl.col("location_id") == loc_id))
             .join(t["orders"].select("channel", "order_id", "fulfilled_at", "order_date"),
                   on=["channel", "order_id", "order_date"])
             .filter(pl.col("order_date") <= day)

@@ -546,4 +546,5 @@ class WooEmulator(Emulator):
              "regular_price": render.money(int(cat.list_price_cents[i])), "manage_stock": True,
              "stock_quantity": int(on_hand.get(sku, 0)), "date_modified_gmt": stamp, "variations": []}
             for i, sku in enumerate(cat.skus)
+            if i not in cat.bundles  # the bundles are sold on Shopify only
         ]  # fmt: skip
