@@ -331,25 +331,29 @@ def test_a_window_with_more_orders_than_the_threshold_reads_the_rest_through_bul
 
 
 def test_join_queries_are_priced_from_their_aliases_without_reparsing(shop, tmp_path, monkeypatch):
-    """The join query's cost handed to the client (the sum of its aliases' costs, so its ~20 KB
-    text is not parsed again just to be priced) is the published rules' price of the whole text
-    and the emulator's requested cost for it."""
+    """The join query's cost handed to the client (one order's cost times its ids, so the query
+    is not priced again for every batch) is the published rules' price of the query with its
+    variables and the emulator's requested cost for it; the text is one of a few fixed ones
+    (the ids are variables), so the emulator parses and validates it once, not per batch."""
     from connectors.shopify.client import ShopifyConnector
     from connectors.shopify.cost import MAX_QUERY_COST, requested_cost
 
-    seen: list[tuple[str, float | None, float]] = []
+    seen: list[tuple[str, dict, float | None, float]] = []
     real = ShopifyConnector.graphql
 
     def spy(self, query, variables, what, priced=None):
         data = real(self, query, variables, what, priced=priced)
         if "JoinBulkOrders" in query:
-            seen.append((query, priced, self.last_requested))
+            seen.append((query, variables, priced, self.last_requested))
         return data
 
     monkeypatch.setattr(ShopifyConnector, "graphql", spy)
     cfg = api_config(tmp_path, shop, **ONE_WINDOW)
     sync_api(cfg, streams=ORDERS, since=SINCE)
     assert seen
-    for text, cost, answered in seen:
-        assert cost is not None and cost == requested_cost(text) == answered
+    for text, variables, cost, answered in seen:
+        assert cost is not None and cost == requested_cost(text, variables) == answered
         assert cost <= MAX_QUERY_COST
+        assert "gid://" not in text  # no id in the text: it is the same for every batch
+    assert len({text for text, *_ in seen}) <= 3 < len(seen)
+    assert any(len(v["ids"]) > 1 for _, v, *_ in seen)

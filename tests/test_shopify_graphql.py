@@ -157,6 +157,29 @@ def test_every_connector_query_fits_at_every_page_size(schema, name, text, extra
     assert estimate(text, variables) == cost
 
 
+def test_nodes_by_ids_is_priced_as_a_list_of_its_ids_and_served_in_their_order():
+    """`nodes(ids: $ids)` answers one object per id (null where none), so the emulator and the
+    connector both price it as a list as long as its ids (an upper bound of what Shopify asks: a
+    captured 4-id read cost 1); more than 250 ids are refused, as Shopify does."""
+    from connectors.shopify.bulk import _JOIN
+
+    text = _JOIN[(True, True)]
+    with emulated() as eps:
+        got = _post(eps, "{ orders(first: 3) { nodes { id } } }")
+        ids = [n["id"] for n in got["data"]["orders"]["nodes"]][::-1] + ["gid://shopify/Order/0"]
+        variables = {"ids": ids, "refunds": 2, "fulfillments": 1}
+        r = _post(eps, text, variables)
+        assert "errors" not in r
+        assert [n and n["id"] for n in r["data"]["nodes"]] == ids[:3] + [None]
+        one = estimate(text, {**variables, "ids": ids[:1]})
+        assert r["extensions"]["cost"]["requestedQueryCost"] == estimate(text, variables)
+        assert estimate(text, variables) == 4 * one and one > 1
+        plain = "query Ids($ids: [ID!]!) { nodes(ids: $ids) { id } }"
+        many = _post(eps, plain, {"ids": ids[:1] * 251})
+        assert many["data"] is None and "250" in many["errors"][0]["message"]
+        assert many["extensions"]["cost"]["requestedQueryCost"] == 251
+
+
 @pytest.mark.fast
 def test_the_old_order_query_is_refused_by_its_cost(schema):
     """The query the connector sent before (`lineItems(first: 250)` and friends inside each

@@ -7,10 +7,12 @@ captures) shape the query: at most 5 connections, nesting depth 2, and no connec
 field. So the bulk query holds the order, its discount applications, shipping lines, line items
 (tax lines inline) and fulfilment orders (the 5 connections), and only the ids of its `refunds`
 and `fulfillments` (lists). Their nested connections (refund lines, transactions, fulfilment
-lines) are joined on those ids by ordinary, cost-priced queries: several orders per query
-(aliased `node(id:)`, as many as fit 1,000 points), each asking exactly as many refunds and
-fulfilments as the bulk file listed; a nested connection longer than its first page is completed
-by the connector's follow-ups as in a paged read.
+lines) are joined on those ids by ordinary, cost-priced queries: `nodes(ids: $ids)` over the
+orders with as many refunds and fulfilments (`first: $refunds`, exact), as many ids as fit 1,000
+points (at most 250). The query text is one of three fixed ones and the ids travel as variables,
+so Shopify (and the emulator, which caches the parsed and validated document by text) parses it
+once, however many orders; a nested connection longer than its first page is completed by the
+connector's follow-ups as in a paged read.
 
 Lifecycle of one window: if `currentBulkOperation` is this very query (same text) and COMPLETED,
 its result is reused (a restarted backfill); if it is still running (ours or another's) we wait
@@ -434,51 +436,71 @@ class BulkReader:
 
     # ------------------------------------------------------------------ the join on ids
     def join(self, orders: list[dict]) -> None:
-        """Fill each order's refunds and fulfilments (with their lines) by aliased `node(id:)`
-        queries, as many orders per query as fit Shopify's 1,000 points."""
-        todo = [o for o in orders if o["refunds"] or o["fulfillments"]]
-        while todo:
-            # root fields' costs add up: price one alias per shape, sum them
-            chunk: list[dict] = []
-            spent = 0
-            for o in todo:
-                shape = (len(o["refunds"]), len(o["fulfillments"]))
-                if shape not in self._alias_cost:
-                    self._alias_cost[shape] = requested_cost(_join_query([o]))
-                if chunk and spent + self._alias_cost[shape] > MAX_QUERY_COST:
-                    break
-                chunk.append(o)
-                spent += self._alias_cost[shape]
-            todo = todo[len(chunk) :]
-            text = _join_query(chunk)
-            data = self.conn.graphql(
-                text, {}, "refunds and fulfillments of bulk orders", priced=spent
-            )
-            self.stats.join_queries += 1
-            for i, o in enumerate(chunk):
-                got = data.get(f"o{i}")
-                if got is None:
-                    raise ChannelError(
-                        f"channel '{self.conn.channel}': {o['id']} vanished while read"
-                    )
-                o["refunds"] = got.get("refunds") or []
-                o["fulfillments"] = got.get("fulfillments") or []
-                for r in o["refunds"]:
-                    self.conn.complete(r, "Refund")
-                for fl in o["fulfillments"]:
-                    self.conn.complete(fl, "Fulfillment")
+        """Fill each order's refunds and fulfilments (with their lines) by `nodes(ids:)` queries
+        of orders alike (as many refunds, as many fulfilments: `first` is exact), as many ids
+        per query as fit Shopify's 1,000 points. The text is one of three fixed ones, the ids and
+        sizes are variables: Shopify (and the emulator) parse and validate it once."""
+        shapes: dict[tuple[int, int], list[dict]] = {}
+        for o in orders:
+            shape = (len(o["refunds"]), len(o["fulfillments"]))
+            if shape != (0, 0):
+                shapes.setdefault(shape, []).append(o)
+        for shape, alike in shapes.items():
+            text = _JOIN[(shape[0] > 0, shape[1] > 0)]
+            sizes = {"refunds": shape[0], "fulfillments": shape[1]}
+            one = self._alias_cost.get(shape)
+            if one is None:  # priced once per shape: a list of n ids costs n times one
+                one = self._alias_cost[shape] = requested_cost(
+                    text, {"ids": [alike[0]["id"]], **_used(text, sizes)}
+                )
+            per_query = max(1, min(MAX_NODE_IDS, MAX_QUERY_COST // max(one, 1)))
+            for at in range(0, len(alike), per_query):
+                self._join_chunk(alike[at : at + per_query], text, sizes, one)
+
+    def _join_chunk(self, chunk: list[dict], text: str, sizes: dict, one: int) -> None:
+        variables = {"ids": [o["id"] for o in chunk], **_used(text, sizes)}
+        data = self.conn.graphql(
+            text, variables, "refunds and fulfillments of bulk orders", priced=one * len(chunk)
+        )
+        self.stats.join_queries += 1
+        got_all = data.get("nodes") or []
+        for i, o in enumerate(chunk):
+            got = got_all[i] if i < len(got_all) else None
+            if got is None or got.get("id") != o["id"]:
+                raise ChannelError(f"channel '{self.conn.channel}': {o['id']} vanished while read")
+            o["refunds"] = got.get("refunds") or []
+            o["fulfillments"] = got.get("fulfillments") or []
+            for r in o["refunds"]:
+                self.conn.complete(r, "Refund")
+            for fl in o["fulfillments"]:
+                self.conn.complete(fl, "Fulfillment")
 
 
-def _join_query(orders: list[dict]) -> str:
-    parts = []
-    for i, o in enumerate(orders):
-        sel = []
-        if o["refunds"]:
-            sel.append(f"refunds(first: {len(o['refunds'])}) {{ {REFUND} }}")
-        if o["fulfillments"]:
-            sel.append(f"fulfillments(first: {len(o['fulfillments'])}) {{ {FULFILLMENT} }}")
-        parts.append(f'o{i}: node(id: "{o["id"]}") {{ ... on Order {{ id {" ".join(sel)} }} }}')
-    return "query JoinBulkOrders { " + " ".join(parts) + " }"
+MAX_NODE_IDS = 250  # Shopify's limit on the ids of one `nodes(ids:)`
+
+
+def _join_text(refunds: bool, fulfillments: bool) -> str:
+    args = ["$ids: [ID!]!"]
+    sel = []
+    if refunds:
+        args.append("$refunds: Int!")
+        sel.append(f"refunds(first: $refunds) {{ {REFUND} }}")
+    if fulfillments:
+        args.append("$fulfillments: Int!")
+        sel.append(f"fulfillments(first: $fulfillments) {{ {FULFILLMENT} }}")
+    return (
+        f"query JoinBulkOrders({', '.join(args)}) "
+        f"{{ nodes(ids: $ids) {{ ... on Order {{ id {' '.join(sel)} }} }} }}"
+    )
+
+
+# (has refunds, has fulfilments) -> the join query: three fixed texts
+_JOIN = {(r, f): _join_text(r, f) for r in (False, True) for f in (False, True) if r or f}
+
+
+def _used(text: str, sizes: dict) -> dict:
+    """The size variables `text` declares (GraphQL refuses a variable it does not declare)."""
+    return {k: v for k, v in sizes.items() if f"${k}:" in text}
 
 
 def _empty_order(obj: dict) -> dict:

@@ -4,7 +4,7 @@ Shopify refuses a query whose requested cost exceeds 1,000 points (`MAX_COST_EXC
 running it, so the connector prices a query before it sends it and picks the largest page size
 that fits (`max_page`). The rules (shopify.dev, "GraphQL Admin API rate limits"): scalars and
 enums 0, objects 1, a connection 2 + `first` x its node (`nodes` or `edges { node }`), so nested
-connections multiply; a list with `first` that many items. Without the schema, a field with a
+connections multiply; a list with `first` (or `nodes(ids:)`, by its ids) that many items. Without the schema, a field with a
 sub-selection is an object, one with `first`/`last` and `nodes`/`edges` a connection, one with
 `first` and neither a list; alternatives of a union or interface (`... on X`) cost the most of
 them. That is exact for the queries in `queries.py` (a test prices them with the emulator's
@@ -20,6 +20,7 @@ from graphql import (
     FieldNode,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
@@ -39,6 +40,19 @@ def _arg(node: FieldNode, name: str, variables: dict) -> int | None:
                 return got if isinstance(got, int) else None
             if isinstance(v, IntValueNode):
                 return int(v.value)
+    return None
+
+
+def _ids(node: FieldNode, variables: dict) -> int | None:
+    """How many ids `nodes(ids:)` is asked for: one object each, priced as a list that long."""
+    for a in node.arguments or ():
+        if a.name.value == "ids":
+            v = a.value
+            if isinstance(v, VariableNode):
+                got = variables.get(v.name.value)
+                return len(got) if isinstance(got, list) else None
+            if isinstance(v, ListValueNode):
+                return len(v.values)
     return None
 
 
@@ -78,6 +92,7 @@ def _field(f: FieldNode, variables: dict) -> int:
     names = {c.name.value for c in _children(f.selection_set)[0]}
     if size is not None and names & {"nodes", "edges"}:
         return 2 + size * _node_cost(f.selection_set, variables)
+    size = size if size is not None else _ids(f, variables)
     if size is not None:
         return size * (1 + _selection(f.selection_set, variables))
     return 1 + _selection(f.selection_set, variables)

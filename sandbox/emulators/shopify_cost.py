@@ -5,7 +5,8 @@ rate limits"), computed on a parsed query against the Admin API schema.
   selections;
 - a connection (a `...Connection` type) costs 2 plus its page size (`first` or `last`) times the
   cost of one node, so nested connections multiply;
-- a list of objects sized by a `first` argument costs that many times one item (unsized: one);
+- a list of objects sized by a `first` argument (or `nodes(ids:)`, by its ids) costs that many
+  times one item (unsized: one);
 - a mutation's root field costs 10.
 
 `requested_cost` prices the query before it runs (what `MAX_COST_EXCEEDED` and the bucket judge);
@@ -32,6 +33,7 @@ from graphql import (
     GraphQLUnionType,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
@@ -83,6 +85,19 @@ class _Pricer:
                 if isinstance(v, IntValueNode):
                     return int(v.value)
                 return getattr(v, "value", None)
+        return None
+
+    def ids(self, node: FieldNode) -> int | None:
+        """How many ids a list field such as `nodes(ids:)` is asked for (literal or variable):
+        it answers one object per id, so it is priced as a list of that size."""
+        for a in node.arguments or ():
+            if a.name.value == "ids":
+                v = a.value
+                if isinstance(v, VariableNode):
+                    got = self.variables.get(v.name.value)
+                    return len(got) if isinstance(got, list) else None
+                if isinstance(v, ListValueNode):
+                    return len(v.values)
         return None
 
     def fields(self, sel: SelectionSetNode | None, parent: Any) -> list[tuple[FieldNode, Any]]:
@@ -147,7 +162,7 @@ class _Pricer:
             return 2.0 + sum(self.connection_node(node.selection_set, t, it) for it in items)
         if _is_list(fdef.type):
             if value is ...:
-                size = self.arg(node, "first") or 1
+                size = self.arg(node, "first") or self.ids(node) or 1
                 return size * (1.0 + self.selection(node.selection_set, t))
             return sum(1.0 + self.selection(node.selection_set, t, it) for it in value or [])
         return 1.0 + self.selection(node.selection_set, t, value)
