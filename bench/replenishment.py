@@ -200,24 +200,23 @@ def main(argv: list[str] | None = None) -> dict:
         days=(args.weeks + args.warmup_weeks) * settings.review_period_days - 1
     )
     abc = abc_classes(truth["demand"], truth["products"], sim_start)
+    # What the current policy's run and every variant's share: the same store, window and draws.
+    same_run: dict = dict(
+        weeks=args.weeks,
+        warmup_weeks=args.warmup_weeks,
+        abc_class=abc,
+        open_purchase_orders=truth["purchase_orders"],
+        fx_to_base=BOOK_RATE,
+        seed=args.seed,
+        start_empty=args.start_empty,
+        measure_errors=not args.no_measured_errors,
+        progress=say,
+    )
     t0 = time.perf_counter()
     result = (
         None
         if args.only_variants
-        else simulate_replenishment(
-            truth["demand"],
-            truth["supplier_terms"],
-            settings,
-            weeks=args.weeks,
-            warmup_weeks=args.warmup_weeks,
-            abc_class=abc,
-            open_purchase_orders=truth["purchase_orders"],
-            fx_to_base=BOOK_RATE,
-            seed=args.seed,
-            start_empty=args.start_empty,
-            measure_errors=not args.no_measured_errors,
-            progress=say,
-        )
+        else simulate_replenishment(truth["demand"], truth["supplier_terms"], settings, **same_run)
     )
     sim_s = round(time.perf_counter() - t0, 1)
     variants: dict[str, dict[str, object]] = {}
@@ -270,15 +269,7 @@ def main(argv: list[str] | None = None) -> dict:
                 truth["demand"],
                 truth["supplier_terms"],
                 run_settings,
-                weeks=args.weeks,
-                warmup_weeks=args.warmup_weeks,
-                abc_class=abc,
-                open_purchase_orders=truth["purchase_orders"],
-                fx_to_base=BOOK_RATE,
-                seed=args.seed,
-                start_empty=args.start_empty,
-                measure_errors=not args.no_measured_errors,
-                progress=say,
+                **same_run,
                 location_kinds=kinds,
                 planning_terms=planning_terms,
             )

@@ -173,11 +173,13 @@ def check_task(
 
 
 @task(name="forecast-batch", cache_policy=NO_CACHE, retries=1)
-def forecast_batch_task(series_batch, run_date: date, settings):
-    """One batch of series: what a Dask worker runs when the flow is spread over a cluster."""
+def forecast_batch_task(series_batch, run_date: date, settings, parent=None, launch=None):
+    """One batch of series: what a Dask worker runs when the flow is spread over a cluster.
+    `parent` and `launch` are measured on all the series, as `forecast_all` does: a batch's own
+    parents' season and launches would make the forecast depend on how the series are cut."""
     from forecasting import forecast_batch
 
-    return forecast_batch(series_batch, run_date, settings)
+    return forecast_batch(series_batch, run_date, settings, parent=parent, launch=launch)
 
 
 def forecast_on_tasks(demand, run_date: date, settings, products):
@@ -194,7 +196,19 @@ def forecast_on_tasks(demand, run_date: date, settings, products):
 
         return forecast_all(demand, run_date, settings, workers=1, products=products,
                             on_batch=lambda: tick("forecast batches"))  # fmt: skip
-    futures = forecast_batch_task.map(batches, run_date=run_date, settings=settings)
+    from prefect import unmapped
+
+    from forecasting.series import launch_curve, parent_shape
+
+    parent = parent_shape(series)
+    launch = launch_curve(series) if settings.launch_growth else None
+    futures = forecast_batch_task.map(
+        batches,
+        run_date=run_date,
+        settings=settings,
+        parent=unmapped(parent),
+        launch=unmapped(launch),
+    )
     results = [f.result() for f in futures]
     keys = ["sku", "location_id"]
     forecast = pl.concat([r[0] for r in results]).sort([*keys, "period_start"])

@@ -539,27 +539,23 @@ def _forecast_batch(
         wape = np.where(scored & (act_sum > 0), abs_e / act_sum, np.nan)
         bias = np.where(scored & (act_sum > 0), sum_e / act_sum, np.nan)
     disp = dispersion(sq_e, fc_sum)  # (models, n)
-    # pooled dispersion (per model) for series without backtest points of their own
-    pooled = {}
-    for j, name in enumerate(names):
-        pool = scored & fcs[name][1]
-        tot_f = fc_sum[j][pool].sum()
-        pooled[name] = float(dispersion(sq_e[j][pool].sum(), tot_f)) if tot_f > 0 else 1.0
-    pooled_arr = np.array([pooled[k] for k in names])[:, None]
-    disp = np.where(scored[None, :], disp, pooled_arr)
-    # New items: a few weeks say little about the level, so the band widens (not the mean):
-    # the item's own variance-to-mean ratio (its backtest's where it has one, if larger),
-    # times 1 + 3 / (observed periods + 1). Its own, not the batch's pooled figure, so a new
-    # item's band does not depend on which series share its batch.
+    # A series without backtest points of its own (too young to score), and a new item: a few
+    # weeks say little about the level, so the band widens (not the mean): the series' own
+    # variance-to-mean ratio (a new item's backtest's where it has one, if larger), times
+    # 1 + 3 / (observed periods + 1). Its own, not a figure pooled over the batch, so a band
+    # does not depend on which series share its batch (a forecast spread over a cluster in
+    # small batches equals the local one).
     n_obs = (~np.isnan(y)).sum(axis=1)
     is_new = cls == cl.NEW
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         own_d = np.nanvar(y, axis=1) / np.nanmean(y, axis=1)
     own_d = np.clip(np.nan_to_num(own_d, nan=1.0, posinf=1.0), 1.0, None)
-    new_d = np.where(scored[None, :], np.maximum(disp, own_d[None, :]), own_d[None, :])
     widen = 1.0 + 3.0 / (n_obs + 1.0)
-    disp = np.where(is_new[None, :], new_d * widen[None, :], disp)
+    own_wide = (own_d * widen)[None, :]
+    disp = np.where(scored[None, :], disp, own_wide)
+    new_d = np.where(scored[None, :], np.maximum(disp, own_d[None, :]) * widen[None, :], own_wide)
+    disp = np.where(is_new[None, :], new_d, disp)
     inside = np.zeros((n_models, n))
     if pts_series:
         ps = np.concatenate(pts_series)

@@ -618,23 +618,11 @@ def simulate_replenishment(
     """
     settings = settings or ReplenishmentSettings()
     say = progress or (lambda _msg: None)
-    inp = _prepare(
-        demand,
-        supplier_terms,
-        settings,
-        weeks,
-        warmup_weeks,
-        abc_class,
-        open_purchase_orders,
-        fx_to_base,
-        seed,
-        start_empty,
-    )
-    n = inp.series.height
-    pol = _policy(
-        inp, demand, supplier_terms, settings, abc_class, forecaster, measure_errors, say,
-        location_kinds=location_kinds, fx_to_base=fx_to_base,
+    inp, pol = _prepared_policy(
+        demand, supplier_terms, settings, weeks, warmup_weeks, abc_class, open_purchase_orders,
+        fx_to_base, forecaster, seed, start_empty, measure_errors, say, location_kinds,
     )  # fmt: skip
+    n = inp.series.height
     policy_orders, d_bar, sales_30d, covers = pol.order_fn, pol.d_bar, pol.sales_30d, pol.covers
     sold, eod, orders = _run(inp, policy_orders)
     review = settings.review_period_days
@@ -701,6 +689,48 @@ def simulate_replenishment(
     )
 
 
+def _prepared_policy(
+    demand: pl.DataFrame,
+    supplier_terms: pl.DataFrame,
+    settings: ReplenishmentSettings,
+    weeks: int,
+    warmup_weeks: int,
+    abc_class: pl.DataFrame | None,
+    open_purchase_orders: pl.DataFrame | None,
+    fx_to_base: Mapping[str, float] | None,
+    forecaster: ForecastFn | None,
+    seed: int,
+    start_empty: bool,
+    measure_errors: bool,
+    say: Callable[[str], None],
+    location_kinds: Mapping[str, str] | None,
+    planning_terms: pl.DataFrame | None = None,
+) -> tuple[_Inputs, _Policy]:
+    """The simulation's inputs and the policy's order function, as both entry points build them
+    (so a variant run with :func:`simulate_policy` replays the same series and draws).
+
+    The true ``supplier_terms`` drive the simulated deliveries; the planner plans with
+    ``planning_terms`` when given."""
+    inp = _prepare(
+        demand,
+        supplier_terms,
+        settings,
+        weeks,
+        warmup_weeks,
+        abc_class,
+        open_purchase_orders,
+        fx_to_base,
+        seed,
+        start_empty,
+    )
+    terms = supplier_terms if planning_terms is None else planning_terms
+    pol = _policy(
+        inp, demand, terms, settings, abc_class, forecaster, measure_errors, say,
+        location_kinds=location_kinds, fx_to_base=fx_to_base,
+    )  # fmt: skip
+    return inp, pol
+
+
 def simulate_policy(
     demand: pl.DataFrame,
     supplier_terms: pl.DataFrame,
@@ -731,22 +761,10 @@ def simulate_policy(
     """
     settings = settings or ReplenishmentSettings()
     say = progress or (lambda _msg: None)
-    inp = _prepare(
-        demand,
-        supplier_terms,
-        settings,
-        weeks,
-        warmup_weeks,
-        abc_class,
-        open_purchase_orders,
-        fx_to_base,
-        seed,
-        start_empty,
-    )
-    terms = supplier_terms if planning_terms is None else planning_terms
-    pol = _policy(
-        inp, demand, terms, settings, abc_class, forecaster, measure_errors, say,
-        location_kinds=location_kinds, fx_to_base=fx_to_base,
+    inp, pol = _prepared_policy(
+        demand, supplier_terms, settings, weeks, warmup_weeks, abc_class, open_purchase_orders,
+        fx_to_base, forecaster, seed, start_empty, measure_errors, say, location_kinds,
+        planning_terms,
     )  # fmt: skip
     sold, eod, orders = _run(inp, pol.order_fn)
     out = _outcome("policy", inp, sold, eod, orders, settings.review_period_days)
