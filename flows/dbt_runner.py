@@ -581,10 +581,9 @@ def invoke(args: list[str], callbacks: list | None = None):
 
     warehouse = os.environ.get("OMS_WAREHOUSE")
     if warehouse:  # unless the caller chose its own (dbt docs writes where `oms docs` says)
-        paths = dbt_work_paths(warehouse)
-        for flag, value in zip(paths[::2], paths[1::2], strict=True):
+        for flag, value in dbt_work_paths(warehouse).items():
             if flag not in args:
-                args = [*args, flag, value]
+                args = [*args, flag, str(value)]
 
     def once():
         try:
@@ -611,10 +610,10 @@ def dbt_work_dir(warehouse: str | Path) -> Path:
     return p.parent / f".{p.stem}.dbt"
 
 
-def dbt_work_paths(warehouse: str | Path) -> list[str]:
-    """The `--target-path` and `--log-path` arguments of `dbt_work_dir`."""
+def dbt_work_paths(warehouse: str | Path) -> dict[str, Path]:
+    """dbt's `--target-path` and `--log-path` in `dbt_work_dir`."""
     work = dbt_work_dir(warehouse)
-    return ["--target-path", str(work / "target"), "--log-path", str(work / "logs")]
+    return {"--target-path": work / "target", "--log-path": work / "logs"}
 
 
 def _release_warehouse() -> None:

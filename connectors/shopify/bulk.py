@@ -447,18 +447,19 @@ class BulkReader:
                 shapes.setdefault(shape, []).append(o)
         for shape, alike in shapes.items():
             text = _JOIN[(shape[0] > 0, shape[1] > 0)]
-            sizes = {"refunds": shape[0], "fulfillments": shape[1]}
+            # the size variables the text declares (GraphQL refuses one it does not declare)
+            sizes = {k: n for k, n in zip(("refunds", "fulfillments"), shape, strict=True) if n}
             one = self._alias_cost.get(shape)
             if one is None:  # priced once per shape: a list of n ids costs n times one
                 one = self._alias_cost[shape] = requested_cost(
-                    text, {"ids": [alike[0]["id"]], **_used(text, sizes)}
+                    text, {"ids": [alike[0]["id"]], **sizes}
                 )
             per_query = max(1, min(MAX_NODE_IDS, MAX_QUERY_COST // max(one, 1)))
             for at in range(0, len(alike), per_query):
                 self._join_chunk(alike[at : at + per_query], text, sizes, one)
 
     def _join_chunk(self, chunk: list[dict], text: str, sizes: dict, one: int) -> None:
-        variables = {"ids": [o["id"] for o in chunk], **_used(text, sizes)}
+        variables = {"ids": [o["id"] for o in chunk], **sizes}
         data = self.conn.graphql(
             text, variables, "refunds and fulfillments of bulk orders", priced=one * len(chunk)
         )
@@ -496,11 +497,6 @@ def _join_text(refunds: bool, fulfillments: bool) -> str:
 
 # (has refunds, has fulfilments) -> the join query: three fixed texts
 _JOIN = {(r, f): _join_text(r, f) for r in (False, True) for f in (False, True) if r or f}
-
-
-def _used(text: str, sizes: dict) -> dict:
-    """The size variables `text` declares (GraphQL refuses a variable it does not declare)."""
-    return {k: v for k, v in sizes.items() if f"${k}:" in text}
 
 
 def _empty_order(obj: dict) -> dict:
