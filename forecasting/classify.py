@@ -75,3 +75,27 @@ def classify(series: pl.DataFrame, new_periods: int = 13, inactive_periods: int 
         adi=pl.Series(adi, dtype=pl.Float64),
         cv2=pl.Series(cv2, dtype=pl.Float64),
     )
+
+
+def improbable_zero_run(y: np.ndarray, alpha: float = 0.01) -> np.ndarray:
+    """Per row of ``y``: do its last observed periods form a run of zeros that chance explains
+    poorly for this series? ``n_obs * p0 ** L < alpha`` with ``L`` the run's length and ``p0``
+    the series' share of zero periods before it (Laplace-smoothed): fewer than ``alpha`` such
+    runs were to be expected in its history. A slow item's run of zero weeks is likely (it
+    stays a run of demand); a steady seller's is an unflagged stockout or a pause, not a sign
+    that demand is zero. Censored (NaN) periods neither break nor lengthen a run.
+    """
+    obs = ~np.isnan(y)
+    yv = np.nan_to_num(y, nan=0.0)
+    nz = obs & (yv > 0)
+    n_obs = obs.sum(axis=1)
+    # observed periods after the last sale
+    after = np.cumsum(nz[:, ::-1], axis=1)[:, ::-1] == 0  # no sale from t to the end
+    run = (obs & after).sum(axis=1)
+    has_sale = nz.any(axis=1)
+    before = n_obs - run
+    zeros_before = before - nz.sum(axis=1)
+    p0 = (zeros_before + 1.0) / (before + 2.0)
+    with np.errstate(under="ignore"):
+        expected = n_obs * p0 ** run.astype(float)
+    return has_sale & (run >= 2) & (expected < alpha)

@@ -578,6 +578,13 @@ def _forecast_batch(
         for m in cands:
             if m in fcs and (s.models is None or m in s.models):
                 allowed[names.index(m)] |= in_c & fcs[m][1]
+    # An item its class calls active whose last periods are a run of zeros too long to be
+    # chance for it is not forecast to sell nothing (only the inactive class may choose zero)
+    active = np.isin(cls, [cl.SMOOTH, cl.ERRATIC, cl.INTERMITTENT, cl.LUMPY])
+    active &= cl.improbable_zero_run(y)
+    for j, name in enumerate(names):
+        nothing = ~(fcs[name][0][-1, :, : s.horizon_periods] > 0).any(axis=1)
+        allowed[j] &= ~(active & nothing)
     # the key: scored MAE (same order as MASE within a series), then the fallback order
     score = np.where(allowed & scored[None, :], mae, np.inf)
     # A few backtest origins pick a single model by chance as often as by merit; a combination

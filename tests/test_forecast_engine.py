@@ -261,3 +261,44 @@ def test_to_daily_keeps_the_daily_contract(mixed):
     )
     j = wk.join(fc, on=["sku", "location_id", "period_start"])
     np.testing.assert_allclose(j["mean"].to_numpy(), j["mean_right"].to_numpy())
+
+
+def test_improbable_zero_run_tells_a_pause_from_a_slow_item():
+    from forecasting.classify import improbable_zero_run
+
+    rng = np.random.default_rng(3)
+    steady = np.r_[rng.poisson(30, 60), np.zeros(8)].astype(float)  # sold 30 a week, then 8 x 0
+    slow = np.where(rng.random(68) < 0.4, 1.0, 0.0)
+    slow[-8:] = 0.0  # 8 zero weeks are common enough for an item selling 40% of weeks
+    two = np.r_[rng.poisson(30, 65), [0.0, 0.0, 0.0]]  # a steady seller's 3 zero weeks: rare
+    one = np.r_[rng.poisson(30, 67), [0.0]]  # one zero week is never a run
+    gap = steady.copy()
+    gap[-4] = np.nan  # a censored period inside the run neither breaks nor lengthens it
+    y = np.vstack([steady, slow, two, one, gap, np.zeros(68)])
+    assert improbable_zero_run(y).tolist() == [True, False, True, False, True, False]
+
+
+def test_an_active_item_with_an_unlikely_zero_run_is_not_forecast_at_zero():
+    """A steady seller with eight weeks of zeros the data does not flag as a stockout (a pause,
+    an unflagged stockout) is still active: no zero forecast, and a band that admits sales. A
+    slow item's equally long run of zero weeks is chance, and the selection is left free."""
+    rng = np.random.default_rng(5)
+    t = 80
+    steady = np.r_[rng.poisson(30, t - 8), np.zeros(8)]
+    slow = np.where(rng.random(t) < 0.35, rng.poisson(2, t) + 1, 0)
+    slow[-8:] = 0
+    daily = daily_from_weekly({("ST", "WH"): steady, ("SL", "WH"): slow})
+    fc, acc = forecast_all(daily, after(t), ForecastSettings(), workers=1)
+    st = fc.filter(pl.col("sku") == "ST")
+    assert st["mean"].min() > 0
+    assert st["p90"].max() > 0
+    cls = acc.filter(pl.col("chosen")).select("sku", "demand_class")
+    assert dict(cls.iter_rows())["ST"] == "smooth"
+    # restricted to the 4-week average, which forecasts the run's zeros, the steady seller
+    # falls back to another model; the slow item keeps it
+    fc4, acc4 = forecast_all(
+        daily, after(t), ForecastSettings(models=(M.MOVING_AVERAGE_4,)), workers=1
+    )
+    assert chosen(acc4, "ST") != M.MOVING_AVERAGE_4
+    assert fc4.filter(pl.col("sku") == "ST")["mean"].min() > 0
+    assert chosen(acc4, "SL") == M.MOVING_AVERAGE_4
