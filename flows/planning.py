@@ -205,7 +205,7 @@ def run_planning(
         products = _read(con, "select sku, category from marts.products")
         # bundles and kits are sold, never bought: their components are (docs/replenishment.md)
         bundles = _read(
-            con, "select distinct bundle_sku from staging.stg_files__bundle_components order by 1"
+            con, "select distinct bundle_sku from intermediate.int_bundle_components order by 1"
         )["bundle_sku"].to_list()
     fs = ForecastSettings.for_horizon_days(settings.horizon_days)
     # Promotions and overrides (forecasting/adjustments.py, docs/forecasting.md): the models are

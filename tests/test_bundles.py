@@ -36,7 +36,7 @@ BOM = [("BUN-1", "A", "2"), ("BUN-1", "B", "1")]
 # what the planner builds for dbt: the marts and staging tables run_planning reads
 SELECT = (
     "+daily_demand +inventory_levels +products +fx_rates +order_lines +int_open_purchase_orders "
-    "+stg_files__supplier_terms +stg_files__bundle_components"
+    "+stg_files__supplier_terms +int_bundle_components"
 )
 
 

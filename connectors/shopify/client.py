@@ -2,7 +2,7 @@
 
 Streams: `orders` (line items, discounts, shipping lines, refunds + refund line items with their
 restock location, fulfillments, fulfillment orders), `customers`, `products` (variants with their
-inventory item and unit cost), and the API-only `locations` and `inventory_levels` (on_hand,
+inventory item and unit cost, and a bundle variant's components: `productVariantComponents`), and the API-only `locations` and `inventory_levels` (on_hand,
 committed, available, incoming per location). Incremental by `updated_at` (`query:
 "updated_at:>='<cursor - look-back>'"`, `sortKey: UPDATED_AT`), cursor pagination
 (`pageInfo { hasNextPage endCursor }`). Pages come sorted by updated time, so each page's cursor
@@ -302,6 +302,9 @@ class ShopifyConnector:
                 self.complete(f, "Fulfillment")
             for r in node.get("refunds") or []:
                 self.complete(r, "Refund")
+        if owner_type == "Product":
+            for v in _nodes(node.get("variants")):
+                self.complete(v, "ProductVariant")  # a bundle's components beyond its first
         return node
 
     # ------------------------------------------------------------------ scopes

@@ -328,6 +328,7 @@ def product_to_rest(n: dict) -> dict:
                 "unit_cost_currency": (cost or {}).get("currencyCode"),
                 "created_at": v.get("createdAt"),
                 "updated_at": v.get("updatedAt"),
+                **_components(v),
             }
         )
     return {
@@ -340,6 +341,27 @@ def product_to_rest(n: dict) -> dict:
         "updated_at": n.get("updatedAt"),
         "variants": variants,
     }
+
+
+def _components(v: dict) -> dict:
+    """A bundle variant's components (Shopify's fixed bundles: `productVariantComponents`, each
+    `quantity` units of a component variant in one unit of the bundle), as Shopify gave them;
+    staging reads them as the bundle's bill of materials (stg_shop__bundle_components). Only
+    when the query asked (a product read without them has neither key)."""
+    if "productVariantComponents" not in v and "requiresComponents" not in v:
+        return {}
+    components = []
+    for c in _nodes(v.get("productVariantComponents")):
+        part = c.get("productVariant") or {}
+        components.append(
+            {
+                "id": legacy_id(c.get("id")),
+                "quantity": _int(c.get("quantity"), "component quantity"),
+                "variant_id": legacy_id(part.get("legacyResourceId") or part.get("id")),
+                "sku": part.get("sku"),
+            }
+        )
+    return {"requires_components": v.get("requiresComponents"), "components": components}
 
 
 def location_to_rest(n: dict) -> dict:

@@ -31,6 +31,7 @@ NESTED = {
     "refundLineItems": 3,
     "transactions": 2,
     "variants": 10,
+    "productVariantComponents": 3,
 }
 
 # The node selection of each nested connection (also what a follow-up asks for).
@@ -85,8 +86,13 @@ refunds(first: {NESTED["refunds"]}) {{ {REFUND} }}
 CUSTOMER_FIELDS = """id legacyResourceId email firstName lastName createdAt updatedAt
 defaultAddress { countryCodeV2 } tags"""
 
-VARIANT = """id legacyResourceId sku title price createdAt updatedAt
-  inventoryItem { id legacyResourceId unitCost { amount currencyCode } }"""
+# A bundle (fixed bundle: a variant with components, Shopify's `productVariantComponents`; up to
+# 30 of them) comes with its first components; the rest by a follow-up on the variant.
+COMPONENT = "id quantity productVariant { id legacyResourceId sku }"
+VARIANT = f"""id legacyResourceId sku title price createdAt updatedAt
+  inventoryItem {{ id legacyResourceId unitCost {{ amount currencyCode }} }} requiresComponents
+  productVariantComponents(first: {NESTED["productVariantComponents"]}) {{
+    nodes {{ {COMPONENT} }} {PAGE} }}"""
 PRODUCT_FIELDS = f"""id legacyResourceId title productType vendor status createdAt updatedAt
 variants(first: {NESTED["variants"]}) {{ nodes {{ {VARIANT} }} {PAGE} }}"""
 
@@ -142,6 +148,7 @@ FOLLOW_UPS: dict[str, FollowUp] = {
         FollowUp("Refund", "refundLineItems", REFUND_LINE),
         FollowUp("Refund", "transactions", TRANSACTION),
         FollowUp("Product", "variants", VARIANT),
+        FollowUp("ProductVariant", "productVariantComponents", COMPONENT),
     )
 }
 

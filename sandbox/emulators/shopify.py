@@ -29,6 +29,7 @@ import bisect
 import datetime as dt
 import re
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -53,6 +54,8 @@ ALL_SCOPES = frozenset(
 HISTORY_WITHOUT_ALL_ORDERS = 60 * 86400  # Shopify: the last 60 days of orders
 DOCS = "https://shopify.dev/api/usage/rate-limits"
 MAX_NODE_IDS = 250  # Shopify: `nodes(ids:)` takes at most 250 ids
+VARIANT_ID0 = 8100000001  # a SKU's variant id: this + its index (sandbox/render.py)
+COMPONENT_ID0 = 6100000001  # a bundle component's id: this + its row in the bill of materials
 SEARCH_RE = re.compile(r"(updated_at|created_at):\s*(>=|<=|>|<)?\s*['\"]?([^'\"\s]+)['\"]?")
 
 
@@ -334,8 +337,15 @@ def rest_customer_to_graphql(c: dict) -> dict:
             "tags": [t.strip() for t in (c.get("tags") or "").split(",") if t.strip()]}  # fmt: skip
 
 
-def rest_product_to_graphql(p: dict, unit_costs: dict[int, dict] | None = None) -> dict:
+def rest_product_to_graphql(
+    p: dict,
+    unit_costs: dict[int, dict] | None = None,
+    components: Callable[[int], list[dict]] | None = None,
+) -> dict:
+    """A REST product as the GraphQL Admin API returns it. `components(variant id)`: the
+    variant's `productVariantComponents` nodes (a fixed bundle's; none for other variants)."""
     unit_costs = unit_costs or {}
+    parts = components or (lambda _: [])
     return {
         "id": gid("Product", p["id"]), "legacyResourceId": str(p["id"]), "title": p.get("title"),
         "productType": p.get("product_type"), "vendor": p.get("vendor"),
@@ -347,7 +357,9 @@ def rest_product_to_graphql(p: dict, unit_costs: dict[int, dict] | None = None) 
              "createdAt": utc_z(v.get("created_at")), "updatedAt": utc_z(v.get("updated_at")),
              "inventoryItem": {"id": gid("InventoryItem", v.get("inventory_item_id")),
                                "legacyResourceId": None if v.get("inventory_item_id") is None else str(v["inventory_item_id"]),
-                               "unitCost": unit_costs.get(v.get("inventory_item_id"))}}
+                               "unitCost": unit_costs.get(v.get("inventory_item_id"))},
+             "requiresComponents": bool(parts(v["id"])),
+             "productVariantComponents": {"nodes": parts(v["id"])}}
             for v in p.get("variants") or []]},
     }  # fmt: skip
 
@@ -450,6 +462,7 @@ class ShopifyEmulator(Emulator):
         self.malformed: set[str] = set()  # order ids served with an unreadable line id
         self._products = self._build_products()
         self._unit_costs = self._build_unit_costs()
+        self._bundles = self._build_bundles()
         self._nodes: dict[str, tuple[str, int]] = {}  # gid -> (kind, order index): node(id)
         # Bulk Operations: seconds until an operation completes, the errorCode it fails with
         # (ACCESS_DENIED, INTERNAL_SERVER_ERROR, TIMEOUT; None: it succeeds), whether a failed
@@ -706,21 +719,58 @@ class ShopifyEmulator(Emulator):
             out[4100000001 + i] = {"amount": decimal_text(render.money(eur)), "currencyCode": "EUR"}
         return out
 
+    def _build_bundles(self) -> dict[int, list[tuple[int, int, int]]]:
+        """The sandbox's bundles as Shopify fixed bundles (sandbox/bundles.py's bill of
+        materials): bundle variant id -> [(component id, quantity, component sku index)]."""
+        sku_idx = {s: i for i, s in enumerate(self.store.catalog.skus)}
+        bom = self.store.truth["bundle_components"].sort("bundle_sku", "component_sku")
+        out: dict[int, list[tuple[int, int, int]]] = {}
+        for n, r in enumerate(bom.iter_rows(named=True)):
+            variant = VARIANT_ID0 + sku_idx[r["bundle_sku"]]
+            out.setdefault(variant, []).append(
+                (COMPONENT_ID0 + n, int(r["quantity"]), sku_idx[r["component_sku"]])
+            )
+        return out
+
+    def _product_at(self, p: dict, now: int) -> dict | None:
+        """A product row as the shop shows it at `now` (None before it was created)."""
+        if p["created_ts"] > now:
+            return None
+        return p if p["updated_ts"] <= now else dict(p, status="active", updated_ts=p["created_ts"])
+
     def _product_rows(self, now: int) -> list[dict]:
         out = []
         for p in self._products:
-            if p["created_ts"] > now:
+            q = self._product_at(p, now)
+            if q is None:
                 continue
-            q = (
-                p
-                if p["updated_ts"] <= now
-                else dict(p, status="active", updated_ts=p["created_ts"])
-            )
             out.append({"_ts": q["updated_ts"], "_created": q["created_ts"],
                         "id": 9100000001 + q["sku_idx"],
                         "rest": render.render_shopify_product(q)})  # fmt: skip
         out.sort(key=lambda r: (r["_ts"], r["id"]))
         return out
+
+    def product_node(self, rest: dict, now: int) -> dict:
+        return rest_product_to_graphql(rest, self._unit_costs, lambda v: self._components(v, now))
+
+    def variant_node(self, sku_idx: int, now: int) -> dict | None:
+        """The variant of SKU `sku_idx` at `now` (`node(id:)`, a component's `productVariant`)."""
+        if not 0 <= sku_idx < len(self._products):
+            return None
+        q = self._product_at(self._products[sku_idx], now)
+        if q is None:
+            return None
+        node = self.product_node(render.render_shopify_product(q), now)["variants"]["nodes"][0]
+        return {"__typename": "ProductVariant", **node}
+
+    def _components(self, variant_id: int, now: int) -> list[dict]:
+        return [
+            {"__typename": "ProductVariantComponent",
+             "id": gid("ProductVariantComponent", cid), "quantity": qty,
+             # resolved only when selected (the resolver calls it)
+             "productVariant": lambda info, c=c: self.variant_node(c, now)}
+            for cid, qty, c in self._bundles.get(variant_id, [])
+        ]  # fmt: skip
 
     def _locations(self) -> list[dict]:
         nodes = []
@@ -865,6 +915,13 @@ class _Root:
             return self.emu.bulk_view(id)
         if kind == "Order":
             return self._order_by_gid(id)
+        if kind == "ProductVariant":  # a bundle's further components (`productVariantComponents`)
+            legacy = str(id).rsplit("/", 1)[-1]
+            return (
+                self.emu.variant_node(int(legacy) - VARIANT_ID0, self.now)
+                if legacy.isdigit()
+                else None
+            )
         where = self.emu._nodes.get(str(id))
         if where is None:
             return None
@@ -906,7 +963,7 @@ class _Root:
         return self._keyed(
             self.emu._product_rows(self.now),
             args,
-            lambda p: rest_product_to_graphql(p, self.emu._unit_costs),
+            lambda p: self.emu.product_node(p, self.now),
         )
 
     def currentAppInstallation(self, info: Any) -> dict:  # noqa: N802 - Shopify's name

@@ -7,7 +7,7 @@ with
 
 bom as (
     select bundle_sku, component_sku, quantity as quantity_per_bundle
-    from {{ ref('stg_files__bundle_components') }}
+    from {{ ref('int_bundle_components') }}
 ),
 
 sold as (

@@ -3,7 +3,7 @@
 -- latest count (a till's write-offs, marts.inventory_adjustments) are applied to it: a count
 -- already includes every adjustment made before it.
 --
--- Bundles and kits (a SKU with a bill of materials, stg_files__bundle_components) are assembled
+-- Bundles and kits (a SKU with a bill of materials, int_bundle_components) are assembled
 -- when sold, never stocked: the units an open bundle order commits are committed on its
 -- components, and the bundle has one row per location where any component has one, with
 -- source 'bundle', nothing on hand, committed or on order of its own, and
@@ -14,7 +14,7 @@ with
 
 bom as (
     select bundle_sku, component_sku, quantity
-    from {{ ref('stg_files__bundle_components') }}
+    from {{ ref('int_bundle_components') }}
 ),
 
 latest_counts as (
