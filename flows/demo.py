@@ -117,7 +117,7 @@ def demo_config_dict(
                     ("WH-LON", "FBA-EU", 5, "0.55", "GBP"),
                 )
             ],
-            "transfer_buffer_days": 14,
+            "transfer_buffer_days": 42,
         },
     }
 

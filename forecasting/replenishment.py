@@ -628,11 +628,16 @@ def plan_replenishment(
         fc.join(terms.select("sku", "lead_time_days", "lead_time_std_days"), on="sku", how="inner")
         # a marketplace location fed by transfer protects its lane's lead time, not the supplier's
         .join(fed.drop("feeder"), on=SERIES_KEYS, how="left")
-        .with_columns(lead_time_days=pl.coalesce("fed_lead_time_days", "lead_time_days"))
+        .with_columns(
+            supplier_lead=pl.col("lead_time_days"),
+            lead_time_days=pl.coalesce("fed_lead_time_days", "lead_time_days"),
+        )
         .with_columns(in_p=pl.col("day") < pl.col("lead_time_days") + review)
         .group_by(SERIES_KEYS)
         .agg(
             lead_time=pl.col("lead_time_days").first(),
+            supplier_lead=pl.col("supplier_lead").first(),
+            is_fed=pl.col("fed_lead_time_days").is_not_null().first(),
             lead_time_std=pl.col("lead_time_std_days").first(),
             n_h=pl.len(),
             d_avg=pl.col("mean").mean(),
@@ -694,6 +699,14 @@ def plan_replenishment(
                 var_demand=(pl.col("error_n") * pl.col("error_var") + k0 * pl.col("var_demand"))
                 / (pl.col("error_n") + k0)
             )
+            .with_columns(
+                # the measured origins' forecast over the supplier's L + R
+                # (measure_demand_errors), as a daily rate
+                measured_rate=pl.col("error_level").fill_null(0.0)
+                / (pl.col("supplier_lead") + review).clip(lower_bound=1)
+                if has_level
+                else pl.lit(0.0)
+            )
             .drop("error_var", "error_n", *(["error_level"] if has_level else []))
         )
     stats = stats.with_columns(
@@ -712,6 +725,13 @@ def plan_replenishment(
         return out
 
     d_p = stats["d_p"].to_numpy()
+    p_days = np.maximum(stats["protection_days"].to_numpy().astype(float), 1.0)
+    # The long-run rate the measured errors were made at (0 without measured errors).
+    rate = stats["measured_rate"].to_numpy() if "measured_rate" in stats.columns else 0.0 * d_p
+    # A marketplace location fed by transfer plans for at least that rate: its own history is
+    # cut short by its stockouts, and a forecast that dips to nothing there leaves it empty
+    # until the next transfer (it holds only the lane's days, no purchase overhang).
+    d_p = np.where(stats["is_fed"].to_numpy(), np.maximum(d_p, rate * p_days), d_p)
     var_ltd = stats["var_ltd"].to_numpy()
     # Order-up-to level: the quantile of demand over L + R.
     level = quantile_level(d_p, var_ltd)
@@ -721,8 +741,17 @@ def plan_replenishment(
     lead_var = (stats["d_daily"].to_numpy() * stats["lead_time_std"].to_numpy()) ** 2
     var_s = (var_ltd - lead_var) * f + lead_var + undershoot_var
     level_s = np.minimum(quantile_level(d_p * f, var_s), level)
+    # What a transfer sender keeps (forecasting/transfers.py): the same quantile over L + R
+    # plus the transfer buffer, at the higher of today's forecast and the long-run rate, the
+    # error variance growing with the interval. Why: a transfer cannot be taken back and the
+    # sender buys back at its supplier's lead time; given away on a forecast that dipped
+    # (slow movers), the stock was missed at the sender more than it helped the receiver.
+    grow = (p_days + settings.transfer_buffer_days) / p_days
+    level_keep = quantile_level(np.maximum(d_p, rate * p_days) * grow, var_ltd * grow)
     stats = stats.with_columns(
-        level=pl.Series(level, dtype=pl.Float64), level_s=pl.Series(level_s, dtype=pl.Float64)
+        level=pl.Series(level, dtype=pl.Float64),
+        level_s=pl.Series(level_s, dtype=pl.Float64),
+        keep_level=pl.Series(level_keep, dtype=pl.Float64),
     )
 
     on_order = _on_order_counted(inv, pos, stats, run_date, review)

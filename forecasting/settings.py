@@ -85,7 +85,7 @@ class ReplenishmentSettings(BaseModel):
     # whether a marketplace-fulfilled location (Amazon FBA) may also be bought for directly
     # from the supplier (by default it is replenished from own warehouses only).
     transfer_lanes: tuple[TransferLane, ...] = ()
-    transfer_buffer_days: Annotated[int, Field(ge=0, le=730)] = 14
+    transfer_buffer_days: Annotated[int, Field(ge=0, le=730)] = 42
     marketplace_buy_direct: bool = False
 
     @field_validator("transfer_lanes")

@@ -4,9 +4,14 @@ Why: a purchase plan computed per SKU and location buys for one warehouse while 
 warehouses holds months of the same item. Every daily plan therefore first moves stock:
 
 - a **source** is a location whose inventory position and available stock (on hand -
-  committed) are both above its order-up-to level plus a buffer (``transfer_buffer_days`` of
-  its own daily demand); it can give the part of the lower of the two above that (its
-  *excess*): what is on order does not sell until it arrives, so it is never given away. A
+  committed) are both above what it keeps: its order-up-to level plus a buffer
+  (``transfer_buffer_days`` of its own daily demand), or, when higher, its *keep level*
+  (``keep_level``, from the purchase plan: the service-level quantile of its demand over
+  L + R + the buffer at the higher of its forecast and the rate its errors were measured at;
+  a transfer cannot be undone and the sender buys back at its supplier's lead time, so a
+  forecast that dipped for a slow mover must not give its stock away); it can give the part
+  of the lower of the two above that (its *excess*): what is on order does not sell until
+  it arrives, so it is never given away. A
   location with a forecast whose order-up-to level is 0 (a slow mover whose next sale the
   forecast cannot place) has no excess: only a location that does not sell the SKU (stock
   without a forecast, or of demand class ``inactive`` (no demand in its last 13 weeks) or
@@ -87,7 +92,8 @@ class _Pool:
     row: dict
     excess: int  # above order-up-to + buffer, on the shelf
     spare: int  # on the shelf at all (marketplace receivers may take it)
-    threshold: int  # order-up-to + buffer, in units
+    threshold: int  # what it keeps: order-up-to + buffer, or its keep level when higher
+    by_keep_level: bool = False  # the keep level (measured demand over L + R + buffer) set it
 
 
 def _to_base(
@@ -164,7 +170,8 @@ def plan_transfers(
             ip, avail = int(r["inventory_position"]), max(int(r["available"] or 0), 0)
             s_level, s_up = float(r["reorder_point"]), float(r["order_up_to"])
             d = float(r["daily_demand"] or 0.0)
-            threshold = math.ceil(s_up + buffer_days * d - 1e-9)
+            keep = float(r.get("keep_level") or 0.0)
+            threshold = math.ceil(max(s_up + buffer_days * d, keep) - 1e-9)
             # both the position and the shelf stay above the threshold: units on order do not
             # sell until they arrive, so a sender never ships the shelf it lives on meanwhile
             # a zero forecast where the SKU still sells (a slow mover whose next sale the
@@ -172,7 +179,7 @@ def plan_transfers(
             excess = max(0, min(avail, ip) - threshold)
             if r.get("sells") and s_up <= 0:
                 excess = 0
-            pools[loc] = _Pool(r, excess, avail, threshold)
+            pools[loc] = _Pool(r, excess, avail, threshold, keep > s_up + buffer_days * d)
             if loc in inbound and ip <= s_level and s_up > ip:
                 receivers.append(r)
         receivers.sort(
@@ -293,11 +300,15 @@ def _line(
     cover = round(ip_src / d_src, 1) if d_src > 0 else None
     if kind == "excess":
         held = f"{cover} days of cover" if cover is not None else "stock without forecast demand"
-        why_src = (
-            f"{lane.from_location} holds {held}: position {ip_src} above order-up-to "
-            f"{_num(src['order_up_to'])} + {settings.transfer_buffer_days} days' buffer "
-            f"(= {pool.threshold})"
+        keeps = (
+            f"what it keeps, its demand over lead time + review + "
+            f"{settings.transfer_buffer_days} days at its service level (= {pool.threshold}; "
+            f"order-up-to {_num(src['order_up_to'])})"
+            if pool.by_keep_level
+            else f"order-up-to {_num(src['order_up_to'])} + {settings.transfer_buffer_days} "
+            f"days' buffer (= {pool.threshold})"
         )
+        why_src = f"{lane.from_location} holds {held}: position {ip_src} above {keeps}"
     else:
         why_src = (
             f"{lane.from_location} sends from its own available stock; its purchase plan counts "
@@ -377,6 +388,9 @@ def transfer_positions(
         pl.col("reorder_point").cast(pl.Float64),
         pl.col("order_up_to").cast(pl.Float64),
         daily_demand=pl.col("d_daily").cast(pl.Float64),
+        keep_level=pl.col("keep_level").cast(pl.Float64)
+        if "keep_level" in rep.columns
+        else pl.lit(0.0),
         # an inactive series (no demand in its last 13 weeks, forecasting/classify.py) no
         # longer sells the SKU, a new one with a zero forecast has not sold it yet
         sells=~pl.col("demand_class").fill_null("").is_in(["inactive", "new"])
@@ -397,6 +411,7 @@ def transfer_positions(
             reorder_point=pl.lit(0.0),
             order_up_to=pl.lit(0.0),
             daily_demand=pl.lit(0.0),
+            keep_level=pl.lit(0.0),
             sells=pl.lit(False),
         )
         planned = pl.concat([planned, unplanned])
@@ -407,7 +422,9 @@ def transfer_positions(
         "currency",
         supplier_lead_time_days=pl.col("lead_time_days").cast(pl.Int64),
     )
-    return planned.join(supplier, on="sku", how="left").select(*POSITION_COLUMNS, "sells")
+    return planned.join(supplier, on="sku", how="left").select(
+        *POSITION_COLUMNS, "sells", "keep_level"
+    )
 
 
 def apply_transfers(rep: pl.DataFrame, transfers: pl.DataFrame) -> pl.DataFrame:

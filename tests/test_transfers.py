@@ -1,7 +1,10 @@
 """Transfers between own locations before purchases (forecasting/transfers.py), on hand-made
 frames: one SKU selling 10 a day at every location, supplier lead time 14 days, review 7, so
 the order-up-to level and the reorder point are both 226 (tests/test_replenishment.py,
-test_levels_hand_computed) and a location gives stock above 226 + 14 days' buffer = 366."""
+test_levels_hand_computed). The tests set the buffer to 14 days: a location keeps the higher
+of 226 + 14 days' buffer = 366 and its keep level, the 95% quantile of demand over
+L + R + 14 = 35 days (mean 350, variance 4 a day: 350 + 1.645 * sqrt(140) = 369.5), so it
+gives stock above 370."""
 
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ def lane(src: str, dst: str, days: int = 2, cost: str = "0.40", currency: str = 
 
 
 def settings(*lanes: dict, **kw: object) -> ReplenishmentSettings:
+    kw.setdefault("transfer_buffer_days", 14)
     return ReplenishmentSettings(forecast_level_days=None, transfer_lanes=lanes, **kw)
 
 
@@ -111,7 +115,7 @@ def test_excess_in_one_warehouse_covers_the_other_and_nothing_is_bought() -> Non
     assert p.transfers.columns == TRANSFER_COLUMNS
     assert p.transfers.height == 1
     t = p.transfers.row(0, named=True)
-    # W2 wants S - IP = 226 - 50; W1 can give 1000 - 366 = 634
+    # W2 wants S - IP = 226 - 50; W1 can give 1000 - 370 = 630
     assert (t["sku"], t["from_location_id"], t["to_location_id"], t["quantity"]) == (
         "S1",
         "W1",
@@ -122,8 +126,8 @@ def test_excess_in_one_warehouse_covers_the_other_and_nothing_is_bought() -> Non
     assert t["transfer_cost"] == Decimal("70.40") and t["currency"] == "EUR"
     assert t["from_excess"] is True and t["to_marketplace_fulfilled"] is False
     assert t["reason"] == (
-        "W1 holds 100.0 days of cover: position 1000 above order-up-to 226 + 14 days' buffer "
-        "(= 366); W2 below reorder point: position 50 <= 226 (order-up-to 226); "
+        "W1 holds 100.0 days of cover: position 1000 above what it keeps, its demand over lead "
+        "time + review + 14 days at its service level (= 370; order-up-to 226); W2 below reorder point: position 50 <= 226 (order-up-to 226); "
         "lane W1->W2 2 days at 0.40 EUR/unit vs supplier SUP1 14 days at 2.35 EUR/unit"
     )
     # the transfer brings W2 to its order-up-to level: no purchase anywhere
@@ -136,11 +140,11 @@ def test_excess_in_one_warehouse_covers_the_other_and_nothing_is_bought() -> Non
 @pytest.mark.fast
 def test_partial_excess_leaves_a_purchase_for_the_rest() -> None:
     p = plan({"W1": 400, "W2": 50}, settings(lane("W1", "W2")))
-    assert p.transfers["quantity"].to_list() == [34]  # 400 - 366
+    assert p.transfers["quantity"].to_list() == [30]  # 400 - 370
     (line,) = lines_at(p, "W2")
-    # position 50 + 34 by transfer = 84, up to 226
-    assert line["suggested_qty"] == 142
-    assert "position counts 34 arriving by transfer" in line["reason"]
+    # position 50 + 30 by transfer = 80, up to 226
+    assert line["suggested_qty"] == 146
+    assert "position counts 30 arriving by transfer" in line["reason"]
     assert lines_at(p, "W1") == []
 
 
@@ -222,12 +226,14 @@ def test_without_lanes_the_plan_is_unchanged() -> None:
 @pytest.mark.fast
 def test_most_urgent_receiver_first_and_lanes_in_lead_time_order() -> None:
     st = settings(lane("W1", "W2", days=5), lane("FBA", "W2", days=1), lane("W1", "FBA"))
-    # FBA (marketplace, fed in 2 days: order-up-to 100) gives only its excess, 300 - 240;
+    # FBA (marketplace, fed in 2 days: order-up-to 100) gives only its excess, 300 - 246
+    # (its keep level: 10 a day over 9 + 14 days, 230 + 1.645 * sqrt(92), above 100 + 140);
     # the faster lane first, then W1 its excess: it feeds FBA, so its order-up-to is 442 and
-    # it keeps 442 + 14 days of 20 = 722
+    # it keeps the higher of 442 + 14 days of 20 = 722 and its keep level, demand 20 a day
+    # over 35 days at variance 8 a day: 700 + 1.645 * sqrt(280) = 727.5
     p = plan({"W1": 800, "W2": 0, "FBA": 300}, st)
     got = p.transfers.select("from_location_id", "to_location_id", "quantity").rows()
-    assert got == [("FBA", "W2", 60), ("W1", "W2", 78)]
+    assert got == [("FBA", "W2", 54), ("W1", "W2", 72)]
 
 
 @pytest.mark.fast
@@ -253,16 +259,16 @@ def test_buyer_files_carry_the_transfers(tmp_path) -> None:
         rows = list(csv.DictReader(fh))
     assert [
         (r["sku"], r["from_location_id"], r["to_location_id"], r["quantity"]) for r in rows
-    ] == [("S1", "W1", "W2", "34")]
+    ] == [("S1", "W1", "W2", "30")]
     assert rows[0]["reason"].startswith("W1 holds 40.0 days of cover")
     wb = load_workbook(folder / f"purchase_orders_{RUN}.xlsx")
     assert "Transfers" in wb.sheetnames
     sheet = list(wb["Transfers"].iter_rows(values_only=True))
     assert list(sheet[0]) == TRANSFER_COLUMNS
-    assert sheet[1][TRANSFER_COLUMNS.index("quantity")] == 34
+    assert sheet[1][TRANSFER_COLUMNS.index("quantity")] == 30
     summary = (folder / "summary.md").read_text(encoding="utf-8")
-    assert "## Transfers (1 lines, 34 units)" in summary
-    assert "| S1 | W1 | W2 | 34 |" in summary
+    assert "## Transfers (1 lines, 30 units)" in summary
+    assert "| S1 | W1 | W2 | 30 |" in summary
     # byte for byte again
     first = {x.name: x.read_bytes() for x in paths}
     again = write_buyer_files(p, tmp_path, RUN)
@@ -375,3 +381,57 @@ def test_only_the_feeder_gives_the_marketplace_stock_below_its_excess() -> None:
     assert p.transfers.height == 0
     need = p.needs_attention.filter(location_id="FBA")["reason"].to_list()
     assert len(need) == 1 and "not bought for directly" in need[0]
+
+
+def errors(level_per_day: dict[str, float]) -> pl.DataFrame:
+    """Measured demand errors (measure_demand_errors' columns) with no weight on the variance
+    (error_n 0) and the level each location's errors were measured at: per day x (L + R)."""
+    locs = list(level_per_day)
+    return pl.DataFrame(
+        {
+            "sku": ["S1"] * len(locs),
+            "location_id": locs,
+            "error_var": [0.0] * len(locs),
+            "error_n": [0.0] * len(locs),
+            "error_level": [level_per_day[x] * 21 for x in locs],
+        }
+    )
+
+
+@pytest.mark.fast
+def test_a_sender_whose_forecast_dipped_keeps_what_its_measured_rate_needs() -> None:
+    # W1's forecast says 10 a day, but its last year sold 20 a day (the level its errors were
+    # measured at). Its keep level is the quantile over L + R + 14 = 35 days at 20 a day:
+    # 700 + 1.645 * sqrt(140) = 719.5, so of its 800 it gives only 80 (not 800 - 370 = 430).
+    st = settings(lane("W1", "W2"))
+    on_hand = {"W1": 800, "W2": 50}
+    args = (forecast(list(on_hand)), inventory(on_hand), terms(), st, RUN)
+    kw: dict = {"location_kinds": KINDS, "base_currency": "EUR"}
+    assert plan_replenishment(*args, **kw).transfers["quantity"].to_list() == [176]
+    dipped = plan_replenishment(*args, **kw, demand_errors=errors({"W1": 20.0, "W2": 10.0}))
+    t = dipped.transfers.row(0, named=True)
+    assert t["quantity"] == 80
+    assert "what it keeps, its demand over lead time + review + 14 days" in t["reason"]
+    assert "(= 720; order-up-to 226)" in t["reason"]
+    # W2 buys the rest: 226 - 50 - 80
+    (line,) = lines_at(dipped, "W2")
+    assert line["suggested_qty"] == 96
+    # a measured rate below the forecast changes nothing
+    lower = plan_replenishment(*args, **kw, demand_errors=errors({"W1": 5.0, "W2": 10.0}))
+    assert lower.transfers["quantity"].to_list() == [176]
+
+
+@pytest.mark.fast
+def test_a_marketplace_fed_by_transfer_plans_for_its_measured_rate() -> None:
+    # FBA's forecast (its own history cut short by stockouts) says 10 a day; it sold 30 a day
+    # when in stock. Fed in 3 days, it protects 3 + 7 = 10 days: at 30 a day its order-up-to is
+    # the quantile of 300 (300 + 1.645 * sqrt(40) = 310.4), not of 100 (111): W1 sends 291.
+    st = settings(lane("W1", "FBA", days=3, cost="5.00"))
+    on_hand = {"W1": 2000, "FBA": 20}
+    args = (forecast(list(on_hand)), inventory(on_hand), terms(), st, RUN)
+    kw: dict = {"location_kinds": KINDS, "base_currency": "EUR"}
+    assert plan_replenishment(*args, **kw).transfers["quantity"].to_list() == [91]
+    fed = plan_replenishment(*args, **kw, demand_errors=errors({"W1": 10.0, "FBA": 30.0}))
+    rep = fed.replenishment.filter(location_id="FBA").row(0, named=True)
+    assert rep["order_up_to"] == 311
+    assert fed.transfers["quantity"].to_list() == [291]
