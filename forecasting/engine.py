@@ -69,6 +69,7 @@ __all__ = [
     "forecast_all",
     "forecast_batch",
     "iter_batches",
+    "launch_backtest",
     "naive_forecast",
     "to_daily",
     "weekday_profile",
@@ -80,6 +81,7 @@ _REGULAR = [
     M.ETS_SEASONAL,
     M.ETS_DAMPED,
     M.ETS_SES,
+    M.SES,
     M.SBA,
     M.MA_SEASONAL,
     M.MOVING_AVERAGE,
@@ -91,6 +93,7 @@ CANDIDATES: dict[str, list[str]] = {
     cl.ERRATIC: _REGULAR,
     cl.INTERMITTENT: [
         M.ENSEMBLE,
+        M.SES,
         M.SBA,
         M.TSB,
         M.CROSTON,
@@ -101,6 +104,7 @@ CANDIDATES: dict[str, list[str]] = {
     ],
     cl.LUMPY: [
         M.ENSEMBLE,
+        M.SES,
         M.SBA,
         M.TSB,
         M.CROSTON,
@@ -271,6 +275,7 @@ def _all_forecasts(
     s: ForecastSettings,
     fail: AbstractSet[str] = frozenset(),
     growth: np.ndarray | None = None,
+    new_season: bool = True,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Forecast means per model: ``{model: (mean (origins, n, h), available (n,))}``."""
     n = y.shape[0]
@@ -306,9 +311,12 @@ def _all_forecasts(
         out[M.SBA] = (cro["sba"].mean, everyone)
     if need(M.TSB):
         out[M.TSB] = (M.tsb(y, origins, h).mean, everyone)
+    if need(M.SES):
+        out[M.SES] = (M.ses(y, origins, h), everyone)
     if need(M.NEW_ITEM):
         out[M.NEW_ITEM] = (
-            _new_item(y, origins, h, cat_level, growth, out[M.TSB][0]) * index,
+            _new_item(y, origins, h, cat_level, growth, out[M.TSB][0])
+            * (index if new_season else 1.0),
             everyone,
         )
     if not need(M.MA_SEASONAL, M.ENSEMBLE):
@@ -402,8 +410,73 @@ def _new_item(
     return 0.5 * (mean + tsb)
 
 
+def launch_backtest(
+    series: pl.DataFrame, settings: ForecastSettings, parent: pl.DataFrame | None = None
+) -> dict[str, Any]:
+    """Should new items carry their parent's seasonal index? Measured on the store's launches.
+
+    A new item has too few periods for a backtest of its own, so the question is put to the
+    items launched during the history (first period after the calendar's first): at every
+    past origin where such an item was as young as a new item (2 to ``new_periods - 1``
+    observed periods), the new-item forecast (:func:`_new_item`) is made from what was known
+    then, with and without the parent's seasonal index (:func:`forecasting.models.seasonal_index`),
+    and scored on the next ``backtest_horizon`` observed periods (MAE over the item's mean
+    absolute one-period change). The index stays unless it made these launches' forecasts
+    worse: a category's season is measured on its established items, and a newcomer's first
+    weeks (a ramp, an opening push) need not follow it.
+
+    Returns ``{"season": bool, "points": forecasts scored, "mase_season": float | None,
+    "mase_plain": float | None}``; with no launch to score, the index stays (``season`` true).
+    """
+    s = settings
+    out: dict[str, Any] = {"season": True, "points": 0, "mase_season": None, "mase_plain": None}
+    if series.height == 0:
+        return out
+    keys, _periods, mats = series_matrix(series, parent)
+    y, start, cat = mats["y"], mats["start"], mats["cat"]
+    launched = np.flatnonzero(start > 0)
+    if launched.size == 0:
+        return out
+    y, start, cat = y[launched], start[launched], cat[launched]
+    cat_level = keys["category_level"].to_numpy().astype(float)[launched]
+    t_len = y.shape[1]
+    hb = min(s.horizon_periods, s.backtest_horizon)
+    scale = _naive_scale(y, t_len)
+    n_obs = np.cumsum(~np.isnan(y), axis=1)
+    total = {True: 0.0, False: 0.0}
+    points = 0
+    for o in range(2, t_len - 1):
+        seen = n_obs[:, o - 1]
+        rows = np.flatnonzero((start < o) & (seen >= 2) & (seen < s.new_periods) & (scale > 0))
+        if rows.size == 0:
+            continue
+        yo = y[rows]
+        actual = yo[:, o : o + hb]
+        ok = ~np.isnan(actual)
+        has = ok.any(axis=1)
+        if not has.any():
+            continue
+        k = actual.shape[1]
+        tsb = M.tsb(yo[:, :o], [o], k).mean
+        level = _new_item(yo[:, :o], [o], k, cat_level[rows], None, tsb)[0]
+        index = M.seasonal_index(cat[rows], [o], k, s.season, s.ma_window)[0]
+        for season, f in ((True, level * index), (False, level)):
+            err = np.where(ok, np.abs(f - np.nan_to_num(actual)), 0.0).sum(axis=1)
+            mase = err[has] / ok.sum(axis=1)[has] / scale[rows][has]
+            total[season] += float(mase.sum())
+        points += int(has.sum())
+    if points:
+        out.update(
+            points=points,
+            mase_season=total[True] / points,
+            mase_plain=total[False] / points,
+            season=total[True] <= total[False],
+        )
+    return out
+
+
 # Level models: flat forecasts that know nothing of the season.
-_LEVEL_MODELS = (M.MOVING_AVERAGE, M.SBA, M.TSB, M.CROSTON, M.ETS_SES, M.ETS_DAMPED)
+_LEVEL_MODELS = (M.MOVING_AVERAGE, M.SBA, M.TSB, M.CROSTON, M.SES, M.ETS_SES, M.ETS_DAMPED)
 
 
 def _young_take_the_parents_season(
@@ -436,6 +509,7 @@ def forecast_batch(
     *,
     parent: pl.DataFrame | None = None,
     launch: pl.DataFrame | None = None,
+    new_season: bool | None = None,
     _fail_models: frozenset[str] = frozenset(),
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Forecast a batch of series (rows of :func:`forecasting.series.build_series`).
@@ -443,7 +517,9 @@ def forecast_batch(
     ``parent`` (:func:`forecasting.series.parent_shape` of all the series) gives the batch its
     parents' seasonal shape over the whole history; without it the batch's own rows are used.
     ``launch`` (:func:`forecasting.series.launch_curve` of all the series) is the store's launch
-    curve for new items; without it the batch's own launches are measured.
+    curve for new items; without it the batch's own launches are measured. ``new_season``
+    (:func:`launch_backtest` of all the series): do new items carry their parent's seasonal
+    index; without it the batch's own past launches decide.
 
     Returns ``(forecast_df, accuracy_df)``:
 
@@ -466,7 +542,9 @@ def forecast_batch(
     with threadpool_limits(limits=1):
         if launch is None and s.launch_growth:
             launch = launch_curve(series_batch)
-        return _forecast_batch(series_batch, run_date, s, _fail_models, parent, launch)
+        if new_season is None:
+            new_season = launch_backtest(series_batch, s, parent)["season"]
+        return _forecast_batch(series_batch, run_date, s, _fail_models, parent, launch, new_season)
 
 
 def _forecast_batch(
@@ -476,6 +554,7 @@ def _forecast_batch(
     _fail_models: frozenset[str],
     parent: pl.DataFrame | None = None,
     launch: pl.DataFrame | None = None,
+    new_season: bool = True,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     keys, _periods, mats = series_matrix(series_batch, parent)
     y, filled, start = mats["y"], mats["filled"], mats["start"]
@@ -490,7 +569,18 @@ def _forecast_batch(
     h = max(s.horizon_periods, hb)
     growth = _growth_matrix(keys, launch) if s.launch_growth else None
     fcs = _all_forecasts(
-        y, filled, start, cls, cat_level, mats["cat"], origins, h, s, set(_fail_models), growth
+        y,
+        filled,
+        start,
+        cls,
+        cat_level,
+        mats["cat"],
+        origins,
+        h,
+        s,
+        set(_fail_models),
+        growth,
+        new_season,
     )
 
     # ---- backtest scoring -------------------------------------------------------------------
@@ -699,8 +789,10 @@ def iter_batches(series: pl.DataFrame, batch_size: int) -> Iterator[pl.DataFrame
 
 
 def _run_batch(args):
-    batch, run_date, settings, parent, launch = args
-    return forecast_batch(batch, run_date, settings, parent=parent, launch=launch)
+    batch, run_date, settings, parent, launch, new_season = args
+    return forecast_batch(
+        batch, run_date, settings, parent=parent, launch=launch, new_season=new_season
+    )
 
 
 def forecast_all(
@@ -726,7 +818,8 @@ def forecast_all(
         return _empty_forecast(), _empty_accuracy()
     parent = parent_shape(series)
     launch = launch_curve(series) if s.launch_growth else None
-    jobs = [(b, run_date, s, parent, launch) for b in batches]
+    new_season = launch_backtest(series, s, parent)["season"]
+    jobs = [(b, run_date, s, parent, launch, new_season) for b in batches]
     results = []
     if workers <= 1 or len(batches) == 1:
         for j in jobs:
