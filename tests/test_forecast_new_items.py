@@ -14,7 +14,13 @@ import polars as pl
 import pytest
 
 from forecasting import models as M
-from forecasting.engine import ForecastSettings, accuracy_summary, forecast_all, launch_backtest
+from forecasting.engine import (
+    NAIVE_MODELS,
+    ForecastSettings,
+    accuracy_summary,
+    forecast_all,
+    launch_backtest,
+)
 from forecasting.schemas import DAILY_DEMAND_INPUT
 from forecasting.series import build_series
 
@@ -200,6 +206,9 @@ def test_past_launches_decide_whether_new_items_take_the_parents_season(follow: 
     worse = verdict["mase_plain"] if follow else verdict["mase_season"]
     better = verdict["mase_season"] if follow else verdict["mase_plain"]
     assert better < worse
+    # a run whose models forecast no new item (the naive baseline) does not pay for it
+    naive = launch_backtest(build_series(daily, run), ForecastSettings(models=NAIVE_MODELS))
+    assert naive["points"] == 0 and naive["season"] is True
     # forecast_all applies it: a batch on its own reaches the same verdict as the whole store
     fc, _ = forecast_all(daily, run, ForecastSettings(batch_size=8), workers=1)
     fc1, _ = forecast_all(daily, run, ForecastSettings(), workers=1)
