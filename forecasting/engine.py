@@ -14,8 +14,9 @@ How one batch is forecast:
 1. classify each series (:mod:`forecasting.classify`);
 2. forecast every candidate at ``n_origins`` rolling backtest origins and at the run date in one
    pass (vectorized models: seasonal naive, moving average, moving average x the parent's
-   seasonal index (shrunk towards 1 by its noise), Croston, SBA, TSB, zero, category profile,
-   the new-item combination, and an ensemble; ETS for
+   seasonal index (shrunk towards 1 by its noise), Croston, SBA, TSB, SES, zero, category
+   profile, the new-item combination (with the parent's season only where the store's past
+   launches were forecast better with it: :func:`launch_backtest`), and an ensemble; ETS for
    smooth/erratic series with enough history, parameters estimated per series);
 3. score the candidates on the periods after each origin that were observed (not censored):
    MASE, WAPE, bias, p10-p90 coverage;
