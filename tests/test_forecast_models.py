@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from forecasting import classify as cl
-from forecasting.models import croston_family, moving_average, seasonal_naive, tsb
+from forecasting.models import croston_family, moving_average, seasonal_naive, ses, tsb
 from forecasting.models.ets import ets_filter, fit_params
 from forecasting.quantiles import count_quantiles, dispersion, inside_band
 
@@ -111,6 +111,26 @@ def test_intermittent_models_are_row_independent_and_skip_missing():
     zero = y.copy()
     zero[:, 70:75] = 0.0
     assert not np.allclose(tsb(z, [80], 1).mean, tsb(zero, [80], 1).mean)
+
+
+def test_vectorized_ses_follows_the_level_picks_alpha_and_skips_missing():
+    # a level that steps from 10 to 30: SES ends near the new level, a step-following alpha
+    step = np.r_[np.full(30, 10.0), np.full(30, 30.0)][None, :]
+    assert ses(step, [60], 2)[0, 0] == pytest.approx([30.0, 30.0], abs=0.5)
+    # at an origin before the step it knows nothing of it (no look-ahead)
+    assert ses(step, [30], 1)[0, 0, 0] == pytest.approx(10.0)
+    # a noisy constant level: the smallest alpha wins the in-sample error, the mean is close
+    rng = np.random.default_rng(4)
+    flat = rng.poisson(20, (1, 200)).astype(float)
+    assert ses(flat, [200], 1)[0, 0, 0] == pytest.approx(20.0, abs=2.5)
+    # rows are independent; NaN (censored) periods are skipped, not zeros
+    y = np.vstack([step, flat[:, :60]])
+    np.testing.assert_allclose(ses(y, [60], 1)[0, 0], ses(step, [60], 1)[0, 0])
+    gap = step.copy()
+    gap[0, 40:50] = np.nan
+    assert ses(gap, [60], 1)[0, 0, 0] == pytest.approx(30.0, abs=0.5)
+    nothing = np.full((1, 5), np.nan)
+    assert ses(nothing, [5], 1)[0, 0, 0] == 0.0
 
 
 def test_tsb_fades_obsolete_items_croston_does_not():

@@ -14,7 +14,13 @@ import polars as pl
 import pytest
 
 from forecasting import models as M
-from forecasting.engine import ForecastSettings, accuracy_summary, forecast_all
+from forecasting.engine import (
+    NAIVE_MODELS,
+    ForecastSettings,
+    accuracy_summary,
+    forecast_all,
+    launch_backtest,
+)
 from forecasting.schemas import DAILY_DEMAND_INPUT
 from forecasting.series import build_series
 
@@ -169,3 +175,41 @@ def test_launch_curve_is_measured_on_past_launches() -> None:
     # off by default: its own 1 a week shrunk a third towards the launches' first weeks (2.7)
     fc, _ = forecast_all(_daily(rows), run, workers=1)
     assert fc.filter(pl.col("sku") == "NEW")["mean"][0] < 2.0
+
+
+def _seasonal_store(launches_follow_the_season: bool) -> pl.DataFrame:
+    """Three years of 12 items with a strong yearly season, and 24 launches spread over the
+    last two years that either follow that season or sell at a flat rate from launch on."""
+    rng = np.random.default_rng(21)
+    weeks = 156
+    season = 1.0 + 0.8 * np.sin(2 * np.pi * np.arange(weeks) / 52.0)
+    rows = []
+    for i in range(12):
+        for w in range(weeks):
+            units = int(rng.poisson((20 + i) * season[w]))
+            rows.append((MONDAY + timedelta(weeks=w), f"OLD-{i:02d}", units))
+    for j in range(24):
+        launch = 52 + 4 * j
+        for w in range(launch, weeks):
+            rate = 3.0 * (season[w] if launches_follow_the_season else 1.0)
+            rows.append((MONDAY + timedelta(weeks=w), f"NEW-{j:02d}", int(rng.poisson(rate)) + 1))
+    return _daily(rows)
+
+
+@pytest.mark.parametrize("follow", [True, False])
+def test_past_launches_decide_whether_new_items_take_the_parents_season(follow: bool) -> None:
+    daily = _seasonal_store(follow)
+    run = MONDAY + timedelta(weeks=156)
+    verdict = launch_backtest(build_series(daily, run), ForecastSettings())
+    assert verdict["points"] > 100
+    assert verdict["season"] is follow
+    worse = verdict["mase_plain"] if follow else verdict["mase_season"]
+    better = verdict["mase_season"] if follow else verdict["mase_plain"]
+    assert better < worse
+    # a run whose models forecast no new item (the naive baseline) does not pay for it
+    naive = launch_backtest(build_series(daily, run), ForecastSettings(models=NAIVE_MODELS))
+    assert naive["points"] == 0 and naive["season"] is True
+    # forecast_all applies it: a batch on its own reaches the same verdict as the whole store
+    fc, _ = forecast_all(daily, run, ForecastSettings(batch_size=8), workers=1)
+    fc1, _ = forecast_all(daily, run, ForecastSettings(), workers=1)
+    assert fc.equals(fc1)

@@ -17,6 +17,7 @@ from forecasting.models.naive import (
     seasonal_naive,
     zero,
 )
+from forecasting.models.ses import ses
 
 SEASONAL_NAIVE = "seasonal_naive"
 MOVING_AVERAGE = "moving_average"
@@ -24,6 +25,7 @@ CROSTON = "croston"
 SBA = "sba"
 TSB = "tsb"
 ETS_SES = "ets_ses"
+SES = "ses"
 ETS_DAMPED = "ets_damped"
 ETS_SEASONAL = "ets_seasonal"
 ZERO = "zero"
@@ -43,6 +45,7 @@ FALLBACK_ORDER: list[str] = [
     ETS_SEASONAL,
     ETS_DAMPED,
     ETS_SES,
+    SES,
     SBA,
     TSB,
     CROSTON,
@@ -72,6 +75,7 @@ __all__ = [
     "NEW_ITEM",
     "SBA",
     "SEASONAL_NAIVE",
+    "SES",
     "TSB",
     "ZERO",
     "category_profile",
@@ -80,6 +84,7 @@ __all__ = [
     "naive",
     "seasonal_index",
     "seasonal_naive",
+    "ses",
     "tsb",
     "zero",
 ]
