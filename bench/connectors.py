@@ -94,7 +94,10 @@ def _config_data(args: argparse.Namespace, tmp: Path, warehouse: str, bulk: bool
                  "credentials": {"access_token": "OMS_SHOP_ACCESS_TOKEN"},
                  "page_size": args.page_size, "landing_batch": args.landing_batch}  # fmt: skip
     if bulk:
-        api.update({"bulk_backfill_days": 1, "bulk_window_days": 30})
+        # The emulator runs a window's bulk query inside `bulkOperationRunQuery` (~20 s for a
+        # 30-day window of ~17,000 orders, in Python): on a loaded machine that passed the 30 s
+        # default timeout and the run gave up. A longer timeout changes no measured step.
+        api.update({"bulk_backfill_days": 1, "bulk_window_days": 30, "timeout_seconds": 180})
     shop.update({"source": "api", "api": api})
     return data
 
