@@ -19,7 +19,10 @@ paginated backfill reads only the orders updated in the last `--paginated-days` 
 since at ~3 orders per query, executed in Python, all 200,000 would take ~15 minutes twice (gate
 off and on); its figures for 200,000 are extrapolated per 1,000 orders and say so.
 
-Figures are ratios to the in-run floors because these machines are shared and noisy. Writes
+Figures are ratios to the in-run floors because these machines are shared and noisy. The speed
+target (issue 12: the bulk JSONL landing at least a third as fast as `read_json` of the same
+file) is judged on the same-file ratio; the ratio to `read_json` of the landed payloads (another
+file, of the paginated phase's orders) is reported beside it. Writes
 `bench/results/connectors.json`.
 """
 
@@ -91,7 +94,10 @@ def _config_data(args: argparse.Namespace, tmp: Path, warehouse: str, bulk: bool
                  "credentials": {"access_token": "OMS_SHOP_ACCESS_TOKEN"},
                  "page_size": args.page_size, "landing_batch": args.landing_batch}  # fmt: skip
     if bulk:
-        api.update({"bulk_backfill_days": 1, "bulk_window_days": 30})
+        # The emulator runs a window's bulk query inside `bulkOperationRunQuery` (~20 s for a
+        # 30-day window of ~17,000 orders, in Python): on a loaded machine that passed the 30 s
+        # default timeout and the run gave up. A longer timeout changes no measured step.
+        api.update({"bulk_backfill_days": 1, "bulk_window_days": 30, "timeout_seconds": 180})
     shop.update({"source": "api", "api": api})
     return data
 
@@ -375,6 +381,7 @@ def report(args, info, gen_s, paged, bulk, floor_bulk, floor_rest, emulator_rss)
     hourly_points = 1600 * paged_per_1000 / 1000
     hourly_local = 1.6 * paged_local_per_1000
     peak = max(paged["peak_rss_mb"], bulk["peak_rss_mb"])
+    old_verdict = min(ratio_bulk_file, ratio_rest_file) >= 1 / 3  # the rule before (the note)
     return {
         "orders_served": info["orders"],
         "store_generation_seconds": round(gen_s, 1),
@@ -452,7 +459,21 @@ def report(args, info, gen_s, paged, bulk, floor_bulk, floor_rest, emulator_rss)
         "ratio_bulk_jsonl_landing_to_read_json_same_file": round(ratio_bulk_file, 3),
         "ratio_bulk_jsonl_landing_to_read_json_of_payloads": round(ratio_rest_file, 3),
         "target_ratio": round(1 / 3, 3),
-        "meets_speed_target": min(ratio_bulk_file, ratio_rest_file) >= 1 / 3,
+        # the target (issue 12) is against read_json of the same file; see `speed_target_note`
+        "meets_speed_target": ratio_bulk_file >= 1 / 3,
+        "speed_target_note": (
+            "meets_speed_target is judged on ratio_bulk_jsonl_landing_to_read_json_same_file "
+            "alone (the target: at least a third as fast as DuckDB's read_json loading the same "
+            "bulk result file into a table). Before, it was the minimum of that and "
+            "ratio_bulk_jsonl_landing_to_read_json_of_payloads, which is kept for information "
+            "but is not a floor of the same work: it reads another file (the REST payloads the "
+            f"paginated phase landed: {floor_rest['rows']:,} orders, not the "
+            f"{n_bulk:,} of the bulk file, one line per order instead of the bulk file's "
+            "order and child lines), so it divides our rate on one input by DuckDB's on "
+            f"another, at another size. In this run: same file {ratio_bulk_file:.3f}, payloads "
+            f"{ratio_rest_file:.3f}; the old rule (the minimum) gives "
+            f"{'the same' if old_verdict == (ratio_bulk_file >= 1 / 3) else 'another'} verdict."
+        ),
         "peak_rss_mb": round(peak, 1),
         "emulator_rss_mb_own_process_not_counted": emulator_rss,
         "meets_memory_target": peak < 1024,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +31,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.compute as pc
 
-from connectors.http import REDACTED, SECRET_PREFIXES, SECRET_SHAPES, known_secrets, redact
+from connectors.http import REDACTED, SECRET_SHAPES, known_secrets, redact
 from flows.config import Config
 from flows.quality import UNIQUE, GateContext, GateResult, PageRejected, gate_groups
 from flows.staged import StagedRecords
@@ -162,18 +163,21 @@ def redacted(staged: StagedRecords) -> StagedRecords:
     if not len(staged):
         return staged
     col = staged.table.column("_payload")
-    # Replacing copies the whole column, so only when a payload holds the text: looking for it
-    # costs a bit per record, and a large file is not copied once per known credential.
-    changed = False
-    for secret in sorted(known_secrets(), key=len, reverse=True):
+    secrets = sorted(known_secrets(), key=len, reverse=True)
+    # One scan says whether anything needs replacing: every known credential (as a literal) and
+    # the shapes in one RE2 alternation. Measured on 10,000 Shopify orders (25 MB of text): one
+    # scan 0.05 s, the same as a single substring search, where a search per credential and per
+    # shape prefix took 0.34 s ("ck_" occurs in every order: "restock_type"). Replacing copies
+    # the whole column, so it is done only when a payload holds one.
+    probe = "|".join([*(re.escape(s) for s in secrets), SECRET_SHAPES.pattern])
+    if not pc.any(pc.match_substring_regex(col, probe)).as_py():
+        return staged
+    for secret in secrets:
         if pc.any(pc.match_substring(col, secret)).as_py():
-            col, changed = pc.replace_substring(col, secret, REDACTED), True
-    # The shapes' regex costs ~8x a plain substring search over 25 MB of text; it can only
-    # match where one of its literal prefixes occurs, so those are looked for first.
-    maybe = any(pc.any(pc.match_substring(col, lit)).as_py() for lit in SECRET_PREFIXES)
-    if maybe and pc.any(pc.match_substring_regex(col, SECRET_SHAPES.pattern)).as_py():
-        col, changed = pc.replace_substring_regex(col, SECRET_SHAPES.pattern, REDACTED), True
-    return StagedRecords(staged.table.set_column(2, "_payload", col)) if changed else staged
+            col = pc.replace_substring(col, secret, REDACTED)
+    if pc.any(pc.match_substring_regex(col, SECRET_SHAPES.pattern)).as_py():
+        col = pc.replace_substring_regex(col, SECRET_SHAPES.pattern, REDACTED)
+    return StagedRecords(staged.table.set_column(2, "_payload", col))
 
 
 def known_skus(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
