@@ -1170,8 +1170,9 @@ def test_a_crash_between_slices_lands_the_file_once_on_the_next_run(tmp_path, mo
 
 
 def test_every_credential_shape_is_redacted_from_staged_payloads():
-    """`redacted` looks for the shapes' literal prefixes before running their regex over a
-    batch: each shape, alone in a batch of ordinary payloads, must still be found."""
+    """`redacted` probes a batch with one regex (known credentials and the shapes) before
+    replacing anything: each shape, alone in a batch of ordinary payloads, must still be found
+    (and each starts with one of the prefixes `connectors.http` documents)."""
     from connectors.http import SECRET_PREFIXES, SECRET_SHAPES
     from connectors.records import RawRecord
     from flows.landing import redacted
