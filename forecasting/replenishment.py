@@ -727,7 +727,11 @@ def plan_replenishment(
     d_p = stats["d_p"].to_numpy()
     p_days = np.maximum(stats["protection_days"].to_numpy().astype(float), 1.0)
     # The long-run rate the measured errors were made at (0 without measured errors).
-    rate = stats["measured_rate"].to_numpy() if "measured_rate" in stats.columns else 0.0 * d_p
+    rate = (
+        stats["measured_rate"].to_numpy()
+        if "measured_rate" in stats.columns
+        else np.zeros_like(d_p)
+    )
     # A marketplace location fed by transfer plans for at least that rate: its own history is
     # cut short by its stockouts, and a forecast that dips to nothing there leaves it empty
     # until the next transfer (it holds only the lane's days, no purchase overhang).

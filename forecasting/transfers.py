@@ -140,6 +140,8 @@ def plan_transfers(
     ``location_kinds`` maps a location id to its kind (``oms.yaml`` ``locations[].kind``);
     ``fx_to_base`` gives the rate to ``base_currency`` per currency, used only when a lane's
     currency differs from the supplier's (a pair that cannot be converted gets no transfer).
+    An optional ``keep_level`` column (the purchase plan's, :func:`transfer_positions`) raises
+    what a sender keeps above its order-up-to level plus the buffer.
     ``feeders`` (``sku, location_id, feeder``: :func:`fed_series`) names, per marketplace
     series fed by transfer, the one sender that plans for its demand (:func:`with_fed_demand`):
     only that sender gives it stock below its own excess. Without it every inbound lane may.
@@ -170,8 +172,8 @@ def plan_transfers(
             ip, avail = int(r["inventory_position"]), max(int(r["available"] or 0), 0)
             s_level, s_up = float(r["reorder_point"]), float(r["order_up_to"])
             d = float(r["daily_demand"] or 0.0)
-            keep = float(r.get("keep_level") or 0.0)
-            threshold = math.ceil(max(s_up + buffer_days * d, keep) - 1e-9)
+            keep, above_up_to = float(r.get("keep_level") or 0.0), s_up + buffer_days * d
+            threshold = math.ceil(max(above_up_to, keep) - 1e-9)
             # both the position and the shelf stay above the threshold: units on order do not
             # sell until they arrive, so a sender never ships the shelf it lives on meanwhile
             # a zero forecast where the SKU still sells (a slow mover whose next sale the
@@ -179,7 +181,7 @@ def plan_transfers(
             excess = max(0, min(avail, ip) - threshold)
             if r.get("sells") and s_up <= 0:
                 excess = 0
-            pools[loc] = _Pool(r, excess, avail, threshold, keep > s_up + buffer_days * d)
+            pools[loc] = _Pool(r, excess, avail, threshold, keep > above_up_to)
             if loc in inbound and ip <= s_level and s_up > ip:
                 receivers.append(r)
         receivers.sort(
