@@ -74,6 +74,11 @@ def _shop(bag: dict | None) -> str | None:
     return _amount((bag or {}).get("shopMoney"))
 
 
+def _shop_of(price_set: dict | None) -> str | None:
+    """The shop amount of a price_set `_set` already built (the bag is not read again)."""
+    return price_set["shop_money"]["amount"] if price_set else None
+
+
 def _nodes(conn: Any) -> list[dict]:
     if conn is None:
         return []
@@ -123,10 +128,9 @@ def order_to_rest(n: dict) -> dict:
                 "product_id": _loc(li.get("product")),
                 "title": li.get("title"),
                 "quantity": _int(li.get("quantity"), "line item quantity"),
-                "price": price_set["shop_money"]["amount"] if price_set else None,
+                "price": _shop_of(price_set),
                 "price_set": price_set,
-                "total_discount": (discount_set["shop_money"]["amount"] if discount_set else None)
-                or "0.00",
+                "total_discount": _shop_of(discount_set) or "0.00",
                 "total_discount_set": discount_set,
                 "tax_lines": [_tax_line(t) for t in li.get("taxLines") or []],
             }
@@ -277,7 +281,7 @@ def order_to_rest(n: dict) -> dict:
 def _tax_line(t: dict) -> dict:
     price_set = _set(t.get("priceSet"))
     return {
-        "price": price_set["shop_money"]["amount"] if price_set else None,
+        "price": _shop_of(price_set),
         "price_set": price_set,
         "rate": t.get("rate"),
         "title": t.get("title"),
