@@ -574,11 +574,18 @@ def invoke(args: list[str], callbacks: list | None = None):
     When another process holds the file (a reader of the working file: `oms status` before
     anything is published, a notebook), dbt could not open it and so did nothing (it opens the
     file once per invocation, `keep_open`): the invocation is retried while the run's lock
-    timeout lasts, as our own steps wait (`wait_for_file`), then WarehouseHeld names the holder."""
+    timeout lasts, as our own steps wait (`wait_for_file`), then WarehouseHeld names the holder.
+
+    Every command but `docs` runs with `--no-write-json`: nothing here reads dbt's
+    manifest.json or run_results.json (results come back in-process), and writing the manifest
+    twice per invocation cost ~2.5 s of each hourly build. The partial-parse file is still
+    written, so the next invocation parses in under a second. `oms docs` writes its own."""
     from dbt.cli.main import dbtRunner
 
     from flows.warehouse import held_error, wait_for_file
 
+    if args[0] != "docs" and "--write-json" not in args:
+        args = [*args, "--no-write-json"]
     warehouse = os.environ.get("OMS_WAREHOUSE")
     if warehouse:  # unless the caller chose its own (dbt docs writes where `oms docs` says)
         for flag, value in dbt_work_paths(warehouse).items():
@@ -599,7 +606,7 @@ def invoke(args: list[str], callbacks: list | None = None):
 
 
 def dbt_work_dir(warehouse: str | Path) -> Path:
-    """Where dbt writes its target/ (the parsed manifest, compiled SQL, run results) and its log
+    """Where dbt writes its target/ (the saved parse, compiled SQL) and its log
     for this warehouse: `.<name>.dbt/` beside the file, not inside the project.
 
     dbt re-parses the whole project (~10 s) unless its saved parse was made for the same
