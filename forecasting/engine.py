@@ -72,6 +72,7 @@ __all__ = [
     "iter_batches",
     "launch_backtest",
     "naive_forecast",
+    "return_hazard",
     "to_daily",
     "weekday_profile",
 ]
@@ -517,6 +518,7 @@ def forecast_batch(
     parent: pl.DataFrame | None = None,
     launch: pl.DataFrame | None = None,
     new_season: bool | None = None,
+    returns: tuple[np.ndarray, np.ndarray] | None = None,
     _fail_models: frozenset[str] = frozenset(),
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Forecast a batch of series (rows of :func:`forecasting.series.build_series`).
@@ -526,7 +528,8 @@ def forecast_batch(
     ``launch`` (:func:`forecasting.series.launch_curve` of all the series) is the store's launch
     curve for new items; without it the batch's own launches are measured. ``new_season``
     (:func:`launch_backtest` of all the series): do new items carry their parent's seasonal
-    index; without it the batch's own past launches decide.
+    index; without it the batch's own past launches decide. ``returns`` (:func:`return_hazard`
+    of all the series): how the store's improbable zero runs ended; without it the batch's own.
 
     Returns ``(forecast_df, accuracy_df)``:
 
@@ -551,7 +554,11 @@ def forecast_batch(
             launch = launch_curve(series_batch)
         if new_season is None:
             new_season = launch_backtest(series_batch, s, parent)["season"]
-        return _forecast_batch(series_batch, run_date, s, _fail_models, parent, launch, new_season)
+        if returns is None:
+            returns = return_hazard(series_batch)
+        return _forecast_batch(
+            series_batch, run_date, s, _fail_models, parent, launch, new_season, returns
+        )
 
 
 def _forecast_batch(
@@ -562,6 +569,7 @@ def _forecast_batch(
     parent: pl.DataFrame | None = None,
     launch: pl.DataFrame | None = None,
     new_season: bool = True,
+    returns: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     keys, _periods, mats = series_matrix(series_batch, parent)
     y, filled, start = mats["y"], mats["filled"], mats["start"]
@@ -700,16 +708,18 @@ def _forecast_batch(
         j = names.index(default)
         chosen_idx = np.where(sel & fcs[default][1], j, chosen_idx)
     # ---- outputs ----------------------------------------------------------------------------
-    fc_mean = np.stack([fcs[m][0][-1, :, : s.horizon_periods] for m in names])  # (models, n, H)
+    hp = s.horizon_periods
+    fc_mean = np.stack([fcs[m][0][-1, :, :hp] for m in names])  # (models, n, H)
     rows = np.arange(n)
     mean = fc_mean[chosen_idx, rows, :]
+    if returns is not None and M.CROSTON in fcs:
+        mean = _mix_in_returns(mean, y, cls, fcs[M.CROSTON][0][-1, :, :hp], returns)
     d = disp[chosen_idx, rows][:, None] * np.ones_like(mean)
     p10 = count_quantiles(mean, d, 0.10)
     p50 = count_quantiles(mean, d, 0.50)
     p90 = count_quantiles(mean, d, 0.90)
     first = first_forecast_period(run_date, s.freq)
     starts = [first + timedelta(days=s.period_days * k) for k in range(s.horizon_periods)]
-    hp = s.horizon_periods
     forecast = pl.DataFrame(
         {
             "run_date": [run_date] * (n * hp),
@@ -760,6 +770,40 @@ def _forecast_batch(
     return forecast, accuracy
 
 
+def return_hazard(series: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """How the improbable zero runs of these series ended, by run length
+    (:func:`forecasting.classify.return_hazard`): ``(returns, at_risk)``."""
+    if series.height == 0:
+        return np.zeros(1), np.zeros(1)
+    _keys, _periods, mats = series_matrix(series)
+    return cl.return_hazard(mats["y"])
+
+
+def _mix_in_returns(
+    mean: np.ndarray,
+    y: np.ndarray,
+    cls: np.ndarray,
+    level: np.ndarray,
+    returns: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """An established item its class calls active, in a zero run its own zero rate makes
+    improbable (:func:`forecasting.classify.zero_run_states`), is forecast as a mixture: with
+    the probability ``q_k`` that it has sold again by period ``k``, learned from how the store's
+    own past such runs of the same length ended (Kaplan-Meier, ``returns``), it sells at its
+    level before the run (Croston's, which zero periods do not move); otherwise as the chosen
+    model says (which has decayed through the run). Where the store's runs never came back,
+    ``q`` is 0 and nothing changes; where they always did, soon, the level returns."""
+    active = np.isin(cls, [cl.SMOOTH, cl.ERRATIC, cl.INTERMITTENT, cl.LUMPY])
+    run, flagged = cl.zero_run_states(y)
+    back = active & flagged[:, -1]
+    if not back.any():
+        return mean
+    q = cl.return_probability(*returns, run[back, -1], mean.shape[1])
+    out = mean.copy()
+    out[back] = q * level[back] + (1.0 - q) * mean[back]
+    return out
+
+
 def _growth_matrix(keys: pl.DataFrame, launch: pl.DataFrame | None) -> np.ndarray:
     """(series, ages) launch growth for each series' location (1 where unmeasured)."""
     g = np.ones((keys.height, LAUNCH_AGES))
@@ -796,9 +840,15 @@ def iter_batches(series: pl.DataFrame, batch_size: int) -> Iterator[pl.DataFrame
 
 
 def _run_batch(args):
-    batch, run_date, settings, parent, launch, new_season = args
+    batch, run_date, settings, parent, launch, new_season, returns = args
     return forecast_batch(
-        batch, run_date, settings, parent=parent, launch=launch, new_season=new_season
+        batch,
+        run_date,
+        settings,
+        parent=parent,
+        launch=launch,
+        new_season=new_season,
+        returns=returns,
     )
 
 
@@ -826,7 +876,8 @@ def forecast_all(
     parent = parent_shape(series)
     launch = launch_curve(series) if s.launch_growth else None
     new_season = launch_backtest(series, s, parent)["season"]
-    jobs = [(b, run_date, s, parent, launch, new_season) for b in batches]
+    returns = return_hazard(series)
+    jobs = [(b, run_date, s, parent, launch, new_season, returns) for b in batches]
     results = []
     if workers <= 1 or len(batches) == 1:
         for j in jobs:
