@@ -712,8 +712,8 @@ def _forecast_batch(
     fc_mean = np.stack([fcs[m][0][-1, :, :hp] for m in names])  # (models, n, H)
     rows = np.arange(n)
     mean = fc_mean[chosen_idx, rows, :]
-    if returns is not None and M.CROSTON in fcs:
-        mean = _mix_in_returns(mean, y, cls, fcs[M.CROSTON][0][-1, :, :hp], returns)
+    if returns is not None:
+        mean = _mix_in_returns(mean, y, cls, returns, s.ma_window)
     d = disp[chosen_idx, rows][:, None] * np.ones_like(mean)
     p10 = count_quantiles(mean, d, 0.10)
     p50 = count_quantiles(mean, d, 0.50)
@@ -783,24 +783,30 @@ def _mix_in_returns(
     mean: np.ndarray,
     y: np.ndarray,
     cls: np.ndarray,
-    level: np.ndarray,
     returns: tuple[np.ndarray, np.ndarray],
+    window: int,
 ) -> np.ndarray:
     """An established item its class calls active, in a zero run its own zero rate makes
     improbable (:func:`forecasting.classify.zero_run_states`), is forecast as a mixture: with
     the probability ``q_k`` that it has sold again by period ``k``, learned from how the store's
     own past such runs of the same length ended (Kaplan-Meier, ``returns``), it sells at its
-    level before the run (Croston's, which zero periods do not move); otherwise as the chosen
-    model says (which has decayed through the run). Where the store's runs never came back,
-    ``q`` is 0 and nothing changes; where they always did, soon, the level returns."""
+    level before the run (the mean of its last ``window`` observed periods up to its last sale:
+    the moving average as it stood when the run began); otherwise as the chosen model says
+    (which has decayed through the run). Where the store's runs never came back, ``q`` is 0 and
+    nothing changes; where they always did, soon, the level returns."""
     active = np.isin(cls, [cl.SMOOTH, cl.ERRATIC, cl.INTERMITTENT, cl.LUMPY])
     run, flagged = cl.zero_run_states(y)
-    back = active & flagged[:, -1]
-    if not back.any():
+    back = np.flatnonzero(active & flagged[:, -1])
+    if back.size == 0:
         return mean
     q = cl.return_probability(*returns, run[back, -1], mean.shape[1])
+    level = np.zeros(back.size)
+    for i, r in enumerate(back):  # a handful of series: the flagged ones
+        sold = np.flatnonzero(np.nan_to_num(y[r]) > 0)
+        before = y[r, : sold[-1] + 1]
+        level[i] = before[~np.isnan(before)][-window:].mean()
     out = mean.copy()
-    out[back] = q * level[back] + (1.0 - q) * mean[back]
+    out[back] = q * level[:, None] + (1.0 - q) * mean[back]
     return out
 
 
