@@ -170,3 +170,22 @@ def return_probability(
     idx = run.astype(int)[:, None] + np.arange(h)[None, :]
     lam = np.where(idx < hz.size, hz[np.minimum(idx, hz.size - 1)], 0.0)
     return 1.0 - np.cumprod(1.0 - lam, axis=1)
+
+
+def eventual_return(returns: np.ndarray, at_risk: np.ndarray, run: np.ndarray) -> np.ndarray:
+    """``(n,)``: the probability that a series in a zero run of length ``run`` sells again at
+    all, as far as the store's past runs can tell: ``1 - prod (1 - hazard(l))`` over the longer
+    lengths some past run reached (Kaplan-Meier, :func:`return_hazard`). Where no run of the
+    store was ever watched beyond ``run``, nothing is known, and the answer is 1 (the caller
+    then keeps its hedge)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hz = np.where(at_risk > 0, returns / np.maximum(at_risk, 1.0), 0.0)
+    seen = np.flatnonzero(at_risk > 0)
+    last = int(seen[-1]) if seen.size else -1
+    log_s = np.concatenate([[0.0], np.cumsum(np.log(np.clip(1.0 - hz, 1e-12, 1.0)))])
+    r = run.astype(int)
+    known = r < last
+    surv = (
+        np.exp(log_s[last + 1] - log_s[np.clip(r, 0, last + 1)]) if last >= 0 else np.ones(len(r))
+    )
+    return np.where(known, 1.0 - surv, 1.0)

@@ -787,13 +787,21 @@ def _mix_in_returns(
     window: int,
 ) -> np.ndarray:
     """An established item its class calls active, in a zero run its own zero rate makes
-    improbable (:func:`forecasting.classify.zero_run_states`), is forecast as a mixture: with
-    the probability ``q_k`` that it has sold again by period ``k``, learned from how the store's
-    own past such runs of the same length ended (Kaplan-Meier, ``returns``), it sells at its
-    level before the run (the mean of its last ``window`` observed periods up to its last sale:
-    the moving average as it stood when the run began); otherwise as the chosen model says
-    (which has decayed through the run). Where the store's runs never came back, ``q`` is 0 and
-    nothing changes; where they always did, soon, the level returns."""
+    improbable (:func:`forecasting.classify.zero_run_states`), is forecast as a mixture of three
+    futures, their probabilities learned from how the store's own past such runs ended
+    (Kaplan-Meier over run lengths, ``returns``):
+
+    - it has sold again by period ``k`` (``q_k``, :func:`forecasting.classify.return_probability`):
+      it sells at its level before the run (the mean of its last ``window`` observed periods up
+      to its last sale: the moving average as it stood when the run began);
+    - it comes back, but later (``ever - q_k``, ``ever`` from
+      :func:`forecasting.classify.eventual_return`): when is what the store's few runs measure
+      worst, so the chosen model's forecast (which has decayed through the run) stands in;
+    - it never comes back (``1 - ever``): 0.
+
+    Where the store's past runs were watched beyond this one's length and none came back, the
+    forecast is 0 (a discontinued item is not reordered); where nothing is known beyond it,
+    ``ever`` is 1 and the chosen model keeps the item from being forecast at zero."""
     active = np.isin(cls, [cl.SMOOTH, cl.ERRATIC, cl.INTERMITTENT, cl.LUMPY])
     run, flagged = cl.zero_run_states(y)
     back = np.flatnonzero(active & flagged[:, -1])
@@ -806,7 +814,9 @@ def _mix_in_returns(
         before = y[r, : sold[-1] + 1]
         level[i] = before[~np.isnan(before)][-window:].mean()
     out = mean.copy()
-    out[back] = q * level[:, None] + (1.0 - q) * mean[back]
+    ever = cl.eventual_return(*returns, run[back, -1])[:, None]
+    q = np.minimum(q, ever)
+    out[back] = q * level[:, None] + (ever - q) * mean[back]
     return out
 
 

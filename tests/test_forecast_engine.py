@@ -327,8 +327,8 @@ def test_return_hazard_counts_how_past_improbable_runs_ended():
 def test_a_paused_item_comes_back_as_the_stores_past_pauses_did():
     """Two stores, one steady seller silent for its last 10 weeks in each. In the first, four
     other items once paused for 12 weeks and came back: the paused item is forecast back at its
-    level from the week such pauses ended. In the second, those items stopped for good: nothing
-    says the pause ends, and the forecast is the chosen model's, which decays through the run."""
+    level from the week such pauses ended. In the second, those items stopped for good and were
+    watched for 50 silent weeks: such a pause does not end, and the item is forecast at 0."""
     rng = np.random.default_rng(21)
     t = 90
     target = np.r_[rng.poisson(20, t - 10), np.zeros(10)]
@@ -351,11 +351,24 @@ def test_a_paused_item_comes_back_as_the_stores_past_pauses_did():
     level = target[: t - 10].mean()
     # the past pauses ended at length 12: from the third forecast week on, the level is back
     assert np.all(np.abs(fcs[True][2:] / level - 1) < 0.2)
-    assert np.all(fcs[False][2:] < 0.5 * fcs[True][2:])
-    assert fcs[False].min() > 0  # still active: not forecast at zero
+    assert np.all(fcs[False] == 0)
     # the mixing uses the store's runs handed to the batch: with none, the chosen model alone
     s = build_series(daily_from_weekly(store(True)), after(t))
     no_runs = (np.zeros(t + 1), np.zeros(t + 1))
     fc_plain, _ = forecast_batch(s, after(t), ForecastSettings(), returns=no_runs)
     plain = fc_plain.filter(pl.col("sku") == "T").sort("period_start")["mean"].to_numpy()
     assert np.all(plain[2:] < 0.5 * fcs[True][2:])
+
+
+def test_eventual_return_knows_only_what_the_stores_runs_watched():
+    from forecasting.classify import eventual_return
+
+    at_risk = np.zeros(30)
+    returns = np.zeros(30)
+    at_risk[3:20] = 4  # four runs watched from length 3 to 19 ...
+    returns[12] = 2  # ... two of them ended at length 12
+    at_risk[13:20] = 2
+    ever = eventual_return(returns, at_risk, np.array([5.0, 15.0, 19.0, 25.0]))
+    # before 12: half came back; after 12 none of the rest did; at or beyond the longest run
+    # watched nothing is known: 1 (the chosen model's forecast stands)
+    np.testing.assert_allclose(ever, [0.5, 0.0, 1.0, 1.0])
