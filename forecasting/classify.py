@@ -102,8 +102,9 @@ def improbable_zero_run(y: np.ndarray, alpha: float = 0.01) -> np.ndarray:
 
 
 # An item's past zero run counts as evidence of how such runs end only when the item had this
-# many observed periods before it (half a year of weeks): with fewer, its zero rate, and so the
-# "improbable" verdict, rests on a handful of periods (a launch settling, not a pause).
+# many observed periods before it (half a year of weeks; the engine converts it to days for a
+# daily forecast): with fewer, its zero rate, and so the "improbable" verdict, rests on a
+# handful of periods (a launch settling, not a pause).
 RETURN_MIN_BEFORE = 26
 
 

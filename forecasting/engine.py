@@ -555,7 +555,7 @@ def forecast_batch(
         if new_season is None:
             new_season = launch_backtest(series_batch, s, parent)["season"]
         if returns is None:
-            returns = return_hazard(series_batch)
+            returns = return_hazard(series_batch, s)
         return _forecast_batch(
             series_batch, run_date, s, _fail_models, parent, launch, new_season, returns
         )
@@ -712,8 +712,8 @@ def _forecast_batch(
     fc_mean = np.stack([fcs[m][0][-1, :, :hp] for m in names])  # (models, n, H)
     rows = np.arange(n)
     mean = fc_mean[chosen_idx, rows, :]
-    if returns is not None:
-        mean = _mix_in_returns(mean, y, cls, returns, s.ma_window)
+    if returns is not None and s.models is None:  # the full engine (a baseline stays plain)
+        mean = _mix_in_returns(mean, y, cls, returns, s.ma_window, _min_before(s))
     d = disp[chosen_idx, rows][:, None] * np.ones_like(mean)
     p10 = count_quantiles(mean, d, 0.10)
     p50 = count_quantiles(mean, d, 0.50)
@@ -770,13 +770,21 @@ def _forecast_batch(
     return forecast, accuracy
 
 
-def return_hazard(series: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """How the improbable zero runs of these series ended, by run length
+def _min_before(s: ForecastSettings) -> int:
+    """Observed periods an item needs before a run for the run to count (half a year)."""
+    return -(-cl.RETURN_MIN_BEFORE * 7 // s.period_days)
+
+
+def return_hazard(
+    series: pl.DataFrame, settings: ForecastSettings | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """How the improbable zero runs of these series ended, by run length in periods
     (:func:`forecasting.classify.return_hazard`): ``(returns, at_risk)``."""
+    s = settings or ForecastSettings()
     if series.height == 0:
         return np.zeros(1), np.zeros(1)
     _keys, _periods, mats = series_matrix(series)
-    return cl.return_hazard(mats["y"])
+    return cl.return_hazard(mats["y"], min_before=_min_before(s))
 
 
 def _mix_in_returns(
@@ -785,6 +793,7 @@ def _mix_in_returns(
     cls: np.ndarray,
     returns: tuple[np.ndarray, np.ndarray],
     window: int,
+    min_before: int,
 ) -> np.ndarray:
     """An established item its class calls active, in a zero run its own zero rate makes
     improbable (:func:`forecasting.classify.zero_run_states`), is forecast as a mixture of three
@@ -803,7 +812,7 @@ def _mix_in_returns(
     forecast is 0 (a discontinued item is not reordered); where nothing is known beyond it,
     ``ever`` is 1 and the chosen model keeps the item from being forecast at zero."""
     active = np.isin(cls, [cl.SMOOTH, cl.ERRATIC, cl.INTERMITTENT, cl.LUMPY])
-    run, flagged = cl.zero_run_states(y)
+    run, flagged = cl.zero_run_states(y, min_before=min_before)
     back = np.flatnonzero(active & flagged[:, -1])
     if back.size == 0:
         return mean
@@ -892,7 +901,7 @@ def forecast_all(
     parent = parent_shape(series)
     launch = launch_curve(series) if s.launch_growth else None
     new_season = launch_backtest(series, s, parent)["season"]
-    returns = return_hazard(series)
+    returns = return_hazard(series, s)
     jobs = [(b, run_date, s, parent, launch, new_season, returns) for b in batches]
     results = []
     if workers <= 1 or len(batches) == 1:
