@@ -23,7 +23,11 @@ How one batch is forecast:
 4. choose per series the candidate with the lowest backtest MASE among those allowed for its
    class (ties and unscored series follow :data:`forecasting.models.FALLBACK_ORDER`); a model
    whose fit failed is not a candidate, so the next one takes over;
-5. quantiles p10/p50/p90 from a negative binomial calibrated on the chosen model's backtest
+5. an established item in a zero run its own zero rate makes improbable is forecast as the
+   store's own past such runs ended (:func:`return_hazard`, measured on all series and handed
+   to every batch): back at its level before the run, back later (the chosen model), or gone
+   (0), with Kaplan-Meier probabilities;
+6. quantiles p10/p50/p90 from a negative binomial calibrated on the chosen model's backtest
    errors (:mod:`forecasting.quantiles`).
 """
 
