@@ -99,3 +99,94 @@ def improbable_zero_run(y: np.ndarray, alpha: float = 0.01) -> np.ndarray:
     with np.errstate(under="ignore"):
         expected = n_obs * p0 ** run.astype(float)
     return has_sale & (run >= 2) & (expected < alpha)
+
+
+# An item's past zero run counts as evidence of how such runs end only when the item had this
+# many observed periods before it (half a year of weeks; the engine converts it to days for a
+# daily forecast): with fewer, its zero rate, and so the "improbable" verdict, rests on a
+# handful of periods (a launch settling, not a pause).
+RETURN_MIN_BEFORE = 26
+
+
+def zero_run_states(
+    y: np.ndarray, alpha: float = 0.01, min_before: int = RETURN_MIN_BEFORE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row and period boundary ``t`` (0..T): the run of zeros the series is in after the
+    periods ``[:t]`` (observed periods since its last sale) and whether that run is improbable
+    for it then (:func:`improbable_zero_run` on ``y[:, :t]``) with at least ``min_before``
+    observed periods before the run. Returns ``(run, flagged)``, both ``(n, T + 1)``."""
+    n, t_len = y.shape
+    run = np.zeros((n, t_len + 1))
+    flagged = np.zeros((n, t_len + 1), dtype=bool)
+    cur = np.zeros(n)
+    n_obs = np.zeros(n)
+    n_nz = np.zeros(n)
+    has = np.zeros(n, dtype=bool)
+    for t in range(t_len):
+        obs = ~np.isnan(y[:, t])
+        sale = obs & (np.nan_to_num(y[:, t]) > 0)
+        n_obs += obs
+        n_nz += sale
+        has |= sale
+        cur = np.where(sale, 0.0, np.where(obs, cur + 1.0, cur))
+        before = n_obs - cur
+        p0 = (before - n_nz + 1.0) / (before + 2.0)
+        with np.errstate(under="ignore"):
+            improbable = n_obs * p0**cur < alpha
+        run[:, t + 1] = cur
+        flagged[:, t + 1] = has & (cur >= 2) & improbable & (before >= min_before)
+    return run, flagged
+
+
+def return_hazard(
+    y: np.ndarray, alpha: float = 0.01, min_before: int = RETURN_MIN_BEFORE
+) -> tuple[np.ndarray, np.ndarray]:
+    """How the store's improbable zero runs ended, by run length: ``(returns, at_risk)``, arrays
+    of length ``T + 1`` indexed by the run's length ``L``. ``at_risk[L]``: observed periods that
+    followed a flagged run of length ``L`` (:func:`zero_run_states`); ``returns[L]``: those that
+    sold. A run still going at the end of the history is right-censored (it stops counting),
+    as in a Kaplan-Meier estimate: ``returns / at_risk`` is the hazard of a return."""
+    n, t_len = y.shape
+    run, flagged = zero_run_states(y, alpha, min_before)
+    returns = np.zeros(t_len + 1)
+    at_risk = np.zeros(t_len + 1)
+    for t in range(1, t_len):
+        nxt = y[:, t]
+        sel = flagged[:, t] & ~np.isnan(nxt)
+        if sel.any():
+            length = run[sel, t].astype(int)
+            np.add.at(at_risk, length, 1.0)
+            np.add.at(returns, length, (nxt[sel] > 0).astype(float))
+    return returns, at_risk
+
+
+def return_probability(
+    returns: np.ndarray, at_risk: np.ndarray, run: np.ndarray, h: int
+) -> np.ndarray:
+    """``(n, h)``: the probability that a series in a zero run of length ``run`` has sold again
+    by each of the next ``h`` periods, ``1 - prod_j (1 - hazard(run + j))`` (Kaplan-Meier on the
+    store's past runs, :func:`return_hazard`; a length no past run reached has hazard 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hz = np.where(at_risk > 0, returns / np.maximum(at_risk, 1.0), 0.0)
+    idx = run.astype(int)[:, None] + np.arange(h)[None, :]
+    lam = np.where(idx < hz.size, hz[np.minimum(idx, hz.size - 1)], 0.0)
+    return 1.0 - np.cumprod(1.0 - lam, axis=1)
+
+
+def eventual_return(returns: np.ndarray, at_risk: np.ndarray, run: np.ndarray) -> np.ndarray:
+    """``(n,)``: the probability that a series in a zero run of length ``run`` sells again at
+    all, as far as the store's past runs can tell: ``1 - prod (1 - hazard(l))`` over the longer
+    lengths some past run reached (Kaplan-Meier, :func:`return_hazard`). Where no run of the
+    store was ever watched beyond ``run``, nothing is known, and the answer is 1 (the caller
+    then keeps its hedge)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hz = np.where(at_risk > 0, returns / np.maximum(at_risk, 1.0), 0.0)
+    seen = np.flatnonzero(at_risk > 0)
+    last = int(seen[-1]) if seen.size else -1
+    log_s = np.concatenate([[0.0], np.cumsum(np.log(np.clip(1.0 - hz, 1e-12, 1.0)))])
+    r = run.astype(int)
+    known = r < last
+    surv = (
+        np.exp(log_s[last + 1] - log_s[np.clip(r, 0, last + 1)]) if last >= 0 else np.ones(len(r))
+    )
+    return np.where(known, 1.0 - surv, 1.0)

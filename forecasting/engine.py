@@ -23,7 +23,11 @@ How one batch is forecast:
 4. choose per series the candidate with the lowest backtest MASE among those allowed for its
    class (ties and unscored series follow :data:`forecasting.models.FALLBACK_ORDER`); a model
    whose fit failed is not a candidate, so the next one takes over;
-5. quantiles p10/p50/p90 from a negative binomial calibrated on the chosen model's backtest
+5. an established item in a zero run its own zero rate makes improbable is forecast as the
+   store's own past such runs ended (:func:`return_hazard`, measured on all series and handed
+   to every batch): back at its level before the run, back later (the chosen model), or gone
+   (0), with Kaplan-Meier probabilities;
+6. quantiles p10/p50/p90 from a negative binomial calibrated on the chosen model's backtest
    errors (:mod:`forecasting.quantiles`).
 """
 
@@ -72,6 +76,7 @@ __all__ = [
     "iter_batches",
     "launch_backtest",
     "naive_forecast",
+    "return_hazard",
     "to_daily",
     "weekday_profile",
 ]
@@ -517,6 +522,7 @@ def forecast_batch(
     parent: pl.DataFrame | None = None,
     launch: pl.DataFrame | None = None,
     new_season: bool | None = None,
+    returns: tuple[np.ndarray, np.ndarray] | None = None,
     _fail_models: frozenset[str] = frozenset(),
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Forecast a batch of series (rows of :func:`forecasting.series.build_series`).
@@ -526,7 +532,8 @@ def forecast_batch(
     ``launch`` (:func:`forecasting.series.launch_curve` of all the series) is the store's launch
     curve for new items; without it the batch's own launches are measured. ``new_season``
     (:func:`launch_backtest` of all the series): do new items carry their parent's seasonal
-    index; without it the batch's own past launches decide.
+    index; without it the batch's own past launches decide. ``returns`` (:func:`return_hazard`
+    of all the series): how the store's improbable zero runs ended; without it the batch's own.
 
     Returns ``(forecast_df, accuracy_df)``:
 
@@ -551,7 +558,11 @@ def forecast_batch(
             launch = launch_curve(series_batch)
         if new_season is None:
             new_season = launch_backtest(series_batch, s, parent)["season"]
-        return _forecast_batch(series_batch, run_date, s, _fail_models, parent, launch, new_season)
+        if returns is None:
+            returns = return_hazard(series_batch, s)
+        return _forecast_batch(
+            series_batch, run_date, s, _fail_models, parent, launch, new_season, returns
+        )
 
 
 def _forecast_batch(
@@ -562,6 +573,7 @@ def _forecast_batch(
     parent: pl.DataFrame | None = None,
     launch: pl.DataFrame | None = None,
     new_season: bool = True,
+    returns: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     keys, _periods, mats = series_matrix(series_batch, parent)
     y, filled, start = mats["y"], mats["filled"], mats["start"]
@@ -700,16 +712,18 @@ def _forecast_batch(
         j = names.index(default)
         chosen_idx = np.where(sel & fcs[default][1], j, chosen_idx)
     # ---- outputs ----------------------------------------------------------------------------
-    fc_mean = np.stack([fcs[m][0][-1, :, : s.horizon_periods] for m in names])  # (models, n, H)
+    hp = s.horizon_periods
+    fc_mean = np.stack([fcs[m][0][-1, :, :hp] for m in names])  # (models, n, H)
     rows = np.arange(n)
     mean = fc_mean[chosen_idx, rows, :]
+    if returns is not None and s.models is None:  # the full engine (a baseline stays plain)
+        mean = _mix_in_returns(mean, y, cls, returns, s.ma_window, _min_before(s))
     d = disp[chosen_idx, rows][:, None] * np.ones_like(mean)
     p10 = count_quantiles(mean, d, 0.10)
     p50 = count_quantiles(mean, d, 0.50)
     p90 = count_quantiles(mean, d, 0.90)
     first = first_forecast_period(run_date, s.freq)
     starts = [first + timedelta(days=s.period_days * k) for k in range(s.horizon_periods)]
-    hp = s.horizon_periods
     forecast = pl.DataFrame(
         {
             "run_date": [run_date] * (n * hp),
@@ -760,6 +774,65 @@ def _forecast_batch(
     return forecast, accuracy
 
 
+def _min_before(s: ForecastSettings) -> int:
+    """Observed periods an item needs before a run for the run to count (half a year)."""
+    return -(-cl.RETURN_MIN_BEFORE * 7 // s.period_days)
+
+
+def return_hazard(
+    series: pl.DataFrame, settings: ForecastSettings | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """How the improbable zero runs of these series ended, by run length in periods
+    (:func:`forecasting.classify.return_hazard`): ``(returns, at_risk)``."""
+    s = settings or ForecastSettings()
+    if series.height == 0:
+        return np.zeros(1), np.zeros(1)
+    _keys, _periods, mats = series_matrix(series)
+    return cl.return_hazard(mats["y"], min_before=_min_before(s))
+
+
+def _mix_in_returns(
+    mean: np.ndarray,
+    y: np.ndarray,
+    cls: np.ndarray,
+    returns: tuple[np.ndarray, np.ndarray],
+    window: int,
+    min_before: int,
+) -> np.ndarray:
+    """An established item its class calls active, in a zero run its own zero rate makes
+    improbable (:func:`forecasting.classify.zero_run_states`), is forecast as a mixture of three
+    futures, their probabilities learned from how the store's own past such runs ended
+    (Kaplan-Meier over run lengths, ``returns``):
+
+    - it has sold again by period ``k`` (``q_k``, :func:`forecasting.classify.return_probability`):
+      it sells at its level before the run (the mean of its last ``window`` observed periods up
+      to its last sale: the moving average as it stood when the run began);
+    - it comes back, but later (``ever - q_k``, ``ever`` from
+      :func:`forecasting.classify.eventual_return`): when is what the store's few runs measure
+      worst, so the chosen model's forecast (which has decayed through the run) stands in;
+    - it never comes back (``1 - ever``): 0.
+
+    Where the store's past runs were watched beyond this one's length and none came back, the
+    forecast is 0 (a discontinued item is not reordered); where nothing is known beyond it,
+    ``ever`` is 1 and the chosen model keeps the item from being forecast at zero."""
+    active = np.isin(cls, [cl.SMOOTH, cl.ERRATIC, cl.INTERMITTENT, cl.LUMPY])
+    run, flagged = cl.zero_run_states(y, min_before=min_before)
+    back = np.flatnonzero(active & flagged[:, -1])
+    if back.size == 0:
+        return mean
+    q = cl.return_probability(*returns, run[back, -1], mean.shape[1])
+    level = np.zeros(back.size)
+    for i, r in enumerate(back):  # a handful of series: the flagged ones
+        sold = np.flatnonzero(np.nan_to_num(y[r]) > 0)
+        before = y[r, : sold[-1] + 1]
+        level[i] = before[~np.isnan(before)][-window:].mean()
+    out = mean.copy()
+    ever = cl.eventual_return(*returns, run[back, -1])[:, None]
+    q = np.minimum(q, ever)
+    out[back] = q * level[:, None] + (ever - q) * mean[back]
+    return out
+
+
 def _growth_matrix(keys: pl.DataFrame, launch: pl.DataFrame | None) -> np.ndarray:
     """(series, ages) launch growth for each series' location (1 where unmeasured)."""
     g = np.ones((keys.height, LAUNCH_AGES))
@@ -796,9 +869,15 @@ def iter_batches(series: pl.DataFrame, batch_size: int) -> Iterator[pl.DataFrame
 
 
 def _run_batch(args):
-    batch, run_date, settings, parent, launch, new_season = args
+    batch, run_date, settings, parent, launch, new_season, returns = args
     return forecast_batch(
-        batch, run_date, settings, parent=parent, launch=launch, new_season=new_season
+        batch,
+        run_date,
+        settings,
+        parent=parent,
+        launch=launch,
+        new_season=new_season,
+        returns=returns,
     )
 
 
@@ -826,7 +905,8 @@ def forecast_all(
     parent = parent_shape(series)
     launch = launch_curve(series) if s.launch_growth else None
     new_season = launch_backtest(series, s, parent)["season"]
-    jobs = [(b, run_date, s, parent, launch, new_season) for b in batches]
+    returns = return_hazard(series, s)
+    jobs = [(b, run_date, s, parent, launch, new_season, returns) for b in batches]
     results = []
     if workers <= 1 or len(batches) == 1:
         for j in jobs:

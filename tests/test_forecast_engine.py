@@ -302,3 +302,73 @@ def test_an_active_item_with_an_unlikely_zero_run_is_not_forecast_at_zero():
     assert chosen(acc4, "ST") != M.MOVING_AVERAGE_4
     assert fc4.filter(pl.col("sku") == "ST")["mean"].min() > 0
     assert chosen(acc4, "SL") == M.MOVING_AVERAGE_4
+
+
+def test_return_hazard_counts_how_past_improbable_runs_ended():
+    from forecasting.classify import return_hazard, return_probability
+
+    rng = np.random.default_rng(11)
+    back = np.r_[rng.poisson(20, 40) + 1, np.zeros(5), rng.poisson(20, 15) + 1].astype(float)
+    gone = np.r_[rng.poisson(20, 40) + 1, np.zeros(20)].astype(float)  # still silent at the end
+    young = np.r_[rng.poisson(20, 10) + 1, np.zeros(5), rng.poisson(20, 45) + 1].astype(float)
+    returns, at_risk = return_hazard(np.vstack([back, gone, young]))
+    # the pause of 5 ended at length 5: one return there, none before it
+    assert returns[5] == 1 and returns.sum() == 1
+    # both established runs were at risk from length 3 (two zeros after 40 sales are still
+    # chance enough) to 5, only the silent one beyond; the young item's run does not count (10
+    # weeks say too little about its zero rate)
+    assert at_risk[2:6].tolist() == [0, 2, 2, 2] and at_risk[6] == 1
+    assert at_risk[19] == 1 and at_risk[20] == 0  # right-censored: the end is not a return
+    q = return_probability(returns, at_risk, np.array([3.0, 6.0]), 4)
+    np.testing.assert_allclose(q[0], [0.0, 0.0, 0.5, 0.5])  # half the runs at length 5 ended
+    np.testing.assert_allclose(q[1], [0.0, 0.0, 0.0, 0.0])  # none ever ended beyond it
+
+
+def test_a_paused_item_comes_back_as_the_stores_past_pauses_did():
+    """Two stores, one steady seller silent for its last 10 weeks in each. In the first, four
+    other items once paused for 12 weeks and came back: the paused item is forecast back at its
+    level from the week such pauses ended. In the second, those items stopped for good and were
+    watched for 50 silent weeks: such a pause does not end, and the item is forecast at 0."""
+    rng = np.random.default_rng(21)
+    t = 90
+    target = np.r_[rng.poisson(20, t - 10), np.zeros(10)]
+
+    def store(came_back: bool) -> dict:
+        weekly = {("T", "WH"): target}
+        for k in range(4):
+            y = rng.poisson(20, t).astype(float)
+            y[40:52] = 0
+            if not came_back:
+                y[40:] = 0
+            weekly[(f"P{k}", "WH")] = y
+        return weekly
+
+    fcs = {}
+    for came_back in (True, False):
+        daily = daily_from_weekly(store(came_back))
+        fc, _acc = forecast_all(daily, after(t), ForecastSettings(), workers=1)
+        fcs[came_back] = fc.filter(pl.col("sku") == "T").sort("period_start")["mean"].to_numpy()
+    level = target[: t - 10].mean()
+    # the past pauses ended at length 12: from the third forecast week on, the level is back
+    assert np.all(np.abs(fcs[True][2:] / level - 1) < 0.2)
+    assert np.all(fcs[False] == 0)
+    # the mixing uses the store's runs handed to the batch: with none, the chosen model alone
+    s = build_series(daily_from_weekly(store(True)), after(t))
+    no_runs = (np.zeros(t + 1), np.zeros(t + 1))
+    fc_plain, _ = forecast_batch(s, after(t), ForecastSettings(), returns=no_runs)
+    plain = fc_plain.filter(pl.col("sku") == "T").sort("period_start")["mean"].to_numpy()
+    assert np.all(plain[2:] < 0.5 * fcs[True][2:])
+
+
+def test_eventual_return_knows_only_what_the_stores_runs_watched():
+    from forecasting.classify import eventual_return
+
+    at_risk = np.zeros(30)
+    returns = np.zeros(30)
+    at_risk[3:20] = 4  # four runs watched from length 3 to 19 ...
+    returns[12] = 2  # ... two of them ended at length 12
+    at_risk[13:20] = 2
+    ever = eventual_return(returns, at_risk, np.array([5.0, 15.0, 19.0, 25.0]))
+    # before 12: half came back; after 12 none of the rest did; at or beyond the longest run
+    # watched nothing is known: 1 (the chosen model's forecast stands)
+    np.testing.assert_allclose(ever, [0.5, 0.0, 1.0, 1.0])
