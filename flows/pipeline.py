@@ -173,18 +173,13 @@ def check_task(
 
 
 @task(name="forecast-batch", cache_policy=NO_CACHE, retries=1)
-def forecast_batch_task(
-    series_batch, run_date: date, settings, parent=None, launch=None, new_season=None
-):
+def forecast_batch_task(series_batch, run_date: date, settings, context=None):
     """One batch of series: what a Dask worker runs when the flow is spread over a cluster.
-    `parent`, `launch` and `new_season` are measured on all the series, as `forecast_all` does:
-    a batch's own parents' season and launches would make the forecast depend on how the series
-    are cut."""
+    `context` (`forecasting.engine.store_context`) is measured on all the series, as
+    `forecast_all` does: a batch's own would make the forecast depend on how the series are cut."""
     from forecasting import forecast_batch
 
-    return forecast_batch(
-        series_batch, run_date, settings, parent=parent, launch=launch, new_season=new_season
-    )
+    return forecast_batch(series_batch, run_date, settings, **(context or {}))
 
 
 def forecast_on_tasks(demand, run_date: date, settings, products):
@@ -203,19 +198,13 @@ def forecast_on_tasks(demand, run_date: date, settings, products):
                             on_batch=lambda: tick("forecast batches"))  # fmt: skip
     from prefect import unmapped
 
-    from forecasting.engine import launch_backtest
-    from forecasting.series import launch_curve, parent_shape
+    from forecasting.engine import store_context
 
-    parent = parent_shape(series)
-    launch = launch_curve(series) if settings.launch_growth else None
-    new_season = launch_backtest(series, settings, parent)["season"]
     futures = forecast_batch_task.map(
         batches,
         run_date=run_date,
         settings=settings,
-        parent=unmapped(parent),
-        launch=unmapped(launch),
-        new_season=unmapped(new_season),
+        context=unmapped(store_context(series, settings)),
     )
     results = [f.result() for f in futures]
     keys = ["sku", "location_id"]

@@ -77,6 +77,7 @@ __all__ = [
     "launch_backtest",
     "naive_forecast",
     "return_hazard",
+    "store_context",
     "to_daily",
     "weekday_profile",
 ]
@@ -868,17 +869,24 @@ def iter_batches(series: pl.DataFrame, batch_size: int) -> Iterator[pl.DataFrame
         yield part.drop("batch")
 
 
+def store_context(series: pl.DataFrame, settings: ForecastSettings) -> dict[str, Any]:
+    """What every batch needs measured on all the series (keyword arguments of
+    :func:`forecast_batch`): the parents' season, the store's launch curve, whether new items
+    carry the season, how the store's zero runs ended. Measured per batch instead, they would
+    make a forecast depend on how the series are cut (processes here, Prefect/Dask tasks in
+    flows/pipeline.py)."""
+    parent = parent_shape(series)
+    return {
+        "parent": parent,
+        "launch": launch_curve(series) if settings.launch_growth else None,
+        "new_season": launch_backtest(series, settings, parent)["season"],
+        "returns": return_hazard(series, settings),
+    }
+
+
 def _run_batch(args):
-    batch, run_date, settings, parent, launch, new_season, returns = args
-    return forecast_batch(
-        batch,
-        run_date,
-        settings,
-        parent=parent,
-        launch=launch,
-        new_season=new_season,
-        returns=returns,
-    )
+    batch, run_date, settings, context = args
+    return forecast_batch(batch, run_date, settings, **context)
 
 
 def forecast_all(
@@ -902,11 +910,8 @@ def forecast_all(
     batches = list(iter_batches(series, s.batch_size))
     if not batches:
         return _empty_forecast(), _empty_accuracy()
-    parent = parent_shape(series)
-    launch = launch_curve(series) if s.launch_growth else None
-    new_season = launch_backtest(series, s, parent)["season"]
-    returns = return_hazard(series, s)
-    jobs = [(b, run_date, s, parent, launch, new_season, returns) for b in batches]
+    context = store_context(series, s)
+    jobs = [(b, run_date, s, context) for b in batches]
     results = []
     if workers <= 1 or len(batches) == 1:
         for j in jobs:
