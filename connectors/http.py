@@ -107,15 +107,10 @@ class ChannelConfigError(ChannelAuthError):
 @dataclass
 class Batch:
     """Records of one raw stream read in one page, plus the ones that could not be read
-    (`bad`: source id, reason, payload text) which go to quarantine.
-
-    `staged`: the records already serialised to canonical JSON, in their order, as a table of
-    `connectors.records.STAGED_SCHEMA` (the Shopify bulk reader builds them in DuckDB); a batch
-    holds them either there or in `records`, never both."""
+    (`bad`: source id, reason, payload text) which go to quarantine."""
 
     records: list[RawRecord] = field(default_factory=list)
     bad: list[tuple[str | None, str, str]] = field(default_factory=list)
-    staged: Any = None  # pyarrow.Table | None
 
     def hold_unreadable(self, item: object, what: str) -> bool:
         """Hold a record of a page that was not JSON (`jsonstrict.Unreadable`) with its text as

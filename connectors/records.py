@@ -7,14 +7,10 @@ Prefect, no HTTP.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
-
-import orjson
-import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -132,25 +128,3 @@ class StreamSpec:
     @property
     def table(self) -> str:
         return f"{self.channel}__{self.stream}"
-
-
-# ------------------------------------------------------------ records serialised for landing
-
-# Records on their way to `raw` as one Arrow table (flows.staged.StagedRecords): a connector that
-# serialises its records itself (the Shopify bulk reader, in DuckDB) hands this table over.
-STAGED_SCHEMA = pa.schema(
-    [
-        ("_source_id", pa.string()),
-        ("_source_updated_at", pa.timestamp("us", tz="UTC")),
-        ("_payload", pa.string()),
-    ]
-)
-
-
-def canonical_json(payload: object) -> str:
-    """Sorted keys, no whitespace, UTF-8 kept as is. orjson is ~5x faster than json; it refuses
-    integers beyond 64 bits, which json (the fallback) writes the same way."""
-    try:
-        return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
-    except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from connectors import registry
-from connectors.http import Batch, ChannelError, Page
+from connectors.http import ChannelError, Page
 from connectors.protocol import Connector
 from flows.config import Channel, Config, connector_settings
 from flows.landing import (
@@ -40,7 +40,7 @@ from flows.landing import (
     gate_context,
     judge,
 )
-from flows.staged import StagedRecords, concat, stage
+from flows.staged import concat, stage
 from flows.warehouse import all_raw_tables, connection, init_warehouse
 
 
@@ -92,19 +92,11 @@ def stage_page(ch: Channel, page: Page, known: set[str]) -> Unit:
     """A connector page as a landing unit, serialised once (a landing batch holds text, not
     parsed dicts). Records of a stream without a raw table are not kept (docs/channels.md)."""
     parts = [
-        Part(stream, f"{ch.name}__{stream}", _staged(b), list(b.bad))
+        Part(stream, f"{ch.name}__{stream}", stage(b.records), list(b.bad))
         for stream, b in page.batches.items()
         if f"{ch.name}__{stream}" in known
     ]
     return Unit(ch.name, page.stream, "", parts, cursor=page.cursor)
-
-
-def _staged(batch: Batch) -> StagedRecords:
-    """A batch's records as staged text: serialised here, or already by the connector."""
-    if batch.staged is not None:
-        assert not batch.records, "a batch holds its records staged or as records, not both"
-        return StagedRecords(batch.staged)
-    return stage(batch.records)
 
 
 def _load_id(unit: Unit) -> str:

@@ -11,15 +11,32 @@ version (`_payload_hash` is sha256 of this text).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connectors.records import STAGED_SCHEMA, RawRecord, canonical_json
+from connectors.records import RawRecord
 
-SCHEMA = STAGED_SCHEMA
+SCHEMA = pa.schema(
+    [
+        ("_source_id", pa.string()),
+        ("_source_updated_at", pa.timestamp("us", tz="UTC")),
+        ("_payload", pa.string()),
+    ]
+)
+
+
+def canonical_json(payload: object) -> str:
+    """Sorted keys, no whitespace, UTF-8 kept as is. orjson is ~5x faster than json; it refuses
+    integers beyond 64 bits, which json (the fallback) writes the same way."""
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)

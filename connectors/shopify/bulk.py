@@ -46,19 +46,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import InvalidOperation
 from typing import TYPE_CHECKING
 
 import httpx
 import orjson
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from connectors.http import Batch, ChannelAuthError, ChannelError, Page, iso_cursor
-from connectors.records import STAGED_SCHEMA, RecordError, canonical_json
-from connectors.shopify import bulk_sql
+from connectors.http import ChannelAuthError, ChannelError, Page, iso_cursor
 from connectors.shopify.cost import MAX_QUERY_COST, requested_cost
-from connectors.shopify.mapping import fulfillments_to_rest, map_nodes, refunds_to_rest
+from connectors.shopify.mapping import map_nodes
 from connectors.shopify.queries import (
     BAG,
     DISCOUNT_APP,
@@ -371,71 +366,73 @@ class BulkReader:
         """Orders rebuilt from the JSONL file, `page_size` at a time (each page with its
         cursor, the greatest updated_at it holds). `drop_last`: the file ends early (partial
         data, a truncated download), so its last order may lack children: it is left to the
-        paged read that follows.
-
-        DuckDB parses the file `CHUNK_BYTES` at a time (`bulk_sql`); Python only splits it into
-        lines (their numbers name bad ones), follows which order each child belongs to (the
-        rules below, line by line as Shopify writes them) and runs the join queries."""
-        con = bulk_sql.connect()
-        state = _Rebuild(self.conn.page_size, drop_last)
-        try:
-            with open(path, "rb") as f:
-                n = 0
-                while True:
-                    raws = f.readlines(CHUNK_BYTES)
-                    if not raws:
-                        break
-                    first = n + 1
-                    n += len(raws)
-                    cut = n if drop_last and not raws[-1].endswith(b"\n") else None
-                    state.read(con, first, raws, cut)
-                    yield from self._built(con, state)
-            state.finish()
-            yield from self._built(con, state)
-        finally:
-            con.close()
-
-    def _built(self, con, state: _Rebuild) -> Iterator[Page]:
-        """The pages `state` has completed: joined, mapped (in DuckDB, or in Python for the
-        orders DuckDB may not map), serialised."""
-        pages, state.pages = state.pages, []
-        if not pages:
-            return
-        members: list[tuple[int, int, int]] = []
-        joined: list[tuple[int, str, str]] = []
-        rows: list[list] = []  # per page, per order: o (SQL) | (sid, ts, text) | None (bad)
-        bad_maps: list[list] = []
-        o = 0
-        for orders, _ in pages:
-            nodes = [state.node(x) if not x.fast else x.stub() for x in orders]
-            self.join(nodes)
-            page_rows: list = []
-            page_bad: list = []
-            for x, node in zip(orders, nodes, strict=True):
-                texts = _joined_texts(x, node) if x.fast else None
-                if texts is None:  # mapped in Python: the same code as paged reads
-                    if x.fast:
-                        node = state.node(x, refunds=node["refunds"],
-                                          fulfillments=node["fulfillments"])  # fmt: skip
-                    batch = map_nodes("orders", [node])
-                    page_bad += batch.bad
-                    page_rows += [(r.source_id, r.source_updated_at, canonical_json(r.payload))
-                                  for r in batch.records]  # fmt: skip
+        paged read that follows."""
+        bad: list[tuple[str | None, str, str]] = []
+        orders: dict[str, dict] = {}
+        flushed: set[str] = set()
+        with open(path, "rb") as f:
+            for n, raw in enumerate(f, 1):
+                text = raw.rstrip(b"\n")
+                if not text.strip():
                     continue
-                members.append((o, x.n, 0))
-                members += [(o, n, f) for f, n, _ in x.children]
-                joined.append((o, *texts))
-                page_rows.append(o)
-                o += 1
-            rows.append(page_rows)
-            bad_maps.append(page_bad)
-        built = _run_build(con, members, joined)
-        state.prune(con)
-        for (_, bad), page_rows, page_bad in zip(pages, rows, bad_maps, strict=True):
-            table = _page_table(built, page_rows)
-            cursor = pc.max(table.column("_source_updated_at")).as_py() if len(table) else None
-            batch = Batch(bad=bad + page_bad, staged=table)
-            yield Page("orders", iso_cursor(cursor), {"orders": batch})
+                try:
+                    obj = orjson.loads(text)
+                    if not isinstance(obj, dict):
+                        raise ValueError("not an object")
+                except (orjson.JSONDecodeError, ValueError) as exc:
+                    cut = drop_last and not raw.endswith(b"\n")
+                    why = "truncated download, line cut" if cut else "not JSON"
+                    bad.append(
+                        (
+                            None,
+                            f"bulk result line {n} {why}: {exc}",
+                            text.decode("utf-8", "replace"),
+                        )
+                    )
+                    continue
+                parent = obj.pop("__parentId", None)
+                if parent is None:
+                    oid = obj.get("id")
+                    if not oid:
+                        bad.append((None, f"bulk result line {n}: order without an id",
+                                    orjson.dumps(obj).decode()))  # fmt: skip
+                        continue
+                    if len(orders) >= self.conn.page_size:
+                        flushed |= set(orders)
+                        yield self._page(list(orders.values()), bad)
+                        orders, bad = {}, []
+                    orders[oid] = _empty_order(obj)
+                    continue
+                owner = orders.get(parent)
+                if owner is None:
+                    why = ("arrived after its order had landed" if parent in flushed
+                           else "names no order of the file")  # fmt: skip
+                    sid = str(parent).rsplit("/", 1)[-1] or None
+                    bad.append((sid, f"bulk result line {n}: child whose __parentId {parent} {why}",
+                                orjson.dumps({**obj, "__parentId": parent}).decode()))  # fmt: skip
+                    continue
+                kind = obj.get("__typename") or ""
+                fld = _CHILD_FIELD.get(kind) or (
+                    "discountApplications" if kind.endswith("Application") else None
+                )
+                if fld is None:
+                    bad.append((str(parent).rsplit("/", 1)[-1], f"bulk result line {n}: child "
+                                f"of unknown type {kind!r}", orjson.dumps(obj).decode()))  # fmt: skip
+                    continue
+                owner[fld]["nodes"].append(obj)
+        if drop_last and orders:
+            orders.popitem()  # may lack children: the paged read of the window lands it
+        if orders or bad:
+            yield self._page(list(orders.values()), bad)
+
+    def _page(self, nodes: list[dict], bad: list) -> Page:
+        self.join(nodes)
+        batch = map_nodes("orders", nodes)
+        batch.bad[:0] = bad
+        cursor = max(
+            (r.source_updated_at for r in batch.records if r.source_updated_at), default=None
+        )
+        return Page("orders", iso_cursor(cursor), {"orders": batch})
 
     # ------------------------------------------------------------------ the join on ids
     def join(self, orders: list[dict]) -> None:
@@ -512,250 +509,3 @@ def _empty_order(obj: dict) -> dict:
 
 def _later(a: str | None, b: str | None) -> str | None:
     return max((c for c in (a, b) if c), default=None)
-
-
-# The result file is parsed this many bytes (of whole lines) at a time: flat memory whatever its
-# size (a chunk's lines and the pages they complete, some 20 MB), few statements per file.
-CHUNK_BYTES = 16 << 20
-
-# child field code (bulk_sql.BUILD's `f`) of each order connection
-_FIELD_CODE = {"lineItems": 1, "shippingLines": 2, "fulfillmentOrders": 3,
-               "discountApplications": 4}  # fmt: skip
-_MAP_ERRORS = (RecordError, KeyError, TypeError, ValueError, AttributeError, InvalidOperation)
-
-
-def _child_field(kind: str) -> str | None:
-    return _CHILD_FIELD.get(kind) or (
-        "discountApplications" if kind.endswith("Application") else None
-    )
-
-
-@dataclass
-class _Order:
-    """An order of the page being read: its line, its children's (field, line, parsed object:
-    set when orjson read the line), and whether DuckDB may map all of it (`fast`)."""
-
-    n: int
-    oid: object
-    sid: str | None
-    n_refunds: int
-    n_fulfillments: int
-    fast: bool
-    obj: dict | None = None
-    children: list[tuple[int, int, dict | None]] = field(default_factory=list)
-
-    def stub(self) -> dict:
-        """What the join reads of an order DuckDB maps: its id and how many refunds and
-        fulfilments it has (the join fills them in)."""
-        return {"id": self.oid, "refunds": [None] * self.n_refunds,
-                "fulfillments": [None] * self.n_fulfillments}  # fmt: skip
-
-
-class _Rebuild:
-    """Which order each line belongs to, by the rules of the line-by-line reading (what Shopify
-    writes: every child after its order): an order opens when its line comes; a page is full at
-    `page_size` orders and goes when the next order comes, so a child after that names an order
-    that has landed; a child naming no open order, a line that is not a JSON object and an order
-    without an id are held with the reason. Lines DuckDB and orjson may judge apart are read
-    here with orjson, as they always were."""
-
-    def __init__(self, page_size: int, drop_last: bool) -> None:
-        self.page_size, self.drop_last = page_size, drop_last
-        self.orders: dict[object, _Order] = {}
-        self.bad: list[tuple[str | None, str, str]] = []
-        self.flushed: set = set()
-        self.pages: list[tuple[list[_Order], list]] = []
-        self.texts: dict[int, bytes] = {}  # the lines of the open orders (Python may map them)
-
-    def read(self, con, first: int, raws: list[bytes], cut: int | None) -> None:
-        ns: list[int] = []
-        texts: list[bytes] = []
-        for i, raw in enumerate(raws):
-            text = raw.rstrip(b"\n")
-            if text.strip():
-                ns.append(first + i)
-                texts.append(text)
-        meta = _classify(con, ns, texts)
-        self.texts.update(zip(ns, texts, strict=True))
-        for n, text, (kind, oid, sid, parent, typename, n_ref, n_ful, fast) in zip(
-            ns, texts, meta, strict=True
-        ):
-            if kind == 1:
-                self.root(_Order(n, oid, sid, n_ref, n_ful, bool(fast)))
-            elif kind == 2:
-                self.child(n, parent, typename, bool(fast), None)
-            else:
-                self.odd(n, text, n == cut)
-
-    def odd(self, n: int, text: bytes, cut: bool) -> None:
-        """A line orjson reads (DuckDB found it not JSON, or not plain)."""
-        try:
-            obj = orjson.loads(text)
-            if not isinstance(obj, dict):
-                raise ValueError("not an object")
-        except (orjson.JSONDecodeError, ValueError) as exc:
-            why = "truncated download, line cut" if cut else "not JSON"
-            self.bad.append((None, f"bulk result line {n} {why}: {exc}",
-                             text.decode("utf-8", "replace")))  # fmt: skip
-            return
-        parent = obj.pop("__parentId", None)
-        if parent is not None:
-            self.child(n, parent, obj.get("__typename") or "", False, obj)
-            return
-        oid = obj.get("id")
-        if not oid:
-            self.bad.append((None, f"bulk result line {n}: order without an id",
-                             orjson.dumps(obj).decode()))  # fmt: skip
-            return
-        _empty_order(obj)
-        self.root(_Order(n, oid, None, len(obj["refunds"]), len(obj["fulfillments"]), False, obj))
-
-    def root(self, order: _Order) -> None:
-        if len(self.orders) >= self.page_size:
-            self.flushed |= set(self.orders)
-            self.pages.append((list(self.orders.values()), self.bad))
-            self.orders, self.bad = {}, []
-        self.orders[order.oid] = order
-
-    def child(self, n: int, parent: object, kind: str, fast: bool, obj: dict | None) -> None:
-        owner = self.orders.get(parent)
-        if owner is None:
-            obj = obj if obj is not None else self._parsed(n)
-            why = ("arrived after its order had landed" if parent in self.flushed
-                   else "names no order of the file")  # fmt: skip
-            sid = str(parent).rsplit("/", 1)[-1] or None
-            self.bad.append((sid, f"bulk result line {n}: child whose __parentId {parent} {why}",
-                             orjson.dumps({**obj, "__parentId": parent}).decode()))  # fmt: skip
-            return
-        fld = _child_field(kind)
-        if fld is None:
-            obj = obj if obj is not None else self._parsed(n)
-            self.bad.append((str(parent).rsplit("/", 1)[-1], f"bulk result line {n}: child "
-                             f"of unknown type {kind!r}", orjson.dumps(obj).decode()))  # fmt: skip
-            return
-        owner.fast = owner.fast and fast
-        owner.children.append((_FIELD_CODE[fld], n, obj))
-
-    def _parsed(self, n: int) -> dict:
-        obj = orjson.loads(self.texts[n])
-        obj.pop("__parentId", None)
-        return obj
-
-    def finish(self) -> None:
-        if self.drop_last and self.orders:
-            self.orders.popitem()  # may lack children: the paged read of the window lands it
-        if self.orders or self.bad:
-            self.pages.append((list(self.orders.values()), self.bad))
-            self.orders, self.bad = {}, []
-
-    def node(self, x: _Order, **joined: list) -> dict:
-        """The order as a GraphQL node (the Python mapping's input), rebuilt from its lines."""
-        obj = x.obj if x.obj is not None else _empty_order(self._parsed(x.n))
-        obj = {**obj, **{k: {"nodes": []} for k in _FIELD_CODE}}
-        names = {code: fld for fld, code in _FIELD_CODE.items()}
-        for f, n, child in x.children:
-            obj[names[f]]["nodes"].append(child if child is not None else self._parsed(n))
-        obj.update(joined)
-        return obj
-
-    def prune(self, con) -> None:
-        """Forget the lines of the orders that are built (the open ones' lines are kept)."""
-        keep = min((x.n for x in self.orders.values()), default=None)
-        if keep is None:
-            self.texts.clear()
-            con.execute("delete from lines")
-            return
-        self.texts = {n: t for n, t in self.texts.items() if n >= keep}
-        con.execute("delete from lines where n < ?", [keep])
-
-
-def _classify(con, ns: list[int], texts: list[bytes]) -> list[tuple]:
-    """DuckDB's reading of each line (bulk_sql.CLASSIFY): (kind, order id, REST id, parent,
-    type, refunds, fulfilments, fast); the line stays in `lines` for the build."""
-    if not ns:
-        return []
-    arr = pa.array(texts, pa.binary())
-    try:
-        lines = arr.cast(pa.string())
-    except pa.ArrowInvalid:  # not UTF-8: orjson says why
-        ok = []
-        for t in texts:
-            try:
-                t.decode("utf-8")
-                ok.append(t)
-            except UnicodeDecodeError:
-                ok.append(None)
-        lines = pa.array(ok, pa.binary()).cast(pa.string())
-    con.register("chunk", pa.table({"n": pa.array(ns, pa.int64()), "line": lines}))
-    try:
-        con.execute(bulk_sql.CLASSIFY)
-        got = con.execute(
-            "select kind, oid, sid, parent_id, typename, n_refunds, n_fulfillments, fast "
-            "from lines where n >= ? order by n",
-            [ns[0] if ns else 0],
-        ).fetchall()
-    finally:
-        con.unregister("chunk")
-    return got
-
-
-def _joined_texts(x: _Order, node: dict) -> tuple[str, str] | None:
-    """An order's joined refunds and fulfilments, mapped and serialised as the Python mapping
-    would inside its payload; None when that mapping fails or needs json's fallback (the
-    order is then mapped whole in Python, which says why)."""
-    try:
-        refunds = refunds_to_rest(node["refunds"], int(str(x.sid)))
-        fulfillments = fulfillments_to_rest(node["fulfillments"])
-        return (
-            orjson.dumps(refunds, option=orjson.OPT_SORT_KEYS).decode(),
-            orjson.dumps(fulfillments, option=orjson.OPT_SORT_KEYS).decode(),
-        )
-    except (*_MAP_ERRORS, orjson.JSONEncodeError):
-        return None
-
-
-def _run_build(con, members: list, joined: list) -> pa.Table | None:
-    if not joined:
-        return None
-    con.register("members", pa.table({
-        "o": pa.array([m[0] for m in members], pa.int64()),
-        "n": pa.array([m[1] for m in members], pa.int64()),
-        "f": pa.array([m[2] for m in members], pa.int8()),
-    }))  # fmt: skip
-    con.register("joined", pa.table({
-        "o": pa.array([j[0] for j in joined], pa.int64()),
-        "refunds": pa.array([j[1] for j in joined], pa.string()),
-        "fulfillments": pa.array([j[2] for j in joined], pa.string()),
-    }))  # fmt: skip
-    try:
-        return con.execute(bulk_sql.BUILD).to_arrow_table()
-    finally:
-        con.unregister("members")
-        con.unregister("joined")
-
-
-def _page_table(built: pa.Table | None, page_rows: list) -> pa.Table:
-    """One page's records in page order: DuckDB's rows (ints: their `o`) and Python's."""
-    sql = [r for r in page_rows if isinstance(r, int)]
-    py = [r for r in page_rows if not isinstance(r, int)]
-    parts = []
-    if sql:
-        assert built is not None
-        lo = sql[0]
-        part = built.slice(lo, len(sql)).select(["_source_id", "_source_updated_at", "_payload"])
-        parts.append(part.cast(STAGED_SCHEMA))
-    if py:
-        parts.append(pa.table([pa.array([r[0] for r in py], pa.string()),
-                               pa.array([r[1] for r in py], pa.timestamp("us", tz="UTC")),
-                               pa.array([r[2] for r in py], pa.string())],
-                              schema=STAGED_SCHEMA))  # fmt: skip
-    if not parts:
-        return STAGED_SCHEMA.empty_table()
-    table = pa.concat_tables(parts)
-    if sql and py:  # back into page order
-        order = sorted(range(len(page_rows)), key=lambda i: not isinstance(page_rows[i], int))
-        pos = [0] * len(page_rows)
-        for k, i in enumerate(order):
-            pos[i] = k
-        table = table.take(pa.array(pos, pa.int64()))
-    return table

@@ -151,7 +151,51 @@ def order_to_rest(n: dict) -> dict:
         )
         amount = discount if len(codes) == 1 else _amount(value) if kind == "fixed_amount" else None
         discount_codes.append({"code": code, "amount": amount, "type": kind})
-    refunds = refunds_to_rest(n.get("refunds") or [], oid)
+    refunds = []
+    for r in n.get("refunds") or []:
+        rid = legacy_id(r.get("legacyResourceId") or r["id"])
+        rlis = []
+        for rl in _nodes(r.get("refundLineItems")):
+            li = rl.get("lineItem") or {}
+            restock_type = _lower(rl.get("restockType")) or "no_restock"
+            rlis.append(
+                {
+                    "id": legacy_id(rl["id"]) if rl.get("id") else None,
+                    "line_item_id": legacy_id(li.get("id")),
+                    "quantity": _int(rl.get("quantity"), "refund line quantity"),
+                    "restock_type": restock_type,
+                    "location_id": _loc(rl.get("location")),
+                    "subtotal": _shop(rl.get("subtotalSet")),
+                    "subtotal_set": _set(rl.get("subtotalSet")),
+                    "total_tax": _shop(rl.get("totalTaxSet")),
+                    "total_tax_set": _set(rl.get("totalTaxSet")),
+                    "line_item": {
+                        "id": legacy_id(li.get("id")),
+                        "sku": li.get("sku"),
+                        "price": _shop(li.get("originalUnitPriceSet")),
+                    },
+                }
+            )
+        refunds.append(
+            {
+                "id": rid,
+                "order_id": oid,
+                "created_at": r.get("createdAt"),
+                "processed_at": r.get("processedAt") or r.get("createdAt"),
+                "restock": any(x["restock_type"] != "no_restock" for x in rlis),
+                "refund_line_items": rlis,
+                "transactions": [
+                    {
+                        "amount": _shop(t.get("amountSet")),
+                        "kind": _lower(t.get("kind")),
+                        "currency": ((t.get("amountSet") or {}).get("shopMoney") or {}).get(
+                            "currencyCode"
+                        ),
+                    }
+                    for t in _nodes(r.get("transactions"))
+                ],
+            }
+        )
     cust = n.get("customer")
     addr = n.get("shippingAddress")
     shipping_set = _set(n.get("totalShippingPriceSet"))
@@ -213,80 +257,25 @@ def order_to_rest(n: dict) -> dict:
             }
             for fo in _nodes(n.get("fulfillmentOrders"))
         ],
-        "fulfillments": fulfillments_to_rest(n.get("fulfillments") or []),
-        "refunds": refunds,
-    }
-
-
-def refunds_to_rest(refunds: list, oid: int | None) -> list[dict]:
-    """An order's GraphQL refunds -> REST refunds (`oid`: the order's id, kept in each)."""
-    out = []
-    for r in refunds:
-        rid = legacy_id(r.get("legacyResourceId") or r["id"])
-        rlis = []
-        for rl in _nodes(r.get("refundLineItems")):
-            li = rl.get("lineItem") or {}
-            restock_type = _lower(rl.get("restockType")) or "no_restock"
-            rlis.append(
-                {
-                    "id": legacy_id(rl["id"]) if rl.get("id") else None,
-                    "line_item_id": legacy_id(li.get("id")),
-                    "quantity": _int(rl.get("quantity"), "refund line quantity"),
-                    "restock_type": restock_type,
-                    "location_id": _loc(rl.get("location")),
-                    "subtotal": _shop(rl.get("subtotalSet")),
-                    "subtotal_set": _set(rl.get("subtotalSet")),
-                    "total_tax": _shop(rl.get("totalTaxSet")),
-                    "total_tax_set": _set(rl.get("totalTaxSet")),
-                    "line_item": {
-                        "id": legacy_id(li.get("id")),
-                        "sku": li.get("sku"),
-                        "price": _shop(li.get("originalUnitPriceSet")),
-                    },
-                }
-            )
-        out.append(
+        "fulfillments": [
             {
-                "id": rid,
-                "order_id": oid,
-                "created_at": r.get("createdAt"),
-                "processed_at": r.get("processedAt") or r.get("createdAt"),
-                "restock": any(x["restock_type"] != "no_restock" for x in rlis),
-                "refund_line_items": rlis,
-                "transactions": [
+                "id": legacy_id(f.get("id")),
+                "location_id": _loc(f.get("location")),
+                "status": _lower(f.get("status")),
+                "created_at": f.get("createdAt"),
+                **_tracking(f),
+                "line_items": [
                     {
-                        "amount": _shop(t.get("amountSet")),
-                        "kind": _lower(t.get("kind")),
-                        "currency": ((t.get("amountSet") or {}).get("shopMoney") or {}).get(
-                            "currencyCode"
-                        ),
+                        "id": legacy_id((x.get("lineItem") or {}).get("id")),
+                        "quantity": _int(x.get("quantity"), "fulfilled quantity"),
                     }
-                    for t in _nodes(r.get("transactions"))
+                    for x in _nodes(f.get("fulfillmentLineItems"))
                 ],
             }
-        )
-    return out
-
-
-def fulfillments_to_rest(fulfillments: list) -> list[dict]:
-    """An order's GraphQL fulfilments -> REST fulfilments."""
-    return [
-        {
-            "id": legacy_id(f.get("id")),
-            "location_id": _loc(f.get("location")),
-            "status": _lower(f.get("status")),
-            "created_at": f.get("createdAt"),
-            **_tracking(f),
-            "line_items": [
-                {
-                    "id": legacy_id((x.get("lineItem") or {}).get("id")),
-                    "quantity": _int(x.get("quantity"), "fulfilled quantity"),
-                }
-                for x in _nodes(f.get("fulfillmentLineItems"))
-            ],
-        }
-        for f in fulfillments
-    ]
+            for f in n.get("fulfillments") or []
+        ],
+        "refunds": refunds,
+    }
 
 
 def _tax_line(t: dict) -> dict:
