@@ -36,6 +36,16 @@ order without an id, are quarantined with the reason (`Batch.bad`); the rest of 
 Cursor: every page of a window carries no cursor except the window's last, so a kill anywhere in
 the window leaves the cursor where it was and the next run reads the window again (the landed
 part lands nothing twice).
+
+Why Python, not DuckDB, reads the lines (measured; README "Performance"): the raw payload must be
+byte-identical to the paginated path's (its hash is the de-duplication key), so mapping in SQL
+needs a type and shape check on every value the mapping reads, with the Python mapping kept for
+what fails them. That version (commit 9ac5d8b, reverted) landed identical raw rows on the
+24,263-order bench file, but DuckDB took ~47 us per line for the parse, checks and pieces
+alone (`json_type` + `json_transform` + the string building, one thread, the Arrow scan of a
+chunk not parallelised) against ~35 us per line for orjson + rebuild + `order_to_rest` here,
+and the whole read 10.1 s against 4.0-4.3 s. What is left of the landing's cost is mostly the
+gate's feature query, its GX validation and the insert (~60% of it), not the reading.
 """
 
 from __future__ import annotations

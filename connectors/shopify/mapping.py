@@ -42,6 +42,15 @@ def legacy_id(value: object) -> int | None:
 
 
 _MONEY_RE = re.compile(r"^-?\d+\.\d\d$")
+# One decimal, no leading zero, at most 25 digits before the point (so within Decimal's 28
+# digits once quantized): what Decimal writes with 2 decimals is the text and a "0".
+_ONE_DECIMAL_RE = re.compile(r"-?(?:0|[1-9][0-9]{0,24})\.[0-9]")
+
+
+# amount text -> its exact decimal string (`_amount` of a text depends on the text alone; a
+# store's prices repeat, and an order holds ~19 amounts: measured, half of `_amount`'s time)
+_AMOUNTS: dict[str, str] = {}
+_AMOUNTS_MAX = 50_000
 
 
 def _amount(money: dict | None) -> str | None:
@@ -49,9 +58,23 @@ def _amount(money: dict | None) -> str | None:
     text = money.get("amount") if money else None
     if text is None:
         return None
-    if type(text) is str and _MONEY_RE.match(text):
+    if type(text) is str:
+        got = _AMOUNTS.get(text)
+        if got is None:
+            got = _amount_text(text)
+            if len(_AMOUNTS) < _AMOUNTS_MAX:
+                _AMOUNTS[text] = got
+        return got
+    return _amount_text(str(text))
+
+
+def _amount_text(text: str) -> str:
+    if _MONEY_RE.match(text):
         return text  # the usual case: already an exact 2-decimal string
-    text = str(text)
+    if _ONE_DECIMAL_RE.fullmatch(text):
+        # Shopify's other usual case ("21.0"): what the Decimal path below gives, without
+        # its Decimal (measured: 0.3 us instead of 2.2 us, 13 amounts per order)
+        return text + "0"
     try:
         d = Decimal(text)
     except InvalidOperation:
@@ -64,8 +87,11 @@ def _set(bag: dict | None) -> dict | None:
     if not bag:
         return None
     sm, pm = bag.get("shopMoney") or {}, bag.get("presentmentMoney") or {}
+    shop = {"amount": _amount(sm), "currency_code": sm.get("currencyCode")}
+    if pm == sm:  # a single-currency shop: the same money twice (one dict, serialised twice)
+        return {"shop_money": shop, "presentment_money": shop}
     return {
-        "shop_money": {"amount": _amount(sm), "currency_code": sm.get("currencyCode")},
+        "shop_money": shop,
         "presentment_money": {"amount": _amount(pm), "currency_code": pm.get("currencyCode")},
     }
 
