@@ -513,7 +513,9 @@ def launch_backtest(
             season=total[True] <= total[False],
         )
         # per age, the factor with the least pooled absolute error (the WAPE) on these launches
-        best = RAMP_GRID[ramp_err[out["season"]].argmin(axis=1)]
+        # (ties, common with whole units, go to the factor nearest 1)
+        err = ramp_err[out["season"]][:, _RAMP_ORDER]
+        best = RAMP_GRID[_RAMP_ORDER][err.argmin(axis=1)]
         out["ramp"] = np.where(ramp_n >= RAMP_MIN_POINTS, best, 1.0)
     return out
 
@@ -522,6 +524,7 @@ def launch_backtest(
 # and how many launches must have been scored at an age for its factor to count.
 RAMP_GRID = np.round(np.arange(0.5, 2.0001, 0.05), 2)
 RAMP_MIN_POINTS = 20
+_RAMP_ORDER = np.argsort(np.abs(np.log(RAMP_GRID)), kind="stable")
 
 
 def _ramp_factor(ramp: np.ndarray | None, y: np.ndarray, origins: list[int]) -> np.ndarray:
