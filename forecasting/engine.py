@@ -589,8 +589,11 @@ def forecast_batch(
     ``launch`` (:func:`forecasting.series.launch_curve` of all the series) is the store's launch
     curve for new items; without it the batch's own launches are measured. ``new_season``
     (:func:`launch_backtest` of all the series): do new items carry their parent's seasonal
-    index; without it the batch's own past launches decide. ``returns`` (:func:`return_hazard`
-    of all the series): how the store's improbable zero runs ended; without it the batch's own.
+    index; without it the batch's own past launches decide, season and ramp. ``new_ramp``
+    (:func:`launch_backtest`'s ``"ramp"`` of all the series): the store's launch ramp by age for
+    new items; pass it with ``new_season`` (given ``new_season`` alone, the ramp is 1).
+    ``returns`` (:func:`return_hazard` of all the series): how the store's improbable zero runs
+    ended; without it the batch's own.
 
     Returns ``(forecast_df, accuracy_df)``:
 
