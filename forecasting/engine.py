@@ -287,6 +287,7 @@ def _all_forecasts(
     fail: AbstractSet[str] = frozenset(),
     growth: np.ndarray | None = None,
     new_season: bool = True,
+    new_ramp: np.ndarray | None = None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Forecast means per model: ``{model: (mean (origins, n, h), available (n,))}``."""
     n = y.shape[0]
@@ -327,7 +328,8 @@ def _all_forecasts(
     if need(M.NEW_ITEM):
         out[M.NEW_ITEM] = (
             _new_item(y, origins, h, cat_level, growth, out[M.TSB][0])
-            * (index if new_season else 1.0),
+            * (index if new_season else 1.0)
+            * _ramp_factor(new_ramp, y, origins),
             everyone,
         )
     if not need(M.MA_SEASONAL, M.ENSEMBLE):
@@ -436,11 +438,26 @@ def launch_backtest(
     worse: a category's season is measured on its established items, and a newcomer's first
     weeks (a ramp, an opening push) need not follow it.
 
+    The same forecasts measure the store's **launch ramp**: per age (observed periods, 2 to
+    ``new_periods - 1``), the factor of :data:`RAMP_GRID` that, applied to these forecasts
+    (with the index or not, as decided), gave the least pooled absolute error over the next
+    ``backtest_horizon`` periods of the launches at that age; 1 where fewer than
+    :data:`RAMP_MIN_POINTS` launches were scored at the age. A new item's own few weeks say
+    what it sold so far, a launch still climbing (shelf space, reviews) sells more over the
+    horizon, one past an opening push less; how much, at which age, is the store's.
+
     Returns ``{"season": bool, "points": forecasts scored, "mase_season": float | None,
-    "mase_plain": float | None}``; with no launch to score, the index stays (``season`` true).
+    "mase_plain": float | None, "ramp": array (new_periods,) | None}``; with no launch to
+    score, the index stays (``season`` true) and there is no ramp (``None``: factor 1).
     """
     s = settings
-    out: dict[str, Any] = {"season": True, "points": 0, "mase_season": None, "mase_plain": None}
+    out: dict[str, Any] = {
+        "season": True,
+        "points": 0,
+        "mase_season": None,
+        "mase_plain": None,
+        "ramp": None,
+    }
     wanted = _needed_models(s)
     if series.height == 0 or (wanted is not None and M.NEW_ITEM not in wanted):
         return out  # nothing here forecasts new items (the naive baseline, a restricted run)
@@ -456,6 +473,10 @@ def launch_backtest(
     scale = _naive_scale(y, t_len)
     n_obs = np.cumsum(~np.isnan(y), axis=1)
     total = {True: 0.0, False: 0.0}
+    # the launch ramp: per age (observed periods), the absolute error at every factor of the grid
+    ages = s.new_periods
+    ramp_err = {True: np.zeros((ages, RAMP_GRID.size)), False: np.zeros((ages, RAMP_GRID.size))}
+    ramp_n = np.zeros(ages)
     points = 0
     # every past week (a daily series: every 7th day, to bound the cost of the TSB passes)
     for o in range(2, t_len - 1, max(1, 7 // s.period_days)):
@@ -477,6 +498,13 @@ def launch_backtest(
             err = np.where(ok, np.abs(f - np.nan_to_num(actual)), 0.0).sum(axis=1)
             mase = err[has] / ok.sum(axis=1)[has] / scale[rows][has]
             total[season] += float(mase.sum())
+            # (points, grid): absolute error of the forecast times each factor of the grid
+            g_err = np.abs(
+                RAMP_GRID[None, None, :] * f[..., None] - np.nan_to_num(actual)[..., None]
+            )
+            g_err = np.where(ok[..., None], g_err, 0.0).sum(axis=1)[has]
+            np.add.at(ramp_err[season], seen[rows][has].astype(int), g_err)
+        np.add.at(ramp_n, seen[rows][has].astype(int), 1)
         points += int(has.sum())
     if points:
         out.update(
@@ -485,6 +513,34 @@ def launch_backtest(
             mase_plain=total[False] / points,
             season=total[True] <= total[False],
         )
+        # per age, the factor with the least pooled absolute error (the WAPE) on these launches
+        # (ties, common with whole units, go to the factor nearest 1)
+        err = ramp_err[out["season"]][:, _RAMP_ORDER]
+        best = RAMP_GRID[_RAMP_ORDER][err.argmin(axis=1)]
+        out["ramp"] = np.where(ramp_n >= RAMP_MIN_POINTS, best, 1.0)
+    return out
+
+
+# The launch ramp (:func:`launch_backtest`): the factors tried on the store's past launches,
+# and how many launches must have been scored at an age for its factor to count.
+RAMP_GRID = np.round(np.arange(0.5, 2.0001, 0.05), 2)
+RAMP_MIN_POINTS = 20
+_RAMP_ORDER = np.argsort(np.abs(np.log(RAMP_GRID)), kind="stable")
+
+
+def _ramp_factor(ramp: np.ndarray | None, y: np.ndarray, origins: list[int]) -> np.ndarray:
+    """(origins, series, 1): the launch ramp at each series' age (observed periods) at each origin.
+
+    1 where none was measured; an age below the measured ones (1 period) takes the youngest's.
+    """
+    out = np.ones((len(origins), y.shape[0], 1))
+    if ramp is None or len(ramp) == 0:
+        return out
+    r = np.asarray(ramp, dtype=float)
+    n_obs = np.cumsum(~np.isnan(y), axis=1)
+    for i, o in enumerate(origins):
+        age = n_obs[:, o - 1] if o > 0 else np.zeros(y.shape[0], dtype=int)
+        out[i, :, 0] = r[np.clip(age, 2, r.size - 1)]
     return out
 
 
@@ -524,6 +580,7 @@ def forecast_batch(
     launch: pl.DataFrame | None = None,
     new_season: bool | None = None,
     returns: tuple[np.ndarray, np.ndarray] | None = None,
+    new_ramp: np.ndarray | None = None,
     _fail_models: frozenset[str] = frozenset(),
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Forecast a batch of series (rows of :func:`forecasting.series.build_series`).
@@ -533,8 +590,11 @@ def forecast_batch(
     ``launch`` (:func:`forecasting.series.launch_curve` of all the series) is the store's launch
     curve for new items; without it the batch's own launches are measured. ``new_season``
     (:func:`launch_backtest` of all the series): do new items carry their parent's seasonal
-    index; without it the batch's own past launches decide. ``returns`` (:func:`return_hazard`
-    of all the series): how the store's improbable zero runs ended; without it the batch's own.
+    index; without it the batch's own past launches decide, season and ramp. ``new_ramp``
+    (:func:`launch_backtest`'s ``"ramp"`` of all the series): the store's launch ramp by age for
+    new items; pass it with ``new_season`` (given ``new_season`` alone, the ramp is 1).
+    ``returns`` (:func:`return_hazard` of all the series): how the store's improbable zero runs
+    ended; without it the batch's own.
 
     Returns ``(forecast_df, accuracy_df)``:
 
@@ -558,11 +618,12 @@ def forecast_batch(
         if launch is None and s.launch_growth:
             launch = launch_curve(series_batch)
         if new_season is None:
-            new_season = launch_backtest(series_batch, s, parent)["season"]
+            lb = launch_backtest(series_batch, s, parent)
+            new_season, new_ramp = lb["season"], lb["ramp"]
         if returns is None:
             returns = return_hazard(series_batch, s)
         return _forecast_batch(
-            series_batch, run_date, s, _fail_models, parent, launch, new_season, returns
+            series_batch, run_date, s, _fail_models, parent, launch, new_season, returns, new_ramp
         )
 
 
@@ -575,6 +636,7 @@ def _forecast_batch(
     launch: pl.DataFrame | None = None,
     new_season: bool = True,
     returns: tuple[np.ndarray, np.ndarray] | None = None,
+    new_ramp: np.ndarray | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     keys, _periods, mats = series_matrix(series_batch, parent)
     y, filled, start = mats["y"], mats["filled"], mats["start"]
@@ -601,6 +663,7 @@ def _forecast_batch(
         set(_fail_models),
         growth,
         new_season,
+        new_ramp,
     )
 
     # ---- backtest scoring -------------------------------------------------------------------
@@ -872,14 +935,16 @@ def iter_batches(series: pl.DataFrame, batch_size: int) -> Iterator[pl.DataFrame
 def store_context(series: pl.DataFrame, settings: ForecastSettings) -> dict[str, Any]:
     """What every batch needs measured on all the series (keyword arguments of
     :func:`forecast_batch`): the parents' season, the store's launch curve, whether new items
-    carry the season, how the store's zero runs ended. Measured per batch instead, they would
-    make a forecast depend on how the series are cut (processes here, Prefect/Dask tasks in
-    flows/pipeline.py)."""
+    carry the season and their launch ramp by age, how the store's zero runs ended. Measured
+    per batch instead, they would make a forecast depend on how the series are cut (processes
+    here, Prefect/Dask tasks in flows/pipeline.py)."""
     parent = parent_shape(series)
+    launches = launch_backtest(series, settings, parent)
     return {
         "parent": parent,
         "launch": launch_curve(series) if settings.launch_growth else None,
-        "new_season": launch_backtest(series, settings, parent)["season"],
+        "new_season": launches["season"],
+        "new_ramp": launches["ramp"],
         "returns": return_hazard(series, settings),
     }
 

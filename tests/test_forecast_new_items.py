@@ -213,3 +213,77 @@ def test_past_launches_decide_whether_new_items_take_the_parents_season(follow: 
     fc, _ = forecast_all(daily, run, ForecastSettings(batch_size=8), workers=1)
     fc1, _ = forecast_all(daily, run, ForecastSettings(), workers=1)
     assert fc.equals(fc1)
+
+
+def _launch_store(weeks: int, ramps: bool, launches: int = 30) -> list[tuple[date, str, int]]:
+    """Established items plus ``launches`` weekly launches (one row a week, on Mondays) that
+    either sell 1 a week for their first 4 weeks and 3 a week after (a ramp), or about 2 a
+    week throughout (Poisson)."""
+    rows = _store(weeks)
+    rng = np.random.default_rng(5)
+    for j in range(launches):
+        first = 10 + j
+        for w in range(first, weeks):
+            units = (1 if w < first + 4 else 3) if ramps else int(rng.poisson(2.0))
+            rows.append((MONDAY + timedelta(weeks=w), f"L-{j:02d}", units))
+    return rows
+
+
+def test_launch_ramp_is_measured_per_age_on_past_launches() -> None:
+    weeks = 60
+    run = MONDAY + timedelta(weeks=weeks)
+    ramp = launch_backtest(
+        build_series(_daily(_launch_store(weeks, True)), run), ForecastSettings()
+    )["ramp"]
+    assert ramp is not None and len(ramp) == ForecastSettings().new_periods
+    # three weeks at 1, then 3 a week: the launches sold far more than their first weeks said
+    assert ramp[3] == pytest.approx(2.0)  # the grid's top: the median week was 3, not 1
+    # the older the launch, the more of the ramp its own weeks already show
+    assert ramp[12] < ramp[7] < ramp[3]
+    # launches that sell what they sold from the start: nothing to climb (a young item's few
+    # noisy weeks are, if anything, trusted less: under absolute error that means lower)
+    flat = launch_backtest(
+        build_series(_daily(_launch_store(weeks, False)), run), ForecastSettings()
+    )
+    assert flat["ramp"] is not None and np.all(flat["ramp"] <= 1.0)
+    assert np.all(ramp[2:] > flat["ramp"][2:])
+    # too few launches to measure an age (fewer than RAMP_MIN_POINTS): factor 1
+    few = launch_backtest(
+        build_series(_daily(_launch_store(weeks, True, launches=8)), run), ForecastSettings()
+    )
+    assert few["ramp"] is not None and np.all(few["ramp"] == 1.0)
+
+
+def test_new_item_follows_the_stores_launch_ramp() -> None:
+    from forecasting.engine import forecast_batch
+    from forecasting.series import parent_shape
+
+    weeks = 60
+    run = MONDAY + timedelta(weeks=weeks)
+    s = ForecastSettings()
+    for ramps in (True, False):
+        rows = _launch_store(weeks, ramps)
+        # a newcomer three weeks old, selling 1 a week
+        rows += [(MONDAY + timedelta(weeks=w), "NEW", 1) for w in range(weeks - 3, weeks)]
+        series = build_series(_daily(rows), run)
+        parent = parent_shape(series)
+        lb = launch_backtest(series, s, parent)
+        kw = dict(parent=parent, new_season=lb["season"], returns=None)
+        fc, acc = forecast_batch(series, run, s, new_ramp=lb["ramp"], **kw)
+        plain, _ = forecast_batch(series, run, s, new_ramp=None, **kw)
+        assert acc.filter(pl.col("chosen") & (pl.col("sku") == "NEW"))["model"][0] == M.NEW_ITEM
+        new = fc.filter(pl.col("sku") == "NEW")["mean"].to_numpy()
+        without = plain.filter(pl.col("sku") == "NEW")["mean"].to_numpy()
+        # its forecast is the plain new-item forecast times the ramp at its age (3 weeks)
+        assert new == pytest.approx(lb["ramp"][3] * without)
+        if ramps:  # the store's launches tripled after such a start: twice the plain forecast
+            assert lb["ramp"][3] == pytest.approx(2.0)
+        else:  # the store's launches sold what they started at: no more than the plain one
+            assert np.all(new <= without + 1e-9)
+        # established items are not touched
+        assert fc.filter(pl.col("sku") != "NEW").equals(plain.filter(pl.col("sku") != "NEW"))
+        # forecast_all measures it once on the whole store: batching does not change it
+        small, _ = forecast_all(_daily(rows), run, ForecastSettings(batch_size=7), workers=1)
+        whole, _ = forecast_all(_daily(rows), run, s, workers=1)
+        assert small.equals(whole)
+        assert whole.filter(pl.col("sku") == "NEW")["mean"].to_numpy() == pytest.approx(new)
