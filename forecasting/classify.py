@@ -94,11 +94,18 @@ def improbable_zero_run(y: np.ndarray, alpha: float = 0.01) -> np.ndarray:
     run = (obs & after).sum(axis=1)
     has_sale = nz.any(axis=1)
     before = n_obs - run
-    zeros_before = before - nz.sum(axis=1)
-    p0 = (zeros_before + 1.0) / (before + 2.0)
+    improbable = _improbable(n_obs, run, before, nz.sum(axis=1), alpha)
+    return has_sale & (run >= 2) & improbable
+
+
+def _improbable(
+    n_obs: np.ndarray, run: np.ndarray, before: np.ndarray, sales: np.ndarray, alpha: float
+) -> np.ndarray:
+    """``n_obs * p0 ** run < alpha``, ``p0`` the Laplace-smoothed share of zero periods among the
+    ``before`` observed periods before the run (``sales`` of them sold)."""
+    p0 = (before - sales + 1.0) / (before + 2.0)
     with np.errstate(under="ignore"):
-        expected = n_obs * p0 ** run.astype(float)
-    return has_sale & (run >= 2) & (expected < alpha)
+        return n_obs * p0 ** run.astype(float) < alpha
 
 
 # An item's past zero run counts as evidence of how such runs end only when the item had this
@@ -130,9 +137,7 @@ def zero_run_states(
         has |= sale
         cur = np.where(sale, 0.0, np.where(obs, cur + 1.0, cur))
         before = n_obs - cur
-        p0 = (before - n_nz + 1.0) / (before + 2.0)
-        with np.errstate(under="ignore"):
-            improbable = n_obs * p0**cur < alpha
+        improbable = _improbable(n_obs, cur, before, n_nz, alpha)
         run[:, t + 1] = cur
         flagged[:, t + 1] = has & (cur >= 2) & improbable & (before >= min_before)
     return run, flagged
@@ -160,14 +165,18 @@ def return_hazard(
     return returns, at_risk
 
 
+def _hazard(returns: np.ndarray, at_risk: np.ndarray) -> np.ndarray:
+    """Per run length: the share of the periods at risk that sold (0 where none was at risk)."""
+    return np.where(at_risk > 0, returns / np.maximum(at_risk, 1.0), 0.0)
+
+
 def return_probability(
     returns: np.ndarray, at_risk: np.ndarray, run: np.ndarray, h: int
 ) -> np.ndarray:
     """``(n, h)``: the probability that a series in a zero run of length ``run`` has sold again
     by each of the next ``h`` periods, ``1 - prod_j (1 - hazard(run + j))`` (Kaplan-Meier on the
     store's past runs, :func:`return_hazard`; a length no past run reached has hazard 0)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hz = np.where(at_risk > 0, returns / np.maximum(at_risk, 1.0), 0.0)
+    hz = _hazard(returns, at_risk)
     idx = run.astype(int)[:, None] + np.arange(h)[None, :]
     lam = np.where(idx < hz.size, hz[np.minimum(idx, hz.size - 1)], 0.0)
     return 1.0 - np.cumprod(1.0 - lam, axis=1)
@@ -179,8 +188,7 @@ def eventual_return(returns: np.ndarray, at_risk: np.ndarray, run: np.ndarray) -
     lengths some past run reached (Kaplan-Meier, :func:`return_hazard`). Where no run of the
     store was ever watched beyond ``run``, nothing is known, and the answer is 1 (the caller
     then keeps its hedge)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hz = np.where(at_risk > 0, returns / np.maximum(at_risk, 1.0), 0.0)
+    hz = _hazard(returns, at_risk)
     seen = np.flatnonzero(at_risk > 0)
     last = int(seen[-1]) if seen.size else -1
     log_s = np.concatenate([[0.0], np.cumsum(np.log(np.clip(1.0 - hz, 1e-12, 1.0)))])
