@@ -199,7 +199,13 @@ def print_summary(summary, title: str = "oms run") -> None:
         t.add_row(
             "marts",
             f"{d.models_built} models built · {d.tests_passed} tests passed · "
-            f"{d.tests_failed} failed\nschema marts: orders, order_lines, customers, "
+            f"{d.tests_failed} failed"
+            + (
+                f" · {d.unit_tests_passed} unit tests passed (the project changed)"
+                if d.unit_tests_passed
+                else ""
+            )
+            + "\nschema marts: orders, order_lines, customers, "
             "inventory_levels, daily_demand, …",
         )
         for channel, lines in sorted(d.held_back.items()):

@@ -302,7 +302,7 @@ def _artifacts(summary: RunSummary) -> None:
         d = summary.dbt
         lines.append(
             f"| dbt | {d.models_built} models built, {d.tests_passed} tests passed, "
-            f"{d.tests_failed} failed |"
+            f"{d.tests_failed} failed, {d.unit_tests_passed} unit tests passed |"
         )
     if summary.checks:
         c = summary.checks
