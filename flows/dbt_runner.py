@@ -284,8 +284,9 @@ def build(
                 raise
             report = _build_without(cfg, failed, select, full_refresh, on_event, say)
         if unit_tests_due(cfg):  # after the models they test exist; a failure rolls back
+            project = project_fingerprint(cfg)  # the project the unit tests are run on
             unit = run_dbt(cfg, "test", on_event=on_event, resource_type="unit_test")
-            record_unit_tests_passed(cfg)
+            record_unit_tests_passed(cfg, project)
             report.unit_tests_passed = unit.tests_passed
             say(
                 f"dbt unit tests (the project changed since they last passed): {unit.tests_passed} passed"
@@ -358,10 +359,12 @@ def unit_tests_due(cfg: Config) -> bool:
     return seen != project_fingerprint(cfg)
 
 
-def record_unit_tests_passed(cfg: Config) -> None:
+def record_unit_tests_passed(cfg: Config, project: str) -> None:
+    """`project`: the fingerprint taken before the unit tests ran (a file edited while they ran
+    leaves them due)."""
     marker = _unit_tests_marker(cfg)
     marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps({"project": project_fingerprint(cfg)}) + "\n")
+    marker.write_text(json.dumps({"project": project}) + "\n")
 
 
 def _build_without(
