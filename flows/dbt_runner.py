@@ -283,8 +283,8 @@ def build(
             if not failed.held:
                 raise
             report = _build_without(cfg, failed, select, full_refresh, on_event, say)
-        if unit_tests_due(cfg):  # after the models they test exist; a failure rolls back
-            project = project_fingerprint(cfg)  # the project the unit tests are run on
+        project = project_fingerprint(cfg)  # the project the unit tests would run on
+        if _passed_on(cfg) != project:  # after the models they test exist; a failure rolls back
             unit = run_dbt(cfg, "test", on_event=on_event, resource_type="unit_test")
             record_unit_tests_passed(cfg, project)
             report.unit_tests_passed = unit.tests_passed
@@ -352,11 +352,16 @@ def unit_tests_due(cfg: Config) -> bool:
     every production run: their inputs are fixed rows, so an hourly build that changed nothing
     in the project would only repeat the verdict (~15% of a build's time, measured on the
     tiny sandbox: 21 unit tests among 74 models and 629 data tests)."""
+    return _passed_on(cfg) != project_fingerprint(cfg)
+
+
+def _passed_on(cfg: Config) -> str | None:
+    """The fingerprint of the project this warehouse's unit tests last passed on (None: never)."""
     try:
         seen = json.loads(_unit_tests_marker(cfg).read_text()).get("project")
     except (OSError, ValueError, AttributeError):
-        return True
-    return seen != project_fingerprint(cfg)
+        return None
+    return seen if isinstance(seen, str) else None
 
 
 def record_unit_tests_passed(cfg: Config, project: str) -> None:
